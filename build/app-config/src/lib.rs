@@ -1,0 +1,1 @@
+//! app.toml: schema, validation and memory layout

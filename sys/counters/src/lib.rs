@@ -1,0 +1,1 @@
+//! Hubris-style event counters, found by the debugger by symbol

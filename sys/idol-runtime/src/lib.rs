@@ -1,0 +1,1 @@
+//! What idol-generated clients and servers share

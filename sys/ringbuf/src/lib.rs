@@ -1,0 +1,1 @@
+//! Hubris-style ring buffers of trace entries, found by the debugger by symbol

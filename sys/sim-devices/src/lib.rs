@@ -1,0 +1,1 @@
+//! Simulated board peripherals for the hosted platform: SPI, GPIO, FPGA configuration engines
