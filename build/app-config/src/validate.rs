@@ -1,0 +1,547 @@
+//! [`RawConfig`] to [`Config`]: resolve every name, check every rule.
+//!
+//! This file resolves what one task or peripheral says on its own (its
+//! names, sizes, slots, notifications, interrupts, kipc grants); `rules`
+//! holds the checks that compare tasks with each other and the layout.
+//! Each check returns the first error it finds, in file order, so the
+//! same bad file always gives the same message.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use abi::Kipcnum;
+use indexmap::IndexMap;
+
+use crate::config::{
+    Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task,
+};
+use crate::error::{ConfigError, Reporter};
+use crate::raw::{RawConfig, RawPeripheral, RawTask};
+use crate::rules;
+
+/// The only board there is so far.
+pub const HOSTED_BOARD: &str = "hosted";
+
+/// Bit 31 is `abi::INTERNAL_TIMER_NOTIFICATION`, so a task may name the 31
+/// bits below it.
+pub const MAX_NOTIFICATIONS: usize =
+    abi::INTERNAL_TIMER_NOTIFICATION.trailing_zeros() as usize;
+
+/// Task indices are the 10-bit index of a `TaskId`; the top two values are
+/// taken (`TaskId::UNBOUND` marks an unpatched slot, the all-ones index is
+/// the kernel's).
+pub const MAX_TASKS: usize = abi::TaskId::UNBOUND.0 as usize;
+
+/// Peripheral indices travel as `u16` in the manifest.
+pub const MAX_PERIPHERALS: usize = u16::MAX as usize;
+
+/// Reserved, as in Hubris: humility and the archive use it for the kernel.
+const RESERVED_TASK_NAME: &str = "kernel";
+
+pub(crate) fn validate(
+    raw: RawConfig,
+    file: String,
+    base_dir: PathBuf,
+) -> Result<Config, ConfigError> {
+    let r = Reporter { file: &file };
+    check_top_level(r, &raw)?;
+    let names = Names::new(r, &raw)?;
+    let peripherals = raw
+        .peripherals
+        .iter()
+        .enumerate()
+        .map(|(i, (name, p))| peripheral(r, &names, i, name, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tasks = raw
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            task(r, &names, &peripherals, raw.stacksize, i, name, t)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    rules::check_supervisor(r, &tasks)?;
+    rules::check_idle(r, &tasks)?;
+    rules::check_slot_priorities(r, &tasks)?;
+    rules::check_irqs_routed_once(r, &tasks, &peripherals)?;
+    let layout = rules::lay_out(r, &tasks)?;
+    let blobs = blobs(r, &raw.blobs, &base_dir)?;
+    Ok(Config {
+        base_dir,
+        name: raw.name,
+        version: raw.version,
+        board: raw.board,
+        kernel: Kernel {
+            crate_name: raw.kernel.name,
+            features: raw.kernel.features,
+            dump_on_fault: raw.kernel.dump_on_fault,
+        },
+        tasks,
+        peripherals,
+        blobs,
+        layout,
+        file,
+    })
+}
+
+fn check_top_level(r: Reporter, raw: &RawConfig) -> Result<(), ConfigError> {
+    if raw.name.is_empty() {
+        return Err(r.error("name", "must not be empty"));
+    }
+    if raw.board != HOSTED_BOARD {
+        return Err(r.error(
+            "board",
+            format!(
+                "unknown board {:?}; only {HOSTED_BOARD:?} is supported",
+                raw.board
+            ),
+        ));
+    }
+    if raw.stacksize == Some(0) {
+        return Err(r.error("stacksize", "must be greater than 0"));
+    }
+    if raw.kernel.name.as_deref() == Some("") {
+        return Err(r.error("kernel.name", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Name to index for tasks and peripherals, built after checking that
+/// every name is well formed.
+struct Names<'a> {
+    tasks: HashMap<&'a str, usize>,
+    peripherals: HashMap<&'a str, usize>,
+}
+
+impl<'a> Names<'a> {
+    fn new(r: Reporter, raw: &'a RawConfig) -> Result<Self, ConfigError> {
+        if raw.tasks.len() > MAX_TASKS {
+            return Err(r.error(
+                "tasks",
+                format!(
+                    "{} tasks; at most {MAX_TASKS} fit a TaskId",
+                    raw.tasks.len()
+                ),
+            ));
+        }
+        if raw.peripherals.len() > MAX_PERIPHERALS {
+            return Err(r.error(
+                "peripherals",
+                format!("more than {MAX_PERIPHERALS} peripherals"),
+            ));
+        }
+        for name in raw.tasks.keys() {
+            check_name(r, "tasks", name)?;
+            if name == RESERVED_TASK_NAME {
+                return Err(r.error(
+                    format!("tasks.{name}"),
+                    "\"kernel\" is reserved and cannot be a task name",
+                ));
+            }
+        }
+        for name in raw.peripherals.keys() {
+            check_name(r, "peripherals", name)?;
+        }
+        Ok(Self {
+            tasks: index_by_name(&raw.tasks),
+            peripherals: index_by_name(&raw.peripherals),
+        })
+    }
+
+    fn task(&self, name: &str) -> Option<usize> {
+        self.tasks.get(name).copied()
+    }
+}
+
+fn index_by_name<T>(map: &IndexMap<String, T>) -> HashMap<&str, usize> {
+    map.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect()
+}
+
+/// Task, peripheral, slot and blob names: they become archive paths,
+/// generated identifiers and dotted keys, so we keep them plain.
+pub(crate) fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+        })
+}
+
+/// Notification and IRQ names: like [`is_name`] but may start with a
+/// digit. No dots, because `interrupts` keys are `periph.irq`.
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+        })
+}
+
+fn check_name(r: Reporter, table: &str, name: &str) -> Result<(), ConfigError> {
+    if is_name(name) {
+        return Ok(());
+    }
+    Err(r.error(
+        format!("{table}.{}", quote_key(name)),
+        format!(
+            "{name:?} is not a valid name: use a lowercase letter, then \
+             lowercase letters, digits, '_' or '-'"
+        ),
+    ))
+}
+
+/// A key as TOML would need it written in a dotted path.
+pub(crate) fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare { key.to_owned() } else { format!("{key:?}") }
+}
+
+fn peripheral(
+    r: Reporter,
+    names: &Names,
+    index: usize,
+    name: &str,
+    p: &RawPeripheral,
+) -> Result<Peripheral, ConfigError> {
+    let key = |k: &str| format!("peripherals.{name}.{k}");
+    if p.model.is_empty() {
+        return Err(r.error(key("model"), "must not be empty"));
+    }
+    let managed_by = match &p.managed_by {
+        None => None,
+        Some(task) => Some(names.task(task).ok_or_else(|| {
+            r.error(key("managed-by"), format!("no task named {task:?}"))
+        })?),
+    };
+    check_labels(r, &key("irqs"), "IRQ", &p.irqs)?;
+    Ok(Peripheral {
+        name: name.to_owned(),
+        index,
+        model: p.model.clone(),
+        managed_by,
+        irqs: p.irqs.clone(),
+        config: table_json(r, &key("config"), p.config.as_ref())?,
+    })
+}
+
+/// Checks a list of notification or IRQ names: well formed, no repeats.
+fn check_labels(
+    r: Reporter,
+    key: &str,
+    what: &str,
+    labels: &[String],
+) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for label in labels {
+        if !is_label(label) {
+            return Err(r.error(
+                key,
+                format!(
+                    "{label:?} is not a valid {what} name: use lowercase \
+                     letters, digits, '_' or '-'"
+                ),
+            ));
+        }
+        if !seen.insert(label) {
+            return Err(r.error(key, format!("{label:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn task(
+    r: Reporter,
+    names: &Names,
+    peripherals: &[Peripheral],
+    default_stacksize: Option<u32>,
+    index: usize,
+    name: &str,
+    t: &RawTask,
+) -> Result<Task, ConfigError> {
+    let key = |k: &str| format!("tasks.{name}.{k}");
+    if t.name.is_empty() {
+        return Err(r.error(key("name"), "must not be empty"));
+    }
+    let stacksize = check_sizes(r, name, t, default_stacksize)?;
+    check_labels(r, &key("notifications"), "notification", &t.notifications)?;
+    if t.notifications.len() > MAX_NOTIFICATIONS {
+        return Err(r.error(
+            key("notifications"),
+            format!(
+                "{} notifications; at most {MAX_NOTIFICATIONS} are allowed \
+                 (bit 31 is reserved for userlib's internal timer)",
+                t.notifications.len()
+            ),
+        ));
+    }
+    let uses = resolve_uses(r, names, name, &t.uses)?;
+    Ok(Task {
+        name: name.to_owned(),
+        crate_name: t.name.clone(),
+        index,
+        priority: t.priority,
+        start: t.start,
+        stacksize,
+        max_flash: t.max_sizes.flash,
+        max_ram: t.max_sizes.ram,
+        interrupts: resolve_interrupts(r, peripherals, name, t, &uses)?,
+        uses,
+        notifications: t.notifications.clone(),
+        task_slots: resolve_slots(r, names, name, t)?,
+        config: table_json(r, &key("config"), t.config.as_ref())?,
+        features: t.features.clone(),
+        kipc: resolve_kipc(r, name, &t.kipc)?,
+    })
+}
+
+/// Checks max-sizes and the stack, returning the effective stack size.
+fn check_sizes(
+    r: Reporter,
+    name: &str,
+    t: &RawTask,
+    default_stacksize: Option<u32>,
+) -> Result<u32, ConfigError> {
+    let key = |k: &str| format!("tasks.{name}.{k}");
+    if t.max_sizes.flash == 0 {
+        return Err(r.error(key("max-sizes.flash"), "must be greater than 0"));
+    }
+    if t.max_sizes.ram == 0 {
+        return Err(r.error(key("max-sizes.ram"), "must be greater than 0"));
+    }
+    let stacksize = t.stacksize.or(default_stacksize).ok_or_else(|| {
+        r.error(
+            key("stacksize"),
+            "not set, and there is no top-level stacksize to default to",
+        )
+    })?;
+    if stacksize == 0 {
+        return Err(r.error(key("stacksize"), "must be greater than 0"));
+    }
+    let stack = crate::layout::round_up(stacksize, crate::STACK_ALIGN);
+    let data = u64::from(crate::MIN_DATA_RAM);
+    if stack + data > u64::from(t.max_sizes.ram) {
+        return Err(r.error(
+            key("stacksize"),
+            format!(
+                "a {stack}-byte stack leaves less than {data} bytes of \
+                 max-sizes.ram ({}) for data; raise max-sizes.ram or \
+                 lower stacksize",
+                t.max_sizes.ram
+            ),
+        ));
+    }
+    Ok(stacksize)
+}
+
+fn resolve_uses(
+    r: Reporter,
+    names: &Names,
+    task: &str,
+    uses: &[String],
+) -> Result<Vec<usize>, ConfigError> {
+    let key = format!("tasks.{task}.uses");
+    let mut out = Vec::with_capacity(uses.len());
+    for p in uses {
+        let index = names.peripherals.get(p.as_str()).copied().ok_or_else(
+            || r.error(&key, format!("no peripheral named {p:?}")),
+        )?;
+        if out.contains(&index) {
+            return Err(r.error(&key, format!("{p:?} is listed twice")));
+        }
+        out.push(index);
+    }
+    Ok(out)
+}
+
+fn resolve_interrupts(
+    r: Reporter,
+    peripherals: &[Peripheral],
+    task: &str,
+    t: &RawTask,
+    uses: &[usize],
+) -> Result<Vec<Interrupt>, ConfigError> {
+    let mut out = Vec::with_capacity(t.interrupts.len());
+    for (irq, notification) in &t.interrupts {
+        let key = format!("tasks.{task}.interrupts.{}", quote_key(irq));
+        let Some((periph, line)) = irq.split_once('.') else {
+            return Err(r.error(key, "expected \"<peripheral>.<irq>\""));
+        };
+        let Some(p) = uses
+            .iter()
+            .filter_map(|&i| peripherals.get(i))
+            .find(|p| p.name == periph)
+        else {
+            return Err(r.error(
+                key,
+                format!("peripheral {periph:?} is not in this task's uses"),
+            ));
+        };
+        if !p.irqs.iter().any(|l| l == line) {
+            return Err(r.error(
+                key,
+                format!(
+                    "peripheral {periph} has no IRQ {line:?} (its irqs: {})",
+                    p.irqs.join(", ")
+                ),
+            ));
+        }
+        let Some(bit) = t.notifications.iter().position(|n| n == notification)
+        else {
+            return Err(r.error(
+                key,
+                format!(
+                    "no notification named {notification:?} in \
+                     tasks.{task}.notifications"
+                ),
+            ));
+        };
+        out.push(Interrupt {
+            peripheral: p.index,
+            line: line.to_owned(),
+            notification: bit,
+        });
+    }
+    Ok(out)
+}
+
+fn resolve_slots(
+    r: Reporter,
+    names: &Names,
+    task: &str,
+    t: &RawTask,
+) -> Result<Vec<Slot>, ConfigError> {
+    let key = format!("tasks.{task}.task-slots");
+    let mut out: Vec<Slot> = Vec::with_capacity(t.task_slots.len());
+    for s in &t.task_slots {
+        if !is_name(&s.slot) {
+            return Err(r.error(
+                &key,
+                format!("{:?} is not a valid slot name", s.slot),
+            ));
+        }
+        if out.iter().any(|o| o.name == s.slot) {
+            return Err(r.error(
+                &key,
+                format!("slot name {:?} is used twice", s.slot),
+            ));
+        }
+        let callee = names.task(&s.task).ok_or_else(|| {
+            r.error(&key, format!("no task named {:?}", s.task))
+        })?;
+        if s.task == task {
+            return Err(r.error(
+                &key,
+                format!("task {task} may not name itself"),
+            ));
+        }
+        out.push(Slot {
+            name: s.slot.clone(),
+            task: callee,
+        });
+    }
+    Ok(out)
+}
+
+fn resolve_kipc(
+    r: Reporter,
+    task: &str,
+    grants: &[String],
+) -> Result<Vec<Kipcnum>, ConfigError> {
+    let key = format!("tasks.{task}.kipc");
+    let mut out = Vec::with_capacity(grants.len());
+    for g in grants {
+        let Some(k) = Kipcnum::ALL.into_iter().find(|k| k.grant_name() == g)
+        else {
+            let known: Vec<_> =
+                Kipcnum::ALL.iter().map(|k| k.grant_name()).collect();
+            return Err(r.error(
+                key,
+                format!("unknown kipc {g:?}; known: {}", known.join(", ")),
+            ));
+        };
+        if out.contains(&k) {
+            return Err(r.error(key, format!("{g:?} is listed twice")));
+        }
+        out.push(k);
+    }
+    Ok(out)
+}
+
+fn blobs(
+    r: Reporter,
+    raw: &IndexMap<String, String>,
+    base_dir: &Path,
+) -> Result<Vec<Blob>, ConfigError> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, path) in raw {
+        check_name(r, "blobs", name)?;
+        let key = format!("blobs.{name}");
+        if path.is_empty() {
+            return Err(r.error(key, "path must not be empty"));
+        }
+        if Path::new(path).is_absolute() {
+            return Err(r.error(
+                key,
+                format!(
+                    "{path:?} is absolute; blob paths are relative to the \
+                     directory holding app.toml"
+                ),
+            ));
+        }
+        out.push(Blob {
+            name: name.clone(),
+            path: path.clone(),
+            resolved: base_dir.join(path),
+            size: None,
+        });
+    }
+    Ok(out)
+}
+
+/// A free-form `config` table as JSON (`Null` when absent), which is what
+/// the manifest carries.
+fn table_json(
+    r: Reporter,
+    key: &str,
+    table: Option<&toml::Table>,
+) -> Result<serde_json::Value, ConfigError> {
+    let Some(table) = table else {
+        return Ok(serde_json::Value::Null);
+    };
+    let mut map = serde_json::Map::new();
+    for (k, v) in table {
+        let key = format!("{key}.{}", quote_key(k));
+        map.insert(k.clone(), value_json(r, &key, v)?);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+/// TOML has two things JSON lacks: datetimes (carried as their TOML text)
+/// and non-finite floats (rejected, so the manifest stays valid JSON).
+fn value_json(
+    r: Reporter,
+    key: &str,
+    v: &toml::Value,
+) -> Result<serde_json::Value, ConfigError> {
+    use serde_json::Value as J;
+    Ok(match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .ok_or_else(|| {
+                r.error(key, format!("{f} cannot be represented in JSON"))
+            })?,
+        toml::Value::Array(a) => J::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| value_json(r, &format!("{key}[{i}]"), v))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(t) => table_json(r, key, Some(t))?,
+    })
+}

@@ -1,0 +1,88 @@
+//! The portable Leasehold kernel core.
+//!
+//! This crate is the kernel's *semantics*: the task table, the syscalls,
+//! kipc, leases, timers, notifications and faults, written against a
+//! [`Platform`] trait that moves bytes and drives devices. It knows nothing
+//! about Linux: the hosted platform (`sys/hosted`) traps a task's syscall,
+//! loads its arguments into [`task::SavedState`], calls
+//! [`Kernel::handle_syscall`], and then acts on the flags the core leaves on
+//! each task (resume it, stop it, (re)start it). The same core would run on
+//! a microcontroller behind a different platform, and runs under unit
+//! tests with in-memory tasks.
+//!
+//! Design principles, as Hubris's: static configuration (the task table is
+//! built once and never grows), simple algorithms over clever ones (a scan
+//! of a small table beats an index), errors as values applied in one place
+//! ([`err::UserError`]), and no `unsafe` at all: memory copies are the
+//! platform's business, after this crate has checked every slice.
+//!
+//! Where Leasehold goes beyond Hubris (see ARCHITECTURE.md): SEND, kipc
+//! and peripheral access are checked against capabilities from app.toml;
+//! a fault bumps the generation and unblocks peers at once; peripheral
+//! grants are revocable; leases can be forwarded along a chain and are
+//! revoked when any link resumes or dies; faults and restarts can be
+//! injected at a task's N-th syscall.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod err;
+mod ipc;
+mod kipc;
+mod lease;
+pub mod platform;
+mod syscalls;
+pub mod task;
+mod time;
+
+#[cfg(test)]
+mod tests;
+
+pub use platform::{Location, Platform, PeripheralFault};
+pub use task::{MemoryRegion, Peripheral, Task, TaskDesc};
+
+use abi::{FaultInfo, TaskId};
+
+/// The whole kernel: the task table, the peripheral table and the
+/// platform. There is exactly one, owned by the platform's event loop.
+pub struct Kernel<'a, P: Platform> {
+    pub tasks: &'a mut [Task],
+    pub peripherals: &'a mut [Peripheral],
+    pub platform: P,
+}
+
+impl<'a, P: Platform> Kernel<'a, P> {
+    pub fn new(
+        tasks: &'a mut [Task],
+        peripherals: &'a mut [Peripheral],
+        platform: P,
+    ) -> Self {
+        Self { tasks, peripherals, platform }
+    }
+
+    /// Starts every task marked `start` in app.toml.
+    pub fn boot(&mut self) {
+        for t in self.tasks.iter_mut() {
+            if t.desc.start {
+                t.start();
+            }
+        }
+    }
+
+    /// The current `TaskId` of task `index`.
+    pub fn task_id(&self, index: usize) -> TaskId {
+        TaskId::for_index_and_gen(index, self.tasks[index].generation())
+    }
+
+    /// Records a fault the platform observed (a signal, a forbidden host
+    /// syscall) or that the kernel decided on.
+    pub fn fault(&mut self, index: usize, fault: FaultInfo) {
+        task::force_fault(self.tasks, index, fault);
+    }
+
+    /// Raises IRQ `mask` (notification bits) of task `index`, as a device
+    /// interrupt would.
+    pub fn raise_irq(&mut self, index: usize, mask: u32) {
+        task::raise_irq(self.tasks, index, mask);
+    }
+}

@@ -1,0 +1,93 @@
+//! Wrappers for kernel IPC (messages to `TaskId::KERNEL`).
+
+use crate::sys_send;
+use abi::*;
+
+fn kipc(op: Kipcnum, args: &[u32], reply: &mut [u8]) -> (u32, usize) {
+    let mut msg = [0u8; 16];
+    for (chunk, a) in msg.chunks_exact_mut(4).zip(args) {
+        chunk.copy_from_slice(&a.to_le_bytes());
+    }
+    sys_send(TaskId::KERNEL, op as u16, &msg[..args.len() * 4], reply, &[])
+}
+
+fn reply_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+pub fn read_task_status(index: usize) -> TaskState {
+    let mut r = [0; TASK_STATE_WIRE_SIZE];
+    kipc(Kipcnum::ReadTaskStatus, &[index as u32], &mut r);
+    // The kernel only ever sends well-formed states.
+    TaskState::decode(&r).unwrap_or_default()
+}
+
+/// The first faulted task at or after `start`; `None` if none.
+pub fn find_faulted_task(start: usize) -> Option<usize> {
+    let mut r = [0; 4];
+    kipc(Kipcnum::FindFaultedTask, &[start as u32], &mut r);
+    match reply_u32(&r) {
+        0 => None,
+        i => Some(i as usize),
+    }
+}
+
+pub fn reinit_task(index: usize, start: bool) {
+    kipc(Kipcnum::ReinitTask, &[index as u32, start as u32], &mut []);
+}
+
+pub fn fault_task(index: usize) {
+    kipc(Kipcnum::FaultTask, &[index as u32], &mut []);
+}
+
+pub fn software_irq(index: usize, mask: u32) {
+    kipc(Kipcnum::SoftwareIrq, &[index as u32, mask], &mut []);
+}
+
+pub fn read_image_id() -> u64 {
+    let mut r = [0; 8];
+    kipc(Kipcnum::ReadImageId, &[], &mut r);
+    u64::from_le_bytes(r)
+}
+
+/// Why `read_panic_message` gave nothing.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum PanicMessageError {
+    TaskNotPanicked,
+    BadPanicBuffer,
+}
+
+/// The panic message of task `index` (up to 128 bytes) into `buf`.
+pub fn read_panic_message(
+    index: usize,
+    buf: &mut [u8; PANIC_MESSAGE_MAX],
+) -> Result<&[u8], PanicMessageError> {
+    let (rc, n) = kipc(Kipcnum::ReadPanicMessage, &[index as u32], buf);
+    match rc {
+        0 => Ok(&buf[..n.min(PANIC_MESSAGE_MAX)]),
+        KIPC_TASK_NOT_PANICKED => Err(PanicMessageError::TaskNotPanicked),
+        _ => Err(PanicMessageError::BadPanicBuffer),
+    }
+}
+
+/// Arms (or with `nth == 0`, clears) an injection into task `index` at its
+/// `nth` next syscall.
+pub fn inject_at_syscall(index: usize, nth: u32, action: InjectionAction) {
+    let args = [index as u32, nth, action as u32];
+    kipc(Kipcnum::InjectAtSyscall, &args, &mut []);
+}
+
+/// Syscalls task `index` made since it last started.
+pub fn read_syscall_count(index: usize) -> u32 {
+    let mut r = [0; 4];
+    kipc(Kipcnum::ReadSyscallCount, &[index as u32], &mut r);
+    reply_u32(&r)
+}
+
+pub fn revoke_peripheral(peripheral: u16) {
+    kipc(Kipcnum::RevokePeripheral, &[peripheral as u32], &mut []);
+}
+
+pub fn restore_peripheral(peripheral: u16) {
+    kipc(Kipcnum::RestorePeripheral, &[peripheral as u32], &mut []);
+}
