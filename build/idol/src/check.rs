@@ -185,6 +185,13 @@ pub fn check(
     })
 }
 
+/// Methods the generated client or server trait defines besides the ops.
+const RESERVED_OP_NAMES: [&str; 3] =
+    ["task_id", "recv_source", "closed_recv_fail"];
+
+/// The first parameter of every server trait method.
+const RESERVED_PARAMETER: &str = "msg";
+
 /// Checks one op; the error is the problem alone, the caller adds where.
 fn check_op(
     name: &str,
@@ -194,12 +201,24 @@ fn check_op(
     let ident = parse_ident(name).map_err(|_| {
         format!("`{name}` is not a Rust identifier; it names a method")
     })?;
+    if RESERVED_OP_NAMES.contains(&name) {
+        return Err(format!(
+            "`{name}` is reserved: the generated client or server trait \
+             already has a method of that name"
+        ));
+    }
 
     let mut args = Vec::new();
     for (arg_name, arg) in &op.args.0 {
         let ident = parse_ident(arg_name).map_err(|_| {
             format!("arg `{arg_name}` is not a Rust identifier")
         })?;
+        if arg_name == RESERVED_PARAMETER {
+            return Err(format!(
+                "arg `{arg_name}` is reserved for the server's \
+                 `&RecvMessage` parameter"
+            ));
+        }
         let ty = check_attributed(arg, op.encoding)
             .map_err(|e| format!("arg `{arg_name}`: {e}"))?;
         args.push(Arg { name: ident, ty });
@@ -211,6 +230,12 @@ fn check_op(
             return Err(format!(
                 "`{lease_name}` is both an arg and a lease; both become \
                  parameters, so their names must differ"
+            ));
+        }
+        if lease_name == RESERVED_PARAMETER {
+            return Err(format!(
+                "lease `{lease_name}` is reserved for the server's \
+                 `&RecvMessage` parameter"
             ));
         }
         let lease = check_lease(lease_name, lease)

@@ -179,17 +179,27 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
         })
     });
 
+    // The parameters keep the names the .idol file gives them, so they are
+    // all consumed by this first `let`: nothing generated can shadow them.
+    let args = args_value(iface, op);
+    let take_params = if op.leases.is_empty() {
+        quote!(let args = #args;)
+    } else {
+        let leases = lease_table(op);
+        quote!(let (args, leases) = (#args, #leases);)
+    };
     let encode = encode_args(iface, op);
     let send = send(iface, op);
-    let finish = finish(op);
+    let finish = finish(iface, op);
 
     quote! {
         #doc
         pub fn #method(&self, #(#params),*) -> #ret {
+            #(#length_checks)*
+            #take_params
+            #encode
             let counters = &#counters_static.#method;
             counters.count_call();
-            #(#length_checks)*
-            #encode
             let mut reply = [0u8; #reply_size];
             #send
             #finish
@@ -197,26 +207,32 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
     }
 }
 
-/// Builds `message: &[u8]` from the arguments.
-fn encode_args(iface: &Interface, op: &Operation) -> TokenStream {
+/// The arguments struct, filled from the parameters.
+fn args_value(iface: &Interface, op: &Operation) -> TokenStream {
     let args_ty = common::args_struct(iface, op);
-    let qualified = common::qualified(iface, op);
     let fields = op.args.iter().map(|arg| {
         let n = &arg.name;
         let value = common::to_wire(&arg.ty, quote!(#n));
-        quote!(#n: #value,)
+        if value.to_string() == n.to_string() {
+            quote!(#n,)
+        } else {
+            quote!(#n: #value,)
+        }
     });
-    let args = quote!(let args = #args_ty { #(#fields)* };);
+    quote!(#args_ty { #(#fields)* })
+}
+
+/// Builds `message: &[u8]` from `args`.
+fn encode_args(iface: &Interface, op: &Operation) -> TokenStream {
+    let qualified = common::qualified(iface, op);
     match op.encoding {
         Encoding::Zerocopy => quote! {
-            #args
             let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
         },
         Encoding::Hubpack | Encoding::Ssmarshal => {
             let size = common::args_size_expr(iface, op);
             let codec = codec(op.encoding);
             quote! {
-                #args
                 let mut buffer = [0u8; #size];
                 let length = match #codec::serialize(&mut buffer, &args) {
                     Ok(length) => length,
@@ -237,8 +253,8 @@ fn codec(encoding: Encoding) -> TokenStream {
     }
 }
 
-/// The lease table for one SEND.
-fn leases(op: &Operation) -> TokenStream {
+/// The lease table, an array built once and lent to every SEND.
+fn lease_table(op: &Operation) -> TokenStream {
     let leases = op.leases.iter().map(|lease| {
         let n = &lease.name;
         let is_bytes = matches!(&lease.element,
@@ -250,17 +266,17 @@ fn leases(op: &Operation) -> TokenStream {
         };
         let bytes = match (is_bytes, lease.write) {
             (true, false) => quote!(#n),
-            (true, true) => quote!(&mut *#n),
+            (true, true) => quote!(#n),
             (false, false) => {
                 quote!(idol_runtime::zerocopy::IntoBytes::as_bytes(#n))
             }
             (false, true) => quote! {
-                idol_runtime::zerocopy::IntoBytes::as_mut_bytes(&mut *#n)
+                idol_runtime::zerocopy::IntoBytes::as_mut_bytes(#n)
             },
         };
         quote!(userlib::Lease::#ctor(#bytes))
     });
-    quote!(&[#(#leases),*])
+    quote!([#(#leases),*])
 }
 
 /// The SEND, and what a dead code does: retry for an idempotent op,
@@ -268,7 +284,11 @@ fn leases(op: &Operation) -> TokenStream {
 fn send(iface: &Interface, op: &Operation) -> TokenStream {
     let op_enum = common::op_enum(iface);
     let variant = &op.name;
-    let leases = leases(op);
+    let leases = if op.leases.is_empty() {
+        quote!(&[])
+    } else {
+        quote!(&leases)
+    };
     let sys_send = quote! {
         userlib::sys_send(
             task,
@@ -315,8 +335,8 @@ fn send(iface: &Interface, op: &Operation) -> TokenStream {
 }
 
 /// Decodes the reply once it is known not to be a dead code.
-fn finish(op: &Operation) -> TokenStream {
-    let qualified = Literal::string(&op.name.to_string());
+fn finish(iface: &Interface, op: &Operation) -> TokenStream {
+    let qualified = common::qualified(iface, op);
     let malformed = quote!(idol_runtime::malformed_reply(#qualified));
     let wire = op.reply.ok.wire();
     let decode = decode(op.encoding, &wire, quote!(&reply[..length]));

@@ -36,6 +36,12 @@ pub enum Kipcnum {
     /// Leasehold: `(index: u32)` → `u32` syscalls made since the task's
     /// last (re)start.
     ReadSyscallCount = 35,
+    /// Leasehold, hosted: the message bytes are printed on the kernel's
+    /// console as one line, prefixed with the caller's name.
+    ConsoleWrite = 36,
+    /// Leasehold, hosted: `(exit code: u32)` stops every task and ends the
+    /// kernel process with that exit code (test images use it to finish).
+    Shutdown = 37,
 }
 
 impl TryFrom<u16> for Kipcnum {
@@ -58,6 +64,8 @@ impl TryFrom<u16> for Kipcnum {
             33 => RestorePeripheral,
             34 => InjectAtSyscall,
             35 => ReadSyscallCount,
+            36 => ConsoleWrite,
+            37 => Shutdown,
             _ => return Err(()),
         })
     }
@@ -82,11 +90,13 @@ impl Kipcnum {
             RestorePeripheral => "restore_peripheral",
             InjectAtSyscall => "inject_at_syscall",
             ReadSyscallCount => "read_syscall_count",
+            ConsoleWrite => "console_write",
+            Shutdown => "shutdown",
         }
     }
 
     /// Every kipc, for tools that map grant names.
-    pub const ALL: [Kipcnum; 14] = {
+    pub const ALL: [Kipcnum; 16] = {
         use Kipcnum::*;
         [
             ReadTaskStatus,
@@ -103,6 +113,8 @@ impl Kipcnum {
             RestorePeripheral,
             InjectAtSyscall,
             ReadSyscallCount,
+            ConsoleWrite,
+            Shutdown,
         ]
     };
 

@@ -141,6 +141,19 @@ impl<P: Platform> Kernel<'_, P> {
                 self.arm_injection(i, words[1], action, me);
                 0
             }
+            Kipcnum::ConsoleWrite => {
+                let mut line = [0u8; abi::MAX_MESSAGE_LEN];
+                let n = (a[2] as usize).min(line.len());
+                let at = Location { task: caller, address: a[1] };
+                self.platform.read(at, &mut line[..n]);
+                self.platform.console_write(caller, &line[..n]);
+                0
+            }
+            Kipcnum::Shutdown => {
+                need(1)?;
+                self.platform.shutdown(words[0]);
+                0
+            }
             Kipcnum::ReadSyscallCount => {
                 need(1)?;
                 let c = self.tasks[index(words[0])?].syscall_count();

@@ -47,4 +47,11 @@ pub trait Platform {
 
     /// Identifies the running image (kipc `read_image_id`).
     fn image_id(&self) -> u64;
+
+    /// Prints a line from task `task` on the console (kipc
+    /// `console_write`).
+    fn console_write(&mut self, task: usize, line: &[u8]);
+
+    /// Stops the system with `code` (kipc `shutdown`).
+    fn shutdown(&mut self, code: u32);
 }

@@ -91,3 +91,15 @@ pub fn revoke_peripheral(peripheral: u16) {
 pub fn restore_peripheral(peripheral: u16) {
     kipc(Kipcnum::RestorePeripheral, &[peripheral as u32], &mut []);
 }
+
+/// Prints `line` on the kernel console (needs the `console_write` grant).
+pub fn console_write(line: &[u8]) {
+    let n = line.len().min(MAX_MESSAGE_LEN);
+    sys_send(TaskId::KERNEL, Kipcnum::ConsoleWrite as u16, &line[..n], &mut [], &[]);
+}
+
+/// Ends the system with `code` as the kernel's exit status (needs the
+/// `shutdown` grant, or to be the supervisor).
+pub fn shutdown(code: u32) {
+    kipc(Kipcnum::Shutdown, &[code], &mut []);
+}

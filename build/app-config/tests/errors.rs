@@ -1,0 +1,587 @@
+//! One test per rule app.toml can break, each pinning the exact message.
+//!
+//! Each case starts from a minimal valid image (jefe, one worker, idle)
+//! and changes one thing, so that the error seen is the one under test.
+
+use app_config::Config;
+
+const HEAD: &str = "name = \"t\"\nboard = \"hosted\"\nstacksize = 1024\n";
+
+/// A task table with the keys every task needs, plus `extra` lines.
+fn task(name: &str, priority: u8, extra: &str) -> String {
+    format!(
+        "[tasks.{name}]\nname = \"task-{name}\"\npriority = {priority}\n\
+         max-sizes = {{flash = 4096, ram = 8192}}\n{extra}\n"
+    )
+}
+
+fn jefe(extra: &str) -> String {
+    task("jefe", 0, &format!("notifications = [\"fault\", \"timer\"]\n{extra}"))
+}
+
+fn idle() -> String {
+    task("idle", 9, "")
+}
+
+/// jefe, `middle`, idle.
+fn image(middle: &str) -> String {
+    format!("{HEAD}{}{middle}{}", jefe(""), idle())
+}
+
+fn error(text: &str) -> String {
+    match Config::parse(text, "app.toml") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_minimal_image_is_valid() {
+    let text = image(&task("ping", 2, ""));
+    assert!(Config::parse(&text, "app.toml").is_ok());
+}
+
+// Rule 1: the supervisor is task 0 with priority 0, alone.
+
+#[test]
+fn supervisor_must_have_priority_zero() {
+    let text = format!("{HEAD}{}{}", task("jefe", 1, "notifications = [\"fault\"]"), idle());
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.jefe.priority: the supervisor (task 0) must have \
+         priority 0, not 1"
+    );
+}
+
+#[test]
+fn only_the_supervisor_may_have_priority_zero() {
+    assert_eq!(
+        error(&image(&task("ping", 0, ""))),
+        "app.toml: tasks.ping.priority: priority 0 is reserved for the \
+         supervisor (task 0, jefe)"
+    );
+}
+
+#[test]
+fn an_image_without_tasks_is_rejected() {
+    assert_eq!(
+        error(HEAD),
+        "app.toml: tasks: no tasks; the first [tasks.*] table is the \
+         supervisor"
+    );
+}
+
+// Rule 2: the supervisor's first notification is "fault".
+
+#[test]
+fn supervisor_first_notification_must_be_fault() {
+    let text = format!(
+        "{HEAD}{}{}",
+        task("jefe", 0, "notifications = [\"timer\", \"fault\"]"),
+        idle()
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.jefe.notifications: the supervisor's first \
+         notification must be \"fault\" (the kernel posts bit 0 to it on \
+         every fault)"
+    );
+}
+
+// Rule 3: idle exists and is the least important.
+
+#[test]
+fn an_image_without_idle_is_rejected() {
+    let text = format!("{HEAD}{}{}", jefe(""), task("ping", 2, ""));
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks: no task named \"idle\"; every image needs one, \
+         less important than all others, to run when nothing else can"
+    );
+}
+
+#[test]
+fn a_task_as_unimportant_as_idle_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 9, ""))),
+        "app.toml: tasks.ping.priority: priority 9 is not more important \
+         than idle's (9); every other task needs a numerically lower \
+         priority"
+    );
+}
+
+// Rule 4: slots point strictly up in importance, never at oneself.
+
+#[test]
+fn calling_a_less_important_task_is_a_priority_inversion() {
+    let middle = format!(
+        "{}{}",
+        task("ping", 2, "task-slots = [\"pong\"]"),
+        task("pong", 3, "")
+    );
+    assert_eq!(
+        error(&image(&middle)),
+        "app.toml: tasks.ping.task-slots: priority inversion: task ping \
+         (priority 2) calls pong (priority 3)"
+    );
+}
+
+#[test]
+fn calling_an_equally_important_task_is_a_priority_inversion() {
+    let middle = format!(
+        "{}{}",
+        task("ping", 3, "task-slots = [{peer = \"pong\"}]"),
+        task("pong", 3, "")
+    );
+    assert_eq!(
+        error(&image(&middle)),
+        "app.toml: tasks.ping.task-slots: priority inversion: task ping \
+         (priority 3) calls pong (priority 3)"
+    );
+}
+
+#[test]
+fn a_task_may_not_name_itself() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "task-slots = [\"ping\"]"))),
+        "app.toml: tasks.ping.task-slots: task ping may not name itself"
+    );
+}
+
+// Rule 5: names refer to things that exist; slot names are unique.
+
+#[test]
+fn a_slot_naming_no_task_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "task-slots = [\"pongg\"]"))),
+        "app.toml: tasks.ping.task-slots: no task named \"pongg\""
+    );
+}
+
+#[test]
+fn a_remapped_slot_naming_no_task_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "task-slots = [{peer = \"pongg\"}]"))),
+        "app.toml: tasks.ping.task-slots: no task named \"pongg\""
+    );
+}
+
+#[test]
+fn duplicate_slot_names_are_rejected() {
+    let slots = "task-slots = [\"jefe\", {jefe = \"pong\"}]";
+    let middle = format!("{}{}", task("pong", 1, ""), task("ping", 2, slots));
+    assert_eq!(
+        error(&image(&middle)),
+        "app.toml: tasks.ping.task-slots: slot name \"jefe\" is used twice"
+    );
+}
+
+#[test]
+fn a_slot_table_with_two_entries_is_rejected() {
+    let text =
+        image(&task("ping", 2, "task-slots = [{a = \"jefe\", b = \"jefe\"}]"));
+    assert_eq!(
+        error(&text),
+        "app.toml:8:15: tasks.ping.task-slots[0]: more than one entry; a \
+         task slot is a task name or a single-entry table \
+         {slot_name = \"task\"}"
+    );
+}
+
+#[test]
+fn using_an_unknown_peripheral_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "uses = [\"spi9\"]"))),
+        "app.toml: tasks.ping.uses: no peripheral named \"spi9\""
+    );
+}
+
+#[test]
+fn using_a_peripheral_twice_is_rejected() {
+    let text = format!(
+        "{}[peripherals.spi1]\nmodel = \"spi\"\n",
+        image(&task("ping", 2, "uses = [\"spi1\", \"spi1\"]"))
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.ping.uses: \"spi1\" is listed twice"
+    );
+}
+
+#[test]
+fn a_manager_naming_no_task_is_rejected() {
+    let text = format!(
+        "{}[peripherals.spi1]\nmodel = \"spi\"\nmanaged-by = \"fpga\"\n",
+        image("")
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: peripherals.spi1.managed-by: no task named \"fpga\""
+    );
+}
+
+// Rule 6: notifications and interrupts.
+
+#[test]
+fn a_bad_notification_name_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "notifications = [\"Timer\"]"))),
+        "app.toml: tasks.ping.notifications: \"Timer\" is not a valid \
+         notification name: use lowercase letters, digits, '_' or '-'"
+    );
+}
+
+#[test]
+fn an_empty_notification_name_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "notifications = [\"\"]"))),
+        "app.toml: tasks.ping.notifications: \"\" is not a valid \
+         notification name: use lowercase letters, digits, '_' or '-'"
+    );
+}
+
+#[test]
+fn a_repeated_notification_is_rejected() {
+    let n = "notifications = [\"timer\", \"timer\"]";
+    assert_eq!(
+        error(&image(&task("ping", 2, n))),
+        "app.toml: tasks.ping.notifications: \"timer\" is listed twice"
+    );
+}
+
+#[test]
+fn thirty_two_notifications_are_too_many() {
+    let names: Vec<String> = (0..32).map(|i| format!("\"n{i}\"")).collect();
+    let n = format!("notifications = [{}]", names.join(", "));
+    assert_eq!(
+        error(&image(&task("ping", 2, &n))),
+        "app.toml: tasks.ping.notifications: 32 notifications; at most 31 \
+         are allowed (bit 31 is reserved for userlib's internal timer)"
+    );
+    let names: Vec<String> = (0..31).map(|i| format!("\"n{i}\"")).collect();
+    let n = format!("notifications = [{}]", names.join(", "));
+    assert!(Config::parse(&image(&task("ping", 2, &n)), "app.toml").is_ok());
+}
+
+/// jefe, idle, a task `drv` with `extra`, and a peripheral spi1 with one
+/// IRQ line `irq`.
+fn irq_image(drv_extra: &str, more: &str) -> String {
+    let drv = task(
+        "drv",
+        1,
+        &format!("notifications = [\"spi-irq\"]\n{drv_extra}"),
+    );
+    format!(
+        "{}{more}[peripherals.spi1]\nmodel = \"spi\"\nirqs = [\"irq\"]\n",
+        image(&drv)
+    )
+}
+
+#[test]
+fn a_routed_irq_needs_a_dotted_name() {
+    let text = irq_image("uses = [\"spi1\"]\ninterrupts = {spi1 = \"spi-irq\"}", "");
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.drv.interrupts.spi1: expected \
+         \"<peripheral>.<irq>\""
+    );
+}
+
+#[test]
+fn a_routed_irq_needs_its_peripheral_in_uses() {
+    let text = irq_image("interrupts = {\"spi1.irq\" = \"spi-irq\"}", "");
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.drv.interrupts.\"spi1.irq\": peripheral \"spi1\" \
+         is not in this task's uses"
+    );
+}
+
+#[test]
+fn a_routed_irq_must_be_one_the_peripheral_raises() {
+    let text = irq_image(
+        "uses = [\"spi1\"]\ninterrupts = {\"spi1.rx\" = \"spi-irq\"}",
+        "",
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.drv.interrupts.\"spi1.rx\": peripheral spi1 has no \
+         IRQ \"rx\" (its irqs: irq)"
+    );
+}
+
+#[test]
+fn a_routed_irq_must_post_a_declared_notification() {
+    let text = irq_image(
+        "uses = [\"spi1\"]\ninterrupts = {\"spi1.irq\" = \"spi_irq\"}",
+        "",
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.drv.interrupts.\"spi1.irq\": no notification named \
+         \"spi_irq\" in tasks.drv.notifications"
+    );
+}
+
+#[test]
+fn an_irq_may_be_routed_to_only_one_task() {
+    let route = "uses = [\"spi1\"]\ninterrupts = {\"spi1.irq\" = \"spi-irq\"}";
+    let other = task(
+        "mon",
+        2,
+        &format!("notifications = [\"spi-irq\"]\n{route}"),
+    );
+    assert_eq!(
+        error(&irq_image(route, &other)),
+        "app.toml: tasks.mon.interrupts.\"spi1.irq\": already routed to \
+         task drv"
+    );
+}
+
+#[test]
+fn a_repeated_irq_line_is_rejected() {
+    let text = format!(
+        "{}[peripherals.spi1]\nmodel = \"spi\"\nirqs = [\"irq\", \"irq\"]\n",
+        image("")
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: peripherals.spi1.irqs: \"irq\" is listed twice"
+    );
+}
+
+// Rule 7: kipc grants name real kernel calls.
+
+#[test]
+fn an_unknown_kipc_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "kipc = [\"fault_tsk\"]"))),
+        "app.toml: tasks.ping.kipc: unknown kipc \"fault_tsk\"; known: \
+         read_task_status, reinit_task, fault_task, read_image_id, reset, \
+         get_task_dump_region, read_task_dump_region, software_irq, \
+         find_faulted_task, read_panic_message, revoke_peripheral, \
+         restore_peripheral, inject_at_syscall, read_syscall_count"
+    );
+}
+
+#[test]
+fn a_repeated_kipc_is_rejected() {
+    let k = "kipc = [\"fault_task\", \"fault_task\"]";
+    assert_eq!(
+        error(&image(&task("ping", 2, k))),
+        "app.toml: tasks.ping.kipc: \"fault_task\" is listed twice"
+    );
+}
+
+// Rule 8: memory and names.
+
+/// A task with explicit sizes and no other extras.
+fn sized(flash: u32, ram: u32, extra: &str) -> String {
+    format!(
+        "[tasks.ping]\nname = \"task-ping\"\npriority = 2\n\
+         max-sizes = {{flash = {flash}, ram = {ram}}}\n{extra}\n"
+    )
+}
+
+#[test]
+fn zero_flash_is_rejected() {
+    assert_eq!(
+        error(&image(&sized(0, 8192, ""))),
+        "app.toml: tasks.ping.max-sizes.flash: must be greater than 0"
+    );
+}
+
+#[test]
+fn zero_ram_is_rejected() {
+    assert_eq!(
+        error(&image(&sized(4096, 0, ""))),
+        "app.toml: tasks.ping.max-sizes.ram: must be greater than 0"
+    );
+}
+
+#[test]
+fn zero_stack_is_rejected() {
+    assert_eq!(
+        error(&image(&sized(4096, 8192, "stacksize = 0"))),
+        "app.toml: tasks.ping.stacksize: must be greater than 0"
+    );
+}
+
+#[test]
+fn a_stack_is_required_somewhere() {
+    let text = image(&task("ping", 2, "")).replace("stacksize = 1024\n", "");
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.jefe.stacksize: not set, and there is no top-level \
+         stacksize to default to"
+    );
+}
+
+#[test]
+fn a_stack_must_leave_room_for_data() {
+    assert!(
+        Config::parse(&image(&sized(4096, 8192, "stacksize = 4096")), "a")
+            .is_ok()
+    );
+    assert_eq!(
+        error(&image(&sized(4096, 8192, "stacksize = 4097"))),
+        "app.toml: tasks.ping.stacksize: a 4112-byte stack leaves less than \
+         4096 bytes of max-sizes.ram (8192) for data; raise max-sizes.ram \
+         or lower stacksize"
+    );
+}
+
+#[test]
+fn flash_past_its_area_is_rejected() {
+    // After jefe's 4 KiB and the gap, ping starts at 0x10002000.
+    assert_eq!(
+        error(&image(&sized(0x3000_0000, 8192, ""))),
+        "app.toml: tasks.ping.max-sizes.flash: task ping's flash region \
+         0x10002000..0x40002000 ends past the end of the flash area \
+         (0x40000000); make the tasks smaller or fewer"
+    );
+}
+
+#[test]
+fn ram_past_its_area_is_rejected() {
+    assert_eq!(
+        error(&image(&sized(4096, 0x8000_0000, ""))),
+        "app.toml: tasks.ping.max-sizes.ram: task ping's ram region \
+         0x40022000..0xc0022000 ends past the end of the ram area \
+         (0xc0000000); make the tasks smaller or fewer"
+    );
+}
+
+#[test]
+fn kernel_is_not_a_task_name() {
+    assert_eq!(
+        error(&image(&task("kernel", 2, ""))),
+        "app.toml: tasks.kernel: \"kernel\" is reserved and cannot be a \
+         task name"
+    );
+}
+
+#[test]
+fn a_bad_task_name_is_rejected() {
+    assert_eq!(
+        error(&image(&task("\"Ping Pong\"", 2, ""))),
+        "app.toml: tasks.\"Ping Pong\": \"Ping Pong\" is not a valid name: \
+         use a lowercase letter, then lowercase letters, digits, '_' or '-'"
+    );
+}
+
+#[test]
+fn a_bad_peripheral_name_is_rejected() {
+    let text = format!("{}[peripherals.1spi]\nmodel = \"spi\"\n", image(""));
+    assert_eq!(
+        error(&text),
+        "app.toml: peripherals.1spi: \"1spi\" is not a valid name: use a \
+         lowercase letter, then lowercase letters, digits, '_' or '-'"
+    );
+}
+
+#[test]
+fn only_the_hosted_board_exists() {
+    let text = image("").replace("\"hosted\"", "\"gimlet\"");
+    assert_eq!(
+        error(&text),
+        "app.toml: board: unknown board \"gimlet\"; only \"hosted\" is \
+         supported"
+    );
+}
+
+#[test]
+fn an_absolute_blob_path_is_rejected() {
+    let text = format!("{}[blobs]\nbits = \"/etc/passwd\"\n", image(""));
+    assert_eq!(
+        error(&text),
+        "app.toml: blobs.bits: \"/etc/passwd\" is absolute; blob paths are \
+         relative to the directory holding app.toml"
+    );
+}
+
+#[test]
+fn a_non_finite_float_in_config_is_rejected() {
+    let text = image(&task("ping", 2, "config = {rate = nan}"));
+    assert_eq!(
+        error(&text),
+        "app.toml: tasks.ping.config.rate: NaN cannot be represented in JSON"
+    );
+}
+
+// Rule 9: the schema itself: unknown keys, types, syntax.
+
+#[test]
+fn an_unknown_top_level_key_is_rejected() {
+    let text = format!("target = \"x\"\n{}", image(""));
+    assert_eq!(
+        error(&text),
+        "app.toml:1:1: target: unknown field `target`, expected one of \
+         `name`, `version`, `board`, `stacksize`, `kernel`, `tasks`, \
+         `peripherals`, `blobs`"
+    );
+}
+
+#[test]
+fn an_unknown_task_key_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "prio = 3"))),
+        "app.toml:8:1: tasks.ping.prio: unknown field `prio`, expected one \
+         of `name`, `priority`, `start`, `stacksize`, `max-sizes`, `uses`, \
+         `notifications`, `interrupts`, `task-slots`, `config`, \
+         `features`, `kipc`"
+    );
+}
+
+#[test]
+fn an_unknown_max_sizes_key_is_rejected() {
+    let text = image(&task("ping", 2, "")).replace(
+        "{flash = 4096, ram = 8192}\n\n[tasks.idle]",
+        "{flash = 4096, ram = 8192, sram = 1}\n\n[tasks.idle]",
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml:7:43: tasks.ping.max-sizes.sram: unknown field `sram`, \
+         expected `flash` or `ram`"
+    );
+}
+
+#[test]
+fn a_missing_required_key_is_rejected() {
+    let text = image(&task("ping", 2, "")).replace(
+        "name = \"task-ping\"\npriority = 2\n",
+        "name = \"task-ping\"\n",
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml:5:1: tasks.ping: missing field `priority`"
+    );
+}
+
+#[test]
+fn a_wrongly_typed_value_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "start = \"yes\""))),
+        "app.toml:8:9: tasks.ping.start: invalid type: string \"yes\", \
+         expected a boolean"
+    );
+}
+
+#[test]
+fn a_priority_out_of_range_is_rejected() {
+    let text = image(&task("ping", 2, "")).replace("priority = 2", "priority = 256");
+    assert_eq!(
+        error(&text),
+        "app.toml:7:12: tasks.ping.priority: invalid value: integer `256`, \
+         expected u8"
+    );
+}
+
+#[test]
+fn bad_toml_reports_line_and_column() {
+    let text = format!("{}[tasks.ping\n", image(""));
+    assert_eq!(
+        error(&text),
+        "app.toml:12:12: invalid table header, expected `.`, `]`"
+    );
+}
