@@ -8,7 +8,8 @@
 //!
 //! Tables are [`IndexMap`]s because the order of `[tasks.*]` in the file
 //! *is* the task index, and the order of `[peripherals.*]` the peripheral
-//! index.
+//! index. That also needs toml's `preserve_order` feature: without it the
+//! parser hands entries over sorted by key, whatever we collect them into.
 
 use std::fmt;
 

@@ -1,0 +1,1 @@
+//! Build-script helpers for tasks.
