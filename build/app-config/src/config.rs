@@ -35,7 +35,10 @@ pub struct Config {
 pub struct Kernel {
     /// Crate to build the kernel from, if not the default.
     pub crate_name: Option<String>,
+    /// Cargo features for the kernel build.
     pub features: Vec<String>,
+    /// Write a dump file whenever a task faults, so a test that provokes
+    /// one can inspect it afterwards.
     pub dump_on_fault: bool,
 }
 
@@ -51,6 +54,7 @@ pub struct Task {
     pub index: usize,
     /// 0 is the most important.
     pub priority: u8,
+    /// Run at boot; otherwise the supervisor starts it on demand.
     pub start: bool,
     /// In bytes, as written (the layout rounds it up).
     pub stacksize: u32,
@@ -62,10 +66,14 @@ pub struct Task {
     pub uses: Vec<usize>,
     /// Bit `i` is entry `i`.
     pub notifications: Vec<String>,
+    /// IRQs this task receives, in app.toml order.
     pub interrupts: Vec<Interrupt>,
+    /// The tasks this task may send to, in app.toml order (the order of
+    /// the ELF's slot table).
     pub task_slots: Vec<Slot>,
     /// The `config` table as JSON, `Null` when absent.
     pub config: serde_json::Value,
+    /// Cargo features for this task's build.
     pub features: Vec<String>,
     /// Privileged kernel calls granted, in app.toml order.
     pub kipc: Vec<Kipcnum>,
@@ -103,6 +111,7 @@ impl Interrupt {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Slot {
+    /// The name the task's code uses; unique within the task.
     pub name: String,
     /// Index into [`Config::tasks`].
     pub task: usize,
@@ -116,6 +125,7 @@ pub struct Peripheral {
     pub name: String,
     /// Position in the file.
     pub index: usize,
+    /// Device model the hosted kernel instantiates (`spi-controller`).
     pub model: String,
     /// Index of the task that may revoke and restore grants to it.
     pub managed_by: Option<usize>,
@@ -149,11 +159,12 @@ impl Config {
     /// [`Config::parse`], plus an `Invalid` error for a missing blob.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            ConfigError::Read {
                 path: path.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         let mut config = Self::parse(&text, path)?;
         config.check_blob_files()?;
         Ok(config)
@@ -188,10 +199,7 @@ impl Config {
             let meta = std::fs::metadata(&blob.resolved).map_err(|e| {
                 report.error(
                     format!("blobs.{}", blob.name),
-                    format!(
-                        "cannot read {}: {e}",
-                        blob.resolved.display()
-                    ),
+                    format!("cannot read {}: {e}", blob.resolved.display()),
                 )
             })?;
             if !meta.is_file() {
@@ -230,6 +238,7 @@ impl Config {
         &self.board
     }
 
+    /// `[kernel]`, with defaults filled in.
     pub fn kernel(&self) -> &Kernel {
         &self.kernel
     }
@@ -244,10 +253,12 @@ impl Config {
         self.tasks.first()
     }
 
+    /// The task with this index, if there is one.
     pub fn task(&self, index: usize) -> Option<&Task> {
         self.tasks.get(index)
     }
 
+    /// The task with this name (its key under `[tasks]`).
     pub fn task_by_name(&self, name: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.name == name)
     }
@@ -257,6 +268,7 @@ impl Config {
         &self.peripherals
     }
 
+    /// The peripheral with this name (its key under `[peripherals]`).
     pub fn peripheral_by_name(&self, name: &str) -> Option<&Peripheral> {
         self.peripherals.iter().find(|p| p.name == name)
     }

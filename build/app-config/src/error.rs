@@ -19,6 +19,7 @@ pub enum ConfigError {
     Read {
         /// The path as we tried to open it.
         path: PathBuf,
+        /// What the operating system said.
         source: io::Error,
     },
     /// Not TOML, or TOML that does not have the schema's shape: an unknown
@@ -31,6 +32,7 @@ pub enum ConfigError {
         position: Option<(usize, usize)>,
         /// Dotted path of the offending key, when known (`tasks.ping`).
         key: Option<String>,
+        /// The parser's message.
         message: String,
     },
     /// Well-formed app.toml that breaks one of the rules.

@@ -130,16 +130,49 @@ mod tests {
     fn regions_round_up_and_flash_regions_have_a_gap() {
         let l = lay_out(&[sizes(1, 5000, 17), sizes(4096, 4096, 16)]);
         let l = l.expect("fits");
-        assert_eq!(l[0].flash, Region { base: FLASH_BASE, size: 4096 });
+        assert_eq!(
+            l[0].flash,
+            Region {
+                base: FLASH_BASE,
+                size: 4096
+            }
+        );
         assert_eq!(
             l[1].flash,
-            Region { base: FLASH_BASE + 8192, size: 4096 }
+            Region {
+                base: FLASH_BASE + 8192,
+                size: 4096
+            }
         );
-        assert_eq!(l[0].ram, Region { base: RAM_BASE + GUARD, size: 8192 });
-        assert_eq!(l[0].stack, Region { base: RAM_BASE + GUARD, size: 32 });
+        assert_eq!(
+            l[0].ram,
+            Region {
+                base: RAM_BASE + GUARD,
+                size: 8192
+            }
+        );
+        assert_eq!(
+            l[0].stack,
+            Region {
+                base: RAM_BASE + GUARD,
+                size: 32
+            }
+        );
         let second = RAM_BASE + GUARD + 8192 + GUARD;
-        assert_eq!(l[1].ram, Region { base: second, size: 4096 });
-        assert_eq!(l[1].stack, Region { base: second, size: 16 });
+        assert_eq!(
+            l[1].ram,
+            Region {
+                base: second,
+                size: 4096
+            }
+        );
+        assert_eq!(
+            l[1].stack,
+            Region {
+                base: second,
+                size: 16
+            }
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod config;
 mod error;
@@ -57,9 +58,7 @@ mod raw;
 mod rules;
 mod validate;
 
-pub use config::{
-    Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task,
-};
+pub use config::{Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task};
 pub use error::ConfigError;
 pub use layout::{
     FLASH_BASE, FLASH_END, FLASH_GAP, MIN_DATA_RAM, RAM_BASE, RAM_END,

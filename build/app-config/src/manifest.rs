@@ -53,22 +53,25 @@ fn index16(i: usize) -> u16 {
 }
 
 impl Config {
-    /// Builds the manifest for this configuration.
+    /// Builds the manifest for this configuration. Infallible: every
+    /// index and address in it was checked when the config was made.
     pub fn to_manifest(&self, extras: ManifestExtras) -> ImageManifest {
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| self.task_entry(t, &extras))
+            .collect();
         ImageManifest {
             name: self.name.clone(),
-            version: self
-                .version
-                .clone()
-                .unwrap_or(extras.fallback_version.clone()),
-            git_revision: extras.git_revision.clone(),
+            version: self.version.clone().unwrap_or(extras.fallback_version),
+            git_revision: extras.git_revision,
             board: self.board.clone(),
             image_id: extras.image_id,
             kernel: KernelConfig {
                 dump_on_fault: self.kernel.dump_on_fault,
                 features: self.kernel.features.clone(),
             },
-            tasks: self.tasks.iter().map(|t| self.task_entry(t, &extras)).collect(),
+            tasks,
             peripherals: self
                 .peripherals
                 .iter()

@@ -10,15 +10,39 @@
 use crate::error::ConfigError;
 use crate::raw::RawConfig;
 
-pub(crate) fn parse_raw(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
+pub(crate) fn parse_raw(
+    text: &str,
+    file: &str,
+) -> Result<RawConfig, ConfigError> {
     let de = toml::Deserializer::parse(text)
         .map_err(|e| parse_error(file, text, None, &e))?;
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        // The root's path renders as ".", which names nothing.
-        let key = (path != ".").then_some(path);
-        parse_error(file, text, key, e.inner())
-    })
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| parse_error(file, text, dotted_key(e.path()), e.inner()))
+}
+
+/// The path as a TOML dotted key (`tasks."Ping Pong".start`), quoting
+/// parts that are not bare keys, or `None` at the root.
+fn dotted_key(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&crate::validate::quote_key(key));
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn parse_error(

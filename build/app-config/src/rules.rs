@@ -62,7 +62,10 @@ pub(crate) fn check_supervisor(
 }
 
 /// `idle` exists and every other task is strictly more important.
-pub(crate) fn check_idle(r: Reporter, tasks: &[Task]) -> Result<(), ConfigError> {
+pub(crate) fn check_idle(
+    r: Reporter,
+    tasks: &[Task],
+) -> Result<(), ConfigError> {
     let Some(idle) = tasks.iter().find(|t| t.name == IDLE_TASK) else {
         return Err(r.error(
             "tasks",

@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use abi::Kipcnum;
 use indexmap::IndexMap;
 
-use crate::config::{
-    Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task,
-};
+use crate::config::{Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task};
 use crate::error::{ConfigError, Reporter};
 use crate::raw::{RawConfig, RawPeripheral, RawTask};
 use crate::rules;
@@ -154,7 +152,10 @@ impl<'a> Names<'a> {
 }
 
 fn index_by_name<T>(map: &IndexMap<String, T>) -> HashMap<&str, usize> {
-    map.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect()
+    map.keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect()
 }
 
 /// Task, peripheral, slot and blob names: they become archive paths,
@@ -195,7 +196,11 @@ pub(crate) fn quote_key(key: &str) -> String {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare { key.to_owned() } else { format!("{key:?}") }
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
 }
 
 fn peripheral(
@@ -344,9 +349,10 @@ fn resolve_uses(
     let key = format!("tasks.{task}.uses");
     let mut out = Vec::with_capacity(uses.len());
     for p in uses {
-        let index = names.peripherals.get(p.as_str()).copied().ok_or_else(
-            || r.error(&key, format!("no peripheral named {p:?}")),
-        )?;
+        let index =
+            names.peripherals.get(p.as_str()).copied().ok_or_else(|| {
+                r.error(&key, format!("no peripheral named {p:?}"))
+            })?;
         if out.contains(&index) {
             return Err(r.error(&key, format!("{p:?} is listed twice")));
         }
@@ -362,48 +368,56 @@ fn resolve_interrupts(
     t: &RawTask,
     uses: &[usize],
 ) -> Result<Vec<Interrupt>, ConfigError> {
-    let mut out = Vec::with_capacity(t.interrupts.len());
-    for (irq, notification) in &t.interrupts {
-        let key = format!("tasks.{task}.interrupts.{}", quote_key(irq));
-        let Some((periph, line)) = irq.split_once('.') else {
-            return Err(r.error(key, "expected \"<peripheral>.<irq>\""));
+    let used: Vec<&Peripheral> =
+        uses.iter().filter_map(|&i| peripherals.get(i)).collect();
+    t.interrupts
+        .iter()
+        .map(|(irq, notification)| {
+            let key = format!("tasks.{task}.interrupts.{}", quote_key(irq));
+            interrupt(task, &used, irq, notification, &t.notifications)
+                .map_err(|message| r.error(key, message))
+        })
+        .collect()
+}
+
+/// Resolves one `"periph.irq" = "notification"` entry, or says what is
+/// wrong with it.
+fn interrupt(
+    task: &str,
+    used: &[&Peripheral],
+    irq: &str,
+    notification: &str,
+    notifications: &[String],
+) -> Result<Interrupt, String> {
+    let (periph, line) = irq
+        .split_once('.')
+        .ok_or("expected \"<peripheral>.<irq>\"")?;
+    let p = used.iter().find(|p| p.name == periph).ok_or_else(|| {
+        format!("peripheral {periph:?} is not in this task's uses")
+    })?;
+    if !p.irqs.iter().any(|l| l == line) {
+        let irqs = match p.irqs.is_empty() {
+            true => "it raises none".to_owned(),
+            false => format!("its irqs: {}", p.irqs.join(", ")),
         };
-        let Some(p) = uses
-            .iter()
-            .filter_map(|&i| peripherals.get(i))
-            .find(|p| p.name == periph)
-        else {
-            return Err(r.error(
-                key,
-                format!("peripheral {periph:?} is not in this task's uses"),
-            ));
-        };
-        if !p.irqs.iter().any(|l| l == line) {
-            return Err(r.error(
-                key,
-                format!(
-                    "peripheral {periph} has no IRQ {line:?} (its irqs: {})",
-                    p.irqs.join(", ")
-                ),
-            ));
-        }
-        let Some(bit) = t.notifications.iter().position(|n| n == notification)
-        else {
-            return Err(r.error(
-                key,
-                format!(
-                    "no notification named {notification:?} in \
-                     tasks.{task}.notifications"
-                ),
-            ));
-        };
-        out.push(Interrupt {
-            peripheral: p.index,
-            line: line.to_owned(),
-            notification: bit,
-        });
+        return Err(format!(
+            "peripheral {periph} has no IRQ {line:?} ({irqs})"
+        ));
     }
-    Ok(out)
+    let bit = notifications
+        .iter()
+        .position(|n| n == notification)
+        .ok_or_else(|| {
+            format!(
+                "no notification named {notification:?} in \
+                 tasks.{task}.notifications"
+            )
+        })?;
+    Ok(Interrupt {
+        peripheral: p.index,
+        line: line.to_owned(),
+        notification: bit,
+    })
 }
 
 fn resolve_slots(
@@ -422,19 +436,17 @@ fn resolve_slots(
             ));
         }
         if out.iter().any(|o| o.name == s.slot) {
-            return Err(r.error(
-                &key,
-                format!("slot name {:?} is used twice", s.slot),
-            ));
+            return Err(
+                r.error(&key, format!("slot name {:?} is used twice", s.slot))
+            );
         }
         let callee = names.task(&s.task).ok_or_else(|| {
             r.error(&key, format!("no task named {:?}", s.task))
         })?;
         if s.task == task {
-            return Err(r.error(
-                &key,
-                format!("task {task} may not name itself"),
-            ));
+            return Err(
+                r.error(&key, format!("task {task} may not name itself"))
+            );
         }
         out.push(Slot {
             name: s.slot.clone(),
@@ -531,11 +543,11 @@ fn value_json(
         toml::Value::Integer(i) => J::from(*i),
         toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(J::Number)
-            .ok_or_else(|| {
-                r.error(key, format!("{f} cannot be represented in JSON"))
-            })?,
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map(J::Number).ok_or_else(
+                || r.error(key, format!("{f} cannot be represented in JSON")),
+            )?
+        }
         toml::Value::Array(a) => J::Array(
             a.iter()
                 .enumerate()

@@ -52,8 +52,11 @@ fn good_config_resolves_names_to_indices() {
 
     let ping = c.task_by_name("ping").expect("ping");
     assert_eq!(ping.index, 3);
-    let slots: Vec<_> =
-        ping.task_slots.iter().map(|s| (s.name.as_str(), s.task)).collect();
+    let slots: Vec<_> = ping
+        .task_slots
+        .iter()
+        .map(|s| (s.name.as_str(), s.task))
+        .collect();
     assert_eq!(slots, [("pong", 2), ("peer", 1)]);
     assert!(ping.config.is_null());
 
@@ -83,14 +86,34 @@ fn good_config_is_laid_out_at_fixed_addresses() {
     assert_eq!(guard, 0x1_0000, "the addresses below assume 64 KiB");
     let expect = [
         // jefe: 64 KiB flash, 16 KiB RAM, first RAM region above a guard.
-        (region(0x1000_0000, 0x1_0000), region(0x4001_0000, 0x4000), 4096),
+        (
+            region(0x1000_0000, 0x1_0000),
+            region(0x4001_0000, 0x4000),
+            4096,
+        ),
         // spi: flash after a 4 KiB gap; RAM after the next guard.
-        (region(0x1001_1000, 0x8000), region(0x4002_4000, 0x2000), 4096),
-        (region(0x1001_A000, 0x4000), region(0x4003_6000, 0x2000), 2048),
-        (region(0x1001_F000, 0x4000), region(0x4004_8000, 0x2000), 4096),
+        (
+            region(0x1001_1000, 0x8000),
+            region(0x4002_4000, 0x2000),
+            4096,
+        ),
+        (
+            region(0x1001_A000, 0x4000),
+            region(0x4003_6000, 0x2000),
+            2048,
+        ),
+        (
+            region(0x1001_F000, 0x4000),
+            region(0x4004_8000, 0x2000),
+            4096,
+        ),
         // idle: 128 bytes of flash and 4608 of RAM round up to pages; its
         // 200-byte stack rounds up to 16.
-        (region(0x1002_4000, 0x1000), region(0x4005_A000, 0x2000), 208),
+        (
+            region(0x1002_4000, 0x1000),
+            region(0x4005_A000, 0x2000),
+            208,
+        ),
     ];
     assert_eq!(c.layout().len(), expect.len());
     for (i, (flash, ram, stack)) in expect.into_iter().enumerate() {
