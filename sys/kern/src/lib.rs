@@ -33,7 +33,7 @@ mod lease;
 pub mod platform;
 mod syscalls;
 pub mod task;
-mod time;
+pub mod time;
 
 #[cfg(test)]
 mod tests;
@@ -84,5 +84,13 @@ impl<'a, P: Platform> Kernel<'a, P> {
     /// interrupt would.
     pub fn raise_irq(&mut self, index: usize, mask: u32) {
         task::raise_irq(self.tasks, index, mask);
+    }
+}
+
+impl<P: Platform> Kernel<'_, P> {
+    /// Fires due timers; returns the next deadline to wait for.
+    pub fn tick(&mut self) -> Option<u64> {
+        let now = self.platform.now();
+        time::tick(self.tasks, now)
     }
 }

@@ -3,7 +3,7 @@
 //! Everything target-specific lives here, as in Hubris's `arch` modules: a
 //! port to a microcontroller replaces this file and keeps the rest.
 
-use abi::{HOSTED_SYSCALL_BASE, Sysnum, SyscallFrame};
+use abi::{HOSTED_SYSCALL_BASE, SyscallFrame, Sysnum};
 
 /// Traps into the kernel with syscall `n`.
 ///

@@ -8,7 +8,13 @@ fn kipc(op: Kipcnum, args: &[u32], reply: &mut [u8]) -> (u32, usize) {
     for (chunk, a) in msg.chunks_exact_mut(4).zip(args) {
         chunk.copy_from_slice(&a.to_le_bytes());
     }
-    sys_send(TaskId::KERNEL, op as u16, &msg[..args.len() * 4], reply, &[])
+    sys_send(
+        TaskId::KERNEL,
+        op as u16,
+        &msg[..args.len() * 4],
+        reply,
+        &[],
+    )
 }
 
 fn reply_u32(b: &[u8]) -> u32 {
@@ -95,7 +101,13 @@ pub fn restore_peripheral(peripheral: u16) {
 /// Prints `line` on the kernel console (needs the `console_write` grant).
 pub fn console_write(line: &[u8]) {
     let n = line.len().min(MAX_MESSAGE_LEN);
-    sys_send(TaskId::KERNEL, Kipcnum::ConsoleWrite as u16, &line[..n], &mut [], &[]);
+    sys_send(
+        TaskId::KERNEL,
+        Kipcnum::ConsoleWrite as u16,
+        &line[..n],
+        &mut [],
+        &[],
+    );
 }
 
 /// Ends the system with `code` as the kernel's exit status (needs the

@@ -4,7 +4,10 @@
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let mut buf = Buffer { bytes: [0; abi::PANIC_MESSAGE_MAX], len: 0 };
+    let mut buf = Buffer {
+        bytes: [0; abi::PANIC_MESSAGE_MAX],
+        len: 0,
+    };
     if cfg!(feature = "panic-messages") {
         use core::fmt::Write;
         // A message longer than the buffer is truncated, not an error.

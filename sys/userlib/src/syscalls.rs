@@ -148,7 +148,8 @@ pub fn sys_recv_closed(
     notification_mask: u32,
     sender: TaskId,
 ) -> Result<RecvMessage, ClosedRecvError> {
-    let (rc, m) = recv(buffer, notification_mask, RECV_CLOSED | sender.0 as u32);
+    let (rc, m) =
+        recv(buffer, notification_mask, RECV_CLOSED | sender.0 as u32);
     match extract_new_generation(rc) {
         Some(g) => Err(ClosedRecvError::Dead(g)),
         None => Ok(m),

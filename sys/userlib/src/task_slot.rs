@@ -46,7 +46,8 @@ impl TaskSlot {
 
     /// The callee's current `TaskId`.
     pub fn get_task_id(&self) -> TaskId {
-        let id = TaskId::for_index_and_gen(self.index() as usize, Generation::ZERO);
+        let id =
+            TaskId::for_index_and_gen(self.index() as usize, Generation::ZERO);
         crate::sys_refresh_task_id(id)
     }
 

@@ -1,0 +1,633 @@
+//! The kernel's single-threaded event loop.
+//!
+//! One `epoll` set watches every task's seccomp listener (a trapped
+//! syscall), a `signalfd` (child exits, ptrace stops, and the signals that
+//! stop the system) and a `timerfd` (the next task timer). Each event runs
+//! the portable core to completion, then [`Hosted::apply`] carries out what
+//! the core decided: kill faulted tasks, start restarted ones, answer the
+//! syscalls of tasks that became runnable. Like Hubris's kernel, nothing
+//! here is reentrant and nothing runs concurrently.
+
+use crate::image::{self, TaskImage};
+use crate::memory::{HostPlatform, Ram, TaskMemory};
+use crate::seccomp::{self, Notif, NotifResp};
+use crate::spawn::{self, Process};
+use crate::{devices::Devices, faults};
+use abi::{FaultInfo, FaultSource, Kipcnum, SyscallFrame, TaskState};
+use anyhow::Result;
+use image_manifest::ImageManifest;
+use kern::task::{IrqRoute, MemoryRegion};
+use kern::{Kernel, Peripheral, Task, TaskDesc};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+const TOKEN_SIGNAL: u64 = u64::MAX;
+const TOKEN_TIMER: u64 = u64::MAX - 1;
+
+/// What the platform tracks for a task's current process.
+struct Slot {
+    process: Process,
+    /// The id of the trapped syscall we have not answered yet.
+    pending: Option<u64>,
+    /// Where that syscall's frame is.
+    frame: u32,
+    ram_mapped: bool,
+}
+
+struct Hosted {
+    manifest: ImageManifest,
+    images: Vec<TaskImage>,
+    elf_fds: Vec<OwnedFd>,
+    slots: Vec<Option<Slot>>,
+    /// Processes we killed and have not reaped yet.
+    zombies: Vec<Process>,
+    epoll: OwnedFd,
+    signals: OwnedFd,
+    timer: OwnedFd,
+    verbose: bool,
+}
+
+fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
+    if r < 0 {
+        Err(anyhow::anyhow!(
+            "{what}: {}",
+            std::io::Error::last_os_error()
+        ))
+    } else {
+        Ok(r)
+    }
+}
+
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+fn task_table(m: &ImageManifest) -> Vec<Task> {
+    m.tasks
+        .iter()
+        .map(|t| {
+            let grants = t
+                .kipc
+                .iter()
+                .filter_map(|n| {
+                    Kipcnum::ALL.iter().find(|k| k.grant_name() == n)
+                })
+                .fold(0, |g, k| g | k.grant_bit());
+            Task::new(TaskDesc {
+                priority: t.priority,
+                start: t.start,
+                regions: [
+                    MemoryRegion {
+                        base: t.flash.base,
+                        size: t.flash.size,
+                        writable: false,
+                    },
+                    MemoryRegion {
+                        base: t.ram.base,
+                        size: t.ram.size,
+                        writable: true,
+                    },
+                ],
+                slots: leak(t.task_slots.iter().map(|s| s.task).collect()),
+                uses: leak(t.uses.clone()),
+                irqs: leak(
+                    t.interrupts
+                        .iter()
+                        .map(|i| IrqRoute {
+                            peripheral: i.peripheral,
+                            mask: i.mask,
+                        })
+                        .collect(),
+                ),
+                kipc_grants: grants,
+            })
+        })
+        .collect()
+}
+
+pub fn run(
+    archive: &std::path::Path,
+    one_cpu: bool,
+    verbose: bool,
+) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let img = image::load(archive)?;
+    if one_cpu {
+        // Safety: a CPU set on the stack for our own process; children
+        // inherit it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+        }
+    }
+    let manifest = img.manifest;
+    let mut tasks = task_table(&manifest);
+    let mut peripherals: Vec<Peripheral> = manifest
+        .peripherals
+        .iter()
+        .map(|p| Peripheral {
+            managed_by: p.managed_by,
+            revoked: false,
+        })
+        .collect();
+    let mut memory = Vec::new();
+    let mut elf_fds = Vec::new();
+    for (t, ti) in manifest.tasks.iter().zip(&img.tasks) {
+        memory.push(TaskMemory {
+            flash_base: t.flash.base,
+            flash: ti.flash.clone(),
+            ram_base: t.ram.base,
+            ram: Ram::new(&t.name, &ti.ram_init)?,
+        });
+        elf_fds.push(spawn::elf_memfd(&t.name, &ti.elf)?);
+    }
+    let platform = HostPlatform {
+        memory,
+        devices: Devices::new(&manifest)?,
+        names: manifest.tasks.iter().map(|t| t.name.clone()).collect(),
+        boot: started,
+        image_id: manifest.image_id,
+        shutdown: None,
+    };
+    let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
+    let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
+    println!(
+        "kernel: booting image {} ({:016x}), {} tasks",
+        hosted.manifest.name,
+        hosted.manifest.image_id,
+        hosted.manifest.tasks.len()
+    );
+    kernel.boot();
+    hosted.apply(&mut kernel);
+    println!(
+        "kernel: all tasks started in {} us",
+        started.elapsed().as_micros()
+    );
+    let code = hosted.serve(&mut kernel);
+    hosted.stop_all(&mut kernel);
+    Ok(code)
+}
+
+impl Hosted {
+    fn new(
+        manifest: ImageManifest,
+        images: Vec<TaskImage>,
+        elf_fds: Vec<OwnedFd>,
+        verbose: bool,
+    ) -> Result<Self> {
+        // Safety: plain fd-creating syscalls, checked; the signal set is
+        // local.
+        unsafe {
+            let epoll = OwnedFd::from_raw_fd(check(
+                libc::epoll_create1(libc::EPOLL_CLOEXEC),
+                "epoll",
+            )?);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+            {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            let signals = OwnedFd::from_raw_fd(check(
+                libc::signalfd(
+                    -1,
+                    &set,
+                    libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+                ),
+                "signalfd",
+            )?);
+            let timer = OwnedFd::from_raw_fd(check(
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+                ),
+                "timerfd",
+            )?);
+            let n = manifest.tasks.len();
+            let h = Self {
+                manifest,
+                images,
+                elf_fds,
+                slots: (0..n).map(|_| None).collect(),
+                zombies: Vec::new(),
+                epoll,
+                signals,
+                timer,
+                verbose,
+            };
+            h.watch(h.signals.as_raw_fd(), TOKEN_SIGNAL)?;
+            h.watch(h.timer.as_raw_fd(), TOKEN_TIMER)?;
+            Ok(h)
+        }
+    }
+
+    fn watch(&self, fd: RawFd, token: u64) -> Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // Safety: registering an fd we own with our epoll set.
+        check(
+            unsafe {
+                libc::epoll_ctl(
+                    self.epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    fd,
+                    &mut ev,
+                )
+            },
+            "epoll_ctl",
+        )?;
+        Ok(())
+    }
+
+    /// Runs until a task asks for shutdown or we are told to stop.
+    fn serve(&mut self, k: &mut Kernel<'_, HostPlatform>) -> u8 {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+        loop {
+            if let Some(code) = k.platform.shutdown {
+                return code.min(255) as u8;
+            }
+            // Safety: waiting on our epoll set into a local array.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    16,
+                    -1,
+                )
+            };
+            if n < 0 {
+                continue; // EINTR
+            }
+            for ev in &events[..n as usize] {
+                let token = ev.u64;
+                if token == TOKEN_SIGNAL {
+                    if let Some(code) = self.on_signals(k) {
+                        return code;
+                    }
+                } else if token == TOKEN_TIMER {
+                    let mut buf = [0u8; 8];
+                    // Safety: draining our own timerfd.
+                    unsafe {
+                        libc::read(
+                            self.timer.as_raw_fd(),
+                            buf.as_mut_ptr() as *mut _,
+                            8,
+                        )
+                    };
+                } else {
+                    self.on_trap(k, token as usize);
+                }
+            }
+            self.apply(k);
+        }
+    }
+
+    /// A task trapped: one of the kernel's syscalls, or the one `mmap` of
+    /// its RAM, or something forbidden.
+    fn on_trap(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
+        let Some(slot) = self.slots[i].as_mut() else {
+            return;
+        };
+        let mut n = Notif::default();
+        let fd = slot.process.listener.as_raw_fd();
+        // Safety: RECV into a zeroed struct after EPOLLIN.
+        if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
+            return; // the task died meanwhile; its exit arrives as SIGCHLD
+        }
+        let nr = n.data.nr as u32;
+        let base = abi::HOSTED_SYSCALL_BASE as u32;
+        let t = &self.manifest.tasks[i];
+        if (base..base + 0x100).contains(&nr) {
+            let frame = n.data.args[0];
+            let size = std::mem::size_of::<SyscallFrame>() as u64;
+            if frame % 4 != 0 || !t.ram.contains(frame, size) {
+                let f = FaultInfo::MemoryAccess {
+                    address: u32::try_from(frame).ok(),
+                    source: FaultSource::User,
+                };
+                k.fault(i, f);
+                return;
+            }
+            let off = (frame - t.ram.base as u64) as usize;
+            let ram = k.platform.memory[i].ram.bytes();
+            let mut args = [0u32; 8];
+            for (j, a) in args.iter_mut().enumerate() {
+                let p = off + 4 * j;
+                *a = u32::from_le_bytes([
+                    ram[p],
+                    ram[p + 1],
+                    ram[p + 2],
+                    ram[p + 3],
+                ]);
+            }
+            slot.pending = Some(n.id);
+            slot.frame = frame as u32;
+            k.tasks[i].save.args = args;
+            k.handle_syscall(i, nr - base);
+        } else if nr == seccomp::NR_MMAP
+            && !slot.ram_mapped
+            && is_ram_mmap(t, &n)
+        {
+            slot.ram_mapped = true;
+            let resp = NotifResp {
+                id: n.id,
+                val: 0,
+                error: 0,
+                flags: seccomp::USER_NOTIF_FLAG_CONTINUE,
+            };
+            // Safety: answering the notification we received.
+            unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_SEND, &resp) };
+        } else {
+            let pc = u32::try_from(n.data.instruction_pointer).unwrap_or(0);
+            k.fault(i, FaultInfo::HostSyscall { number: nr, pc });
+        }
+    }
+
+    /// Child exits and ptrace stops (SIGCHLD), or a request to stop.
+    fn on_signals(&mut self, k: &mut Kernel<'_, HostPlatform>) -> Option<u8> {
+        let mut stop = None;
+        loop {
+            let mut si = [0u8; 128];
+            // Safety: reading whole siginfo records from our signalfd.
+            let r = unsafe {
+                libc::read(
+                    self.signals.as_raw_fd(),
+                    si.as_mut_ptr() as *mut _,
+                    128,
+                )
+            };
+            if r != 128 {
+                break;
+            }
+            let signo = u32::from_le_bytes([si[0], si[1], si[2], si[3]]) as i32;
+            if signo != libc::SIGCHLD {
+                println!("kernel: signal {signo}, stopping");
+                stop = Some(130);
+            }
+        }
+        self.reap(k);
+        stop
+    }
+
+    fn task_of_pid(&self, pid: libc::pid_t) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.process.pid == pid))
+    }
+
+    fn reap(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        loop {
+            // Safety: waitid into a zeroed siginfo.
+            let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let flags =
+                libc::WEXITED | libc::WSTOPPED | libc::WNOHANG | libc::__WALL;
+            if unsafe { libc::waitid(libc::P_ALL, 0, &mut si, flags) } != 0 {
+                return;
+            }
+            // Safety: waitid filled these fields for a child event.
+            let (pid, status) = unsafe { (si.si_pid(), si.si_status()) };
+            if pid == 0 {
+                return;
+            }
+            if si.si_code == libc::CLD_TRAPPED {
+                self.on_stop(k, pid, status);
+                continue;
+            }
+            self.zombies.retain(|z| z.pid != pid);
+            if let Some(i) = self.task_of_pid(pid) {
+                self.slots[i] = None;
+                if !k.tasks[i].is_faulted() {
+                    let f = if si.si_code == libc::CLD_EXITED {
+                        FaultInfo::HostSignal { signal: 0 }
+                    } else {
+                        FaultInfo::HostSignal {
+                            signal: status as u32,
+                        }
+                    };
+                    k.fault(i, f);
+                }
+            }
+        }
+    }
+
+    /// A ptrace signal-delivery stop: a fault, with its address.
+    fn on_stop(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+        pid: libc::pid_t,
+        signo: i32,
+    ) {
+        let Some(i) = self.task_of_pid(pid) else {
+            // Safety: let a stray tracee go on.
+            unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
+            return;
+        };
+        if !faults::is_fault_signal(signo & 0x7F) {
+            // Safety: resume it with the signal it was getting.
+            unsafe {
+                libc::ptrace(
+                    libc::PTRACE_CONT,
+                    pid,
+                    0,
+                    (signo & 0x7F) as libc::c_long,
+                )
+            };
+            return;
+        }
+        let mut raw = [0u8; 128];
+        // Safety: GETSIGINFO/GETREGS into local buffers of the right size.
+        let rip = unsafe {
+            libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, raw.as_mut_ptr());
+            let mut regs: libc::user_regs_struct = std::mem::zeroed();
+            libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs);
+            regs.rip
+        };
+        let f = faults::classify(&self.manifest.tasks[i], &raw, rip);
+        k.fault(i, f);
+    }
+
+    /// Carries out what the core decided.
+    fn apply(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        for i in 0..k.tasks.len() {
+            if std::mem::take(&mut k.tasks[i].stop) {
+                self.kill(i);
+                if let TaskState::Faulted { fault, .. } = k.tasks[i].state() {
+                    println!(
+                        "kernel: task {} faulted: {fault:?}",
+                        self.manifest.tasks[i].name
+                    );
+                }
+            }
+            if std::mem::take(&mut k.tasks[i].restart) {
+                self.restart(k, i);
+            }
+            if std::mem::take(&mut k.tasks[i].resume) {
+                self.resume(k, i);
+            }
+        }
+        if let Some(next) = k.tick() {
+            self.arm_timer(k, next);
+        }
+        // Timers may have woken someone.
+        for i in 0..k.tasks.len() {
+            if std::mem::take(&mut k.tasks[i].resume) {
+                self.resume(k, i);
+            }
+        }
+    }
+
+    fn arm_timer(&self, k: &Kernel<'_, HostPlatform>, deadline_ms: u64) {
+        let now = k.platform.boot.elapsed().as_millis() as u64;
+        let wait_ns = deadline_ms.saturating_sub(now).max(1) * 1_000_000;
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (wait_ns / 1_000_000_000) as i64,
+                tv_nsec: (wait_ns % 1_000_000_000) as i64,
+            },
+        };
+        // Safety: arming our own timerfd.
+        unsafe {
+            libc::timerfd_settime(
+                self.timer.as_raw_fd(),
+                0,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(slot) = self.slots[i].take() {
+            // Safety: signalling our own child through its pidfd.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    slot.process.pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    0,
+                    0,
+                )
+            };
+            self.zombies.push(slot.process);
+        }
+    }
+
+    /// A fresh incarnation: new RAM from the image, and a new process if
+    /// the core started the task.
+    fn restart(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
+        self.kill(i);
+        let t = &self.manifest.tasks[i];
+        match Ram::new(&t.name, &self.images[i].ram_init) {
+            Ok(ram) => k.platform.memory[i].ram = ram,
+            Err(e) => {
+                println!("kernel: task {}: cannot allocate RAM: {e}", t.name)
+            }
+        }
+        if k.tasks[i].state() == TaskState::Healthy(abi::SchedState::Stopped) {
+            return;
+        }
+        match spawn::spawn(&self.elf_fds[i], &k.platform.memory[i].ram.fd) {
+            Ok(process) => {
+                let fd = process.listener.as_raw_fd();
+                if self.verbose {
+                    println!(
+                        "kernel: task {} started (pid {}, gen {})",
+                        t.name,
+                        process.pid,
+                        k.tasks[i].generation().get()
+                    );
+                }
+                self.slots[i] = Some(Slot {
+                    process,
+                    pending: None,
+                    frame: 0,
+                    ram_mapped: false,
+                });
+                if let Err(e) = self.watch(fd, i as u64) {
+                    println!("kernel: task {}: {e:#}", t.name);
+                }
+            }
+            Err(e) => {
+                println!("kernel: task {}: cannot start: {e:#}", t.name);
+                k.fault(i, FaultInfo::HostSignal { signal: 0 });
+            }
+        }
+    }
+
+    /// Answers the task's pending syscall with its `rets`.
+    fn resume(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
+        let Some(slot) = self.slots[i].as_mut() else {
+            return;
+        };
+        let Some(id) = slot.pending.take() else {
+            return;
+        };
+        let rets = k.tasks[i].save.rets;
+        let mut bytes = [0u8; 32];
+        for (c, r) in bytes.chunks_exact_mut(4).zip(rets) {
+            c.copy_from_slice(&r.to_le_bytes());
+        }
+        let at = kern::Location {
+            task: i,
+            address: slot.frame + 32,
+        };
+        kern::Platform::write(&mut k.platform, at, &bytes);
+        let resp = NotifResp {
+            id,
+            val: 0,
+            error: 0,
+            flags: 0,
+        };
+        // Safety: answering the notification we hold. ENOENT means the task
+        // died meanwhile, which SIGCHLD will tell us about.
+        unsafe {
+            libc::ioctl(
+                slot.process.listener.as_raw_fd(),
+                seccomp::IOCTL_NOTIF_SEND,
+                &resp,
+            )
+        };
+    }
+
+    /// Kills every task and reaps every process, so nothing outlives us.
+    fn stop_all(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        if self.verbose {
+            for (i, t) in k.tasks.iter().enumerate() {
+                println!(
+                    "kernel: task {}: gen {}, {} syscalls, {:?}",
+                    self.manifest.tasks[i].name,
+                    t.generation().get(),
+                    t.syscall_count(),
+                    t.state()
+                );
+            }
+        }
+        for i in 0..self.slots.len() {
+            self.kill(i);
+        }
+        for z in self.zombies.drain(..) {
+            spawn::kill_and_reap(z.pid);
+        }
+    }
+}
+
+/// The one `mmap` a task may make: its RAM memfd over its RAM range.
+fn is_ram_mmap(t: &image_manifest::TaskEntry, n: &Notif) -> bool {
+    let r = &t.ram;
+    let args = [
+        r.base as u64,
+        r.size as u64,
+        3,
+        0x11,
+        abi::HOSTED_RAM_FD as u64,
+        0,
+    ];
+    n.data.args == args
+}

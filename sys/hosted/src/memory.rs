@@ -1,0 +1,174 @@
+//! Task memory as the kernel sees it, and the platform half of the kernel
+//! core ([`kern::Platform`]).
+//!
+//! Flash is the kernel's own copy of the task's text and read-only data
+//! (the task cannot change its copy). RAM is a memfd the kernel maps into
+//! its own address space and the task maps over its RAM range, so every
+//! message or lease copy is one bounds-checked `memcpy` between two
+//! kernel mappings, and a dead task's RAM is still there to inspect.
+
+use crate::devices::Devices;
+use kern::{Location, PeripheralFault, Platform};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// One incarnation's RAM: a memfd and the kernel's mapping of it.
+pub struct Ram {
+    pub fd: OwnedFd,
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Ram {
+    /// A fresh memfd holding `init`.
+    pub fn new(name: &str, init: &[u8]) -> std::io::Result<Self> {
+        let cname = std::ffi::CString::new(name).unwrap_or_default();
+        // Safety: plain syscalls on a name we own; results are checked.
+        let fd =
+            unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Safety: `fd` was just created and is ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let len = init.len();
+        // Safety: ftruncate and mmap on our own fd; checked below.
+        let ptr = unsafe {
+            if libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::mmap(
+                std::ptr::null_mut(),
+                len.max(1),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ram = Self {
+            fd,
+            ptr: ptr as *mut u8,
+            len,
+        };
+        // Safety: the mapping is `len` bytes long and ours.
+        unsafe { std::ptr::copy_nonoverlapping(init.as_ptr(), ram.ptr, len) };
+        Ok(ram)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // Safety: the mapping lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Ram {
+    fn drop(&mut self) {
+        // Safety: unmapping our own mapping once.
+        unsafe { libc::munmap(self.ptr as *mut _, self.len.max(1)) };
+    }
+}
+
+/// The kernel's view of one task's memory.
+pub struct TaskMemory {
+    pub flash_base: u32,
+    pub flash: Vec<u8>,
+    pub ram_base: u32,
+    pub ram: Ram,
+}
+
+/// Everything the kernel core asks of the platform.
+pub struct HostPlatform {
+    pub memory: Vec<TaskMemory>,
+    pub devices: Devices,
+    pub names: Vec<String>,
+    pub boot: std::time::Instant,
+    pub image_id: u64,
+    pub shutdown: Option<u32>,
+}
+
+impl HostPlatform {
+    /// A pointer to `len` bytes at `at`. The core has checked the range
+    /// against the task's regions, which are exactly these two.
+    fn locate(&self, at: Location, len: usize) -> *mut u8 {
+        let m = &self.memory[at.task];
+        let a = at.address as usize;
+        if a >= m.ram_base as usize
+            && a + len <= m.ram_base as usize + m.ram.len
+        {
+            // Safety: in bounds of the mapping, as just checked.
+            unsafe { m.ram.ptr.add(a - m.ram_base as usize) }
+        } else {
+            let off = a - m.flash_base as usize;
+            assert!(
+                off + len <= m.flash.len(),
+                "core passed an unchecked slice"
+            );
+            m.flash[off..].as_ptr() as *mut u8
+        }
+    }
+}
+
+impl Platform for HostPlatform {
+    fn now(&self) -> u64 {
+        self.boot.elapsed().as_millis() as u64
+    }
+
+    fn copy(&mut self, src: Location, dst: Location, len: usize) {
+        let s = self.locate(src, len);
+        let d = self.locate(dst, len);
+        // Safety: both ranges were checked by the core (`d` writable RAM);
+        // `copy` tolerates overlap.
+        unsafe { std::ptr::copy(s, d, len) };
+    }
+
+    fn read(&self, at: Location, out: &mut [u8]) {
+        let s = self.locate(at, out.len());
+        // Safety: checked range, distinct from our buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(s, out.as_mut_ptr(), out.len())
+        };
+    }
+
+    fn write(&mut self, at: Location, data: &[u8]) {
+        let d = self.locate(at, data.len());
+        // Safety: checked writable range.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), d, data.len()) };
+    }
+
+    fn peripheral_io(
+        &mut self,
+        peripheral: u16,
+        op: abi::PeripheralOp,
+        register: u32,
+        value: u32,
+        memory: Option<(Location, usize)>,
+    ) -> Result<u32, PeripheralFault> {
+        let now_us = self.boot.elapsed().as_micros() as u64;
+        let buf = memory.map(|(at, len)| {
+            let p = self.locate(at, len);
+            // Safety: checked range; the slice lives for this call only.
+            unsafe { std::slice::from_raw_parts_mut(p, len) }
+        });
+        self.devices
+            .io(peripheral as usize, op, register, value, buf, now_us)
+    }
+
+    fn image_id(&self) -> u64 {
+        self.image_id
+    }
+
+    fn console_write(&mut self, task: usize, line: &[u8]) {
+        use std::io::Write;
+        let text = String::from_utf8_lossy(line);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "[{}] {}", self.names[task], text.trim_end());
+        let _ = out.flush();
+    }
+
+    fn shutdown(&mut self, code: u32) {
+        self.shutdown = Some(code);
+    }
+}

@@ -1,0 +1,302 @@
+//! Starting a task: a child process confined by seccomp, traced by us,
+//! executing its ELF from a memfd, with its RAM memfd on fd 3.
+
+use crate::seccomp::{self, Notif, NotifResp};
+use anyhow::{Result, bail};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// A running task process.
+pub struct Process {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+    /// The seccomp listener for this process's trapped syscalls.
+    pub listener: OwnedFd,
+}
+
+fn last_error(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {}", std::io::Error::last_os_error())
+}
+
+/// An ELF image in a sealed-enough memfd, executed with `execveat`.
+pub fn elf_memfd(name: &str, elf: &[u8]) -> Result<OwnedFd> {
+    let cname = std::ffi::CString::new(name).unwrap_or_default();
+    // Safety: plain syscalls with checked results.
+    unsafe {
+        let fd = libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return Err(last_error("memfd_create"));
+        }
+        let owned = OwnedFd::from_raw_fd(fd);
+        let mut off = 0;
+        while off < elf.len() {
+            let n = libc::write(
+                fd,
+                elf[off..].as_ptr() as *const _,
+                elf.len() - off,
+            );
+            if n <= 0 {
+                return Err(last_error("writing task ELF"));
+            }
+            off += n as usize;
+        }
+        Ok(owned)
+    }
+}
+
+/// Spawns a task process. On return it has passed `execveat` and will
+/// next trap at its `mmap` of RAM.
+pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
+    let mut sv = [0 as RawFd; 2];
+    // Safety: socketpair into a local array.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(last_error("socketpair"));
+    }
+    // Safety: both fds are fresh and ours.
+    let (ours, theirs) =
+        unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
+    let f1 = seccomp::listener_filter();
+    let f2 = seccomp::confinement_filter();
+    let kernel_pid = std::process::id() as libc::pid_t;
+    // Safety: between fork and execveat the child calls only
+    // async-signal-safe functions on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(last_error("fork"));
+    }
+    if pid == 0 {
+        // Safety: see above; `child` never returns.
+        unsafe {
+            child(
+                kernel_pid,
+                elf.as_raw_fd(),
+                ram.as_raw_fd(),
+                theirs.as_raw_fd(),
+                &f1,
+                &f2,
+            )
+        }
+    }
+    drop(theirs);
+    // Safety: `pid` is our child.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if pidfd < 0 {
+        return Err(last_error("pidfd_open"));
+    }
+    // Safety: fresh fd.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let listener = match receive_fd(&ours) {
+        Ok(l) => l,
+        Err(e) => {
+            kill_and_reap(pid);
+            return Err(e);
+        }
+    };
+    let p = Process {
+        pid,
+        pidfd,
+        listener,
+    };
+    if let Err(e) = admit_exec(&p) {
+        kill_and_reap(pid);
+        return Err(e);
+    }
+    Ok(p)
+}
+
+/// Traces the child (so faults arrive with their address) and lets its
+/// first `execveat` through.
+fn admit_exec(p: &Process) -> Result<()> {
+    // Safety: seizing our own child; options are plain flags.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            p.pid,
+            0,
+            libc::PTRACE_O_EXITKILL as libc::c_long,
+        )
+    };
+    if r != 0 {
+        return Err(last_error("ptrace(SEIZE)"));
+    }
+    let fd = p.listener.as_raw_fd();
+    // Best effort: without it, cross-CPU wake-ups are ~12x slower.
+    // Safety: flag-only ioctl on our listener.
+    unsafe {
+        libc::ioctl(
+            fd,
+            seccomp::IOCTL_NOTIF_SET_FLAGS,
+            seccomp::USER_NOTIF_FD_SYNC_WAKE_UP,
+        )
+    };
+    let mut n = Notif::default();
+    // Safety: RECV fills our zeroed struct. The child is about to make (or
+    // already made) its `execveat`, so this does not block for long.
+    if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
+        return Err(last_error("waiting for the task's execveat"));
+    }
+    if n.data.nr as u32 != seccomp::NR_EXECVEAT {
+        bail!("task made syscall {} before execveat", n.data.nr);
+    }
+    let resp = NotifResp {
+        id: n.id,
+        val: 0,
+        error: 0,
+        flags: seccomp::USER_NOTIF_FLAG_CONTINUE,
+    };
+    // Safety: answering the notification we just received.
+    if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_SEND, &resp) } != 0 {
+        return Err(last_error("admitting execveat"));
+    }
+    Ok(())
+}
+
+fn receive_fd(sock: &OwnedFd) -> Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut _,
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 8];
+    // Safety: a msghdr over local buffers; the kernel fills the cmsg.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr() as *mut _;
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        let n =
+            libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if n <= 0 {
+            bail!("task died before handing over its seccomp listener");
+        }
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            bail!("task sent no seccomp listener");
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+pub fn kill_and_reap(pid: libc::pid_t) {
+    // Safety: signalling and reaping our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+    }
+}
+
+/// The child between `fork` and `execveat`. Only async-signal-safe calls.
+unsafe fn child(
+    kernel: libc::pid_t,
+    elf: RawFd,
+    ram: RawFd,
+    sock: RawFd,
+    f1: &[libc::sock_filter],
+    f2: &[libc::sock_filter],
+) -> ! {
+    // Safety: the function's contract; every call below is a plain
+    // syscall wrapper on values prepared before fork.
+    unsafe {
+        let fail = || -> ! { libc::_exit(127) };
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != kernel {
+            fail();
+        }
+        // Our own process group: a terminal's ^C or ^Z reaches the kernel,
+        // which decides what happens to tasks.
+        libc::setpgid(0, 0);
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        // dup2 onto itself would leave CLOEXEC set, so clear it by hand.
+        let ram_fd = abi::HOSTED_RAM_FD as i32;
+        if ram == ram_fd {
+            libc::fcntl(ram_fd, libc::F_SETFD, 0);
+        } else if libc::dup2(ram, ram_fd) < 0 {
+            fail();
+        }
+        // Everything else (including `elf` and `sock`) closes at exec.
+        libc::syscall(
+            libc::SYS_close_range,
+            4u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail();
+        }
+        let install = |f: &[libc::sock_filter], flags: libc::c_uint| {
+            let prog = libc::sock_fprog {
+                len: f.len() as u16,
+                filter: f.as_ptr() as *mut _,
+            };
+            libc::syscall(
+                libc::SYS_seccomp,
+                seccomp::SET_MODE_FILTER,
+                flags,
+                &prog,
+            ) as RawFd
+        };
+        let listener = install(
+            f1,
+            seccomp::FLAG_NEW_LISTENER | seccomp::FLAG_WAIT_KILLABLE_RECV,
+        );
+        if listener < 0 {
+            fail();
+        }
+        send_fd(sock, listener);
+        if install(f2, 0) < 0 {
+            fail();
+        }
+        let argv: [*const libc::c_char; 2] =
+            [c"task".as_ptr(), std::ptr::null()];
+        let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+        libc::syscall(
+            libc::SYS_execveat,
+            elf,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+        fail()
+    }
+}
+
+unsafe fn send_fd(sock: RawFd, fd: RawFd) {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut _,
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 8];
+    // Safety: a msghdr over local buffers carrying one fd.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr() as *mut _;
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+        libc::sendmsg(sock, &msg, 0);
+    }
+}
