@@ -1,0 +1,449 @@
+//! Unit and property tests of the core with in-memory tasks.
+
+use crate::task::{MemoryRegion, Task, TaskDesc};
+use crate::{Kernel, Location, Peripheral, PeripheralFault, Platform};
+use abi::*;
+use proptest::prelude::*;
+
+const FLASH: u32 = 0x1000_0000;
+const RAM: u32 = 0x4000_0000;
+const RAM_SIZE: u32 = 0x1000;
+const STRIDE: u32 = 0x10_0000;
+
+/// Memory as plain vectors; records every copy so tests can check who was
+/// touched.
+#[derive(Default)]
+struct FakePlatform {
+    ram: Vec<Vec<u8>>,
+    now: u64,
+    copies: Vec<(Location, Location)>,
+    console: Vec<(usize, Vec<u8>)>,
+}
+
+impl FakePlatform {
+    fn at(&self, l: Location) -> usize {
+        (l.address - ram_base(l.task)) as usize
+    }
+}
+
+fn ram_base(i: usize) -> u32 {
+    RAM + i as u32 * STRIDE
+}
+
+impl Platform for FakePlatform {
+    fn now(&self) -> u64 {
+        self.now
+    }
+    fn copy(&mut self, src: Location, dst: Location, len: usize) {
+        self.copies.push((src, dst));
+        let (s, d) = (self.at(src), self.at(dst));
+        let bytes = self.ram[src.task][s..s + len].to_vec();
+        self.ram[dst.task][d..d + len].copy_from_slice(&bytes);
+    }
+    fn read(&self, at: Location, out: &mut [u8]) {
+        let o = self.at(at);
+        out.copy_from_slice(&self.ram[at.task][o..o + out.len()]);
+    }
+    fn write(&mut self, at: Location, data: &[u8]) {
+        let o = self.at(at);
+        self.ram[at.task][o..o + data.len()].copy_from_slice(data);
+    }
+    fn peripheral_io(
+        &mut self,
+        _p: u16,
+        op: PeripheralOp,
+        _r: u32,
+        _v: u32,
+        _m: Option<(Location, usize)>,
+    ) -> Result<u32, PeripheralFault> {
+        match op {
+            PeripheralOp::ReadRegister => Ok(42),
+            _ => Ok(0),
+        }
+    }
+    fn image_id(&self) -> u64 {
+        7
+    }
+    fn console_write(&mut self, task: usize, line: &[u8]) {
+        self.console.push((task, line.to_vec()));
+    }
+    fn shutdown(&mut self, _code: u32) {}
+}
+
+fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
+    TaskDesc {
+        priority,
+        start: true,
+        // Flash is deliberately absent from the fake: no test leases it.
+        regions: [
+            MemoryRegion { base: FLASH + i as u32 * STRIDE, size: 0, writable: false },
+            MemoryRegion { base: ram_base(i), size: RAM_SIZE, writable: true },
+        ],
+        slots,
+        uses: &[0],
+        irqs: &[crate::task::IrqRoute { peripheral: 0, mask: 1 << 3 }],
+        kipc_grants: 0,
+    }
+}
+
+/// Supervisor (0), server (1), client (2), second server (3).
+fn system() -> (Vec<Task>, Vec<Peripheral>, FakePlatform) {
+    let tasks = vec![
+        Task::new(desc(0, 0, &[])),
+        Task::new(desc(1, 2, &[3])),
+        Task::new(desc(2, 3, &[1, 3])),
+        Task::new(desc(3, 1, &[])),
+    ];
+    let p = FakePlatform { ram: vec![vec![0; RAM_SIZE as usize]; 4], ..Default::default() };
+    (tasks, vec![Peripheral { managed_by: Some(1), revoked: false }], p)
+}
+
+fn call(k: &mut Kernel<'_, FakePlatform>, t: usize, n: Sysnum, args: [u32; 8]) {
+    k.tasks[t].save.args = args;
+    k.tasks[t].resume = false;
+    k.handle_syscall(t, n as u32);
+}
+
+fn id(k: &Kernel<'_, FakePlatform>, i: usize) -> u32 {
+    k.task_id(i).0 as u32
+}
+
+/// Client 2 sends `msg` (at RAM+0x100) to 1 with a reply buffer at
+/// RAM+0x200 and `leases` lease entries at RAM+0x300.
+fn send(k: &mut Kernel<'_, FakePlatform>, from: usize, to: usize, leases: u32) {
+    let b = ram_base(from);
+    let target = id(k, to) << 16 | 7;
+    call(k, from, Sysnum::Send, [target, b + 0x100, 4, b + 0x200, 16, b + 0x300, leases, 0]);
+}
+
+fn recv(k: &mut Kernel<'_, FakePlatform>, t: usize) {
+    let b = ram_base(t);
+    call(k, t, Sysnum::Recv, [b + 0x400, 64, 0, 0, 0, 0, 0, 0]);
+}
+
+fn put_lease(k: &mut Kernel<'_, FakePlatform>, t: usize, i: u32, l: ULease) {
+    let at = Location { task: t, address: ram_base(t) + 0x300 + 12 * i };
+    let mut raw = [0u8; 12];
+    raw[..4].copy_from_slice(&l.attributes.to_le_bytes());
+    raw[4..8].copy_from_slice(&l.base_address.to_le_bytes());
+    raw[8..].copy_from_slice(&l.length.to_le_bytes());
+    k.platform.write(at, &raw);
+}
+
+fn faulted_with(k: &Kernel<'_, FakePlatform>, t: usize) -> Option<FaultInfo> {
+    match k.tasks[t].state() {
+        TaskState::Faulted { fault, .. } => Some(fault),
+        _ => None,
+    }
+}
+
+#[test]
+fn send_to_waiting_receiver_delivers_and_blocks_for_reply() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    recv(&mut k, 1);
+    k.platform.ram[2][0x100..0x104].copy_from_slice(b"ping");
+    send(&mut k, 2, 1, 0);
+    assert!(k.tasks[1].resume);
+    assert_eq!(&k.platform.ram[1][0x400..0x404], b"ping");
+    let r = k.tasks[1].save.rets;
+    assert_eq!((r[1], r[2], r[3], r[4]), (id(&k, 2), 7, 4, 16));
+    let me = k.task_id(1);
+    assert_eq!(k.tasks[2].sched(), Some(SchedState::InReply(me)));
+    // Reply "pong".
+    k.platform.ram[1][0x500..0x504].copy_from_slice(b"pong");
+    let b = ram_base(1);
+    let a = [id(&k, 2), 5, b + 0x500, 4, 0, 0, 0, 0];
+    call(&mut k, 1, Sysnum::Reply, a);
+    assert_eq!(&k.platform.ram[2][0x200..0x204], b"pong");
+    assert_eq!(&k.tasks[2].save.rets[..2], &[5, 4]);
+    assert!(k.tasks[2].resume);
+}
+
+#[test]
+fn send_to_stale_generation_returns_dead_code() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let stale = id(&k, 1);
+    crate::task::reinit(k.tasks, 1, true);
+    let b = ram_base(2);
+    call(&mut k, 2, Sysnum::Send, [stale << 16, b, 0, b, 0, b, 0, 0]);
+    assert_eq!(k.tasks[2].save.rets[0], dead_response_code(Generation::new(1)));
+    assert!(k.tasks[2].resume);
+}
+
+#[test]
+fn send_outside_task_slots_faults_the_sender() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    send(&mut k, 1, 2, 0); // 1 may only call 3
+    assert_eq!(
+        faulted_with(&k, 1),
+        Some(FaultInfo::SyscallUsage(UsageError::NotInTaskSlots))
+    );
+    assert!(k.tasks[0].notifications() & FAULT_NOTIFICATION != 0);
+}
+
+#[test]
+fn server_fault_unblocks_its_client_at_once_with_the_new_generation() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    recv(&mut k, 1);
+    send(&mut k, 2, 1, 0);
+    k.fault(1, FaultInfo::Panic);
+    assert!(k.tasks[2].resume);
+    assert_eq!(k.tasks[2].save.rets[0], dead_response_code(Generation::new(1)));
+    // Restarting the held task does not bump the generation again.
+    crate::task::reinit(k.tasks, 1, true);
+    assert_eq!(k.tasks[1].generation(), Generation::new(1));
+}
+
+#[test]
+fn borrow_without_peer_waiting_returns_defect_without_fault() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let b = ram_base(1);
+    let a = [id(&k, 2), 0, 0, b, 4, 0, 0, 0];
+    call(&mut k, 1, Sysnum::BorrowRead, a);
+    assert_eq!(k.tasks[1].save.rets[0], DEFECT);
+    assert!(!k.tasks[1].is_faulted());
+}
+
+fn lend_read(k: &mut Kernel<'_, FakePlatform>, data: &[u8]) {
+    let b = ram_base(2);
+    k.platform.ram[2][0x600..0x600 + data.len()].copy_from_slice(data);
+    let l = ULease::new(LeaseAttributes::READ, b + 0x600, data.len() as u32);
+    put_lease(k, 2, 0, l);
+    recv(k, 1);
+    send(k, 2, 1, 1);
+}
+
+#[test]
+fn borrow_read_copies_and_checks_rights_and_offsets() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    lend_read(&mut k, b"abcdef");
+    let b = ram_base(1);
+    let a = [id(&k, 2), 0, 2, b + 0x700, 16, 0, 0, 0];
+    call(&mut k, 1, Sysnum::BorrowRead, a);
+    assert_eq!(&k.tasks[1].save.rets[..2], &[0, 4]);
+    assert_eq!(&k.platform.ram[1][0x700..0x704], b"cdef");
+    // Writing a read lease is a defect, not a fault.
+    let a = [id(&k, 2), 0, 0, b + 0x700, 1, 0, 0, 0];
+    call(&mut k, 1, Sysnum::BorrowWrite, a);
+    assert_eq!(k.tasks[1].save.rets[0], DEFECT);
+    // Offset past the end faults the borrower.
+    let a = [id(&k, 2), 0, 7, b + 0x700, 1, 0, 0, 0];
+    call(&mut k, 1, Sysnum::BorrowRead, a);
+    assert_eq!(
+        faulted_with(&k, 1),
+        Some(FaultInfo::SyscallUsage(UsageError::OffsetOutOfRange))
+    );
+}
+
+#[test]
+fn forwarded_lease_reads_through_and_is_revoked_when_the_client_dies() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    lend_read(&mut k, b"0123456789");
+    // Server 1 forwards bytes 2..6 of client 2's lease 0 to server 3.
+    let client = k.task_id(2);
+    put_lease(&mut k, 1, 0, ULease::forwarded(client, 0, LeaseAttributes::READ, 2, 4));
+    recv(&mut k, 3);
+    send(&mut k, 1, 3, 1);
+    let b = ram_base(3);
+    let a = [id(&k, 1), 0, 0, b + 0x700, 16, 0, 0, 0];
+    call(&mut k, 3, Sysnum::BorrowRead, a);
+    assert_eq!(&k.tasks[3].save.rets[..2], &[0, 4]);
+    assert_eq!(&k.platform.ram[3][0x700..0x704], b"2345");
+    // The client dies: the forwarded lease is dead at once.
+    k.fault(2, FaultInfo::Panic);
+    let a = [id(&k, 1), 0, 0, b + 0x700, 16, 0, 0, 0];
+    call(&mut k, 3, Sysnum::BorrowRead, a);
+    assert_eq!(k.tasks[3].save.rets[0], DEFECT);
+    assert!(!k.tasks[3].is_faulted());
+}
+
+#[test]
+fn forwarding_with_wider_rights_faults_the_forwarder() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    lend_read(&mut k, b"0123456789");
+    let client = k.task_id(2);
+    let rw = LeaseAttributes::READ | LeaseAttributes::WRITE;
+    put_lease(&mut k, 1, 0, ULease::forwarded(client, 0, rw, 0, 4));
+    recv(&mut k, 3);
+    send(&mut k, 1, 3, 1);
+    assert_eq!(
+        faulted_with(&k, 1),
+        Some(FaultInfo::SyscallUsage(UsageError::BadLeaseForward))
+    );
+}
+
+#[test]
+fn injection_fires_at_exactly_the_nth_syscall() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.arm_injection(2, 3, InjectionAction::Fault, TaskId::KERNEL);
+    for _ in 0..2 {
+        call(&mut k, 2, Sysnum::GetTimer, [0; 8]);
+        assert!(!k.tasks[2].is_faulted());
+    }
+    call(&mut k, 2, Sysnum::GetTimer, [0; 8]);
+    assert_eq!(faulted_with(&k, 2), Some(FaultInfo::Injected(TaskId::KERNEL)));
+    assert_eq!(k.tasks[2].syscall_count(), 3);
+}
+
+#[test]
+fn revoked_peripheral_faults_its_user() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    call(&mut k, 2, Sysnum::PeripheralIo, [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].save.rets[1], 42);
+    k.peripherals[0].revoked = true;
+    call(&mut k, 2, Sysnum::PeripheralIo, [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::SyscallUsage(UsageError::PeripheralGrantRevoked))
+    );
+}
+
+#[test]
+fn past_timer_fires_at_once_and_notifies_a_receiver() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.platform.now = 100;
+    call(&mut k, 2, Sysnum::SetTimer, [1, 50, 0, 1 << 4, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].notifications(), 1 << 4);
+    let b = ram_base(2);
+    call(&mut k, 2, Sysnum::Recv, [b, 0, 1 << 4, 0, 0, 0, 0, 0]);
+    assert!(k.tasks[2].resume);
+    assert_eq!(k.tasks[2].save.rets[1], TaskId::KERNEL.0 as u32);
+    assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
+}
+
+#[test]
+fn irq_fires_once_then_stays_pending_until_reenabled() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let enable = IrqControlFlags::ENABLED.0;
+    call(&mut k, 2, Sysnum::IrqControl, [1 << 3, enable, 0, 0, 0, 0, 0, 0]);
+    k.raise_irq(2, 1 << 3);
+    assert_eq!(k.tasks[2].notifications(), 1 << 3);
+    k.raise_irq(2, 1 << 3);
+    call(&mut k, 2, Sysnum::IrqStatus, [1 << 3, 0, 0, 0, 0, 0, 0, 0]);
+    let s = IrqStatus(k.tasks[2].save.rets[0]);
+    assert!(s.contains(IrqStatus::PENDING) && !s.contains(IrqStatus::ENABLED));
+    // An IRQ the task does not own is a usage fault.
+    call(&mut k, 2, Sysnum::IrqControl, [1 << 5, enable, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(faulted_with(&k, 2), Some(FaultInfo::SyscallUsage(UsageError::NoIrq)));
+}
+
+// ---- Property tests: random interleavings, garbage arguments ----------
+
+#[derive(Clone, Debug)]
+enum Step {
+    Syscall { task: usize, nr: u32, args: [u32; 8] },
+    Fault { task: usize },
+    Reinit { task: usize, start: bool },
+    Tick { ms: u64 },
+}
+
+/// Arguments that are sometimes sensible (ids, in-RAM addresses, small
+/// lengths) and sometimes garbage.
+fn arg() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        (0u32..4).prop_map(|i| i << 16 | 1),
+        (0u32..4, 0u32..RAM_SIZE).prop_map(|(i, o)| ram_base(i as usize) + o),
+        0u32..64,
+        any::<u32>(),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => (1usize..4, 0u32..16, prop::array::uniform8(arg()))
+            .prop_map(|(task, nr, args)| Step::Syscall { task, nr, args }),
+        1 => (1usize..4).prop_map(|task| Step::Fault { task }),
+        1 => (1usize..4, any::<bool>()).prop_map(|(task, start)| Step::Reinit { task, start }),
+        1 => (0u64..100).prop_map(|ms| Step::Tick { ms }),
+    ]
+}
+
+/// No healthy task is blocked naming a stale or faulted peer.
+fn no_one_blocked_on_the_dead(tasks: &[Task]) -> Result<(), String> {
+    for (i, t) in tasks.iter().enumerate() {
+        let named = match t.sched() {
+            Some(SchedState::InSend(p) | SchedState::InReply(p)) => p,
+            Some(SchedState::InRecv(Some(p))) if p != TaskId::KERNEL => p,
+            _ => continue,
+        };
+        if named.index() >= tasks.len() {
+            return Err(format!("task {i} blocked on impossible {named:?}"));
+        }
+        let peer = &tasks[named.index()];
+        if peer.generation() != named.generation() || peer.is_faulted() {
+            return Err(format!("task {i} blocked on dead {named:?}"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_syscalls_faults_and_restarts_keep_the_invariants(
+        steps in prop::collection::vec(step(), 1..200)
+    ) {
+        let (mut t, mut p, plat) = system();
+        let mut k = Kernel::new(&mut t, &mut p, plat);
+        let mut generations: Vec<Generation> =
+            k.tasks.iter().map(|t| t.generation()).collect();
+        for s in steps {
+            k.platform.copies.clear();
+            let mut borrower = None;
+            match s {
+                Step::Syscall { task, nr, args } => {
+                    if !k.tasks[task].is_faulted() {
+                        if matches!(nr, 4 | 5) { borrower = Some(task); }
+                        k.tasks[task].save.args = args;
+                        k.handle_syscall(task, nr);
+                    }
+                }
+                Step::Fault { task } => k.fault(task, FaultInfo::Panic),
+                Step::Reinit { task, start } => crate::task::reinit(k.tasks, task, start),
+                Step::Tick { ms } => { k.platform.now += ms; k.tick(); }
+            }
+            // Generations only move forward, by one per death.
+            for (i, g) in generations.iter_mut().enumerate() {
+                let now = k.tasks[i].generation();
+                prop_assert!(now == *g || now == g.next(), "task {i} gen jumped");
+                *g = now;
+            }
+            no_one_blocked_on_the_dead(k.tasks).map_err(TestCaseError::fail)?;
+            // A borrow only ever touched a lender blocked on the borrower
+            // (directly, or through a chain of forwarders).
+            if let Some(b) = borrower {
+                for (src, dst) in k.platform.copies.clone() {
+                    for other in [src.task, dst.task] {
+                        if other != b {
+                            prop_assert!(reaches(k.tasks, other, b, 8),
+                                "borrow by {b} touched {other}, which is not lending to it");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Is `lender` blocked (through at most `depth` links) on `borrower`?
+fn reaches(tasks: &[Task], lender: usize, borrower: usize, depth: usize) -> bool {
+    match tasks[lender].sched() {
+        Some(SchedState::InReply(p)) if depth > 0 => {
+            p.index() == borrower || reaches(tasks, p.index(), borrower, depth - 1)
+        }
+        _ => false,
+    }
+}
