@@ -253,11 +253,12 @@ fn check_op(
     let reply = check_reply(&op.reply, op.encoding)?;
     check_server_death(op, &reply, &leases)?;
 
-    let doc = match (&op.doc, &op.description) {
-        (Some(d), Some(more)) => Some(format!("{d}\n\n{more}")),
-        (Some(d), None) | (None, Some(d)) => Some(d.clone()),
-        (None, None) => None,
-    };
+    let doc = [op.doc.trim(), op.description.trim()]
+        .into_iter()
+        .filter(|text| !text.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let doc = (!doc.is_empty()).then_some(doc);
 
     Ok(Operation {
         name: ident,
@@ -395,9 +396,10 @@ fn check_attributed(
         }
         RecvStrategy::From(p, function) => {
             let function = match function {
-                Some(f) => Some(syn::parse_str::<syn::Path>(f).map_err(
-                    |_| format!("`{f}` is not a function path"),
-                )?),
+                Some(f) => Some(
+                    syn::parse_str::<syn::Path>(f)
+                        .map_err(|_| format!("`{f}` is not a function path"))?,
+                ),
                 None => None,
             };
             Conversion::From(parse_type(p)?, function)

@@ -11,7 +11,7 @@
 //! `idol_runtime::ServerDeathError`), because the client cannot know
 //! whether the dead server acted on the request.
 
-use crate::check::{ErrorKind, Interface, Operation};
+use crate::check::{Conversion, ErrorKind, Interface, Operation};
 use crate::common::{self, Side};
 use crate::error::IdolError;
 use crate::syntax::Encoding;
@@ -56,6 +56,7 @@ pub(crate) fn client_tokens(iface: &Interface) -> TokenStream {
     let args_structs: TokenStream = iface
         .ops
         .iter()
+        .filter(|op| !op.args.is_empty())
         .map(|op| common::generate_args_struct(iface, op, Side::Client))
         .collect();
     let methods = iface.ops.iter().map(|op| client_method(iface, op));
@@ -75,7 +76,7 @@ pub(crate) fn client_tokens(iface: &Interface) -> TokenStream {
             current_id: core::cell::Cell<userlib::TaskId>,
         }
 
-        impl From<userlib::TaskId> for #name {
+        impl core::convert::From<userlib::TaskId> for #name {
             fn from(task: userlib::TaskId) -> Self {
                 Self {
                     current_id: core::cell::Cell::new(task),
@@ -128,18 +129,22 @@ fn client_counters(iface: &Interface) -> TokenStream {
     }
 }
 
-/// The return type of an op's client method.
+/// The `-> T` of an op's client method (nothing for `()`).
 fn return_type(op: &Operation) -> TokenStream {
     let ok = &op.reply.ok.api;
-    match &op.reply.err {
+    let ret = match &op.reply.err {
+        None if matches!(ok, syn::Type::Tuple(t) if t.elems.is_empty()) => {
+            return quote!();
+        }
         None => quote!(#ok),
         Some(ErrorKind::CLike(e) | ErrorKind::Complex(e)) => {
-            quote!(Result<#ok, #e>)
+            quote!(core::result::Result<#ok, #e>)
         }
         Some(ErrorKind::ServerDeath) => {
-            quote!(Result<#ok, idol_runtime::ServerDeath>)
+            quote!(core::result::Result<#ok, idol_runtime::ServerDeath>)
         }
-    }
+    };
+    quote!(-> #ret)
 }
 
 /// One client method.
@@ -182,11 +187,12 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
     // The parameters keep the names the .idol file gives them, so they are
     // all consumed by this first `let`: nothing generated can shadow them.
     let args = args_value(iface, op);
-    let take_params = if op.leases.is_empty() {
-        quote!(let args = #args;)
-    } else {
-        let leases = lease_table(op);
-        quote!(let (args, leases) = (#args, #leases);)
+    let leases = lease_table(op);
+    let take_params = match (op.args.is_empty(), op.leases.is_empty()) {
+        (true, true) => quote!(),
+        (true, false) => quote!(let leases = #leases;),
+        (false, true) => quote!(let args = #args;),
+        (false, false) => quote!(let (args, leases) = (#args, #leases);),
     };
     let encode = encode_args(iface, op);
     let send = send(iface, op);
@@ -194,7 +200,7 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
 
     quote! {
         #doc
-        pub fn #method(&self, #(#params),*) -> #ret {
+        pub fn #method(&self, #(#params),*) #ret {
             #(#length_checks)*
             #take_params
             #encode
@@ -212,11 +218,12 @@ fn args_value(iface: &Interface, op: &Operation) -> TokenStream {
     let args_ty = common::args_struct(iface, op);
     let fields = op.args.iter().map(|arg| {
         let n = &arg.name;
-        let value = common::to_wire(&arg.ty, quote!(#n));
-        if value.to_string() == n.to_string() {
-            quote!(#n,)
-        } else {
-            quote!(#n: #value,)
+        match arg.ty.conversion {
+            Conversion::Identity => quote!(#n,),
+            _ => {
+                let value = common::to_wire(&arg.ty, quote!(#n));
+                quote!(#n: #value,)
+            }
         }
     });
     quote!(#args_ty { #(#fields)* })
@@ -225,6 +232,9 @@ fn args_value(iface: &Interface, op: &Operation) -> TokenStream {
 /// Builds `message: &[u8]` from `args`.
 fn encode_args(iface: &Interface, op: &Operation) -> TokenStream {
     let qualified = common::qualified(iface, op);
+    if op.args.is_empty() {
+        return quote!(let message: &[u8] = &[];);
+    }
     match op.encoding {
         Encoding::Zerocopy => quote! {
             let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
@@ -322,7 +332,9 @@ fn send(iface: &Interface, op: &Operation) -> TokenStream {
             quote!(<#e as idol_runtime::ServerDeathError>::server_death())
         }
         // Refused by `check`: a non-idempotent op always has an error.
-        Some(ErrorKind::ServerDeath) | None => quote!(idol_runtime::ServerDeath),
+        Some(ErrorKind::ServerDeath) | None => {
+            quote!(idol_runtime::ServerDeath)
+        }
     };
     quote! {
         let task = self.current_id.get();
@@ -339,23 +351,35 @@ fn finish(iface: &Interface, op: &Operation) -> TokenStream {
     let qualified = common::qualified(iface, op);
     let malformed = quote!(idol_runtime::malformed_reply(#qualified));
     let wire = op.reply.ok.wire();
-    let decode = decode(op.encoding, &wire, quote!(&reply[..length]));
-    let value = common::from_wire(&op.reply.ok, quote!(value), malformed.clone());
-    let ok = quote! {
-        let value: #wire = match #decode {
-            Ok(value) => value,
-            Err(_) => #malformed,
+    let decode_ok = decode(op.encoding, &wire, quote!(&reply[..length]));
+    let value =
+        common::from_wire(&op.reply.ok, quote!(value), malformed.clone());
+    let is_unit = matches!(&wire, syn::Type::Tuple(t) if t.elems.is_empty());
+    let (ok, value) = if is_unit {
+        // Nothing to decode, but a body would mean a confused server.
+        let ok = quote! {
+            if length != 0 {
+                #malformed;
+            }
         };
+        (ok, quote!(()))
+    } else {
+        let ok = quote! {
+            let value: #wire = match #decode_ok {
+                Ok(value) => value,
+                Err(_) => #malformed,
+            };
+        };
+        (ok, value)
     };
     let error = match &op.reply.err {
         None | Some(ErrorKind::ServerDeath) => quote!(#malformed),
-        Some(ErrorKind::CLike(e)) => quote! {
+        Some(ErrorKind::CLike(_)) => quote! {
             counters.count_error();
-            return Err(idol_runtime::decode_clike_error::<#e>(rc, #qualified));
+            return Err(idol_runtime::decode_clike_error(rc, #qualified));
         },
         Some(ErrorKind::Complex(e)) => {
-            let decode_err =
-                decode(op.encoding, e, quote!(&reply[..length]));
+            let decode_err = decode(op.encoding, e, quote!(&reply[..length]));
             quote! {
                 counters.count_error();
                 return Err(match #decode_err {

@@ -76,8 +76,37 @@ pub fn render(
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&prettyplease::unparse(&parsed));
+    out.push_str(&space_items(&prettyplease::unparse(&parsed)));
     Ok(out)
+}
+
+/// Puts a blank line between items, which prettyplease leaves out: after
+/// a line that ends an item (`}` or `;` at module or impl level) when the
+/// next line, at the same level, starts another.
+fn space_items(code: &str) -> String {
+    const ITEM_STARTS: [&str; 10] = [
+        "///", "#[", "pub ", "fn ", "impl", "const ", "static ", "struct ",
+        "enum ", "trait ",
+    ];
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    let mut previous: Option<&str> = None;
+    for line in code.lines() {
+        if let Some(prev) = previous {
+            let level = indent(prev);
+            let ends_item = prev.ends_with('}') || prev.ends_with(';');
+            let starts_item = ITEM_STARTS
+                .iter()
+                .any(|start| line.trim_start().starts_with(start));
+            if level <= 4 && ends_item && indent(line) == level && starts_item {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = Some(line);
+    }
+    out
 }
 
 /// The op enum, with its exhaustive `TryFrom<u32>`.
@@ -110,7 +139,7 @@ pub fn generate_op_enum(iface: &Interface) -> TokenStream {
         impl core::convert::TryFrom<u32> for #name {
             type Error = ();
 
-            fn try_from(code: u32) -> Result<Self, ()> {
+            fn try_from(code: u32) -> core::result::Result<Self, ()> {
                 match code {
                     #(#arms)*
                     _ => Err(()),

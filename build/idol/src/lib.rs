@@ -44,17 +44,15 @@ use std::path::Path;
 /// rule; the error names the file and, where it applies, the op.
 pub fn load(path: impl AsRef<Path>) -> Result<Interface, IdolError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        IdolError::Io {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| IdolError::Io {
             path: path.to_path_buf(),
             source,
-        }
-    })?;
-    let file = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| {
-            n.to_string_lossy().into_owned()
-        });
+        })?;
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     parse(&text, &file)
 }
 

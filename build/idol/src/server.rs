@@ -12,7 +12,7 @@
 //! - per-op server counters, and the interface text in `.idolatry` so a
 //!   debugger can call ops by name from the ELF alone.
 
-use crate::check::{ErrorKind, Interface, Lease, Operation};
+use crate::check::{Conversion, ErrorKind, Interface, Lease, Operation};
 use crate::common::{self, Side};
 use crate::error::IdolError;
 use crate::syntax::Encoding;
@@ -72,9 +72,14 @@ pub(crate) fn server_tokens(iface: &Interface) -> TokenStream {
     let args_structs: TokenStream = iface
         .ops
         .iter()
+        .filter(|op| !op.args.is_empty())
         .map(|op| common::generate_args_struct(iface, op, Side::Server))
         .collect();
-    let sizes = iface.ops.iter().map(|op| common::args_size_expr(iface, op));
+    let sizes = iface
+        .ops
+        .iter()
+        .filter(|op| !op.args.is_empty())
+        .map(|op| common::args_size_expr(iface, op));
     let in_order = in_order_trait(iface);
     let glue = dispatch_glue(iface);
     let counters = server_counters(iface);
@@ -105,17 +110,20 @@ fn leases_const(op: &Operation) -> syn::Ident {
 /// The `ServerOp` impl and the lease tables it returns.
 fn server_op_impl(iface: &Interface) -> TokenStream {
     let op_enum = common::op_enum(iface);
-    let lease_consts = iface.ops.iter().filter(|op| !op.leases.is_empty()).map(
-        |op| {
-            let name = leases_const(op);
-            let specs = op.leases.iter().map(lease_spec);
-            let doc = format!(" The leases `{}` requires.", op.name);
-            quote! {
-                #[doc = #doc]
-                const #name: &[idol_runtime::LeaseSpec] = &[#(#specs),*];
-            }
-        },
-    );
+    let lease_consts =
+        iface
+            .ops
+            .iter()
+            .filter(|op| !op.leases.is_empty())
+            .map(|op| {
+                let name = leases_const(op);
+                let specs = op.leases.iter().map(lease_spec);
+                let doc = format!(" The leases `{}` requires.", op.name);
+                quote! {
+                    #[doc = #doc]
+                    const #name: &[idol_runtime::LeaseSpec] = &[#(#specs),*];
+                }
+            });
     let reply_arms = iface.ops.iter().map(|op| {
         let (variant, size) = (&op.name, common::reply_size(op));
         quote!(Self::#variant => #size,)
@@ -151,9 +159,9 @@ fn server_op_impl(iface: &Interface) -> TokenStream {
 /// The `LeaseSpec` the runtime checks a lease against.
 fn lease_spec(lease: &Lease) -> TokenStream {
     let attributes = match (lease.read, lease.write) {
-        (true, true) => quote!(READ_WRITE),
-        (false, true) => quote!(WRITE),
-        _ => quote!(READ),
+        (true, true) => quote!(ReadWrite),
+        (false, true) => quote!(Write),
+        _ => quote!(Read),
     };
     let attributes = quote!(idol_runtime::LeaseAccess::#attributes);
     match &lease.element {
@@ -240,7 +248,7 @@ fn in_order_trait(iface: &Interface) -> TokenStream {
                 &mut self,
                 msg: &userlib::RecvMessage,
                 #(#params),*
-            ) -> Result<#ok, idol_runtime::RequestError<#err>>;
+            ) -> core::result::Result<#ok, idol_runtime::RequestError<#err>>;
         }
     });
     quote! {
@@ -249,7 +257,7 @@ fn in_order_trait(iface: &Interface) -> TokenStream {
             /// Whom the next RECV listens to: `None` for any client (open
             /// receive), `Some(task)` for that task alone, plus
             /// notifications (closed receive; how a lock is held).
-            fn recv_source(&self) -> Option<userlib::TaskId> {
+            fn recv_source(&self) -> core::option::Option<userlib::TaskId> {
                 None
             }
 
@@ -285,7 +293,7 @@ fn dispatch_glue(iface: &Interface) -> TokenStream {
         impl<S: #trait_name> idol_runtime::Server<#op_enum>
             for (core::marker::PhantomData<#op_enum>, &'_ mut S)
         {
-            fn recv_source(&self) -> Option<userlib::TaskId> {
+            fn recv_source(&self) -> core::option::Option<userlib::TaskId> {
                 <S as #trait_name>::recv_source(self.1)
             }
 
@@ -298,7 +306,7 @@ fn dispatch_glue(iface: &Interface) -> TokenStream {
                 op: #op_enum,
                 incoming: &[u8],
                 msg: &userlib::RecvMessage,
-            ) -> Result<(), idol_runtime::RequestError<u16>> {
+            ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
                 let (counters, result) = match op {
                     #(#arms)*
                 };
@@ -327,6 +335,14 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
         ))
     };
     let decode = match op.encoding {
+        // An op without arguments takes an empty message.
+        _ if op.args.is_empty() => quote! {
+            if !incoming.is_empty() {
+                return Err(idol_runtime::RequestError::Fail(
+                    userlib::ClientError::BadMessageSize,
+                ));
+            }
+        },
         // A zerocopy message has exactly one valid length.
         Encoding::Zerocopy => quote! {
             let args = match <#args_ty as idol_runtime::zerocopy::FromBytes>
@@ -368,7 +384,7 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
             server: &mut S,
             incoming: &[u8],
             msg: &userlib::RecvMessage,
-        ) -> Result<(), idol_runtime::RequestError<u16>> {
+        ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
             #decode
             let result = <S as #trait_name>::#method(
                 server,
@@ -389,7 +405,11 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
 
 /// The expression that builds a lease parameter, failing with `BadLease`.
 fn lease_value(lease: &Lease, index: Literal) -> TokenStream {
-    let suffix = if lease.element.is_some() { "_slice" } else { "" };
+    let suffix = if lease.element.is_some() {
+        "_slice"
+    } else {
+        ""
+    };
     let ctor = match (lease.read, lease.write) {
         (true, true) => format_ident!("read_write{suffix}"),
         (false, true) => format_ident!("write_only{suffix}"),
@@ -419,10 +439,16 @@ fn lease_value(lease: &Lease, index: Literal) -> TokenStream {
 /// Sends an `Ok` reply.
 fn reply_ok(op: &Operation, qualified: &Literal) -> TokenStream {
     let wire_ty = op.reply.ok.wire();
-    let wire = common::to_wire(&op.reply.ok, quote!(value));
+    let convert = match op.reply.ok.conversion {
+        Conversion::Identity => quote!(),
+        _ => {
+            let wire = common::to_wire(&op.reply.ok, quote!(value));
+            quote!(let value: #wire_ty = #wire;)
+        }
+    };
     match op.encoding {
         Encoding::Zerocopy => quote! {
-            let value: #wire_ty = #wire;
+            #convert
             userlib::sys_reply(
                 msg.sender,
                 0,
@@ -436,7 +462,7 @@ fn reply_ok(op: &Operation, qualified: &Literal) -> TokenStream {
                 _ => quote!(ssmarshal),
             };
             quote! {
-                let value: #wire_ty = #wire;
+                #convert
                 let mut reply = [0u8; #size];
                 match #codec::serialize(&mut reply, &value) {
                     Ok(length) => {

@@ -31,12 +31,13 @@ pub struct Interface {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Operation {
-    /// What the op does; becomes the client method's doc comment.
+    /// What the op does; becomes the client method's doc comment. (A plain
+    /// string, not an `Option`: RON would demand `Some("...")`.)
     #[serde(default)]
-    pub doc: Option<String>,
+    pub doc: String,
     /// A longer description, Hubris's other doc field; appended to `doc`.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: String,
     /// Arguments copied in the message. Their order is the packing order.
     #[serde(default)]
     pub args: UniqueMap<AttributedTy>,

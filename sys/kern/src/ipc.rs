@@ -93,7 +93,7 @@ impl<P: Platform> Kernel<'_, P> {
         let base = self.tasks[t].save.args[5];
         let mut raw = [0u8; 12];
         let at = Location { task: t, address: base + 12 * index as u32 };
-        self.platform.read(at, &mut raw);
+        self.mem_read(at, &mut raw);
         let w = |i: usize| {
             u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]])
         };
@@ -154,7 +154,7 @@ impl<P: Platform> Kernel<'_, P> {
         let ra = self.tasks[r].save.args;
         let n = sa[2].min(ra[1]) as usize;
         if n > 0 {
-            self.platform.copy(
+            self.mem_copy(
                 Location { task: s, address: sa[1] },
                 Location { task: r, address: ra[0] },
                 n,
@@ -220,7 +220,7 @@ impl<P: Platform> Kernel<'_, P> {
         }
         if a[3] > 0 {
             let dst = self.tasks[p].save.args[3];
-            self.platform.copy(
+            self.mem_copy(
                 Location { task: caller, address: a[2] },
                 Location { task: p, address: dst },
                 a[3] as usize,

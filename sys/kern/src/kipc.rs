@@ -24,7 +24,7 @@ impl<P: Platform> Kernel<'_, P> {
         let mut words = [0u32; 4];
         let mut raw = [0u8; 16];
         let n = (a[2] as usize).min(16);
-        self.platform.read(Location { task: caller, address: a[1] }, &mut raw[..n]);
+        self.mem_read(Location { task: caller, address: a[1] }, &mut raw[..n]);
         for (w, c) in words.iter_mut().zip(raw.chunks_exact(4)) {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
@@ -145,7 +145,7 @@ impl<P: Platform> Kernel<'_, P> {
                 let mut line = [0u8; abi::MAX_MESSAGE_LEN];
                 let n = (a[2] as usize).min(line.len());
                 let at = Location { task: caller, address: a[1] };
-                self.platform.read(at, &mut line[..n]);
+                self.mem_read(at, &mut line[..n]);
                 self.platform.console_write(caller, &line[..n]);
                 0
             }
@@ -164,7 +164,7 @@ impl<P: Platform> Kernel<'_, P> {
         let n = len.min(a[4] as usize);
         if n > 0 {
             let dst = Location { task: caller, address: a[3] };
-            self.platform.write(dst, &reply[..n]);
+            self.mem_write(dst, &reply[..n]);
         }
         self.tasks[caller].save.rets = [code, n as u32, 0, 0, 0, 0, 0, 0];
         Ok(Outcome::Resume)
@@ -180,7 +180,7 @@ impl<P: Platform> Kernel<'_, P> {
                 let mut raw = [0u8; 4];
                 if a[2] >= 4 {
                     let at = Location { task: caller, address: a[1] };
-                    self.platform.read(at, &mut raw);
+                    self.mem_read(at, &mut raw);
                 }
                 let p = u32::from_le_bytes(raw) as usize;
                 let manager = self.peripherals.get(p).and_then(|x| x.managed_by);

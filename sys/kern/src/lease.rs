@@ -109,7 +109,7 @@ impl<P: Platform> Kernel<'_, P> {
         if n > 0 {
             let mine = Location { task: caller, address: a[3] };
             let (src, dst) = if write { (mine, r.at) } else { (r.at, mine) };
-            self.platform.copy(src, dst, n as usize);
+            self.mem_copy(src, dst, n as usize);
         }
         self.tasks[caller].save.rets = [0, n, 0, 0, 0, 0, 0, 0];
         Ok(Outcome::Resume)

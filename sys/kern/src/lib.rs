@@ -94,3 +94,27 @@ impl<P: Platform> Kernel<'_, P> {
         time::tick(self.tasks, now)
     }
 }
+
+impl<P: Platform> Kernel<'_, P> {
+    // Every memory access goes through these three, which skip empty
+    // ranges: an empty slice is valid at any address (as in Hubris), so it
+    // need not lie in any region, and the platform must never see it.
+
+    pub(crate) fn mem_read(&self, at: Location, out: &mut [u8]) {
+        if !out.is_empty() {
+            self.platform.read(at, out);
+        }
+    }
+
+    pub(crate) fn mem_write(&mut self, at: Location, data: &[u8]) {
+        if !data.is_empty() {
+            self.platform.write(at, data);
+        }
+    }
+
+    pub(crate) fn mem_copy(&mut self, src: Location, dst: Location, len: usize) {
+        if len != 0 {
+            self.platform.copy(src, dst, len);
+        }
+    }
+}

@@ -152,7 +152,7 @@ impl<P: Platform> Kernel<'_, P> {
         check_slice(&self.tasks[caller], a[0], n, false)?;
         let mut msg = [0u8; PANIC_MESSAGE_MAX];
         let at = Location { task: caller, address: a[0] };
-        self.platform.read(at, &mut msg[..n as usize]);
+        self.mem_read(at, &mut msg[..n as usize]);
         let t = &mut self.tasks[caller];
         t.panic_message = msg;
         t.panic_len = n as usize;

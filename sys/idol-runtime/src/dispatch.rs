@@ -1,0 +1,457 @@
+//! The server loop's one step: receive, check, hand to the generated stub,
+//! and turn its result into a reply or a client fault.
+//!
+//! Every check on what a client sent happens here, before any server code
+//! runs, and each failure faults the *client*: a server must survive
+//! whatever its clients do. The checks that need nothing but the
+//! `RecvMessage` and the op's declaration are pure functions
+//! ([`check_message`], [`check_leases`]), so they are tested on the host.
+
+use crate::RequestError;
+use core::marker::PhantomData;
+use userlib::{
+    BorrowInfo, ClientError, ClosedRecvError, LeaseAttributes, RecvMessage,
+    ReplyFaultReason, TaskId,
+};
+
+/// Lets a server receive notifications between messages.
+///
+/// `dispatch` asks for it on every server: one that takes no notifications
+/// returns 0 from `current_notification_mask`, and then
+/// `handle_notification` is never called.
+pub trait NotificationHandler {
+    /// The notification bits to accept in the next RECV.
+    fn current_notification_mask(&self) -> u32;
+
+    /// Called with the bits that fired (and were cleared by the RECV).
+    fn handle_notification(&mut self, bits: u32);
+}
+
+/// The rights an op declares for a lease.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum LeaseAccess {
+    /// The server reads the client's memory.
+    Read,
+    /// The server writes the client's memory.
+    Write,
+    /// Both.
+    ReadWrite,
+}
+
+impl LeaseAccess {
+    /// The lease attributes a client must grant.
+    pub const fn attributes(self) -> LeaseAttributes {
+        match self {
+            Self::Read => LeaseAttributes::READ,
+            Self::Write => LeaseAttributes::WRITE,
+            Self::ReadWrite => LeaseAttributes(
+                LeaseAttributes::READ.bits() | LeaseAttributes::WRITE.bits(),
+            ),
+        }
+    }
+}
+
+/// What an op declares about one of its leases, for checking what a
+/// client actually lent.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct LeaseSpec {
+    /// The rights the lease must grant (more are fine).
+    pub access: LeaseAccess,
+    /// Bytes per element (for a sized type, its size).
+    pub element_size: usize,
+    /// `true` for `[T]`, `false` for a single `T`.
+    pub is_slice: bool,
+    /// For a slice, the most elements accepted.
+    pub max_len: Option<u32>,
+}
+
+impl LeaseSpec {
+    /// A lease of one `T`.
+    pub const fn sized<T>(access: LeaseAccess) -> Self {
+        Self {
+            access,
+            element_size: core::mem::size_of::<T>(),
+            is_slice: false,
+            max_len: None,
+        }
+    }
+
+    /// A lease of `[T]`, optionally at most `max_len` elements long.
+    pub const fn slice<T>(access: LeaseAccess, max_len: Option<u32>) -> Self {
+        Self {
+            access,
+            element_size: core::mem::size_of::<T>(),
+            is_slice: true,
+            max_len,
+        }
+    }
+}
+
+/// Implemented (by generated code) for an interface's op enum.
+pub trait ServerOp: Copy + TryFrom<u32> {
+    /// The reply buffer the client must offer for this op.
+    fn max_reply_size(self) -> usize;
+
+    /// The op's leases, in index order.
+    fn leases(self) -> &'static [LeaseSpec];
+
+    /// How many leases the op takes.
+    fn required_lease_count(self) -> usize {
+        self.leases().len()
+    }
+}
+
+/// Implemented (by generated code) for `(PhantomData<Op>, &mut S)` where
+/// `S` implements the interface's `InOrder*Impl` trait. The tuple is
+/// Hubris's trick to keep a blanket impl per interface from overlapping.
+pub trait Server<Op: ServerOp> {
+    /// `None` for an open receive; `Some(task)` to hear only from `task`.
+    fn recv_source(&self) -> Option<TaskId>;
+
+    /// The task named by `recv_source` has died.
+    fn closed_recv_fail(&mut self);
+
+    /// Decodes and serves one checked message. `Ok` means the stub has
+    /// replied; `Err` asks `dispatch` to reply with the code, or to fault
+    /// the client.
+    fn handle(
+        &mut self,
+        op: Op,
+        incoming: &[u8],
+        msg: &RecvMessage,
+    ) -> Result<(), RequestError<u16>>;
+}
+
+/// Receives one message or notification and handles it.
+///
+/// Call it in a loop. `buffer` must hold `INCOMING_SIZE` bytes (generated
+/// with the server support). Before calling into `server`, it faults the
+/// client (never the server) when:
+///
+/// 1. the message is longer than `buffer` (`BadMessageSize`);
+/// 2. the op number is unknown (`UndefinedOperation`);
+/// 3. the client's reply buffer is smaller than the op's largest reply
+///    (`ReplyBufferTooSmall`);
+/// 4. the number of leases differs from the op's (`BadLeases`);
+/// 5. a lease lacks the declared rights, is not a whole number of
+///    elements, or exceeds `max_len` (`BadLeases`).
+///
+/// Then an `Err(Runtime(code))` from the stub is sent as the response
+/// code, `Err(Fail(WentAway))` gets no reply, and any other `Fail` faults
+/// the client.
+pub fn dispatch<S, Op>(buffer: &mut [u8], server: &mut S)
+where
+    S: NotificationHandler,
+    Op: ServerOp,
+    for<'a> (PhantomData<Op>, &'a mut S): Server<Op>,
+{
+    let mask = server.current_notification_mask();
+    let mut server = (PhantomData::<Op>, server);
+    let msg = match server.recv_source() {
+        None => userlib::sys_recv_open(buffer, mask),
+        Some(source) => match userlib::sys_recv_closed(buffer, mask, source) {
+            Ok(msg) => msg,
+            Err(ClosedRecvError::Dead(_)) => {
+                server.closed_recv_fail();
+                return;
+            }
+        },
+    };
+
+    if msg.sender == TaskId::KERNEL {
+        server.1.handle_notification(msg.operation);
+        return;
+    }
+
+    let op = match check_message::<Op>(&msg, buffer.len()) {
+        Ok(op) => op,
+        Err(reason) => {
+            userlib::sys_reply_fault(msg.sender, reason);
+            return;
+        }
+    };
+    let checked = check_leases(msg.sender, op.leases(), |lender, index| {
+        userlib::sys_borrow_info(lender, index)
+    });
+    let result = match checked {
+        Ok(()) => {
+            // check_message showed message_len <= buffer.len().
+            let incoming = &buffer[..msg.message_len as usize];
+            server.handle(op, incoming, &msg)
+        }
+        Err(failure) => Err(RequestError::Fail(failure)),
+    };
+    match result {
+        Ok(()) => {}
+        Err(RequestError::Runtime(code)) => {
+            userlib::sys_reply(msg.sender, u32::from(code), &[]);
+        }
+        Err(RequestError::Fail(failure)) => {
+            if let Some(reason) = failure.into_fault() {
+                userlib::sys_reply_fault(msg.sender, reason);
+            }
+        }
+    }
+}
+
+/// Checks a received message against its op's declaration, in the order
+/// `dispatch` documents; returns the op, or why the client is faulted.
+///
+/// # Errors
+///
+/// The `ReplyFaultReason` to fault the client with.
+pub fn check_message<Op: ServerOp>(
+    msg: &RecvMessage,
+    buffer_len: usize,
+) -> Result<Op, ReplyFaultReason> {
+    if msg.message_len as usize > buffer_len {
+        return Err(ReplyFaultReason::BadMessageSize);
+    }
+    let op = Op::try_from(msg.operation)
+        .map_err(|_| ReplyFaultReason::UndefinedOperation)?;
+    if (msg.response_capacity as usize) < op.max_reply_size() {
+        return Err(ReplyFaultReason::ReplyBufferTooSmall);
+    }
+    if msg.lease_count as usize != op.required_lease_count() {
+        return Err(ReplyFaultReason::BadLeases);
+    }
+    Ok(op)
+}
+
+/// Checks each lease `lender` sent against `specs`, asking `borrow_info`
+/// (normally `sys_borrow_info`) about it.
+///
+/// # Errors
+///
+/// `BadLease` for a lease that does not match, or `WentAway` if the lender
+/// is gone (so that it is not answered).
+pub fn check_leases(
+    lender: TaskId,
+    specs: &[LeaseSpec],
+    mut borrow_info: impl FnMut(TaskId, usize) -> Option<BorrowInfo>,
+) -> Result<(), ClientError> {
+    for (index, spec) in specs.iter().enumerate() {
+        check_lease(spec, borrow_info(lender, index))?;
+    }
+    Ok(())
+}
+
+/// Checks one lease against its declaration; returns its length in
+/// elements (1 for a sized lease).
+///
+/// # Errors
+///
+/// `WentAway` when `info` is `None` (the lender is gone), `BadLease` when
+/// the rights, size or length do not match.
+pub fn check_lease(
+    spec: &LeaseSpec,
+    info: Option<BorrowInfo>,
+) -> Result<usize, ClientError> {
+    let info = info.ok_or(ClientError::WentAway)?;
+    if !info.attributes.contains(spec.access.attributes()) {
+        return Err(ClientError::BadLease);
+    }
+    if !spec.is_slice {
+        return if info.len == spec.element_size {
+            Ok(1)
+        } else {
+            Err(ClientError::BadLease)
+        };
+    }
+    // Only an empty lease is a whole number of zero-sized elements, and we
+    // call it empty.
+    let elements = match spec.element_size {
+        0 if info.len == 0 => 0,
+        0 => return Err(ClientError::BadLease),
+        size if info.len % size == 0 => info.len / size,
+        _ => return Err(ClientError::BadLease),
+    };
+    match spec.max_len {
+        Some(max) if elements > max as usize => Err(ClientError::BadLease),
+        _ => Ok(elements),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A two-op interface: `ping` (op 1, 4-byte reply, no leases) and
+    /// `load` (op 2, empty reply, one read lease of at most 8 bytes).
+    #[derive(Copy, Clone, Debug, Eq, PartialEq)]
+    enum TestOp {
+        Ping,
+        Load,
+    }
+
+    impl TryFrom<u32> for TestOp {
+        type Error = ();
+
+        fn try_from(code: u32) -> Result<Self, ()> {
+            match code {
+                1 => Ok(Self::Ping),
+                2 => Ok(Self::Load),
+                _ => Err(()),
+            }
+        }
+    }
+
+    const LOAD_LEASES: &[LeaseSpec] =
+        &[LeaseSpec::slice::<u8>(LeaseAccess::Read, Some(8))];
+
+    impl ServerOp for TestOp {
+        fn max_reply_size(self) -> usize {
+            match self {
+                Self::Ping => 4,
+                Self::Load => 0,
+            }
+        }
+
+        fn leases(self) -> &'static [LeaseSpec] {
+            match self {
+                Self::Ping => &[],
+                Self::Load => LOAD_LEASES,
+            }
+        }
+    }
+
+    fn message(
+        operation: u32,
+        len: u32,
+        capacity: u32,
+        leases: u32,
+    ) -> RecvMessage {
+        RecvMessage {
+            sender: TaskId(3),
+            operation,
+            message_len: len,
+            response_capacity: capacity,
+            lease_count: leases,
+            ..RecvMessage::default()
+        }
+    }
+
+    fn info(attributes: LeaseAttributes, len: usize) -> Option<BorrowInfo> {
+        Some(BorrowInfo { attributes, len })
+    }
+
+    #[test]
+    fn a_well_formed_message_yields_its_op() {
+        assert_eq!(check_message(&message(1, 0, 4, 0), 16), Ok(TestOp::Ping));
+        assert_eq!(check_message(&message(2, 16, 0, 1), 16), Ok(TestOp::Load));
+    }
+
+    #[test]
+    fn a_message_longer_than_the_buffer_is_bad_message_size() {
+        let r = check_message::<TestOp>(&message(1, 17, 4, 0), 16);
+        assert_eq!(r, Err(ReplyFaultReason::BadMessageSize));
+    }
+
+    #[test]
+    fn size_is_checked_before_the_op_number() {
+        let r = check_message::<TestOp>(&message(9, 17, 4, 0), 16);
+        assert_eq!(r, Err(ReplyFaultReason::BadMessageSize));
+    }
+
+    #[test]
+    fn an_unknown_op_is_undefined_operation() {
+        for op in [0, 3, u32::MAX] {
+            let r = check_message::<TestOp>(&message(op, 0, 4, 0), 16);
+            assert_eq!(r, Err(ReplyFaultReason::UndefinedOperation));
+        }
+    }
+
+    #[test]
+    fn a_small_reply_buffer_is_reply_buffer_too_small() {
+        let r = check_message::<TestOp>(&message(1, 0, 3, 0), 16);
+        assert_eq!(r, Err(ReplyFaultReason::ReplyBufferTooSmall));
+    }
+
+    #[test]
+    fn a_wrong_lease_count_is_bad_leases() {
+        for (op, leases) in [(1, 1), (2, 0), (2, 2), (2, 255)] {
+            let r = check_message::<TestOp>(&message(op, 0, 4, leases), 16);
+            assert_eq!(r, Err(ReplyFaultReason::BadLeases), "{op} {leases}");
+        }
+    }
+
+    #[test]
+    fn leases_with_the_declared_rights_and_length_pass() {
+        let spec = LeaseSpec::slice::<u8>(LeaseAccess::Read, Some(8));
+        assert_eq!(check_lease(&spec, info(LeaseAttributes::READ, 8)), Ok(8));
+        assert_eq!(check_lease(&spec, info(LeaseAttributes::READ, 0)), Ok(0));
+        // Granting more than asked for is fine.
+        let rw = LeaseAccess::ReadWrite.attributes();
+        assert_eq!(check_lease(&spec, info(rw, 3)), Ok(3));
+    }
+
+    #[test]
+    fn a_lease_without_the_declared_right_is_bad_lease() {
+        let spec = LeaseSpec::slice::<u8>(LeaseAccess::ReadWrite, None);
+        for attributes in [LeaseAttributes::READ, LeaseAttributes::WRITE] {
+            assert_eq!(
+                check_lease(&spec, info(attributes, 4)),
+                Err(ClientError::BadLease)
+            );
+        }
+    }
+
+    #[test]
+    fn a_lease_over_max_len_is_bad_lease() {
+        let spec = LeaseSpec::slice::<u16>(LeaseAccess::Write, Some(4));
+        let w = LeaseAttributes::WRITE;
+        assert_eq!(check_lease(&spec, info(w, 8)), Ok(4));
+        assert_eq!(check_lease(&spec, info(w, 10)), Err(ClientError::BadLease));
+    }
+
+    #[test]
+    fn a_lease_of_partial_elements_is_bad_lease() {
+        let spec = LeaseSpec::slice::<u32>(LeaseAccess::Read, None);
+        let r = LeaseAttributes::READ;
+        assert_eq!(check_lease(&spec, info(r, 6)), Err(ClientError::BadLease));
+    }
+
+    #[test]
+    fn a_sized_lease_must_be_exactly_one_value() {
+        let spec = LeaseSpec::sized::<u64>(LeaseAccess::Read);
+        let r = LeaseAttributes::READ;
+        assert_eq!(check_lease(&spec, info(r, 8)), Ok(1));
+        assert_eq!(check_lease(&spec, info(r, 16)), Err(ClientError::BadLease));
+        assert_eq!(check_lease(&spec, info(r, 0)), Err(ClientError::BadLease));
+    }
+
+    #[test]
+    fn zero_sized_elements_do_not_divide_by_zero() {
+        let spec = LeaseSpec::slice::<()>(LeaseAccess::Read, None);
+        let r = LeaseAttributes::READ;
+        assert_eq!(check_lease(&spec, info(r, 0)), Ok(0));
+        assert_eq!(check_lease(&spec, info(r, 1)), Err(ClientError::BadLease));
+    }
+
+    #[test]
+    fn a_vanished_lender_went_away() {
+        let spec = LeaseSpec::slice::<u8>(LeaseAccess::Read, None);
+        assert_eq!(check_lease(&spec, None), Err(ClientError::WentAway));
+    }
+
+    #[test]
+    fn check_leases_asks_about_each_index_of_the_sender() {
+        let specs = [
+            LeaseSpec::slice::<u8>(LeaseAccess::Read, None),
+            LeaseSpec::slice::<u8>(LeaseAccess::Write, Some(2)),
+        ];
+        let mut asked = Vec::new();
+        let result = check_leases(TaskId(7), &specs, |lender, index| {
+            asked.push((lender, index));
+            let attributes = [LeaseAttributes::READ, LeaseAttributes::WRITE];
+            info(attributes[index], 2)
+        });
+        assert_eq!(result, Ok(()));
+        assert_eq!(asked, [(TaskId(7), 0), (TaskId(7), 1)]);
+
+        let result = check_leases(TaskId(7), &specs, |_, index| {
+            info(LeaseAttributes::READ, index + 1)
+        });
+        assert_eq!(result, Err(ClientError::BadLease));
+    }
+}

@@ -1,0 +1,363 @@
+//! Handles on memory a client lent for the duration of one call.
+//!
+//! The data stays in the client: every access is a BORROW syscall that
+//! copies. That is what lets a server survive its client's death mid-call:
+//! the borrow fails (we return `None`/`Err(())`) instead of faulting us,
+//! and the server answers `RequestError::went_away()`.
+
+use crate::dispatch::{LeaseAccess, LeaseSpec, check_lease};
+use core::marker::PhantomData;
+use core::ops::Range;
+use userlib::{ClientError, TaskId};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+/// The rights a [`Leased`] was checked for; one of [`R`], [`W`], [`RW`].
+pub trait Access {
+    /// What the lease must grant.
+    const ACCESS: LeaseAccess;
+}
+
+/// Marks an [`Access`] that allows reading.
+pub trait ReadAccess: Access {}
+
+/// Marks an [`Access`] that allows writing.
+pub trait WriteAccess: Access {}
+
+/// Read-only access.
+pub enum R {}
+
+/// Write-only access.
+pub enum W {}
+
+/// Read-write access.
+pub enum RW {}
+
+impl Access for R {
+    const ACCESS: LeaseAccess = LeaseAccess::Read;
+}
+
+impl Access for W {
+    const ACCESS: LeaseAccess = LeaseAccess::Write;
+}
+
+impl Access for RW {
+    const ACCESS: LeaseAccess = LeaseAccess::ReadWrite;
+}
+
+impl ReadAccess for R {}
+impl ReadAccess for RW {}
+impl WriteAccess for W {}
+impl WriteAccess for RW {}
+
+/// A lease of a `T` (or, for `T = [E]`, of elements `E`) that has been
+/// checked to grant rights `A` and to have the right size.
+///
+/// Generated server stubs build these before calling the server; a lease
+/// that fails the checks faults the client with `BadLeases` instead.
+pub struct Leased<A: Access, T: ?Sized> {
+    lender: TaskId,
+    index: usize,
+    /// Elements for a slice; 1 for a sized `T`.
+    len: usize,
+    _marker: PhantomData<(A, *const T)>,
+}
+
+impl<A: Access, T: ?Sized> Leased<A, T> {
+    /// The task that lent the data.
+    pub fn lender(&self) -> TaskId {
+        self.lender
+    }
+
+    /// The lease's index in the lender's lease table, for raw syscalls.
+    pub fn lease_index(&self) -> usize {
+        self.index
+    }
+
+    /// Asks the kernel about lease `index` and checks it against `spec`.
+    fn checked(
+        lender: TaskId,
+        index: usize,
+        spec: LeaseSpec,
+    ) -> Result<Self, ClientError> {
+        let len = check_lease(&spec, userlib::sys_borrow_info(lender, index))?;
+        Ok(Self {
+            lender,
+            index,
+            len,
+            _marker: PhantomData,
+        })
+    }
+}
+
+impl<A: Access, T> Leased<A, T> {
+    fn sized(lender: TaskId, index: usize) -> Result<Self, ClientError> {
+        Self::checked(lender, index, LeaseSpec::sized::<T>(A::ACCESS))
+    }
+}
+
+impl<T> Leased<R, T> {
+    /// Checks that lease `index` of `lender` is one readable `T`.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn read_only(
+        lender: TaskId,
+        index: usize,
+    ) -> Result<Self, ClientError> {
+        Self::sized(lender, index)
+    }
+}
+
+impl<T> Leased<W, T> {
+    /// Checks that lease `index` of `lender` is one writable `T`.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn write_only(
+        lender: TaskId,
+        index: usize,
+    ) -> Result<Self, ClientError> {
+        Self::sized(lender, index)
+    }
+}
+
+impl<T> Leased<RW, T> {
+    /// Checks that lease `index` of `lender` is one readable and writable
+    /// `T`.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn read_write(
+        lender: TaskId,
+        index: usize,
+    ) -> Result<Self, ClientError> {
+        Self::sized(lender, index)
+    }
+}
+
+impl<A: ReadAccess, T: FromBytes + IntoBytes> Leased<A, T> {
+    /// Copies the value out of the client; `None` if the client is gone.
+    pub fn read(&self) -> Option<T> {
+        let mut value = T::new_zeroed();
+        let bytes = value.as_mut_bytes();
+        let (rc, n) =
+            userlib::sys_borrow_read(self.lender, self.index, 0, bytes);
+        (rc == 0 && n == core::mem::size_of::<T>()).then_some(value)
+    }
+}
+
+impl<A: WriteAccess, T: IntoBytes + Immutable> Leased<A, T> {
+    /// Copies `value` into the client; `Err` if the client is gone.
+    #[allow(clippy::result_unit_err)]
+    pub fn write(&self, value: T) -> Result<(), ()> {
+        let bytes = value.as_bytes();
+        let (rc, n) =
+            userlib::sys_borrow_write(self.lender, self.index, 0, bytes);
+        if rc == 0 && n == bytes.len() {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+impl<A: Access, T> Leased<A, [T]> {
+    fn slice(
+        lender: TaskId,
+        index: usize,
+        max_len: Option<u32>,
+    ) -> Result<Self, ClientError> {
+        Self::checked(lender, index, LeaseSpec::slice::<T>(A::ACCESS, max_len))
+    }
+
+    /// The number of elements lent.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was lent.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The byte offset and length of `range`, if it is within the lease.
+    fn byte_range(&self, range: &Range<usize>) -> Option<(usize, usize)> {
+        if range.start > range.end || range.end > self.len {
+            return None;
+        }
+        let size = core::mem::size_of::<T>();
+        Some((range.start * size, (range.end - range.start) * size))
+    }
+}
+
+impl<T> Leased<R, [T]> {
+    /// Checks that lease `index` of `lender` is a readable `[T]` of at
+    /// most `max_len` elements.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn read_only_slice(
+        lender: TaskId,
+        index: usize,
+        max_len: Option<u32>,
+    ) -> Result<Self, ClientError> {
+        Self::slice(lender, index, max_len)
+    }
+}
+
+impl<T> Leased<W, [T]> {
+    /// Checks that lease `index` of `lender` is a writable `[T]` of at
+    /// most `max_len` elements.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn write_only_slice(
+        lender: TaskId,
+        index: usize,
+        max_len: Option<u32>,
+    ) -> Result<Self, ClientError> {
+        Self::slice(lender, index, max_len)
+    }
+}
+
+impl<T> Leased<RW, [T]> {
+    /// Checks that lease `index` of `lender` is a readable and writable
+    /// `[T]` of at most `max_len` elements.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is not; `WentAway` if the lender is gone.
+    pub fn read_write_slice(
+        lender: TaskId,
+        index: usize,
+        max_len: Option<u32>,
+    ) -> Result<Self, ClientError> {
+        Self::slice(lender, index, max_len)
+    }
+}
+
+impl<A: ReadAccess, T: FromBytes + IntoBytes> Leased<A, [T]> {
+    /// Copies element `index` out of the client; `None` if it is out of
+    /// range or the client is gone.
+    pub fn read_at(&self, index: usize) -> Option<T> {
+        let (offset, _) = self.byte_range(&(index..index + 1))?;
+        let mut value = T::new_zeroed();
+        let bytes = value.as_mut_bytes();
+        let (rc, n) =
+            userlib::sys_borrow_read(self.lender, self.index, offset, bytes);
+        (rc == 0 && n == core::mem::size_of::<T>()).then_some(value)
+    }
+
+    /// Copies elements `range` out of the client into `dest`, which must
+    /// be as long as the range.
+    ///
+    /// # Errors
+    ///
+    /// If the range is outside the lease or `dest` has the wrong length
+    /// (the server's mistake), or the client is gone.
+    #[allow(clippy::result_unit_err)]
+    pub fn read_range(
+        &self,
+        range: Range<usize>,
+        dest: &mut [T],
+    ) -> Result<(), ()> {
+        let (offset, length) = self.byte_range(&range).ok_or(())?;
+        let bytes = dest.as_mut_bytes();
+        if bytes.len() != length {
+            return Err(());
+        }
+        let (rc, n) =
+            userlib::sys_borrow_read(self.lender, self.index, offset, bytes);
+        if rc == 0 && n == length {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+impl<A: WriteAccess, T: IntoBytes + Immutable> Leased<A, [T]> {
+    /// Copies `value` into element `index` of the client's slice.
+    ///
+    /// # Errors
+    ///
+    /// If `index` is out of range, or the client is gone.
+    #[allow(clippy::result_unit_err)]
+    pub fn write_at(&self, index: usize, value: T) -> Result<(), ()> {
+        let (offset, _) = self.byte_range(&(index..index + 1)).ok_or(())?;
+        let bytes = value.as_bytes();
+        let (rc, n) =
+            userlib::sys_borrow_write(self.lender, self.index, offset, bytes);
+        if rc == 0 && n == bytes.len() {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    /// Copies `src` into elements `range` of the client's slice; `src`
+    /// must be as long as the range.
+    ///
+    /// # Errors
+    ///
+    /// If the range is outside the lease or `src` has the wrong length,
+    /// or the client is gone.
+    #[allow(clippy::result_unit_err)]
+    pub fn write_range(
+        &self,
+        range: Range<usize>,
+        src: &[T],
+    ) -> Result<(), ()> {
+        let (offset, length) = self.byte_range(&range).ok_or(())?;
+        let bytes = src.as_bytes();
+        if bytes.len() != length {
+            return Err(());
+        }
+        let (rc, n) =
+            userlib::sys_borrow_write(self.lender, self.index, offset, bytes);
+        if rc == 0 && n == length {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// A leased slice known to hold at most `N` elements, so a server can
+/// copy it into an `[E; N]` without checking again.
+pub struct LenLimit<T, const N: usize>(T);
+
+impl<A: Access, E, const N: usize> LenLimit<Leased<A, [E]>, N> {
+    /// Wraps `leased` if it holds at most `N` elements.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if it is longer.
+    pub fn new(leased: Leased<A, [E]>) -> Result<Self, ClientError> {
+        if leased.len() <= N {
+            Ok(Self(leased))
+        } else {
+            Err(ClientError::BadLease)
+        }
+    }
+}
+
+impl<T, const N: usize> LenLimit<T, N> {
+    /// The wrapped lease.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T, const N: usize> core::ops::Deref for LenLimit<T, N> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
