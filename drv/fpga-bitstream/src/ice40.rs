@@ -65,7 +65,8 @@ pub enum Ice40Device {
     /// The 8k die: CRAM banks 872 x 272, BRAM banks 128 x 256.
     Hx8k,
     /// UltraPlus 5k: CRAM banks 692 x 336 (banks 0, 2) and 692 x 176 (banks
-    /// 1, 3, as icepack writes them), BRAM banks 80 x 256.
+    /// 1, 3), BRAM banks 160 x 256 (0, 2) and 80 x 256 (1, 3), as icepack
+    /// writes them.
     Up5k,
 }
 
@@ -93,12 +94,13 @@ impl Ice40Device {
         }
     }
 
-    /// The full size of every BRAM bank.
-    pub const fn bram_bank(self) -> Geometry {
-        match self {
-            Ice40Device::Hx1k => Geometry::new(64, 256),
-            Ice40Device::Hx8k => Geometry::new(128, 256),
-            Ice40Device::Up5k => Geometry::new(80, 256),
+    /// The full size of BRAM bank `bank` (0..=3).
+    pub const fn bram_bank(self, bank: u8) -> Geometry {
+        match (self, bank & 1) {
+            (Ice40Device::Hx1k, _) => Geometry::new(64, 256),
+            (Ice40Device::Hx8k, _) => Geometry::new(128, 256),
+            (Ice40Device::Up5k, 0) => Geometry::new(160, 256),
+            (Ice40Device::Up5k, _) => Geometry::new(80, 256),
         }
     }
 
@@ -114,7 +116,7 @@ impl Ice40Device {
     ) -> bool {
         let full = match kind {
             BlockKind::Cram => self.cram_bank(bank),
-            BlockKind::Bram => self.bram_bank(),
+            BlockKind::Bram => self.bram_bank(bank),
         };
         geometry.width == full.width
             && offset as u32 + geometry.height as u32 <= full.height as u32
@@ -245,7 +247,8 @@ pub enum ErrorKind {
 /// A rejected bitstream: what went wrong and where.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Error {
-    /// Stream offset (bytes from the first byte fed) of the offending byte.
+    /// Stream offset (bytes from the first byte fed) of the offending byte:
+    /// for a bad command value, the byte that completed the command.
     pub offset: u64,
     /// What went wrong.
     pub kind: ErrorKind,
@@ -273,7 +276,11 @@ enum State {
     /// Expecting a command byte.
     Command,
     /// Collecting a command's payload.
-    Payload { command: u8, remaining: u8, value: u32 },
+    Payload {
+        command: u8,
+        remaining: u8,
+        value: u32,
+    },
     /// Passing through a data block.
     Block { remaining: u32 },
     /// Checking the two terminator bytes; `first` is set once one is seen.
@@ -460,6 +467,9 @@ impl Parser {
         self.crc.update(&[byte]);
         match self.state {
             State::Command => {
+                if matches!(byte >> 4, 0x3 | 0xA..) {
+                    return Err(ErrorKind::UnknownCommand { command: byte });
+                }
                 let n = byte & 0x0F;
                 if n > 4 {
                     return Err(ErrorKind::BadPayloadLength { command: byte });
@@ -566,6 +576,7 @@ impl Parser {
                 Event::BankOffset(self.offset)
             }
             0x9 => Event::Flags(u16::try_from(value).map_err(|_| bad())?),
+            // Rejected at the command byte, in `step`.
             _ => return Err(ErrorKind::UnknownCommand { command }),
         };
         Ok(Some(event))
@@ -615,7 +626,7 @@ impl Parser {
         if !device.fits(kind, bank, geometry, offset) {
             let expected = match kind {
                 BlockKind::Cram => device.cram_bank(bank),
-                BlockKind::Bram => device.bram_bank(),
+                BlockKind::Bram => device.bram_bank(bank),
             };
             return Err(ErrorKind::WrongGeometry {
                 kind,
@@ -626,7 +637,7 @@ impl Parser {
             });
         }
         let bits = width as u32 * height as u32;
-        if bits % 8 != 0 {
+        if !bits.is_multiple_of(8) {
             // The data block is sent in whole bytes; icepack only writes
             // blocks of 16-row multiples.
             return Err(ErrorKind::BadValue {

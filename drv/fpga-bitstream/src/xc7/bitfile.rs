@@ -72,7 +72,9 @@ pub struct FieldTooLong;
 /// not a `.bit` file.
 pub fn parse_bit_header(buf: &[u8]) -> Result<BitHeader<'_>, HeaderError> {
     let need = |n: usize| HeaderError::NeedMore { needed: n };
-    let magic = buf.get(..BIT_MAGIC.len()).ok_or(need(BIT_MAGIC.len() + 1))?;
+    let magic = buf
+        .get(..BIT_MAGIC.len())
+        .ok_or(need(BIT_MAGIC.len() + 1))?;
     if magic != BIT_MAGIC {
         return Err(HeaderError::BadMagic);
     }

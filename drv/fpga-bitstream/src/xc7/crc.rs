@@ -155,7 +155,10 @@ mod tests {
                 let w = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
                 expected = update_bitwise(expected, 2, w);
             }
-            assert_eq!(update_words(0xDEAD_BEEF, 2, &buf[..len], false), expected);
+            assert_eq!(
+                update_words(0xDEAD_BEEF, 2, &buf[..len], false),
+                expected
+            );
             let mut swapped = buf;
             for w in swapped[..len].chunks_exact_mut(4) {
                 w.reverse();
