@@ -2,39 +2,46 @@
 //!
 //! Device models live in the kernel process, as QEMU's do; a task reaches
 //! them only through PERIPHERAL_IO, after the core has checked its grant.
+//! The FPGA board models (SPI controllers, GPIO banks, iCE40 and Xilinx
+//! configuration engines) come from `sim-devices`; the `test-device`
+//! model, a plain register file, exists for the kernel conformance suite.
 
 use abi::PeripheralOp;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use kern::PeripheralFault;
+use sim_devices::Board;
 
-/// A register file with no behaviour, for kernel conformance tests of
-/// grants, revocation and IRQ routing.
-pub struct TestDevice {
-    pub registers: [u32; 16],
-}
-
-pub enum Device {
-    Test(TestDevice),
+/// Where a manifest peripheral lives.
+enum Device {
+    /// Sixteen scratch registers and nothing else.
+    Test([u32; 16]),
+    /// Index into the board.
+    Board(usize),
 }
 
 pub struct Devices {
-    pub devices: Vec<Device>,
+    devices: Vec<Device>,
+    board: Board,
+    /// Board index → manifest index.
+    board_to_manifest: Vec<usize>,
 }
 
 impl Devices {
     pub fn new(manifest: &image_manifest::ImageManifest) -> Result<Self> {
         let mut devices = Vec::new();
-        for p in &manifest.peripherals {
-            devices.push(match p.model.as_str() {
-                "test-device" => {
-                    Device::Test(TestDevice { registers: [0; 16] })
-                }
-                other => {
-                    bail!("peripheral {}: unknown model {other:?}", p.name)
-                }
-            });
+        let mut board_entries = Vec::new();
+        let mut board_to_manifest = Vec::new();
+        for (i, p) in manifest.peripherals.iter().enumerate() {
+            if p.model == "test-device" {
+                devices.push(Device::Test([0; 16]));
+            } else {
+                devices.push(Device::Board(board_entries.len()));
+                board_to_manifest.push(i);
+                board_entries.push((p.name.clone(), p.model.clone(), p.config.clone()));
+            }
         }
-        Ok(Self { devices })
+        let board = Board::new(&board_entries).map_err(|e| anyhow!("board: {e}"))?;
+        Ok(Self { devices, board, board_to_manifest })
     }
 
     pub fn io(
@@ -43,24 +50,60 @@ impl Devices {
         op: PeripheralOp,
         register: u32,
         value: u32,
-        _memory: Option<&mut [u8]>,
-        _now_us: u64,
+        memory: Option<&mut [u8]>,
+        now_us: u64,
     ) -> Result<u32, PeripheralFault> {
-        match self.devices.get_mut(index).ok_or(PeripheralFault)? {
-            Device::Test(d) => {
-                let r = d
-                    .registers
-                    .get_mut(register as usize)
-                    .ok_or(PeripheralFault)?;
-                match op {
-                    PeripheralOp::ReadRegister => Ok(*r),
-                    PeripheralOp::WriteRegister => {
-                        *r = value;
-                        Ok(0)
-                    }
-                    _ => Err(PeripheralFault),
-                }
+        let b = match self.devices.get_mut(index).ok_or(PeripheralFault)? {
+            Device::Test(regs) => return test_device(regs, op, register, value),
+            Device::Board(b) => *b,
+        };
+        let board = &mut self.board;
+        let r = match (op, memory) {
+            (PeripheralOp::ReadRegister, _) => board.read_register(b, register, now_us),
+            (PeripheralOp::WriteRegister, _) => {
+                board.write_register(b, register, value, now_us).map(|()| 0)
             }
+            (PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease, Some(m)) => {
+                board.write_bulk(b, m, now_us).map(|()| 0)
+            }
+            (PeripheralOp::ReadIntoMemory, Some(m)) => {
+                board.read_bulk(b, m, now_us).map(|()| 0)
+            }
+            _ => return Err(PeripheralFault),
+        };
+        r.map_err(|_| PeripheralFault)
+    }
+
+    /// Interrupts raised since the last call, as (manifest peripheral,
+    /// line name).
+    pub fn take_irqs(&mut self) -> Vec<(usize, &'static str)> {
+        let map = &self.board_to_manifest;
+        self.board.take_irqs().into_iter().map(|(b, line)| (map[b], line)).collect()
+    }
+
+    /// Lets time pass for models whose pins change by themselves.
+    pub fn advance(&mut self, now_us: u64) {
+        self.board.advance(now_us);
+    }
+
+    pub fn next_deadline_us(&self) -> Option<u64> {
+        self.board.next_deadline()
+    }
+}
+
+fn test_device(
+    regs: &mut [u32; 16],
+    op: PeripheralOp,
+    register: u32,
+    value: u32,
+) -> Result<u32, PeripheralFault> {
+    let r = regs.get_mut(register as usize).ok_or(PeripheralFault)?;
+    match op {
+        PeripheralOp::ReadRegister => Ok(*r),
+        PeripheralOp::WriteRegister => {
+            *r = value;
+            Ok(0)
         }
+        _ => Err(PeripheralFault),
     }
 }

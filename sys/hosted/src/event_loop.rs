@@ -449,8 +449,22 @@ impl Hosted {
         k.fault(i, f);
     }
 
+    /// Routes device interrupts to the tasks their app.toml names.
+    fn route_irqs(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        for (p, line) in k.platform.devices.take_irqs() {
+            for (i, t) in self.manifest.tasks.iter().enumerate() {
+                for r in &t.interrupts {
+                    if r.peripheral as usize == p && r.line == line {
+                        k.raise_irq(i, r.mask);
+                    }
+                }
+            }
+        }
+    }
+
     /// Carries out what the core decided.
     fn apply(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        self.route_irqs(k);
         for i in 0..k.tasks.len() {
             if std::mem::take(&mut k.tasks[i].stop) {
                 self.kill(i);
@@ -468,7 +482,16 @@ impl Hosted {
                 self.resume(k, i);
             }
         }
-        if let Some(next) = k.tick() {
+        let now_us = k.platform.boot.elapsed().as_micros() as u64;
+        k.platform.devices.advance(now_us);
+        self.route_irqs(k);
+        let task_us = k.tick().map(|ms| ms.saturating_mul(1000));
+        let device_us = k.platform.devices.next_deadline_us();
+        let next = match (task_us, device_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(next) = next {
             self.arm_timer(k, next);
         }
         // Timers may have woken someone.
@@ -479,9 +502,10 @@ impl Hosted {
         }
     }
 
-    fn arm_timer(&self, k: &Kernel<'_, HostPlatform>, deadline_ms: u64) {
-        let now = k.platform.boot.elapsed().as_millis() as u64;
-        let wait_ns = deadline_ms.saturating_sub(now).max(1) * 1_000_000;
+    /// Wakes the loop at `deadline_us` (µs since boot).
+    fn arm_timer(&self, k: &Kernel<'_, HostPlatform>, deadline_us: u64) {
+        let now = k.platform.boot.elapsed().as_micros() as u64;
+        let wait_ns = deadline_us.saturating_sub(now).max(1) * 1_000;
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
