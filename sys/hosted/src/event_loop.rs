@@ -22,6 +22,38 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const TOKEN_SIGNAL: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
+const TOKEN_PROBE: u64 = u64::MAX - 2;
+/// Probe connections are `CONN_BASE + id`; tasks are their index.
+const CONN_BASE: u64 = 1 << 32;
+
+/// Where the kernel listens for a debugger and writes dumps.
+pub struct Options {
+    pub one_cpu: bool,
+    pub verbose: bool,
+    pub probe: Option<std::path::PathBuf>,
+    pub dump_dir: std::path::PathBuf,
+}
+
+/// The debug probe's listening socket and open connections.
+struct Probe {
+    listener: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+    conns: std::collections::HashMap<u64, (std::os::unix::net::UnixStream, Vec<u8>)>,
+    next_id: u64,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The default probe socket: per user, per image name.
+pub fn default_probe_path(image_name: &str) -> std::path::PathBuf {
+    // Safety: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::path::PathBuf::from(format!("/tmp/leasehold-{uid}/{image_name}.sock"))
+}
 
 /// What the platform tracks for a task's current process.
 struct Slot {
@@ -44,6 +76,9 @@ struct Hosted {
     signals: OwnedFd,
     timer: OwnedFd,
     verbose: bool,
+    probe: Option<Probe>,
+    dump_dir: std::path::PathBuf,
+    dumps_written: u32,
 }
 
 fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
@@ -104,11 +139,8 @@ fn task_table(m: &ImageManifest) -> Vec<Task> {
         .collect()
 }
 
-pub fn run(
-    archive: &std::path::Path,
-    one_cpu: bool,
-    verbose: bool,
-) -> Result<u8> {
+pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
+    let (one_cpu, verbose) = (opts.one_cpu, opts.verbose);
     let started = std::time::Instant::now();
     let img = image::load(archive)?;
     if one_cpu {
@@ -150,7 +182,13 @@ pub fn run(
         shutdown: None,
     };
     let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
+    let probe_path = opts
+        .probe
+        .clone()
+        .unwrap_or_else(|| default_probe_path(&manifest.name));
     let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
+    hosted.dump_dir = opts.dump_dir.clone();
+    hosted.open_probe(&probe_path)?;
     println!(
         "kernel: booting image {} ({:016x}), {} tasks",
         hosted.manifest.name,
@@ -211,6 +249,9 @@ impl Hosted {
                 elf_fds,
                 slots: (0..n).map(|_| None).collect(),
                 zombies: Vec::new(),
+                probe: None,
+                dump_dir: std::path::PathBuf::from("."),
+                dumps_written: 0,
                 epoll,
                 signals,
                 timer,
@@ -267,6 +308,10 @@ impl Hosted {
                     if let Some(code) = self.on_signals(k) {
                         return code;
                     }
+                } else if token == TOKEN_PROBE {
+                    self.accept_probe();
+                } else if token >= CONN_BASE {
+                    self.on_probe_data(k, token);
                 } else if token == TOKEN_TIMER {
                     let mut buf = [0u8; 8];
                     // Safety: draining our own timerfd.
@@ -654,4 +699,207 @@ fn is_ram_mmap(t: &image_manifest::TaskEntry, n: &Notif) -> bool {
         0,
     ];
     n.data.args == args
+}
+
+impl Hosted {
+    fn open_probe(&mut self, path: &std::path::Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| anyhow::anyhow!("probe socket {}: {e}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        self.watch(listener.as_raw_fd(), TOKEN_PROBE)?;
+        println!("kernel: debug probe at {}", path.display());
+        self.probe = Some(Probe {
+            listener,
+            path: path.to_owned(),
+            conns: Default::default(),
+            next_id: 0,
+        });
+        Ok(())
+    }
+
+    fn accept_probe(&mut self) {
+        loop {
+            let Some(p) = self.probe.as_mut() else { return };
+            let Ok((stream, _)) = p.listener.accept() else { return };
+            let id = CONN_BASE + p.next_id;
+            p.next_id += 1;
+            let fd = stream.as_raw_fd();
+            p.conns.insert(id, (stream, Vec::new()));
+            if self.watch(fd, id).is_err() {
+                if let Some(p) = self.probe.as_mut() {
+                    p.conns.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Reads what a debugger sent; answers each complete line. A closed
+    /// or broken connection is simply dropped.
+    fn on_probe_data(&mut self, k: &mut Kernel<'_, HostPlatform>, token: u64) {
+        use std::io::{Read, Write};
+        let Some(p) = self.probe.as_mut() else { return };
+        let Some((stream, buf)) = p.conns.get_mut(&token) else { return };
+        let mut chunk = [0u8; 4096];
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                p.conns.remove(&token);
+                return;
+            }
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut lines = Vec::new();
+        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+            lines.push(buf.drain(..=pos).collect::<Vec<u8>>());
+        }
+        if buf.len() > 1 << 26 {
+            p.conns.remove(&token);
+            return;
+        }
+        for line in lines {
+            let text = String::from_utf8_lossy(&line);
+            let answer = match crate::probe::parse(text.trim()) {
+                Ok(req) => self.probe_request(k, req),
+                Err(e) => crate::probe::error(e),
+            };
+            let Some(p) = self.probe.as_mut() else { return };
+            let Some((stream, _)) = p.conns.get_mut(&token) else { return };
+            let mut out = answer.to_string();
+            out.push('\n');
+            // Answers are written whole; a debugger that stops reading
+            // loses its connection, never the kernel's attention.
+            let _ = stream.set_nonblocking(false);
+            let ok = stream.write_all(out.as_bytes()).is_ok();
+            let _ = stream.set_nonblocking(true);
+            if !ok {
+                p.conns.remove(&token);
+            }
+        }
+    }
+
+    fn probe_request(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+        req: crate::probe::Request,
+    ) -> serde_json::Value {
+        use crate::probe::{Request, error, hex, unhex};
+        use serde_json::json;
+        let n = k.tasks.len();
+        let bad_task = |t: usize| error(format!("no task {t} (image has {n})"));
+        match req {
+            Request::Identity => json!({
+                "ok": true,
+                "name": self.manifest.name,
+                "image_id": format!("{:016x}", self.manifest.image_id),
+                "git_revision": self.manifest.git_revision,
+                "uptime_ms": k.platform.boot.elapsed().as_millis() as u64,
+            }),
+            Request::Tasks => json!({
+                "ok": true,
+                "tasks": crate::dump::task_table_json(&self.manifest, k.tasks),
+            }),
+            Request::Read { task, address, length } => {
+                if task >= n {
+                    return bad_task(task);
+                }
+                if length > crate::probe::MAX_READ {
+                    return error(format!("read of {length} bytes is too large"));
+                }
+                match read_task(&self.manifest.tasks[task], &k.platform.memory[task], address, length) {
+                    Ok(bytes) => json!({ "ok": true, "data": hex(&bytes) }),
+                    Err(e) => error(e),
+                }
+            }
+            Request::Write { task, address, data } => {
+                if task >= n {
+                    return bad_task(task);
+                }
+                let bytes = match unhex(&data) {
+                    Ok(b) => b,
+                    Err(e) => return error(e),
+                };
+                let ram = &self.manifest.tasks[task].ram;
+                if !ram.contains(address as u64, bytes.len() as u64) {
+                    return error(format!("{address:#x}+{} is not in task {task}'s RAM", bytes.len()));
+                }
+                kern::Platform::write(&mut k.platform, kern::Location { task, address }, &bytes);
+                json!({ "ok": true })
+            }
+            Request::Dump { path } => {
+                let path = path.map(std::path::PathBuf::from);
+                match self.write_dump(k, path, "requested by the debugger") {
+                    Some(p) => json!({ "ok": true, "path": p.display().to_string() }),
+                    None => error("could not write the dump (see the kernel log)"),
+                }
+            }
+            Request::Inject { task, nth, action } => {
+                if task == 0 || task >= n {
+                    return error(format!("cannot inject into task {task}"));
+                }
+                let action = match action.as_str() {
+                    "fault" => abi::InjectionAction::Fault,
+                    "restart" => abi::InjectionAction::Restart,
+                    other => return error(format!("unknown action {other:?} (fault, restart)")),
+                };
+                k.arm_injection(task, nth, action, abi::TaskId::KERNEL);
+                json!({ "ok": true })
+            }
+            Request::Fault { task } => {
+                if task == 0 || task >= n {
+                    return error(format!("cannot fault task {task}"));
+                }
+                k.fault(task, FaultInfo::Injected(abi::TaskId::KERNEL));
+                json!({ "ok": true })
+            }
+        }
+    }
+
+    /// Writes a dump; returns its path.
+    fn write_dump(
+        &mut self,
+        k: &Kernel<'_, HostPlatform>,
+        path: Option<std::path::PathBuf>,
+        reason: &str,
+    ) -> Option<std::path::PathBuf> {
+        let path = path.unwrap_or_else(|| {
+            self.dumps_written += 1;
+            self.dump_dir.join(format!("{}.dump.{}", self.manifest.name, self.dumps_written))
+        });
+        match crate::dump::write(&path, &self.manifest, k.tasks, &k.platform, reason) {
+            Ok(()) => {
+                println!("kernel: wrote dump {}", path.display());
+                Some(path)
+            }
+            Err(e) => {
+                println!("kernel: dump failed: {e:#}");
+                None
+            }
+        }
+    }
+}
+
+/// Reads task memory for the debugger: flash or RAM, even of a dead task.
+fn read_task(
+    t: &image_manifest::TaskEntry,
+    mem: &crate::memory::TaskMemory,
+    address: u32,
+    length: u32,
+) -> std::result::Result<Vec<u8>, String> {
+    let (a, l) = (address as u64, length as u64);
+    if t.ram.contains(a, l) {
+        let off = (a - t.ram.base as u64) as usize;
+        Ok(mem.ram.bytes()[off..off + length as usize].to_vec())
+    } else if t.flash.contains(a, l) {
+        let off = (a - t.flash.base as u64) as usize;
+        Ok(mem.flash[off..off + length as usize].to_vec())
+    } else {
+        Err(format!("{address:#x}+{length:#x} is outside task {}'s memory", t.name))
+    }
 }

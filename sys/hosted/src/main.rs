@@ -5,10 +5,12 @@
 //! kernel core (`kern`) in one single-threaded event loop.
 
 mod devices;
+mod dump;
 mod event_loop;
 mod faults;
 mod image;
 mod memory;
+mod probe;
 mod seccomp;
 mod spawn;
 
@@ -27,11 +29,23 @@ struct Args {
     /// Print every task start and fault, not just the summary.
     #[arg(long, short)]
     verbose: bool,
+    /// Debug probe socket (default: /tmp/leasehold-<uid>/<image>.sock).
+    #[arg(long)]
+    probe: Option<std::path::PathBuf>,
+    /// Where dump files go.
+    #[arg(long, default_value = ".")]
+    dump_dir: std::path::PathBuf,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match event_loop::run(&args.archive, args.one_cpu, args.verbose) {
+    let opts = event_loop::Options {
+        one_cpu: args.one_cpu,
+        verbose: args.verbose,
+        probe: args.probe,
+        dump_dir: args.dump_dir,
+    };
+    match event_loop::run(&args.archive, opts) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("leasehold-kernel: error: {e:#}");
