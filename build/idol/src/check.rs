@@ -177,6 +177,12 @@ pub fn check(
         })?;
         ops.push(check_op(op_name, op, number).map_err(op_error)?);
     }
+    check_with_leases_names(&ops).map_err(|(op, problem)| IdolError::Op {
+        file: file.to_string(),
+        interface: iface.name.clone(),
+        op,
+        problem,
+    })?;
     Ok(Interface {
         name,
         ops,
@@ -188,6 +194,28 @@ pub fn check(
 /// Methods the generated client or server trait defines besides the ops.
 const RESERVED_OP_NAMES: [&str; 3] =
     ["task_id", "recv_source", "closed_recv_fail"];
+
+/// Every op with leases also gets a client method `<op>_with_leases`
+/// (see [`crate::client`]); no other op may take that name.
+fn check_with_leases_names(ops: &[Operation]) -> Result<(), (String, String)> {
+    use crate::client::WITH_LEASES_SUFFIX;
+    for op in ops {
+        let name = op.name.to_string();
+        let Some(base) = name.strip_suffix(WITH_LEASES_SUFFIX) else {
+            continue;
+        };
+        if ops.iter().any(|o| o.name == base && !o.leases.is_empty()) {
+            return Err((
+                name.clone(),
+                format!(
+                    "is reserved: op `{base}` has leases, so its client \
+                     already has a method `{base}{WITH_LEASES_SUFFIX}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The first parameter of every server trait method.
 const RESERVED_PARAMETER: &str = "msg";
@@ -217,6 +245,15 @@ fn check_op(
             return Err(format!(
                 "arg `{arg_name}` is reserved for the server's \
                  `&RecvMessage` parameter"
+            ));
+        }
+        if arg_name == crate::client::LEASE_TABLE_PARAMETER
+            && !op.leases.0.is_empty()
+        {
+            return Err(format!(
+                "arg `{arg_name}` is reserved in an op with leases: the \
+                 client's `<op>_with_leases` method takes the lease table \
+                 under that name"
             ));
         }
         let ty = check_attributed(arg, op.encoding)

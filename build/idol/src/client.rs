@@ -10,6 +10,12 @@
 //! generation and returns its error type's server-death value (see
 //! `idol_runtime::ServerDeathError`), because the client cannot know
 //! whether the dead server acted on the request.
+//!
+//! Every op with leases also gets `<op>_with_leases`, which takes the lease
+//! table as an array of `userlib::Lease` instead of borrowing slices. A
+//! server uses it to pass on leases its own client lent it
+//! (`userlib::Lease::forwarded`), so that bytes travel from the first
+//! client to the last server without anyone in between copying them.
 
 use crate::check::{Conversion, ErrorKind, Interface, Operation};
 use crate::common::{self, Side};
@@ -59,7 +65,15 @@ pub(crate) fn client_tokens(iface: &Interface) -> TokenStream {
         .filter(|op| !op.args.is_empty())
         .map(|op| common::generate_args_struct(iface, op, Side::Client))
         .collect();
-    let methods = iface.ops.iter().map(|op| client_method(iface, op));
+    let methods = iface.ops.iter().map(|op| {
+        let plain = client_method(iface, op, LeaseParams::Borrowed);
+        let forwarding = if op.leases.is_empty() {
+            quote!()
+        } else {
+            client_method(iface, op, LeaseParams::Table)
+        };
+        quote!(#plain #forwarding)
+    });
     let counters = client_counters(iface);
     let doc = format!(
         " A handle on a task serving `{name}`. It follows the server across \
@@ -147,33 +161,76 @@ fn return_type(op: &Operation) -> TokenStream {
     quote!(-> #ret)
 }
 
+/// How a client method takes an op's leases.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+enum LeaseParams {
+    /// One `&[T]` / `&mut [T]` (or `&T`) parameter per lease: the method
+    /// builds the lease table. This is `<op>`.
+    Borrowed,
+    /// One `leases: [userlib::Lease<'_>; N]` parameter, the table itself,
+    /// so the caller may pass forwarded leases. This is
+    /// `<op>_with_leases`; `check` reserves the names it needs.
+    Table,
+}
+
+/// The parameter of `<op>_with_leases` holding the lease table.
+pub(crate) const LEASE_TABLE_PARAMETER: &str = "leases";
+
+/// The suffix of the method that takes a lease table.
+pub(crate) const WITH_LEASES_SUFFIX: &str = "_with_leases";
+
 /// One client method.
-fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
-    let method = &op.name;
+fn client_method(
+    iface: &Interface,
+    op: &Operation,
+    mode: LeaseParams,
+) -> TokenStream {
+    let method = match mode {
+        LeaseParams::Borrowed => op.name.clone(),
+        LeaseParams::Table => format_ident!("{}{WITH_LEASES_SUFFIX}", op.name),
+    };
     let qualified = common::qualified(iface, op);
     let counters_static =
         format_ident!("__{}_CLIENT_COUNTERS", common::upper(iface));
+    let counter = &op.name;
     let reply_size = common::reply_size(op);
-    let doc = common::doc_attrs(op.doc.as_deref());
+    let doc = match mode {
+        LeaseParams::Borrowed => common::doc_attrs(op.doc.as_deref()),
+        LeaseParams::Table => with_leases_doc(op),
+    };
     let ret = return_type(op);
 
-    let params = op
-        .args
-        .iter()
-        .map(|arg| {
-            let (n, t) = (&arg.name, &arg.ty.api);
-            quote!(#n: #t)
-        })
-        .chain(op.leases.iter().map(|lease| {
-            let (n, t) = (&lease.name, &lease.ty);
-            if lease.write {
-                quote!(#n: &mut #t)
-            } else {
-                quote!(#n: &#t)
-            }
-        }));
+    let args = op.args.iter().map(|arg| {
+        let (n, t) = (&arg.name, &arg.ty.api);
+        quote!(#n: #t)
+    });
+    let lease_params: Vec<TokenStream> = match mode {
+        LeaseParams::Borrowed => op
+            .leases
+            .iter()
+            .map(|lease| {
+                let (n, t) = (&lease.name, &lease.ty);
+                if lease.write {
+                    quote!(#n: &mut #t)
+                } else {
+                    quote!(#n: &#t)
+                }
+            })
+            .collect(),
+        LeaseParams::Table => {
+            let n = Literal::usize_unsuffixed(op.leases.len());
+            let table = format_ident!("{LEASE_TABLE_PARAMETER}");
+            vec![quote!(#table: [userlib::Lease<'_>; #n])]
+        }
+    };
+    let params = args.chain(lease_params);
 
+    // A lease table's lengths are not visible here; the server checks
+    // them (and faults us with `BadLeases` if one is too long).
     let length_checks = op.leases.iter().filter_map(|lease| {
+        if mode == LeaseParams::Table {
+            return None;
+        }
         let max = Literal::u32_unsuffixed(lease.max_len?.get());
         let n = &lease.name;
         let lease_name = Literal::string(&n.to_string());
@@ -187,12 +244,15 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
     // The parameters keep the names the .idol file gives them, so they are
     // all consumed by this first `let`: nothing generated can shadow them.
     let args = args_value(iface, op);
-    let leases = lease_table(op);
-    let take_params = match (op.args.is_empty(), op.leases.is_empty()) {
-        (true, true) => quote!(),
-        (true, false) => quote!(let leases = #leases;),
-        (false, true) => quote!(let args = #args;),
-        (false, false) => quote!(let (args, leases) = (#args, #leases);),
+    let leases = match mode {
+        LeaseParams::Borrowed => lease_table(op),
+        LeaseParams::Table => quote!(leases),
+    };
+    let take_params = match (op.args.is_empty(), op.leases.is_empty(), mode) {
+        (true, true, _) | (true, false, LeaseParams::Table) => quote!(),
+        (true, false, LeaseParams::Borrowed) => quote!(let leases = #leases;),
+        (false, true, _) => quote!(let args = #args;),
+        (false, false, _) => quote!(let (args, leases) = (#args, #leases);),
     };
     let encode = encode_args(iface, op);
     let send = send(iface, op);
@@ -204,13 +264,32 @@ fn client_method(iface: &Interface, op: &Operation) -> TokenStream {
             #(#length_checks)*
             #take_params
             #encode
-            let counters = &#counters_static.#method;
+            let counters = &#counters_static.#counter;
             counters.count_call();
             let mut reply = [0u8; #reply_size];
             #send
             #finish
         }
     }
+}
+
+/// The doc of `<op>_with_leases`: the op's own, then what differs.
+fn with_leases_doc(op: &Operation) -> TokenStream {
+    let op_name = &op.name;
+    let mut text = op.doc.clone().unwrap_or_default();
+    if !text.is_empty() {
+        text.push_str("\n\n");
+    }
+    let names: Vec<String> =
+        op.leases.iter().map(|l| format!("`{}`", l.name)).collect();
+    text.push_str(&format!(
+        "Like [`Self::{op_name}`], but takes the lease table itself \
+         ({}, in that order), for example leases forwarded with \
+         `userlib::Lease::forwarded`. Each lease must grant the rights the \
+         op declares; the server checks them and the declared `max_len`.",
+        names.join(", ")
+    ));
+    common::doc_attrs(Some(&text))
 }
 
 /// The arguments struct, filled from the parameters.

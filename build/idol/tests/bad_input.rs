@@ -218,3 +218,26 @@ fn build_helpers_outside_a_build_script_say_so() {
     let e = idol::client::build_client_stub(fixture, "x.rs").unwrap_err();
     assert!(matches!(e, idol::IdolError::NoOutDir), "{e}");
 }
+
+#[test]
+fn an_arg_named_leases_is_reserved_in_an_op_with_leases() {
+    let e = error_for(&one_op(&format!(
+        "args: {{ \"leases\": \"u8\" }}, \
+         leases: {{ \"d\": (type: \"[u8]\", read: true) }}, {OK_REPLY}"
+    )));
+    assert_contains(&e, &["op `Thing.op`", "`leases` is reserved"]);
+    // Without leases there is no lease-table method, so the name is free.
+    let ok = one_op(&format!("args: {{ \"leases\": \"u8\" }}, {OK_REPLY}"));
+    assert!(idol::parse(&ok, "ok.idol").is_ok());
+}
+
+#[test]
+fn an_op_may_not_take_the_name_of_a_lease_table_method() {
+    let text = format!(
+        "Interface(name: \"T\", ops: {{ \
+         \"load\": (leases: {{ \"d\": (type: \"[u8]\", read: true) }}, \
+         {OK_REPLY}), \"load_with_leases\": ({OK_REPLY}) }})"
+    );
+    let e = error_for(&text);
+    assert_contains(&e, &["op `T.load_with_leases`", "reserved"]);
+}

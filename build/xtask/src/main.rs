@@ -1,1 +1,106 @@
-fn main() {}
+//! `cargo xtask`: build system images from app.toml, run them, test them.
+//!
+//! Each subcommand is one variant of [`Xtask`], whose doc comment is its
+//! `--help`, and one module: `dist` builds the archive (with `link` and
+//! `archive` doing the linking and the packing), `run` boots it on the
+//! hosted kernel, `test` runs test images and the workspace's tests.
+//!
+//! Every error ends up here as one line, `error: ...`, and a non-zero exit
+//! status; we never print a backtrace, because the people reading these
+//! errors are fixing their app.toml, not xtask.
+
+#![forbid(unsafe_code)]
+
+mod archive;
+mod cargo;
+mod dist;
+mod elf;
+mod kernel;
+mod link;
+mod progress;
+mod run;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+enum Xtask {
+    /// Builds the kernel and every task of an image and writes its archive,
+    /// `target/<name>/dist/build-<name>.zip`.
+    Dist {
+        /// The image's app.toml.
+        app_toml: PathBuf,
+    },
+    /// Builds an image if needed and boots it on the hosted kernel; Ctrl-C
+    /// stops every task.
+    Run {
+        /// The image's app.toml.
+        app_toml: PathBuf,
+    },
+    /// Runs test images and reports `N passed, M failed`; with no image,
+    /// runs the workspace's tests and then every image in `test/`.
+    Test {
+        /// Test images (app.toml files) to build and run.
+        images: Vec<PathBuf>,
+        /// Seconds an image may run before it counts as hung.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Prints the client and server code generated for an `.idol` file.
+    Idol {
+        /// The interface definition.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Xtask::parse() {
+        Xtask::Dist { app_toml } => dist::dist(&app_toml).map(|_| ()),
+        Xtask::Run { app_toml } => run::run(&app_toml),
+        Xtask::Test { images, timeout } => test::test(&images, timeout),
+        Xtask::Idol { file } => idol(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A subcommand that already reported (a failed test, the
+            // kernel's own exit status) says so with `Exit`.
+            if let Some(exit) = e.downcast_ref::<Exit>() {
+                return ExitCode::from(exit.0);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ends xtask with this status without printing anything more: the
+/// subcommand has already said why.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn idol(file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let code = idol::generate_all(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = std::io::stdout().write_all(code.as_bytes());
+    Ok(())
+}
+
+/// The workspace root: xtask lives in `build/xtask`.
+pub fn workspace_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    dir.canonicalize().unwrap_or(dir)
+}

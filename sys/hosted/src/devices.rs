@@ -37,11 +37,20 @@ impl Devices {
             } else {
                 devices.push(Device::Board(board_entries.len()));
                 board_to_manifest.push(i);
-                board_entries.push((p.name.clone(), p.model.clone(), p.config.clone()));
+                board_entries.push((
+                    p.name.clone(),
+                    p.model.clone(),
+                    p.config.clone(),
+                ));
             }
         }
-        let board = Board::new(&board_entries).map_err(|e| anyhow!("board: {e}"))?;
-        Ok(Self { devices, board, board_to_manifest })
+        let board =
+            Board::new(&board_entries).map_err(|e| anyhow!("board: {e}"))?;
+        Ok(Self {
+            devices,
+            board,
+            board_to_manifest,
+        })
     }
 
     pub fn io(
@@ -54,18 +63,23 @@ impl Devices {
         now_us: u64,
     ) -> Result<u32, PeripheralFault> {
         let b = match self.devices.get_mut(index).ok_or(PeripheralFault)? {
-            Device::Test(regs) => return test_device(regs, op, register, value),
+            Device::Test(regs) => {
+                return test_device(regs, op, register, value);
+            }
             Device::Board(b) => *b,
         };
         let board = &mut self.board;
         let r = match (op, memory) {
-            (PeripheralOp::ReadRegister, _) => board.read_register(b, register, now_us),
+            (PeripheralOp::ReadRegister, _) => {
+                board.read_register(b, register, now_us)
+            }
             (PeripheralOp::WriteRegister, _) => {
                 board.write_register(b, register, value, now_us).map(|()| 0)
             }
-            (PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease, Some(m)) => {
-                board.write_bulk(b, m, now_us).map(|()| 0)
-            }
+            (
+                PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease,
+                Some(m),
+            ) => board.write_bulk(b, m, now_us).map(|()| 0),
             (PeripheralOp::ReadIntoMemory, Some(m)) => {
                 board.read_bulk(b, m, now_us).map(|()| 0)
             }
@@ -78,7 +92,11 @@ impl Devices {
     /// line name).
     pub fn take_irqs(&mut self) -> Vec<(usize, &'static str)> {
         let map = &self.board_to_manifest;
-        self.board.take_irqs().into_iter().map(|(b, line)| (map[b], line)).collect()
+        self.board
+            .take_irqs()
+            .into_iter()
+            .map(|(b, line)| (map[b], line))
+            .collect()
     }
 
     /// Lets time pass for models whose pins change by themselves.

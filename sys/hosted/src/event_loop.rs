@@ -23,8 +23,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const TOKEN_SIGNAL: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
-/// Probe connections are `CONN_BASE + id`; tasks are their index.
-const CONN_BASE: u64 = 1 << 32;
+/// Probe connections are `CONN_BASE + id`; a task incarnation is
+/// `spawn number << 16 | task index`, always below `CONN_BASE`.
+const CONN_BASE: u64 = 1 << 62;
 
 /// Where the kernel listens for a debugger and writes dumps.
 pub struct Options {
@@ -38,7 +39,10 @@ pub struct Options {
 struct Probe {
     listener: std::os::unix::net::UnixListener,
     path: std::path::PathBuf,
-    conns: std::collections::HashMap<u64, (std::os::unix::net::UnixStream, Vec<u8>)>,
+    conns: std::collections::HashMap<
+        u64,
+        (std::os::unix::net::UnixStream, Vec<u8>),
+    >,
     next_id: u64,
 }
 
@@ -63,6 +67,8 @@ struct Slot {
     /// Where that syscall's frame is.
     frame: u32,
     ram_mapped: bool,
+    /// The epoll token of this incarnation's listener.
+    token: u64,
 }
 
 struct Hosted {
@@ -79,6 +85,8 @@ struct Hosted {
     probe: Option<Probe>,
     dump_dir: std::path::PathBuf,
     dumps_written: u32,
+    /// Processes spawned so far; numbers each incarnation's epoll token.
+    spawns: u64,
 }
 
 fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
@@ -252,6 +260,7 @@ impl Hosted {
                 probe: None,
                 dump_dir: std::path::PathBuf::from("."),
                 dumps_written: 0,
+                spawns: 0,
                 epoll,
                 signals,
                 timer,
@@ -310,8 +319,6 @@ impl Hosted {
                     }
                 } else if token == TOKEN_PROBE {
                     self.accept_probe();
-                } else if token >= CONN_BASE {
-                    self.on_probe_data(k, token);
                 } else if token == TOKEN_TIMER {
                     let mut buf = [0u8; 8];
                     // Safety: draining our own timerfd.
@@ -322,8 +329,10 @@ impl Hosted {
                             8,
                         )
                     };
-                } else {
-                    self.on_trap(k, token as usize);
+                } else if token >= CONN_BASE {
+                    self.on_probe_data(k, token);
+                } else if ev.events & libc::EPOLLIN as u32 != 0 {
+                    self.on_trap(k, token);
                 }
             }
             self.apply(k);
@@ -332,10 +341,19 @@ impl Hosted {
 
     /// A task trapped: one of the kernel's syscalls, or the one `mmap` of
     /// its RAM, or something forbidden.
-    fn on_trap(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
-        let Some(slot) = self.slots[i].as_mut() else {
+    ///
+    /// `token` names the incarnation as well as the task: a killed
+    /// process's listener can still report (a hang-up, or a syscall it made
+    /// just before dying), and a blocking RECV on the *new* incarnation's
+    /// listener for it would stop the kernel.
+    fn on_trap(&mut self, k: &mut Kernel<'_, HostPlatform>, token: u64) {
+        let i = (token & 0xFFFF) as usize;
+        let Some(slot) = self.slots.get_mut(i).and_then(|s| s.as_mut()) else {
             return;
         };
+        if slot.token != token {
+            return;
+        }
         let mut n = Notif::default();
         let fd = slot.process.listener.as_raw_fd();
         // Safety: RECV into a zeroed struct after EPOLLIN.
@@ -574,6 +592,16 @@ impl Hosted {
 
     fn kill(&mut self, i: usize) {
         if let Some(slot) = self.slots[i].take() {
+            // Safety: removing our own fd from our epoll set; the zombie
+            // keeps the fd open until it is reaped, so it must go now.
+            unsafe {
+                libc::epoll_ctl(
+                    self.epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    slot.process.listener.as_raw_fd(),
+                    std::ptr::null_mut(),
+                )
+            };
             // Safety: signalling our own child through its pidfd.
             unsafe {
                 libc::syscall(
@@ -613,13 +641,16 @@ impl Hosted {
                         k.tasks[i].generation().get()
                     );
                 }
+                self.spawns += 1;
+                let token = (self.spawns << 16) | i as u64;
                 self.slots[i] = Some(Slot {
                     process,
                     pending: None,
                     frame: 0,
                     ram_mapped: false,
+                    token,
                 });
-                if let Err(e) = self.watch(fd, i as u64) {
+                if let Err(e) = self.watch(fd, token) {
                     println!("kernel: task {}: {e:#}", t.name);
                 }
             }
@@ -706,11 +737,16 @@ impl Hosted {
         use std::os::unix::fs::PermissionsExt;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            let _ = std::fs::set_permissions(
+                dir,
+                std::fs::Permissions::from_mode(0o700),
+            );
         }
         let _ = std::fs::remove_file(path);
-        let listener = std::os::unix::net::UnixListener::bind(path)
-            .map_err(|e| anyhow::anyhow!("probe socket {}: {e}", path.display()))?;
+        let listener =
+            std::os::unix::net::UnixListener::bind(path).map_err(|e| {
+                anyhow::anyhow!("probe socket {}: {e}", path.display())
+            })?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
         self.watch(listener.as_raw_fd(), TOKEN_PROBE)?;
@@ -727,7 +763,9 @@ impl Hosted {
     fn accept_probe(&mut self) {
         loop {
             let Some(p) = self.probe.as_mut() else { return };
-            let Ok((stream, _)) = p.listener.accept() else { return };
+            let Ok((stream, _)) = p.listener.accept() else {
+                return;
+            };
             let id = CONN_BASE + p.next_id;
             p.next_id += 1;
             let fd = stream.as_raw_fd();
@@ -745,7 +783,9 @@ impl Hosted {
     fn on_probe_data(&mut self, k: &mut Kernel<'_, HostPlatform>, token: u64) {
         use std::io::{Read, Write};
         let Some(p) = self.probe.as_mut() else { return };
-        let Some((stream, buf)) = p.conns.get_mut(&token) else { return };
+        let Some((stream, buf)) = p.conns.get_mut(&token) else {
+            return;
+        };
         let mut chunk = [0u8; 4096];
         let n = match stream.read(&mut chunk) {
             Ok(0) | Err(_) => {
@@ -770,7 +810,9 @@ impl Hosted {
                 Err(e) => crate::probe::error(e),
             };
             let Some(p) = self.probe.as_mut() else { return };
-            let Some((stream, _)) = p.conns.get_mut(&token) else { return };
+            let Some((stream, _)) = p.conns.get_mut(&token) else {
+                return;
+            };
             let mut out = answer.to_string();
             out.push('\n');
             // Answers are written whole; a debugger that stops reading
@@ -805,19 +847,34 @@ impl Hosted {
                 "ok": true,
                 "tasks": crate::dump::task_table_json(&self.manifest, k.tasks),
             }),
-            Request::Read { task, address, length } => {
+            Request::Read {
+                task,
+                address,
+                length,
+            } => {
                 if task >= n {
                     return bad_task(task);
                 }
                 if length > crate::probe::MAX_READ {
-                    return error(format!("read of {length} bytes is too large"));
+                    return error(format!(
+                        "read of {length} bytes is too large"
+                    ));
                 }
-                match read_task(&self.manifest.tasks[task], &k.platform.memory[task], address, length) {
+                match read_task(
+                    &self.manifest.tasks[task],
+                    &k.platform.memory[task],
+                    address,
+                    length,
+                ) {
                     Ok(bytes) => json!({ "ok": true, "data": hex(&bytes) }),
                     Err(e) => error(e),
                 }
             }
-            Request::Write { task, address, data } => {
+            Request::Write {
+                task,
+                address,
+                data,
+            } => {
                 if task >= n {
                     return bad_task(task);
                 }
@@ -827,16 +884,27 @@ impl Hosted {
                 };
                 let ram = &self.manifest.tasks[task].ram;
                 if !ram.contains(address as u64, bytes.len() as u64) {
-                    return error(format!("{address:#x}+{} is not in task {task}'s RAM", bytes.len()));
+                    return error(format!(
+                        "{address:#x}+{} is not in task {task}'s RAM",
+                        bytes.len()
+                    ));
                 }
-                kern::Platform::write(&mut k.platform, kern::Location { task, address }, &bytes);
+                kern::Platform::write(
+                    &mut k.platform,
+                    kern::Location { task, address },
+                    &bytes,
+                );
                 json!({ "ok": true })
             }
             Request::Dump { path } => {
                 let path = path.map(std::path::PathBuf::from);
                 match self.write_dump(k, path, "requested by the debugger") {
-                    Some(p) => json!({ "ok": true, "path": p.display().to_string() }),
-                    None => error("could not write the dump (see the kernel log)"),
+                    Some(p) => {
+                        json!({ "ok": true, "path": p.display().to_string() })
+                    }
+                    None => {
+                        error("could not write the dump (see the kernel log)")
+                    }
                 }
             }
             Request::Inject { task, nth, action } => {
@@ -846,7 +914,11 @@ impl Hosted {
                 let action = match action.as_str() {
                     "fault" => abi::InjectionAction::Fault,
                     "restart" => abi::InjectionAction::Restart,
-                    other => return error(format!("unknown action {other:?} (fault, restart)")),
+                    other => {
+                        return error(format!(
+                            "unknown action {other:?} (fault, restart)"
+                        ));
+                    }
                 };
                 k.arm_injection(task, nth, action, abi::TaskId::KERNEL);
                 json!({ "ok": true })
@@ -870,9 +942,18 @@ impl Hosted {
     ) -> Option<std::path::PathBuf> {
         let path = path.unwrap_or_else(|| {
             self.dumps_written += 1;
-            self.dump_dir.join(format!("{}.dump.{}", self.manifest.name, self.dumps_written))
+            self.dump_dir.join(format!(
+                "{}.dump.{}",
+                self.manifest.name, self.dumps_written
+            ))
         });
-        match crate::dump::write(&path, &self.manifest, k.tasks, &k.platform, reason) {
+        match crate::dump::write(
+            &path,
+            &self.manifest,
+            k.tasks,
+            &k.platform,
+            reason,
+        ) {
             Ok(()) => {
                 println!("kernel: wrote dump {}", path.display());
                 Some(path)
@@ -900,6 +981,9 @@ fn read_task(
         let off = (a - t.flash.base as u64) as usize;
         Ok(mem.flash[off..off + length as usize].to_vec())
     } else {
-        Err(format!("{address:#x}+{length:#x} is outside task {}'s memory", t.name))
+        Err(format!(
+            "{address:#x}+{length:#x} is outside task {}'s memory",
+            t.name
+        ))
     }
 }

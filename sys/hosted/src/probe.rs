@@ -28,11 +28,27 @@ use serde_json::{Value, json};
 pub enum Request {
     Identity,
     Tasks,
-    Read { task: usize, address: u32, length: u32 },
-    Write { task: usize, address: u32, data: String },
-    Dump { path: Option<String> },
-    Inject { task: usize, nth: u32, action: String },
-    Fault { task: usize },
+    Read {
+        task: usize,
+        address: u32,
+        length: u32,
+    },
+    Write {
+        task: usize,
+        address: u32,
+        data: String,
+    },
+    Dump {
+        path: Option<String>,
+    },
+    Inject {
+        task: usize,
+        nth: u32,
+        action: String,
+    },
+    Fault {
+        task: usize,
+    },
 }
 
 /// Largest read a single request may ask for.
@@ -76,7 +92,11 @@ mod tests {
         assert!(matches!(parse(r#"{"op":"tasks"}"#), Ok(Request::Tasks)));
         assert!(matches!(
             parse(r#"{"op":"read","task":1,"address":16,"length":4}"#),
-            Ok(Request::Read { task: 1, address: 16, length: 4 })
+            Ok(Request::Read {
+                task: 1,
+                address: 16,
+                length: 4
+            })
         ));
         assert!(parse(r#"{"op":"read","task":1}"#).is_err());
         assert!(parse(r#"{"op":"format_disk"}"#).is_err());
@@ -85,7 +105,10 @@ mod tests {
 
     #[test]
     fn hex_round_trips() {
-        assert_eq!(unhex(&hex(&[0, 1, 0xab, 0xff])).unwrap(), vec![0, 1, 0xab, 0xff]);
+        assert_eq!(
+            unhex(&hex(&[0, 1, 0xab, 0xff])).unwrap(),
+            vec![0, 1, 0xab, 0xff]
+        );
         assert!(unhex("abc").is_err());
         assert!(unhex("zz").is_err());
     }

@@ -9,8 +9,8 @@ use crate::err::{Outcome, UserError};
 use crate::task::{self, Task};
 use crate::{Kernel, Location, Platform};
 use abi::{
-    FaultInfo, RECV_CLOSED, ReplyFaultReason, SchedState, TaskId, ULease,
-    UsageError, dead_response_code, MAX_LEASES,
+    FaultInfo, MAX_LEASES, RECV_CLOSED, ReplyFaultReason, SchedState, TaskId,
+    ULease, UsageError, dead_response_code,
 };
 
 /// Checks a slice a task named: `InvalidSlice` if it wraps,
@@ -92,12 +92,19 @@ impl<P: Platform> Kernel<'_, P> {
     pub(crate) fn lease_entry(&self, t: usize, index: usize) -> ULease {
         let base = self.tasks[t].save.args[5];
         let mut raw = [0u8; 12];
-        let at = Location { task: t, address: base + 12 * index as u32 };
+        let at = Location {
+            task: t,
+            address: base + 12 * index as u32,
+        };
         self.mem_read(at, &mut raw);
         let w = |i: usize| {
             u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]])
         };
-        ULease { attributes: w(0), base_address: w(4), length: w(8) }
+        ULease {
+            attributes: w(0),
+            base_address: w(4),
+            length: w(8),
+        }
     }
 
     /// Validates every lease of a SEND at send time, so that blame for a
@@ -114,7 +121,12 @@ impl<P: Platform> Kernel<'_, P> {
                 self.check_forward(caller, &l)?;
             } else {
                 let write = l.rights().contains(abi::LeaseAttributes::WRITE);
-                check_slice(&self.tasks[caller], l.base_address, l.length, write)?;
+                check_slice(
+                    &self.tasks[caller],
+                    l.base_address,
+                    l.length,
+                    write,
+                )?;
             }
         }
         Ok(())
@@ -124,7 +136,11 @@ impl<P: Platform> Kernel<'_, P> {
     /// client lent us, with no more rights. If the named lender is no
     /// longer waiting on us the lease is simply dead (borrows get DEFECT);
     /// if it is, any widening is our bug and faults us.
-    fn check_forward(&self, caller: usize, l: &ULease) -> Result<(), UserError> {
+    fn check_forward(
+        &self,
+        caller: usize,
+        l: &ULease,
+    ) -> Result<(), UserError> {
         let (src, j) = l.forward_source();
         if src.index() >= self.tasks.len() || src.index() == caller {
             return Err(UsageError::BadLeaseForward.into());
@@ -155,14 +171,29 @@ impl<P: Platform> Kernel<'_, P> {
         let n = sa[2].min(ra[1]) as usize;
         if n > 0 {
             self.mem_copy(
-                Location { task: s, address: sa[1] },
-                Location { task: r, address: ra[0] },
+                Location {
+                    task: s,
+                    address: sa[1],
+                },
+                Location {
+                    task: r,
+                    address: ra[0],
+                },
                 n,
             );
         }
         let sender = self.task_id(s);
         let rt = &mut self.tasks[r];
-        rt.save.rets = [0, sender.0 as u32, sa[0] & 0xFFFF, sa[2], sa[4], sa[6], 0, 0];
+        rt.save.rets = [
+            0,
+            sender.0 as u32,
+            sa[0] & 0xFFFF,
+            sa[2],
+            sa[4],
+            sa[6],
+            0,
+            0,
+        ];
         rt.wake();
         let rid = self.task_id(r);
         self.tasks[s].set_sched(SchedState::InReply(rid));
@@ -187,7 +218,8 @@ impl<P: Platform> Kernel<'_, P> {
                 let s = check_task_id(self.tasks, from).inspect_err(|_| {
                     self.tasks[caller].set_sched(SchedState::Runnable);
                 })?;
-                let waiting = self.tasks[s].sched() == Some(SchedState::InSend(me));
+                let waiting =
+                    self.tasks[s].sched() == Some(SchedState::InSend(me));
                 waiting.then_some(s)
             }
             None => self.highest_priority_sender(caller, me),
@@ -200,7 +232,11 @@ impl<P: Platform> Kernel<'_, P> {
 
     /// The most important task waiting to send to us; among equals, the
     /// first after us in table order, so that equals take turns.
-    fn highest_priority_sender(&self, me_index: usize, me: TaskId) -> Option<usize> {
+    fn highest_priority_sender(
+        &self,
+        me_index: usize,
+        me: TaskId,
+    ) -> Option<usize> {
         let n = self.tasks.len();
         (1..n)
             .map(|k| (me_index + k) % n)
@@ -208,7 +244,10 @@ impl<P: Platform> Kernel<'_, P> {
             .min_by_key(|&i| self.tasks[i].desc.priority)
     }
 
-    pub(crate) fn reply(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    pub(crate) fn reply(
+        &mut self,
+        caller: usize,
+    ) -> Result<Outcome, UserError> {
         let a = self.tasks[caller].save.args;
         check_slice(&self.tasks[caller], a[2], a[3], false)?;
         let Some(p) = self.waiting_client(caller, TaskId(a[0] as u16))? else {
@@ -221,8 +260,14 @@ impl<P: Platform> Kernel<'_, P> {
         if a[3] > 0 {
             let dst = self.tasks[p].save.args[3];
             self.mem_copy(
-                Location { task: caller, address: a[2] },
-                Location { task: p, address: dst },
+                Location {
+                    task: caller,
+                    address: a[2],
+                },
+                Location {
+                    task: p,
+                    address: dst,
+                },
                 a[3] as usize,
             );
         }
@@ -249,7 +294,10 @@ impl<P: Platform> Kernel<'_, P> {
         Ok(waiting.then_some(p))
     }
 
-    pub(crate) fn reply_fault(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    pub(crate) fn reply_fault(
+        &mut self,
+        caller: usize,
+    ) -> Result<Outcome, UserError> {
         let a = self.tasks[caller].save.args;
         let reason = ReplyFaultReason::try_from(a[1])
             .map_err(|()| UsageError::BadReplyFaultReason)?;

@@ -7,8 +7,7 @@ use crate::err::{Outcome, UserError};
 use crate::task;
 use crate::{Kernel, Location, Platform};
 use abi::{
-    FaultInfo, InjectionAction, KIPC_TASK_NOT_PANICKED, Kipcnum,
-    UsageError,
+    FaultInfo, InjectionAction, KIPC_TASK_NOT_PANICKED, Kipcnum, UsageError,
 };
 
 impl<P: Platform> Kernel<'_, P> {
@@ -24,13 +23,23 @@ impl<P: Platform> Kernel<'_, P> {
         let mut words = [0u32; 4];
         let mut raw = [0u8; 16];
         let n = (a[2] as usize).min(16);
-        self.mem_read(Location { task: caller, address: a[1] }, &mut raw[..n]);
+        self.mem_read(
+            Location {
+                task: caller,
+                address: a[1],
+            },
+            &mut raw[..n],
+        );
         for (w, c) in words.iter_mut().zip(raw.chunks_exact(4)) {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         let arg_count = n / 4;
         let need = |k: usize| -> Result<(), UserError> {
-            if arg_count < k { Err(UsageError::BadKernelMessage.into()) } else { Ok(()) }
+            if arg_count < k {
+                Err(UsageError::BadKernelMessage.into())
+            } else {
+                Ok(())
+            }
         };
         let index = |i: u32| -> Result<usize, UserError> {
             if (i as usize) < self.tasks.len() {
@@ -68,7 +77,8 @@ impl<P: Platform> Kernel<'_, P> {
                 0
             }
             Kipcnum::ReadImageId => {
-                reply[..8].copy_from_slice(&self.platform.image_id().to_le_bytes());
+                reply[..8]
+                    .copy_from_slice(&self.platform.image_id().to_le_bytes());
                 8
             }
             Kipcnum::Reset => {
@@ -106,8 +116,12 @@ impl<P: Platform> Kernel<'_, P> {
                 need(1)?;
                 let t = &self.tasks[index(words[0])?];
                 match t.state() {
-                    abi::TaskState::Faulted { fault: FaultInfo::Panic, .. } => {
-                        reply[..t.panic_len].copy_from_slice(&t.panic_message[..t.panic_len]);
+                    abi::TaskState::Faulted {
+                        fault: FaultInfo::Panic,
+                        ..
+                    } => {
+                        reply[..t.panic_len]
+                            .copy_from_slice(&t.panic_message[..t.panic_len]);
                         t.panic_len
                     }
                     _ => {
@@ -144,7 +158,10 @@ impl<P: Platform> Kernel<'_, P> {
             Kipcnum::ConsoleWrite => {
                 let mut line = [0u8; abi::MAX_MESSAGE_LEN];
                 let n = (a[2] as usize).min(line.len());
-                let at = Location { task: caller, address: a[1] };
+                let at = Location {
+                    task: caller,
+                    address: a[1],
+                };
                 self.mem_read(at, &mut line[..n]);
                 self.platform.console_write(caller, &line[..n]);
                 0
@@ -163,7 +180,10 @@ impl<P: Platform> Kernel<'_, P> {
         };
         let n = len.min(a[4] as usize);
         if n > 0 {
-            let dst = Location { task: caller, address: a[3] };
+            let dst = Location {
+                task: caller,
+                address: a[3],
+            };
             self.mem_write(dst, &reply[..n]);
         }
         self.tasks[caller].save.rets = [code, n as u32, 0, 0, 0, 0, 0, 0];
@@ -179,15 +199,20 @@ impl<P: Platform> Kernel<'_, P> {
                 let a = self.tasks[caller].save.args;
                 let mut raw = [0u8; 4];
                 if a[2] >= 4 {
-                    let at = Location { task: caller, address: a[1] };
+                    let at = Location {
+                        task: caller,
+                        address: a[1],
+                    };
                     self.mem_read(at, &mut raw);
                 }
                 let p = u32::from_le_bytes(raw) as usize;
-                let manager = self.peripherals.get(p).and_then(|x| x.managed_by);
-                caller == 0 || manager == Some(caller as u16) || desc.may_kipc(op, caller)
+                let manager =
+                    self.peripherals.get(p).and_then(|x| x.managed_by);
+                caller == 0
+                    || manager == Some(caller as u16)
+                    || desc.may_kipc(op, caller)
             }
             _ => desc.may_kipc(op, caller),
         }
     }
 }
-

@@ -13,7 +13,9 @@
 use crate::err::{Outcome, UserError};
 use crate::ipc::check_slice;
 use crate::{Kernel, Location, Platform};
-use abi::{DEFECT, LeaseAttributes, SchedState, TaskId, UsageError, dead_response_code};
+use abi::{
+    DEFECT, LeaseAttributes, SchedState, TaskId, UsageError, dead_response_code,
+};
 
 /// Longest chain of forwards we follow; deeper is treated as revoked.
 const MAX_FORWARD_DEPTH: usize = 8;
@@ -72,7 +74,10 @@ impl<P: Platform> Kernel<'_, P> {
             limit = limit.min(l.length - offset);
             if !l.is_forwarded() {
                 return Ok(Resolved {
-                    at: Location { task: lender, address: l.base_address + offset },
+                    at: Location {
+                        task: lender,
+                        address: l.base_address + offset,
+                    },
                     available: limit,
                 });
             }
@@ -93,21 +98,33 @@ impl<P: Platform> Kernel<'_, P> {
         Err(DEFECT)
     }
 
-    fn borrow(&mut self, caller: usize, write: bool) -> Result<Outcome, UserError> {
+    fn borrow(
+        &mut self,
+        caller: usize,
+        write: bool,
+    ) -> Result<Outcome, UserError> {
         let a = self.tasks[caller].save.args;
         check_slice(&self.tasks[caller], a[3], a[4], !write)?;
-        let lender = self.check_lender(caller, TaskId(a[0] as u16), a[1] as usize)?;
+        let lender =
+            self.check_lender(caller, TaskId(a[0] as u16), a[1] as usize)?;
         let top = self.lease_entry(lender, a[1] as usize);
         if a[2] > top.length {
             return Err(UsageError::OffsetOutOfRange.into());
         }
-        let rights = if write { LeaseAttributes::WRITE } else { LeaseAttributes::READ };
+        let rights = if write {
+            LeaseAttributes::WRITE
+        } else {
+            LeaseAttributes::READ
+        };
         let r = self
             .resolve(lender, a[1] as usize, a[2], rights)
             .map_err(UserError::Recoverable)?;
         let n = a[4].min(r.available);
         if n > 0 {
-            let mine = Location { task: caller, address: a[3] };
+            let mine = Location {
+                task: caller,
+                address: a[3],
+            };
             let (src, dst) = if write { (mine, r.at) } else { (r.at, mine) };
             self.mem_copy(src, dst, n as usize);
         }
@@ -115,22 +132,33 @@ impl<P: Platform> Kernel<'_, P> {
         Ok(Outcome::Resume)
     }
 
-    pub(crate) fn borrow_read(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    pub(crate) fn borrow_read(
+        &mut self,
+        caller: usize,
+    ) -> Result<Outcome, UserError> {
         self.borrow(caller, false)
     }
 
-    pub(crate) fn borrow_write(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    pub(crate) fn borrow_write(
+        &mut self,
+        caller: usize,
+    ) -> Result<Outcome, UserError> {
         self.borrow(caller, true)
     }
 
-    pub(crate) fn borrow_info(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    pub(crate) fn borrow_info(
+        &mut self,
+        caller: usize,
+    ) -> Result<Outcome, UserError> {
         let a = self.tasks[caller].save.args;
-        let lender = self.check_lender(caller, TaskId(a[0] as u16), a[1] as usize)?;
+        let lender =
+            self.check_lender(caller, TaskId(a[0] as u16), a[1] as usize)?;
         let top = self.lease_entry(lender, a[1] as usize);
         // A forwarded lease whose chain is already broken reports as gone.
         self.resolve(lender, a[1] as usize, 0, LeaseAttributes(0))
             .map_err(UserError::Recoverable)?;
-        self.tasks[caller].save.rets = [0, top.rights().0, top.length, 0, 0, 0, 0, 0];
+        self.tasks[caller].save.rets =
+            [0, top.rights().0, top.length, 0, 0, 0, 0, 0];
         Ok(Outcome::Resume)
     }
 }

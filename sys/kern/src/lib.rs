@@ -38,7 +38,7 @@ pub mod time;
 #[cfg(test)]
 mod tests;
 
-pub use platform::{Location, Platform, PeripheralFault};
+pub use platform::{Location, PeripheralFault, Platform};
 pub use task::{MemoryRegion, Peripheral, Task, TaskDesc};
 
 use abi::{FaultInfo, TaskId};
@@ -57,7 +57,11 @@ impl<'a, P: Platform> Kernel<'a, P> {
         peripherals: &'a mut [Peripheral],
         platform: P,
     ) -> Self {
-        Self { tasks, peripherals, platform }
+        Self {
+            tasks,
+            peripherals,
+            platform,
+        }
     }
 
     /// Starts every task marked `start` in app.toml.
@@ -112,7 +116,12 @@ impl<P: Platform> Kernel<'_, P> {
         }
     }
 
-    pub(crate) fn mem_copy(&mut self, src: Location, dst: Location, len: usize) {
+    pub(crate) fn mem_copy(
+        &mut self,
+        src: Location,
+        dst: Location,
+        len: usize,
+    ) {
         if len != 0 {
             self.platform.copy(src, dst, len);
         }

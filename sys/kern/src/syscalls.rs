@@ -7,7 +7,7 @@ use crate::task::{self, Injection};
 use crate::{Kernel, Location, Platform};
 use abi::{
     FaultInfo, InjectionAction, IrqControlFlags, LeaseAttributes,
-    PeripheralOp, Sysnum, TaskId, UsageError, PANIC_MESSAGE_MAX,
+    PANIC_MESSAGE_MAX, PeripheralOp, Sysnum, TaskId, UsageError,
 };
 
 impl<P: Platform> Kernel<'_, P> {
@@ -151,7 +151,10 @@ impl<P: Platform> Kernel<'_, P> {
         let n = a[1].min(PANIC_MESSAGE_MAX as u32);
         check_slice(&self.tasks[caller], a[0], n, false)?;
         let mut msg = [0u8; PANIC_MESSAGE_MAX];
-        let at = Location { task: caller, address: a[0] };
+        let at = Location {
+            task: caller,
+            address: a[0],
+        };
         self.mem_read(at, &mut msg[..n as usize]);
         let t = &mut self.tasks[caller];
         t.panic_message = msg;
@@ -205,14 +208,24 @@ impl<P: Platform> Kernel<'_, P> {
             .map_err(|()| UsageError::BadPeripheralRequest)?;
         let own = |write| -> Result<Option<(Location, usize)>, UserError> {
             check_slice(&self.tasks[caller], a[2], a[3], write)?;
-            Ok(Some((Location { task: caller, address: a[2] }, a[3] as usize)))
+            Ok(Some((
+                Location {
+                    task: caller,
+                    address: a[2],
+                },
+                a[3] as usize,
+            )))
         };
         let memory = match op {
             PeripheralOp::ReadRegister | PeripheralOp::WriteRegister => None,
             PeripheralOp::WriteFromMemory => own(false)?,
             PeripheralOp::ReadIntoMemory => own(true)?,
             PeripheralOp::WriteFromLease => {
-                let l = self.check_lender(caller, TaskId(a[2] as u16), a[3] as usize)?;
+                let l = self.check_lender(
+                    caller,
+                    TaskId(a[2] as u16),
+                    a[3] as usize,
+                )?;
                 let r = self
                     .resolve(l, a[3] as usize, a[4], LeaseAttributes::READ)
                     .map_err(UserError::Recoverable)?;

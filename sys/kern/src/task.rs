@@ -3,7 +3,7 @@
 
 use abi::{
     FAULT_NOTIFICATION, FaultInfo, Generation, InjectionAction, Kipcnum,
-    SchedState, TaskId, TaskState, dead_response_code, PANIC_MESSAGE_MAX,
+    PANIC_MESSAGE_MAX, SchedState, TaskId, TaskState, dead_response_code,
 };
 
 /// A memory region a task may touch.
@@ -235,11 +235,15 @@ fn bury(tasks: &mut [Task], index: usize) {
 pub fn force_fault(tasks: &mut [Task], index: usize, fault: FaultInfo) {
     let t = &mut tasks[index];
     t.state = match t.state {
-        TaskState::Healthy(s) => TaskState::Faulted { fault, original_state: s },
+        TaskState::Healthy(s) => TaskState::Faulted {
+            fault,
+            original_state: s,
+        },
         // A double fault keeps the original state and takes the new fault.
-        TaskState::Faulted { original_state, .. } => {
-            TaskState::Faulted { fault, original_state }
-        }
+        TaskState::Faulted { original_state, .. } => TaskState::Faulted {
+            fault,
+            original_state,
+        },
     };
     t.resume = false;
     t.stop = true;
@@ -310,7 +314,13 @@ pub(crate) fn irq_status(t: &Task, mask: u32) -> u32 {
 }
 
 /// Enables and/or clears IRQs; an enable with a pending IRQ fires it.
-pub(crate) fn irq_control(tasks: &mut [Task], index: usize, mask: u32, enable: bool, clear: bool) {
+pub(crate) fn irq_control(
+    tasks: &mut [Task],
+    index: usize,
+    mask: u32,
+    enable: bool,
+    clear: bool,
+) {
     let t = &mut tasks[index];
     if clear {
         t.irq_pending &= !mask;

@@ -76,12 +76,23 @@ fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
         start: true,
         // Flash is deliberately absent from the fake: no test leases it.
         regions: [
-            MemoryRegion { base: FLASH + i as u32 * STRIDE, size: 0, writable: false },
-            MemoryRegion { base: ram_base(i), size: RAM_SIZE, writable: true },
+            MemoryRegion {
+                base: FLASH + i as u32 * STRIDE,
+                size: 0,
+                writable: false,
+            },
+            MemoryRegion {
+                base: ram_base(i),
+                size: RAM_SIZE,
+                writable: true,
+            },
         ],
         slots,
         uses: &[0],
-        irqs: &[crate::task::IrqRoute { peripheral: 0, mask: 1 << 3 }],
+        irqs: &[crate::task::IrqRoute {
+            peripheral: 0,
+            mask: 1 << 3,
+        }],
         kipc_grants: 0,
     }
 }
@@ -94,8 +105,18 @@ fn system() -> (Vec<Task>, Vec<Peripheral>, FakePlatform) {
         Task::new(desc(2, 3, &[1, 3])),
         Task::new(desc(3, 1, &[])),
     ];
-    let p = FakePlatform { ram: vec![vec![0; RAM_SIZE as usize]; 4], ..Default::default() };
-    (tasks, vec![Peripheral { managed_by: Some(1), revoked: false }], p)
+    let p = FakePlatform {
+        ram: vec![vec![0; RAM_SIZE as usize]; 4],
+        ..Default::default()
+    };
+    (
+        tasks,
+        vec![Peripheral {
+            managed_by: Some(1),
+            revoked: false,
+        }],
+        p,
+    )
 }
 
 fn call(k: &mut Kernel<'_, FakePlatform>, t: usize, n: Sysnum, args: [u32; 8]) {
@@ -113,7 +134,12 @@ fn id(k: &Kernel<'_, FakePlatform>, i: usize) -> u32 {
 fn send(k: &mut Kernel<'_, FakePlatform>, from: usize, to: usize, leases: u32) {
     let b = ram_base(from);
     let target = id(k, to) << 16 | 7;
-    call(k, from, Sysnum::Send, [target, b + 0x100, 4, b + 0x200, 16, b + 0x300, leases, 0]);
+    call(
+        k,
+        from,
+        Sysnum::Send,
+        [target, b + 0x100, 4, b + 0x200, 16, b + 0x300, leases, 0],
+    );
 }
 
 fn recv(k: &mut Kernel<'_, FakePlatform>, t: usize) {
@@ -122,7 +148,10 @@ fn recv(k: &mut Kernel<'_, FakePlatform>, t: usize) {
 }
 
 fn put_lease(k: &mut Kernel<'_, FakePlatform>, t: usize, i: u32, l: ULease) {
-    let at = Location { task: t, address: ram_base(t) + 0x300 + 12 * i };
+    let at = Location {
+        task: t,
+        address: ram_base(t) + 0x300 + 12 * i,
+    };
     let mut raw = [0u8; 12];
     raw[..4].copy_from_slice(&l.attributes.to_le_bytes());
     raw[4..8].copy_from_slice(&l.base_address.to_le_bytes());
@@ -168,7 +197,10 @@ fn send_to_stale_generation_returns_dead_code() {
     crate::task::reinit(k.tasks, 1, true);
     let b = ram_base(2);
     call(&mut k, 2, Sysnum::Send, [stale << 16, b, 0, b, 0, b, 0, 0]);
-    assert_eq!(k.tasks[2].save.rets[0], dead_response_code(Generation::new(1)));
+    assert_eq!(
+        k.tasks[2].save.rets[0],
+        dead_response_code(Generation::new(1))
+    );
     assert!(k.tasks[2].resume);
 }
 
@@ -192,7 +224,10 @@ fn server_fault_unblocks_its_client_at_once_with_the_new_generation() {
     send(&mut k, 2, 1, 0);
     k.fault(1, FaultInfo::Panic);
     assert!(k.tasks[2].resume);
-    assert_eq!(k.tasks[2].save.rets[0], dead_response_code(Generation::new(1)));
+    assert_eq!(
+        k.tasks[2].save.rets[0],
+        dead_response_code(Generation::new(1))
+    );
     // Restarting the held task does not bump the generation again.
     crate::task::reinit(k.tasks, 1, true);
     assert_eq!(k.tasks[1].generation(), Generation::new(1));
@@ -248,7 +283,12 @@ fn forwarded_lease_reads_through_and_is_revoked_when_the_client_dies() {
     lend_read(&mut k, b"0123456789");
     // Server 1 forwards bytes 2..6 of client 2's lease 0 to server 3.
     let client = k.task_id(2);
-    put_lease(&mut k, 1, 0, ULease::forwarded(client, 0, LeaseAttributes::READ, 2, 4));
+    put_lease(
+        &mut k,
+        1,
+        0,
+        ULease::forwarded(client, 0, LeaseAttributes::READ, 2, 4),
+    );
     recv(&mut k, 3);
     send(&mut k, 1, 3, 1);
     let b = ram_base(3);
@@ -290,7 +330,10 @@ fn injection_fires_at_exactly_the_nth_syscall() {
         assert!(!k.tasks[2].is_faulted());
     }
     call(&mut k, 2, Sysnum::GetTimer, [0; 8]);
-    assert_eq!(faulted_with(&k, 2), Some(FaultInfo::Injected(TaskId::KERNEL)));
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::Injected(TaskId::KERNEL))
+    );
     assert_eq!(k.tasks[2].syscall_count(), 3);
 }
 
@@ -327,7 +370,12 @@ fn irq_fires_once_then_stays_pending_until_reenabled() {
     let (mut t, mut p, plat) = system();
     let mut k = Kernel::new(&mut t, &mut p, plat);
     let enable = IrqControlFlags::ENABLED.0;
-    call(&mut k, 2, Sysnum::IrqControl, [1 << 3, enable, 0, 0, 0, 0, 0, 0]);
+    call(
+        &mut k,
+        2,
+        Sysnum::IrqControl,
+        [1 << 3, enable, 0, 0, 0, 0, 0, 0],
+    );
     k.raise_irq(2, 1 << 3);
     assert_eq!(k.tasks[2].notifications(), 1 << 3);
     k.raise_irq(2, 1 << 3);
@@ -335,18 +383,37 @@ fn irq_fires_once_then_stays_pending_until_reenabled() {
     let s = IrqStatus(k.tasks[2].save.rets[0]);
     assert!(s.contains(IrqStatus::PENDING) && !s.contains(IrqStatus::ENABLED));
     // An IRQ the task does not own is a usage fault.
-    call(&mut k, 2, Sysnum::IrqControl, [1 << 5, enable, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(faulted_with(&k, 2), Some(FaultInfo::SyscallUsage(UsageError::NoIrq)));
+    call(
+        &mut k,
+        2,
+        Sysnum::IrqControl,
+        [1 << 5, enable, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::SyscallUsage(UsageError::NoIrq))
+    );
 }
 
 // ---- Property tests: random interleavings, garbage arguments ----------
 
 #[derive(Clone, Debug)]
 enum Step {
-    Syscall { task: usize, nr: u32, args: [u32; 8] },
-    Fault { task: usize },
-    Reinit { task: usize, start: bool },
-    Tick { ms: u64 },
+    Syscall {
+        task: usize,
+        nr: u32,
+        args: [u32; 8],
+    },
+    Fault {
+        task: usize,
+    },
+    Reinit {
+        task: usize,
+        start: bool,
+    },
+    Tick {
+        ms: u64,
+    },
 }
 
 /// Arguments that are sometimes sensible (ids, in-RAM addresses, small
@@ -439,10 +506,16 @@ proptest! {
 }
 
 /// Is `lender` blocked (through at most `depth` links) on `borrower`?
-fn reaches(tasks: &[Task], lender: usize, borrower: usize, depth: usize) -> bool {
+fn reaches(
+    tasks: &[Task],
+    lender: usize,
+    borrower: usize,
+    depth: usize,
+) -> bool {
     match tasks[lender].sched() {
         Some(SchedState::InReply(p)) if depth > 0 => {
-            p.index() == borrower || reaches(tasks, p.index(), borrower, depth - 1)
+            p.index() == borrower
+                || reaches(tasks, p.index(), borrower, depth - 1)
         }
         _ => false,
     }

@@ -28,6 +28,23 @@ pub fn syscall(n: Sysnum, frame: &mut SyscallFrame) {
     }
 }
 
+/// Traps with any syscall number and frame address, valid or not. Only
+/// for tests that check the kernel survives garbage (`userlib::raw`).
+#[inline(always)]
+pub fn syscall_raw(nr: u64, frame: u64) {
+    // Safety: as `syscall`; a bad number or frame only faults this task.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => _,
+            in("rdi") frame,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+}
+
 /// The process entry point.
 ///
 /// Before anything can touch the stack or a static, RAM must exist: the

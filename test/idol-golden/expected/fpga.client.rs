@@ -530,6 +530,43 @@ impl Fpga {
         Ok(())
     }
 
+    /// Send the next chunk of the bitstream
+    ///
+    /// Like [`Self::continue_bitstream_load`], but takes the lease table itself (`data`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn continue_bitstream_load_with_leases(
+        &self,
+        leases: [userlib::Lease<'_>; 1],
+    ) -> core::result::Result<(), FpgaError> {
+        let message: &[u8] = &[];
+        let counters = &__FPGA_CLIENT_COUNTERS.continue_bitstream_load;
+        counters.count_call();
+        let mut reply = [0u8; CONTINUE_BITSTREAM_LOAD_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            FpgaOperation::continue_bitstream_load as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<FpgaError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(
+                idol_runtime::decode_clike_error(rc, "Fpga.continue_bitstream_load"),
+            );
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Fpga.continue_bitstream_load");
+        }
+        Ok(())
+    }
+
     /// Leave configuration mode and wait for the design to start
     pub fn finish_bitstream_load(&self) -> core::result::Result<(), FpgaError> {
         let message: &[u8] = &[];
@@ -721,6 +758,52 @@ impl Fpga {
         Ok(())
     }
 
+    /// Read bytes from the user design, from `addr` on
+    ///
+    /// Like [`Self::user_design_read`], but takes the lease table itself (`data`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn user_design_read_with_leases(
+        &self,
+        device_index: u8,
+        op: ReadOp,
+        addr: u16,
+        leases: [userlib::Lease<'_>; 1],
+    ) -> core::result::Result<(), FpgaError> {
+        let (args, leases) = (
+            Fpga_user_design_read_ARGS {
+                device_index,
+                op: op as u8,
+                addr,
+            },
+            leases,
+        );
+        let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
+        let counters = &__FPGA_CLIENT_COUNTERS.user_design_read;
+        counters.count_call();
+        let mut reply = [0u8; USER_DESIGN_READ_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            FpgaOperation::user_design_read as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<FpgaError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Fpga.user_design_read"));
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Fpga.user_design_read");
+        }
+        Ok(())
+    }
+
     /// Write bytes to the user design, from `addr` on
     pub fn user_design_write(
         &self,
@@ -736,6 +819,52 @@ impl Fpga {
                 addr,
             },
             [userlib::Lease::read_only(data)],
+        );
+        let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
+        let counters = &__FPGA_CLIENT_COUNTERS.user_design_write;
+        counters.count_call();
+        let mut reply = [0u8; USER_DESIGN_WRITE_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            FpgaOperation::user_design_write as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<FpgaError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Fpga.user_design_write"));
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Fpga.user_design_write");
+        }
+        Ok(())
+    }
+
+    /// Write bytes to the user design, from `addr` on
+    ///
+    /// Like [`Self::user_design_write`], but takes the lease table itself (`data`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn user_design_write_with_leases(
+        &self,
+        device_index: u8,
+        op: WriteOp,
+        addr: u16,
+        leases: [userlib::Lease<'_>; 1],
+    ) -> core::result::Result<(), FpgaError> {
+        let (args, leases) = (
+            Fpga_user_design_write_ARGS {
+                device_index,
+                op: op as u8,
+                addr,
+            },
+            leases,
         );
         let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
         let counters = &__FPGA_CLIENT_COUNTERS.user_design_write;

@@ -514,6 +514,43 @@ impl Jefe {
         }
         ()
     }
+
+    /// Copy out how often each task has faulted
+    ///
+    /// Like [`Self::read_fault_counts`], but takes the lease table itself (`data`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn read_fault_counts_with_leases(&self, leases: [userlib::Lease<'_>; 1]) {
+        let message: &[u8] = &[];
+        let counters = &__JEFE_CLIENT_COUNTERS.read_fault_counts;
+        counters.count_call();
+        let mut reply = [0u8; READ_FAULT_COUNTS_REPLY_SIZE];
+        let (rc, length) = loop {
+            let task = self.current_id.get();
+            let (rc, length) = userlib::sys_send(
+                task,
+                JefeOperation::read_fault_counts as u16,
+                message,
+                &mut reply,
+                &leases,
+            );
+            match userlib::extract_new_generation(rc) {
+                Some(generation) => {
+                    self.current_id
+                        .set(
+                            userlib::TaskId::for_index_and_gen(task.index(), generation),
+                        );
+                    counters.count_server_death();
+                }
+                None => break (rc, length),
+            }
+        };
+        if rc != 0 {
+            idol_runtime::malformed_reply("Jefe.read_fault_counts")
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Jefe.read_fault_counts");
+        }
+        ()
+    }
 }
 
 /// Calls, errors and server deaths this task saw, per `Jefe` op; the debugger finds them by symbol.

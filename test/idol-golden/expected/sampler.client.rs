@@ -224,6 +224,44 @@ impl Sampler {
         Ok(value)
     }
 
+    /// Run the samples in `data` through the filter, in place
+    ///
+    /// Like [`Self::filter`], but takes the lease table itself (`data`, `settings`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn filter_with_leases(
+        &self,
+        leases: [userlib::Lease<'_>; 2],
+    ) -> core::result::Result<u32, SamplerError> {
+        let message: &[u8] = &[];
+        let counters = &__SAMPLER_CLIENT_COUNTERS.filter;
+        counters.count_call();
+        let mut reply = [0u8; FILTER_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            SamplerOperation::filter as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<SamplerError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Sampler.filter"));
+        }
+        let value: u32 = match <u32 as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
+            &reply[..length],
+        ) {
+            Ok(value) => value,
+            Err(_) => idol_runtime::malformed_reply("Sampler.filter"),
+        };
+        Ok(value)
+    }
+
     pub fn latest(&self) -> Rate {
         let message: &[u8] = &[];
         let counters = &__SAMPLER_CLIENT_COUNTERS.latest;

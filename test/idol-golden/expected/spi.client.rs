@@ -142,6 +142,43 @@ impl Spi {
         Ok(())
     }
 
+    /// Clock in bytes from device `device_index` into `sink`
+    ///
+    /// Like [`Self::read`], but takes the lease table itself (`sink`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn read_with_leases(
+        &self,
+        device_index: u8,
+        leases: [userlib::Lease<'_>; 1],
+    ) -> core::result::Result<(), SpiError> {
+        let (args, leases) = (Spi_read_ARGS { device_index }, leases);
+        let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
+        let counters = &__SPI_CLIENT_COUNTERS.read;
+        counters.count_call();
+        let mut reply = [0u8; READ_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            SpiOperation::read as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<SpiError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Spi.read"));
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Spi.read");
+        }
+        Ok(())
+    }
+
     /// Clock out the bytes of `source` to device `device_index`
     pub fn write(
         &self,
@@ -155,6 +192,43 @@ impl Spi {
             Spi_write_ARGS { device_index },
             [userlib::Lease::read_only(source)],
         );
+        let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
+        let counters = &__SPI_CLIENT_COUNTERS.write;
+        counters.count_call();
+        let mut reply = [0u8; WRITE_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            SpiOperation::write as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<SpiError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Spi.write"));
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Spi.write");
+        }
+        Ok(())
+    }
+
+    /// Clock out the bytes of `source` to device `device_index`
+    ///
+    /// Like [`Self::write`], but takes the lease table itself (`source`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn write_with_leases(
+        &self,
+        device_index: u8,
+        leases: [userlib::Lease<'_>; 1],
+    ) -> core::result::Result<(), SpiError> {
+        let (args, leases) = (Spi_write_ARGS { device_index }, leases);
         let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
         let counters = &__SPI_CLIENT_COUNTERS.write;
         counters.count_call();
@@ -200,6 +274,43 @@ impl Spi {
             Spi_exchange_ARGS { device_index },
             [userlib::Lease::read_only(source), userlib::Lease::write_only(sink)],
         );
+        let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
+        let counters = &__SPI_CLIENT_COUNTERS.exchange;
+        counters.count_call();
+        let mut reply = [0u8; EXCHANGE_REPLY_SIZE];
+        let task = self.current_id.get();
+        let (rc, length) = userlib::sys_send(
+            task,
+            SpiOperation::exchange as u16,
+            message,
+            &mut reply,
+            &leases,
+        );
+        if let Some(generation) = userlib::extract_new_generation(rc) {
+            self.current_id
+                .set(userlib::TaskId::for_index_and_gen(task.index(), generation));
+            counters.count_server_death();
+            return Err(<SpiError as idol_runtime::ServerDeathError>::server_death());
+        }
+        if rc != 0 {
+            counters.count_error();
+            return Err(idol_runtime::decode_clike_error(rc, "Spi.exchange"));
+        }
+        if length != 0 {
+            idol_runtime::malformed_reply("Spi.exchange");
+        }
+        Ok(())
+    }
+
+    /// Write `source` and read into `sink` at the same time
+    ///
+    /// Like [`Self::exchange`], but takes the lease table itself (`source`, `sink`, in that order), for example leases forwarded with `userlib::Lease::forwarded`. Each lease must grant the rights the op declares; the server checks them and the declared `max_len`.
+    pub fn exchange_with_leases(
+        &self,
+        device_index: u8,
+        leases: [userlib::Lease<'_>; 2],
+    ) -> core::result::Result<(), SpiError> {
+        let (args, leases) = (Spi_exchange_ARGS { device_index }, leases);
         let message = idol_runtime::zerocopy::IntoBytes::as_bytes(&args);
         let counters = &__SPI_CLIENT_COUNTERS.exchange;
         counters.count_call();

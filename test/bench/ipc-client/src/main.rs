@@ -38,10 +38,18 @@ fn measure(batch: u32, mut f: impl FnMut()) -> [u64; SAMPLES] {
 
 fn report(name: &str, s: &[u64; SAMPLES]) {
     let mut line = [0u8; 96];
-    let mut w = Writer { buf: &mut line, len: 0 };
+    let mut w = Writer {
+        buf: &mut line,
+        len: 0,
+    };
     let _ = core::fmt::write(
         &mut w,
-        format_args!("bench {name} {} {} {}", s[SAMPLES / 2], s[0], s[SAMPLES - 1]),
+        format_args!(
+            "bench {name} {} {} {}",
+            s[SAMPLES / 2],
+            s[0],
+            s[SAMPLES - 1]
+        ),
     );
     let len = w.len;
     kipc::console_write(&line[..len]);

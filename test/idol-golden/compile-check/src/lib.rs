@@ -325,6 +325,23 @@ pub mod spi {
         spi.lock(0, CsState::Asserted)?;
         Ok(())
     }
+
+    /// What a server does with `<op>_with_leases`: pass on bytes 4..12 of
+    /// lease 0 that its own client `lender` lent it, read-only.
+    pub fn forward_to(
+        spi: &client::Spi,
+        lender: userlib::TaskId,
+    ) -> Result<()> {
+        let part = userlib::Lease::forwarded(
+            lender,
+            0,
+            userlib::LeaseAttributes::READ,
+            4,
+            8,
+        );
+        spi.write_with_leases(0, [part])?;
+        Ok(())
+    }
 }
 
 pub mod jefe {
@@ -584,6 +601,14 @@ pub mod sampler {
         let mut samples = [1u16, 2, 3];
         let settings = Settings { gain: 2, offset: 1 };
         let _: Rate = sampler.latest();
-        sampler.filter(&mut samples, &settings)
+        sampler.filter(&mut samples, &settings)?;
+        // The lease-table form, with locally built leases.
+        let leases = [
+            userlib::Lease::read_write(zerocopy::IntoBytes::as_mut_bytes(
+                &mut samples,
+            )),
+            userlib::Lease::read_only(zerocopy::IntoBytes::as_bytes(&settings)),
+        ];
+        sampler.filter_with_leases(leases)
     }
 }

@@ -1,0 +1,245 @@
+//! The `humility` command line; every command is a function in the
+//! library, this only parses arguments and prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+
+use humility::{Options, Session, hiffy, info, jefe, tasks, vars};
+
+/// A Humility-style debugger for Leasehold images, live or from a dump.
+#[derive(Parser, Debug)]
+#[command(name = "humility", version)]
+struct Args {
+    /// The image archive (default: $HUMILITY_ARCHIVE).
+    #[arg(short, long)]
+    archive: Option<PathBuf>,
+    /// Inspect this dump file instead of a running system.
+    #[arg(short, long)]
+    dump: Option<PathBuf>,
+    /// The kernel's probe socket (default:
+    /// /tmp/leasehold-<uid>/<image name>.sock).
+    #[arg(short, long, conflicts_with = "dump")]
+    probe: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Lists tasks: generation, priority, state, fault.
+    Tasks {
+        /// Also show syscall counts, notifications, timers and memory.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Shows the image's configuration (works without a system).
+    Manifest,
+    /// Shows each task's memory ranges and peripheral grants.
+    Map,
+    /// Reads a static by name, or lists them.
+    Readvar {
+        /// List statics instead.
+        #[arg(short, long)]
+        list: bool,
+        /// Only this task's statics.
+        #[arg(short, long)]
+        task: Option<String>,
+        /// The static's name or path suffix (`__RINGBUF`,
+        /// `task_jefe::STATE`).
+        name: Option<String>,
+    },
+    /// Prints ring buffers, decoded, oldest entry first.
+    Ringbuf {
+        /// A substring of the task name or the buffer's path.
+        filter: Option<String>,
+    },
+    /// Prints counters; `counters ipc` prints idol's per-op counters.
+    Counters {
+        /// `ipc`, or a substring of the task name or the static's path.
+        filter: Option<String>,
+        /// With `ipc`: a substring of the task name or the static's path.
+        more: Option<String>,
+    },
+    /// Lists IPC interfaces, or calls an op through the hiffy task.
+    Hiffy {
+        /// List interfaces (optionally those containing this text).
+        #[arg(short, long, num_args = 0..=1, default_missing_value = "")]
+        list: Option<String>,
+        /// The op to call: Interface.op.
+        #[arg(short, long)]
+        call: Option<String>,
+        /// Arguments: name=value[,name=value].
+        #[arg(short = 'a', long = "arguments")]
+        arguments: Vec<String>,
+        /// A file to lend as the op's read lease.
+        #[arg(short, long, conflicts_with = "num")]
+        input: Option<PathBuf>,
+        /// Size of the write lease to lend, in bytes.
+        #[arg(short, long)]
+        num: Option<usize>,
+        /// Save what the server wrote into the lease here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The serving task, when several serve the interface.
+        #[arg(short, long)]
+        task: Option<String>,
+        /// Milliseconds to wait for hiffy.
+        #[arg(short = 'T', long, default_value_t = 5000)]
+        timeout: u64,
+    },
+    /// Asks jefe to fault, hold, release or start a task.
+    Jefe {
+        /// Fault the task (and hold it).
+        #[arg(short, long, group = "action")]
+        fault: bool,
+        /// Hold the task at its next fault instead of restarting it.
+        #[arg(short = 'H', long, group = "action")]
+        hold: bool,
+        /// Release a held task (restarting it if it is faulted).
+        #[arg(short, long, group = "action")]
+        release: bool,
+        /// Start (restart) the task.
+        #[arg(short, long, group = "action")]
+        start: bool,
+        /// The task.
+        task: String,
+    },
+    /// Asks the kernel to write a dump; prints its path.
+    Dump {
+        /// Where (default: the kernel's dump directory).
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("humility: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<String> {
+    let opts = Options {
+        archive: args.archive,
+        dump: args.dump,
+        probe: args.probe,
+    };
+    let mut session = Session::open(&opts)?;
+    match args.command {
+        Command::Manifest => Ok(info::manifest(&session.archive)),
+        Command::Map => Ok(info::map(&session.archive)),
+        Command::Tasks { verbose } => {
+            let (archive, target) = session.parts()?;
+            tasks::tasks(archive, target, verbose)
+        }
+        Command::Readvar { list, task, name } => {
+            let task = match &task {
+                Some(t) => Some(usize::from(session.archive.task(t)?.index)),
+                None => None,
+            };
+            if list {
+                return vars::list(&session.archive, task);
+            }
+            let name =
+                name.ok_or_else(|| anyhow!("readvar needs a NAME (or -l)"))?;
+            let (archive, target) = session.parts()?;
+            vars::readvar(archive, target, task, &name)
+        }
+        Command::Ringbuf { filter } => {
+            let (archive, target) = session.parts()?;
+            vars::ringbuf(archive, target, filter.as_deref())
+        }
+        Command::Counters { filter, more } => {
+            let (archive, target) = session.parts()?;
+            match filter.as_deref() {
+                Some("ipc") => {
+                    vars::counters_ipc(archive, target, more.as_deref())
+                }
+                f => vars::counters(archive, target, f),
+            }
+        }
+        Command::Hiffy {
+            list,
+            call,
+            arguments,
+            input,
+            num,
+            output,
+            task,
+            timeout,
+        } => {
+            if let Some(filter) = list {
+                let filter = Some(filter.as_str()).filter(|f| !f.is_empty());
+                return hiffy::list(&session.archive, filter);
+            }
+            let Some(call) = call else {
+                bail!("hiffy needs -l or -c Interface.op");
+            };
+            let input = match input {
+                Some(p) => Some(std::fs::read(&p).map_err(|e| {
+                    anyhow!("cannot read {}: {e}", p.display())
+                })?),
+                None => None,
+            };
+            let request = hiffy::Call {
+                call,
+                args: arguments,
+                input,
+                write_len: num,
+                task,
+                timeout: Some(Duration::from_millis(timeout)),
+            };
+            let (archive, target) = session.parts()?;
+            let called = hiffy::call(archive, target, &request)?;
+            let mut text = format!("{}\n", called.text);
+            if let Some(bytes) = called.written {
+                match output {
+                    Some(p) => {
+                        std::fs::write(&p, &bytes).map_err(|e| {
+                            anyhow!("cannot write {}: {e}", p.display())
+                        })?;
+                        text.push_str(&format!(
+                            "humility: {} bytes written to {}\n",
+                            bytes.len(),
+                            p.display()
+                        ));
+                    }
+                    None => text.push_str(&hiffy::hexdump(&bytes)),
+                }
+            }
+            Ok(text)
+        }
+        Command::Jefe {
+            fault,
+            hold,
+            release,
+            start,
+            task,
+        } => {
+            let action = match (fault, hold, release, start) {
+                (true, ..) => jefe::Action::Fault,
+                (_, true, ..) => jefe::Action::Hold,
+                (_, _, true, _) => jefe::Action::Release,
+                (.., true) => jefe::Action::Start,
+                _ => bail!("jefe needs one of -f, -H, -r, -s"),
+            };
+            let (archive, target) = session.parts()?;
+            jefe::jefe(archive, target, action, &task)
+        }
+        Command::Dump { file } => {
+            let (_, target) = session.parts()?;
+            humility::dump(target, file.as_deref())
+        }
+    }
+}

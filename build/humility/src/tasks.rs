@@ -1,0 +1,235 @@
+//! `humility tasks`: the task table with Humility's state strings.
+//!
+//! ```text
+//! ID TASK      GEN PRI STATE
+//!  0 jefe        0   0 recv, notif: bit0(fault) bit1(timer)
+//!  1 ice40       2   1 FAULT: killed by jefe/gen0 (was: recv)
+//!  2 fpga_mgr    0   2 wait: reply from ice40/gen1
+//!  3 hiffy       0   6 ready
+//! ```
+
+use std::fmt::Write as _;
+
+use abi::{FaultInfo, FaultSource, SchedState, TaskId, TaskState};
+use anyhow::Result;
+
+use crate::archive::Archive;
+use crate::target::{Target, TaskRow};
+
+/// The table; with `verbose`, each task's counts, pending notifications,
+/// timer and memory follow its row.
+///
+/// # Errors
+///
+/// If the task table cannot be read or holds an undecodable state.
+pub fn tasks(
+    archive: &Archive,
+    target: &mut Target,
+    verbose: bool,
+) -> Result<String> {
+    let rows = target.tasks()?;
+    let now = target.uptime_ms();
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let mut out = format!(
+        "{:>2} {:<width$} {:>3} {:>3} STATE\n",
+        "ID", "TASK", "GEN", "PRI"
+    );
+    for row in &rows {
+        let state = row.decode_state()?;
+        let text = state_string(archive, &state, row, now);
+        let _ = writeln!(
+            out,
+            "{:>2} {:<width$} {:>3} {:>3} {text}",
+            row.index, row.name, row.generation, row.priority
+        );
+        if verbose {
+            out.push_str(&details(archive, row, now));
+        }
+    }
+    Ok(out)
+}
+
+/// The extra lines `-v` prints under a task.
+fn details(archive: &Archive, row: &TaskRow, now: u64) -> String {
+    let mut out = String::new();
+    let entry = archive.manifest.tasks.get(row.index);
+    let _ = writeln!(out, "     syscalls: {}", row.syscalls);
+    if row.notifications != 0 {
+        let _ = writeln!(
+            out,
+            "     pending notifications: {}",
+            bits(archive, row, row.notifications, now)
+        );
+    }
+    if let Some(deadline) = row.timer {
+        let _ = writeln!(out, "     timer: {}", relative(deadline, now));
+    }
+    if let Some(e) = entry {
+        let _ = writeln!(
+            out,
+            "     flash {:#010x}+{:#x}, ram {:#010x}+{:#x} (stack {:#x})",
+            e.flash.base, e.flash.size, e.ram.base, e.ram.size, e.stack.size
+        );
+    }
+    out
+}
+
+/// `T+71` for a deadline 71 ms away, `T-5` for one 5 ms past.
+fn relative(deadline: u64, now: u64) -> String {
+    if deadline >= now {
+        format!("T+{}", deadline - now)
+    } else {
+        format!("T-{}", now - deadline)
+    }
+}
+
+/// The state column: `ready`, `recv, notif: ...`, `wait: reply from
+/// x/gen1`, `FAULT: <why> (was: <state>)`, `stopped`.
+pub fn state_string(
+    archive: &Archive,
+    state: &TaskState,
+    row: &TaskRow,
+    now: u64,
+) -> String {
+    match state {
+        TaskState::Healthy(s) => sched_string(archive, s, row, now),
+        TaskState::Faulted {
+            fault,
+            original_state,
+        } => format!(
+            "FAULT: {} (was: {})",
+            fault_string(archive, fault),
+            sched_string(archive, original_state, row, now)
+        ),
+    }
+}
+
+fn sched_string(
+    archive: &Archive,
+    s: &SchedState,
+    row: &TaskRow,
+    now: u64,
+) -> String {
+    match s {
+        SchedState::Stopped => "stopped".into(),
+        SchedState::Runnable => "ready".into(),
+        SchedState::InSend(t) => {
+            format!("wait: send to {}", task_name(archive, *t))
+        }
+        SchedState::InReply(t) => {
+            format!("wait: reply from {}", task_name(archive, *t))
+        }
+        SchedState::InRecv(from) => {
+            let mut s = match from {
+                Some(t) if *t != TaskId::KERNEL => {
+                    format!("recv from {}", task_name(archive, *t))
+                }
+                Some(_) => "notif".into(),
+                None => "recv".into(),
+            };
+            if let Some(mask) = row.recv_mask.filter(|m| *m != 0) {
+                let _ = write!(s, ", notif: {}", bits(archive, row, mask, now));
+            }
+            s
+        }
+    }
+}
+
+/// `bit0(fault) bit1(timer T+71)`: each set bit with its app.toml name,
+/// and when the timer posts it, when.
+fn bits(archive: &Archive, row: &TaskRow, mask: u32, now: u64) -> String {
+    let names = archive
+        .manifest
+        .tasks
+        .get(row.index)
+        .map(|t| t.notifications.as_slice())
+        .unwrap_or(&[]);
+    (0..32)
+        .filter(|b| mask & (1 << b) != 0)
+        .map(|b| {
+            let name = names.get(b).map(String::as_str).unwrap_or(if b == 31 {
+                "sleep"
+            } else {
+                ""
+            });
+            match (name, row.timer) {
+                ("", _) => format!("bit{b}"),
+                (n, Some(d)) if n.contains("timer") || b == 31 => {
+                    format!("bit{b}({n} {})", relative(d, now))
+                }
+                (n, _) => format!("bit{b}({n})"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `fpga_mgr/gen3`, or `kernel`.
+pub fn task_name(archive: &Archive, t: TaskId) -> String {
+    if t == TaskId::KERNEL {
+        return "kernel".into();
+    }
+    format!(
+        "{}/gen{}",
+        archive.task_name(t.index()),
+        t.generation().get()
+    )
+}
+
+/// What happened, in Humility's words where Humility has words for it.
+pub fn fault_string(archive: &Archive, fault: &FaultInfo) -> String {
+    let source = |s: &FaultSource| match s {
+        FaultSource::User => "",
+        FaultSource::Kernel => " in kernel",
+    };
+    let at = |a: &Option<u32>| match a {
+        Some(a) => format!("(precise: {a:#x})"),
+        None => "(imprecise)".into(),
+    };
+    match fault {
+        FaultInfo::MemoryAccess { address, source: s } => {
+            format!("mem fault {}{}", at(address), source(s))
+        }
+        FaultInfo::StackOverflow { address } => {
+            format!("stack overflow; sp={address:#x}")
+        }
+        FaultInfo::BusError { address, source: s } => {
+            format!("bus error {}{}", at(address), source(s))
+        }
+        FaultInfo::DivideByZero => "divide by zero".into(),
+        FaultInfo::IllegalText => "illegal text".into(),
+        FaultInfo::IllegalInstruction => "illegal instruction".into(),
+        FaultInfo::InvalidOperation(bits) => {
+            format!("invalid operation ({bits:#x})")
+        }
+        FaultInfo::SyscallUsage(e) => format!("in syscall: {e:?}"),
+        FaultInfo::Panic => "panicked".into(),
+        FaultInfo::Injected(by) => {
+            format!("killed by {}", task_name(archive, *by))
+        }
+        FaultInfo::FromServer(server, reason) => format!(
+            "reply fault from {}: {reason:?}",
+            task_name(archive, *server)
+        ),
+        FaultInfo::HostSyscall { number, pc } => {
+            format!("forbidden host syscall {number} at {pc:#x}")
+        }
+        FaultInfo::HostSignal { signal } => {
+            format!("host signal {signal}{}", signal_name(*signal))
+        }
+    }
+}
+
+fn signal_name(signal: u32) -> &'static str {
+    match signal {
+        4 => " (SIGILL)",
+        6 => " (SIGABRT)",
+        7 => " (SIGBUS)",
+        8 => " (SIGFPE)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        31 => " (SIGSYS)",
+        _ => "",
+    }
+}

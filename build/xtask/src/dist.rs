@@ -1,0 +1,274 @@
+//! `cargo xtask dist`: app.toml to an image archive.
+//!
+//! The steps, in order: load and check app.toml; check that every crate
+//! it names exists in the workspace; for each task, build it, link it at
+//! its addresses, check its sizes and patch its task slots; build the
+//! kernel; write the archive. Everything a no-change run would redo is
+//! skipped (cargo's own caching, link stamps, an archive stamp), so it
+//! takes about as long as asking cargo whether anything changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use app_config::{Config, Task};
+
+use crate::archive::{Contents, Fnv};
+use crate::cargo::{KERNEL_BIN, KERNEL_PACKAGE, Package, TaskBuild, Workspace};
+use crate::elf::{self, UnknownSlot};
+use crate::link::{self, Link, write_if_changed};
+use crate::progress::Progress;
+
+/// A built image.
+pub struct Image {
+    /// `target/<name>/dist/build-<name>.zip`.
+    pub archive: PathBuf,
+    /// The kernel binary that boots it.
+    pub kernel: PathBuf,
+}
+
+/// Builds the image described by `app_toml`.
+pub fn dist(app_toml: &Path) -> Result<Image> {
+    let config = Config::load(app_toml).map_err(|e| anyhow!("{e}"))?;
+    let app_toml = std::path::absolute(app_toml)
+        .with_context(|| format!("cannot resolve {}", app_toml.display()))?;
+    let text = std::fs::read_to_string(&app_toml)
+        .with_context(|| format!("cannot read {}", app_toml.display()))?;
+    let ws = Workspace::new(crate::workspace_root());
+    check_crates(&config, &ws.packages()?)?;
+    let lld = link::rust_lld()?;
+    let out = ws.target.join(config.name());
+
+    // Two steps per task and one for the kernel.
+    let steps = 2 * config.tasks().len() as u64 + 1;
+    let p = Progress::new(steps);
+    let mut contents = Contents {
+        config: &config,
+        config_text: &text,
+        tasks: Vec::new(),
+        kernel: Vec::new(),
+        idl: BTreeMap::new(),
+        serves: BTreeMap::new(),
+        git_revision: crate::archive::git_revision(&ws.root),
+    };
+    for task in config.tasks() {
+        let elf = build_and_link(&ws, &config, task, &app_toml, &lld, &p)?;
+        add_interfaces(&mut contents, task, &elf)?;
+        contents.tasks.push((task.name.clone(), elf));
+    }
+
+    p.step("building kernel".to_owned());
+    let kernel = ws.build_kernel(kernel_package(&config), &p)?;
+    contents.kernel = std::fs::read(&kernel)
+        .with_context(|| format!("cannot read {}", kernel.display()))?;
+
+    let name = config.name();
+    let archive = out.join("dist").join(format!("build-{name}.zip"));
+    write_archive(&contents, &archive)?;
+    p.finish(&format!("wrote {}", relative(&archive, &ws.root)));
+    Ok(Image { archive, kernel })
+}
+
+/// Builds one task, links it, checks its sizes and patches its slots;
+/// returns the finished ELF.
+fn build_and_link(
+    ws: &Workspace,
+    config: &Config,
+    task: &Task,
+    app_toml: &Path,
+    lld: &Path,
+    p: &Progress,
+) -> Result<Vec<u8>> {
+    p.step(format!("building task {}", task.name));
+    let built = ws.build_task(
+        &TaskBuild {
+            name: &task.name,
+            crate_name: &task.crate_name,
+            features: &task.features,
+            app_toml,
+        },
+        p,
+    )?;
+    let out = ws.target.join(config.name());
+    let object = out.join("obj").join(format!("{}.o", task.name));
+    let bytes = std::fs::read(&built)
+        .with_context(|| format!("cannot read {}", built.display()))?;
+    write_if_changed(&object, &bytes)?;
+
+    p.step(format!("linking {}", task.name));
+    let layout = config
+        .task_layout(task.index)
+        .ok_or_else(|| anyhow!("task {}: no memory layout", task.name))?;
+    let script = out.join("link").join(format!("{}.ld", task.name));
+    let output = out.join("link").join(&task.name);
+    let link = Link {
+        lld,
+        object: &object,
+        script: &script,
+        output: &output,
+    };
+    link.run_if_changed(&link::linker_script(layout))
+        .with_context(|| format!("linking task {}", task.name))?;
+
+    let mut elf = std::fs::read(&output)
+        .with_context(|| format!("cannot read {}", output.display()))?;
+    check_sizes(task, &elf, layout.flash.base, layout.ram.base)?;
+    patch_slots(config, task, &mut elf)?;
+    Ok(elf)
+}
+
+/// Every task's crate exists, has a binary of its own name and the
+/// features app.toml asks for; so does the kernel's.
+fn check_crates(
+    config: &Config,
+    packages: &BTreeMap<String, Package>,
+) -> Result<()> {
+    let file = config.file();
+    for task in config.tasks() {
+        let key = format!("tasks.{}", task.name);
+        let krate = &task.crate_name;
+        let Some(package) = packages.get(krate) else {
+            bail!(
+                "{file}: {key}.name: no crate named \"{krate}\" in the workspace"
+            );
+        };
+        if !package.bins.contains(krate) {
+            bail!(
+                "{file}: {key}.name: crate \"{krate}\" has no binary named \"{krate}\""
+            );
+        }
+        if let Some(f) = task
+            .features
+            .iter()
+            .find(|f| !package.features.contains(*f))
+        {
+            bail!(
+                "{file}: {key}.features: crate \"{krate}\" has no feature \"{f}\""
+            );
+        }
+    }
+    let kernel = kernel_package(config);
+    if !packages
+        .get(kernel)
+        .is_some_and(|p| p.bins.contains(KERNEL_BIN))
+    {
+        bail!(
+            "{file}: kernel: no crate \"{kernel}\" with a binary \"{KERNEL_BIN}\""
+        );
+    }
+    Ok(())
+}
+
+fn kernel_package(config: &Config) -> &str {
+    config
+        .kernel()
+        .crate_name
+        .as_deref()
+        .unwrap_or(KERNEL_PACKAGE)
+}
+
+fn check_sizes(task: &Task, elf: &[u8], flash: u32, ram: u32) -> Result<()> {
+    let used = elf::usage(elf, flash, ram)
+        .with_context(|| format!("task {}: linked ELF", task.name))?;
+    let name = &task.name;
+    if used.flash > u64::from(task.max_flash) {
+        bail!(
+            "task {name}: flash use {} bytes exceeds max-sizes.flash {}",
+            used.flash,
+            task.max_flash
+        );
+    }
+    if used.ram > u64::from(task.max_ram) {
+        bail!(
+            "task {name}: ram use {} bytes exceeds max-sizes.ram {}",
+            used.ram,
+            task.max_ram
+        );
+    }
+    Ok(())
+}
+
+fn patch_slots(config: &Config, task: &Task, elf: &mut [u8]) -> Result<()> {
+    let lookup = |slot: &str| {
+        let s = task.task_slots.iter().find(|s| s.name == slot)?;
+        config
+            .task(s.task)
+            .map(|t| u16::try_from(t.index).unwrap_or(u16::MAX))
+    };
+    match elf::patch_task_slots(elf, lookup) {
+        Ok(_) => Ok(()),
+        Err(e) => match e.downcast_ref::<UnknownSlot>() {
+            Some(UnknownSlot(slot)) => bail!(
+                "task {0} uses task slot \"{slot}\", which app.toml does not \
+                 give it (add it to tasks.{0}.task-slots)",
+                task.name
+            ),
+            None => Err(e.context(format!("task {}", task.name))),
+        },
+    }
+}
+
+/// Records the interfaces a task's `.idolatry` section says it serves.
+fn add_interfaces(
+    contents: &mut Contents<'_>,
+    task: &Task,
+    elf: &[u8],
+) -> Result<()> {
+    let context = || format!("task {}: .idolatry", task.name);
+    for text in elf::idol_definitions(elf).with_context(context)? {
+        let file = format!("{}.idolatry", task.name);
+        let iface = idol::parse(&text, &file)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(context)?;
+        let name = iface.name.to_string();
+        if let Some(old) = contents.idl.get(&name)
+            && *old != text
+        {
+            bail!(
+                "task {}: serves a different interface {name} than another task",
+                task.name
+            );
+        }
+        contents.idl.insert(name.clone(), text);
+        contents
+            .serves
+            .entry(task.name.clone())
+            .or_default()
+            .push(name);
+    }
+    Ok(())
+}
+
+/// Writes the archive unless an identical one is already there.
+fn write_archive(contents: &Contents<'_>, path: &Path) -> Result<()> {
+    let mut hash = Fnv::new();
+    hash.write(&contents.image_id().to_le_bytes());
+    hash.write(&contents.kernel);
+    hash.write(contents.git_revision.as_bytes());
+    for (name, text) in &contents.idl {
+        hash.write(name.as_bytes());
+        hash.write(text.as_bytes());
+    }
+    for blob in contents.config.blobs() {
+        let bytes = std::fs::read(&blob.resolved).unwrap_or_default();
+        hash.write(blob.name.as_bytes());
+        hash.write(&bytes);
+    }
+    let stamp = format!("{:016x}\n", hash.finish());
+    let stamp_path = path.with_extension("zip.stamp");
+    let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
+    if old == stamp && path.is_file() {
+        return Ok(());
+    }
+    contents.write(path)?;
+    std::fs::write(&stamp_path, stamp)
+        .with_context(|| format!("cannot write {}", stamp_path.display()))
+}
+
+/// `path` relative to the workspace root, for messages.
+fn relative(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

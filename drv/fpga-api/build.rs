@@ -1,0 +1,10 @@
+//! Generates the `FpgaManager` client stub from `idl/fpga-mgr.idol`.
+
+fn main() {
+    let idol = "../../idl/fpga-mgr.idol";
+    println!("cargo::rerun-if-changed={idol}");
+    if let Err(e) = idol::client::build_client_stub(idol, "client_stub.rs") {
+        println!("cargo::error={idol}: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,15 @@
+//! The FPGA manager's pure parts, host-testable: Linux's load sequence
+//! ([`loader`]), the per-device lock that dies with its holder ([`lock`])
+//! and the simulated bridges ([`bridge`]).
+//!
+//! The task itself (`main.rs`) wires these to IPC: it forwards the client's
+//! lease windows to the bound driver, binds and unbinds drivers, and
+//! traces. Nothing here makes a syscall, so `cargo test -p task-fpga-mgr
+//! --lib` runs Linux's KUnit flows against a fake driver on the host.
+
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+pub mod bridge;
+pub mod loader;
+pub mod lock;

@@ -1,0 +1,370 @@
+//! The `FpgaManager` ops: thin methods that check the caller and the
+//! device, then hand the work to the loader, the lock or a bridge.
+
+use crate::driver::{self, Link};
+use crate::idl::InOrderFpgaManagerImpl;
+use crate::{Device, ServerImpl, Trace, counted};
+use drv_fpga_api::{DeviceInfo, FpgaError, FpgaState};
+use idol_runtime::{Leased, R, RequestError};
+use ringbuf::ringbuf_entry_root;
+use task_fpga_mgr::bridge;
+use task_fpga_mgr::loader::{self, Deadline, Stream};
+use userlib::{RecvMessage, TaskId};
+
+type Reply<T> = Result<T, RequestError<FpgaError>>;
+
+/// The image lease's length; leases are at most `u32::MAX` bytes.
+fn lease_len(image: &Leased<R, [u8]>) -> u32 {
+    u32::try_from(image.len()).unwrap_or(u32::MAX)
+}
+
+fn now() -> u64 {
+    userlib::sys_get_timer().now
+}
+
+impl Device {
+    /// Runs a whole-image load for `lender`, lock already checked.
+    fn load_image(
+        &mut self,
+        lender: TaskId,
+        flags: u32,
+        timeout_ms: u32,
+        len: u32,
+    ) -> Result<(), FpgaError> {
+        if self.stream.is_some() {
+            return Err(FpgaError::InvalidState);
+        }
+        let b = self.bound()?;
+        let deadline = Deadline::new(now(), timeout_ms);
+        let mut link =
+            Link::new(b.task, lender, len, self.index, &mut self.state);
+        let r =
+            loader::load_image(&mut link, &b.profile(), flags, len, &deadline);
+        ringbuf_entry_root!(Trace::Load {
+            device: self.index,
+            result: r
+        });
+        self.note(r)
+    }
+}
+
+/// A failure whose cause is that the client itself died mid-call gets no
+/// reply (there is no one to answer), and its lock goes at once.
+fn finish(
+    d: &mut Device,
+    caller: TaskId,
+    r: Result<(), FpgaError>,
+) -> Reply<()> {
+    if r == Err(FpgaError::ClientWentAway) && !crate::alive(caller) {
+        d.reap();
+        return Err(RequestError::went_away());
+    }
+    counted(r)
+}
+
+impl InOrderFpgaManagerImpl for ServerImpl {
+    fn info(&mut self, _: &RecvMessage, device_index: u8) -> Reply<DeviceInfo> {
+        let d = counted(self.device(device_index))?;
+        let mut info = DeviceInfo {
+            name: d.config.name,
+            driver: driver::current_task(d.config).0,
+            ..DeviceInfo::default()
+        };
+        if let Some(b) = d.binding {
+            info.driver = b.task.0;
+            info.bound = 1;
+            info.skip_header = u8::from(b.info.skip_header);
+            info.compat_id_h = b.info.compat_id_h;
+            info.compat_id_l = b.info.compat_id_l;
+            info.supported_flags = b.info.supported_flags;
+            let n = info.driver_name.len().min(b.info.name.len());
+            info.driver_name[..n].copy_from_slice(&b.info.name[..n]);
+        }
+        Ok(info)
+    }
+
+    fn state(&mut self, _: &RecvMessage, device_index: u8) -> Reply<u8> {
+        Ok(u8::from(counted(self.device(device_index))?.state))
+    }
+
+    fn status(&mut self, _: &RecvMessage, device_index: u8) -> Reply<u64> {
+        let d = counted(self.device(device_index))?;
+        let b = counted(d.bound())?;
+        driver::read_status(b.task).or_else(|_| {
+            d.unbind(driver::Unbind::Died);
+            counted(Err(FpgaError::DriverDied))
+        })
+    }
+
+    fn lock(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        d.reap();
+        counted(d.lock.acquire(msg.sender))?;
+        ringbuf_entry_root!(Trace::Locked {
+            device: device_index,
+            holder: msg.sender
+        });
+        Ok(())
+    }
+
+    fn release(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        d.reap();
+        counted(d.lock.release(msg.sender))?;
+        d.abandon_stream();
+        ringbuf_entry_root!(Trace::Released {
+            device: device_index,
+            holder: msg.sender
+        });
+        Ok(())
+    }
+
+    fn load(
+        &mut self,
+        msg: &RecvMessage,
+        device_index: u8,
+        flags: u32,
+        timeout_ms: u32,
+        image: Leased<R, [u8]>,
+    ) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let r = d.load_image(msg.sender, flags, timeout_ms, lease_len(&image));
+        finish(d, msg.sender, r)
+    }
+
+    fn load_begin(
+        &mut self,
+        msg: &RecvMessage,
+        device_index: u8,
+        flags: u32,
+        image_len: u32,
+        timeout_ms: u32,
+    ) -> Reply<u32> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let b = counted(d.bound())?;
+        if d.stream.is_some() {
+            return counted(Err(FpgaError::InvalidState));
+        }
+        let deadline = Deadline::new(now(), timeout_ms);
+        let (stream, min) =
+            counted(Stream::begin(&b.profile(), flags, image_len, deadline))?;
+        d.stream = Some(stream);
+        Ok(min)
+    }
+
+    fn load_chunk(
+        &mut self,
+        msg: &RecvMessage,
+        device_index: u8,
+        chunk: Leased<R, [u8]>,
+    ) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let b = counted(d.bound())?;
+        let Some(mut stream) = d.stream.take() else {
+            return counted(Err(FpgaError::InvalidState));
+        };
+        let len = lease_len(&chunk);
+        let mut link =
+            Link::new(b.task, msg.sender, len, d.index, &mut d.state);
+        let r = stream.chunk(&mut link, &b.profile(), len);
+        // Only a refused first chunk leaves the stream open.
+        if matches!(r, Ok(()) | Err(FpgaError::FirstChunkTooShort)) {
+            d.stream = Some(stream);
+        } else {
+            ringbuf_entry_root!(Trace::Load {
+                device: device_index,
+                result: r
+            });
+        }
+        let r = d.note(r);
+        finish(d, msg.sender, r)
+    }
+
+    fn load_header_needed(
+        &mut self,
+        msg: &RecvMessage,
+        device_index: u8,
+    ) -> Reply<u32> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let needed = d.stream.and_then(|s| s.header_needed());
+        counted(needed.ok_or(FpgaError::InvalidState))
+    }
+
+    fn load_end(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let b = counted(d.bound())?;
+        let Some(stream) = d.stream.take() else {
+            return counted(Err(FpgaError::InvalidState));
+        };
+        let mut link = Link::new(b.task, msg.sender, 0, d.index, &mut d.state);
+        let r = stream.end(&mut link);
+        ringbuf_entry_root!(Trace::Load {
+            device: device_index,
+            result: r
+        });
+        counted(d.note(r))
+    }
+
+    fn load_abort(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        d.abandon_stream();
+        Ok(())
+    }
+
+    fn reset(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        d.abandon_stream();
+        let b = counted(d.bound())?;
+        let client = drv_fpga_driver_api::FpgaDriver::from(b.task);
+        let r = match client.write_init(0, 0, &[]) {
+            Ok(()) => {
+                d.set_state(FpgaState::Reset);
+                Ok(())
+            }
+            Err(e) => {
+                d.set_state(FpgaState::WriteInitErr);
+                if e == drv_fpga_driver_api::DriverError::DriverRestarted {
+                    Err(FpgaError::DriverDied)
+                } else {
+                    Err(FpgaError::WriteInitFailed)
+                }
+            }
+        };
+        counted(d.note(r))
+    }
+
+    fn remove(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
+        let d = counted(self.device(device_index))?;
+        counted(d.check_holder(msg.sender))?;
+        let b = counted(d.bound())?;
+        // Linux calls fpga_remove and unregisters whatever it answers; a
+        // driver that died meanwhile is simply gone already.
+        let _ = drv_fpga_driver_api::FpgaDriver::from(b.task).remove();
+        d.unbind(driver::Unbind::Removed);
+        Ok(())
+    }
+
+    fn bridge_enable(
+        &mut self,
+        _: &RecvMessage,
+        bridge_index: u8,
+    ) -> Reply<()> {
+        self.set_bridge(bridge_index, true)
+    }
+
+    fn bridge_disable(
+        &mut self,
+        _: &RecvMessage,
+        bridge_index: u8,
+    ) -> Reply<()> {
+        self.set_bridge(bridge_index, false)
+    }
+
+    fn bridge_state(
+        &mut self,
+        _: &RecvMessage,
+        bridge_index: u8,
+    ) -> Reply<bool> {
+        Ok(counted(self.bridge(bridge_index))?.enabled())
+    }
+
+    fn bridge_set_fault(
+        &mut self,
+        _: &RecvMessage,
+        bridge_index: u8,
+        failing: bool,
+    ) -> Reply<()> {
+        counted(self.bridge(bridge_index))?.set_failing(failing);
+        Ok(())
+    }
+
+    fn region_program(
+        &mut self,
+        msg: &RecvMessage,
+        region_index: u8,
+        flags: u32,
+        timeout_ms: u32,
+        image: Leased<R, [u8]>,
+    ) -> Reply<()> {
+        let region = crate::config::REGIONS
+            .get(usize::from(region_index))
+            .ok_or(FpgaError::BadRegion);
+        let region = counted(region)?;
+        let len = lease_len(&image);
+        let r = self.program(msg.sender, region, flags, timeout_ms, len);
+        ringbuf_entry_root!(Trace::Region {
+            region: region_index,
+            result: r
+        });
+        let d = counted(self.device(region.device))?;
+        finish(d, msg.sender, r)
+    }
+}
+
+impl ServerImpl {
+    fn set_bridge(&mut self, index: u8, enabled: bool) -> Reply<()> {
+        counted(self.bridge(index)?.set(enabled))?;
+        ringbuf_entry_root!(Trace::Bridge {
+            bridge: index,
+            enabled
+        });
+        Ok(())
+    }
+
+    /// Linux's `fpga_region_program_fpga`: lock, disable the bridges,
+    /// load, enable them, unlock. The lock is ours for the call only, and
+    /// so are the bridges (Linux keeps them held until `fpga_bridges_put`;
+    /// we never do). A failure leaves the bridges disabled.
+    fn program(
+        &mut self,
+        caller: TaskId,
+        region: &crate::config::RegionConfig,
+        flags: u32,
+        timeout_ms: u32,
+        len: u32,
+    ) -> Result<(), FpgaError> {
+        let d = self.device(region.device)?;
+        d.reap();
+        d.lock.acquire(caller)?;
+        let r = self.program_locked(caller, region, flags, timeout_ms, len);
+        self.device(region.device)?.lock.clear();
+        r
+    }
+
+    fn program_locked(
+        &mut self,
+        caller: TaskId,
+        region: &crate::config::RegionConfig,
+        flags: u32,
+        timeout_ms: u32,
+        len: u32,
+    ) -> Result<(), FpgaError> {
+        self.device(region.device)?.bound()?;
+        self.set_region_bridges(region, false)?;
+        let d = self.device(region.device)?;
+        d.load_image(caller, flags, timeout_ms, len)?;
+        self.set_region_bridges(region, true)
+    }
+
+    fn set_region_bridges(
+        &mut self,
+        region: &crate::config::RegionConfig,
+        enabled: bool,
+    ) -> Result<(), FpgaError> {
+        let r = bridge::set_all(&mut self.bridges, region.bridges, enabled);
+        for &b in region.bridges {
+            if let Some(bridge) = self.bridges.get(usize::from(b)) {
+                let enabled = bridge.enabled();
+                ringbuf_entry_root!(Trace::Bridge { bridge: b, enabled });
+            }
+        }
+        r.map_err(|(_, e)| e)
+    }
+}

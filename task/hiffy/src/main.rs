@@ -1,0 +1,260 @@
+//! hiffy: the debug agent, which makes IPC calls on the debugger's behalf.
+//!
+//! `humility hiffy -c Iface.op -a k=v` cannot send a message itself: only
+//! a task can SEND. So humility writes a request into this task's memory
+//! through the kernel's debug probe, bumps a counter, and waits for hiffy
+//! to perform the call and write back the result. Hubris's hiffy runs a
+//! small bytecode interpreter (HIF); we need one call per request, so the
+//! request is simply "send this message to that task".
+//!
+//! # Protocol
+//!
+//! Every static below is `#[no_mangle]` (humility finds it in the ELF's
+//! symbol table) and made of `u32` words, little-endian, at the offsets
+//! given; humility checks each symbol's size against them.
+//!
+//! - `HIFFY_READY`, `u32`: 0 until hiffy runs, then [`VERSION`].
+//! - `HIFFY_KICK`, `u32`: the debugger adds 1 to ask for a call.
+//! - `HIFFY_REQUEST`, 280 bytes: at 0 `target` (a task index), 4
+//!   `operation`, 8 `reply_capacity` (at most 256), 12 `lease_kind` (0
+//!   none, 1 read, 2 write, 3 read-write), 16 `lease_length`, 20
+//!   `args_length` (at most 256), 24 `args` (256 bytes).
+//! - `HIFFY_RESULT`, 272 bytes: at 0 `done` (the `HIFFY_KICK` value
+//!   served), 4 `status` ([`Status`]), 8 `rc`, 12 `reply_length`, 16
+//!   `reply` (256 bytes).
+//! - `HIFFY_DATA`, a `StaticCell<[u8; DATA_SIZE]>`: the lease buffer, at
+//!   the offset of the cell's value (humility reads it from DWARF).
+//!
+//! A call goes:
+//!
+//! 1. the debugger writes the lease data (for a read lease) into
+//!    `HIFFY_DATA` and the request into `HIFFY_REQUEST`;
+//! 2. it writes `HIFFY_KICK + 1` into `HIFFY_KICK`;
+//! 3. within [`POLL_MS`] hiffy sees the new kick, checks the request,
+//!    SENDs, and fills `HIFFY_RESULT`, writing `done` last;
+//! 4. the debugger polls `done` until it equals its kick, then reads the
+//!    result (and, for a write lease, `HIFFY_DATA`).
+//!
+//! The target must be one of hiffy's app.toml `task-slots`: the kernel
+//! faults a task that sends elsewhere, and a debugger typo should not kill
+//! the agent. hiffy refuses such a request with [`Status::NotCallable`].
+//!
+//! # Why polling
+//!
+//! A timer poll costs hiffy a wakeup every [`POLL_MS`], and lets the
+//! debugger drive it with nothing but memory writes, which work whatever
+//! state the rest of the system is in. hiffy is the least important task
+//! but idle (it must call more important tasks), so a busy system can
+//! starve it; that is why jefe's external controls do not go through it.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use ringbuf::{StaticCell, ringbuf, ringbuf_entry};
+use userlib::*;
+
+include!(concat!(env!("OUT_DIR"), "/hiffy_config.rs"));
+
+/// What `HIFFY_READY` holds once hiffy runs; bumped if the layout above
+/// ever changes, so an old humility can refuse a new hiffy.
+pub const VERSION: u32 = 1;
+
+/// How often hiffy looks at `HIFFY_KICK`, in milliseconds.
+pub const POLL_MS: u64 = 10;
+
+/// Largest message and reply, as the kernel allows.
+const MESSAGE_MAX: usize = 256;
+const MESSAGE_WORDS: usize = MESSAGE_MAX / 4;
+
+/// What became of a request (`HIFFY_RESULT.status`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+#[repr(u32)]
+pub enum Status {
+    /// The SEND happened; `rc`, `reply_length` and `reply` are its result.
+    Sent = 0,
+    /// The target is not in hiffy's task-slots; nothing was sent.
+    NotCallable = 1,
+    /// A length, lease kind or op code was out of range; nothing was sent.
+    BadRequest = 2,
+}
+
+/// `HIFFY_REQUEST`, written by the debugger.
+#[repr(C)]
+pub struct Request {
+    pub target: AtomicU32,
+    pub operation: AtomicU32,
+    pub reply_capacity: AtomicU32,
+    pub lease_kind: AtomicU32,
+    pub lease_length: AtomicU32,
+    pub args_length: AtomicU32,
+    pub args: [AtomicU32; MESSAGE_WORDS],
+}
+
+/// `HIFFY_RESULT`, written by hiffy.
+#[repr(C)]
+pub struct Outcome {
+    pub done: AtomicU32,
+    pub status: AtomicU32,
+    pub rc: AtomicU32,
+    pub reply_length: AtomicU32,
+    pub reply: [AtomicU32; MESSAGE_WORDS],
+}
+
+/// The initial value of every word; a `const` so it can be repeated in
+/// the array initializers below (each use is a fresh atomic).
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU32 = AtomicU32::new(0);
+
+// `no_mangle` is the only unsafe thing here: these names must be unique
+// in the image's symbol table, which they are (one hiffy per image).
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+static HIFFY_READY: AtomicU32 = AtomicU32::new(0);
+
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+static HIFFY_KICK: AtomicU32 = AtomicU32::new(0);
+
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+static HIFFY_REQUEST: Request = Request {
+    target: ZERO,
+    operation: ZERO,
+    reply_capacity: ZERO,
+    lease_kind: ZERO,
+    lease_length: ZERO,
+    args_length: ZERO,
+    args: [ZERO; MESSAGE_WORDS],
+};
+
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+static HIFFY_RESULT: Outcome = Outcome {
+    done: ZERO,
+    status: ZERO,
+    rc: ZERO,
+    reply_length: ZERO,
+    reply: [ZERO; MESSAGE_WORDS],
+};
+
+/// The lease buffer. hiffy borrows it once, for good, and never reads or
+/// writes it itself: only the kernel (copying to or from the callee) and
+/// the debugger (through the probe) touch its bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+static HIFFY_DATA: StaticCell<[u8; DATA_SIZE]> =
+    StaticCell::new([0; DATA_SIZE]);
+
+/// What hiffy did, for `humility ringbuf hiffy`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Trace {
+    None,
+    Call { task: TaskId, operation: u16 },
+    Refused(Status),
+    Replied { rc: u32, length: u32 },
+}
+
+ringbuf!(Trace, 16, Trace::None);
+
+// The entry point userlib's `_start` calls; the only other unsafe
+// attribute allowed here.
+#[allow(unsafe_code)]
+#[unsafe(export_name = "main")]
+fn main() -> ! {
+    let mut data = HIFFY_DATA.borrow_mut();
+    HIFFY_READY.store(VERSION, Ordering::Release);
+    let mut seen = HIFFY_KICK.load(Ordering::Acquire);
+    loop {
+        hl::sleep_for(POLL_MS);
+        let kick = HIFFY_KICK.load(Ordering::Acquire);
+        if kick == seen {
+            continue;
+        }
+        seen = kick;
+        let mut reply = [0u8; MESSAGE_MAX];
+        let (status, rc, length) = match call(&mut data[..], &mut reply) {
+            Ok((rc, length)) => (Status::Sent, rc, length),
+            Err(status) => {
+                ringbuf_entry!(Trace::Refused(status));
+                (status, 0, 0)
+            }
+        };
+        publish(kick, status, rc, &reply[..length]);
+    }
+}
+
+/// Checks the request and performs the SEND: `(rc, reply length)`.
+fn call(
+    data: &mut [u8],
+    reply: &mut [u8; MESSAGE_MAX],
+) -> Result<(u32, usize), Status> {
+    let r = &HIFFY_REQUEST;
+    let word = |w: &AtomicU32| w.load(Ordering::Relaxed);
+    let target =
+        u16::try_from(word(&r.target)).map_err(|_| Status::NotCallable)?;
+    if !CALLABLE.contains(&target) {
+        return Err(Status::NotCallable);
+    }
+    let operation =
+        u16::try_from(word(&r.operation)).map_err(|_| Status::BadRequest)?;
+    let capacity = word(&r.reply_capacity) as usize;
+    let args_length = word(&r.args_length) as usize;
+    let lease_length = word(&r.lease_length) as usize;
+    if capacity > MESSAGE_MAX
+        || args_length > MESSAGE_MAX
+        || lease_length > data.len()
+    {
+        return Err(Status::BadRequest);
+    }
+    let mut args = [0u8; MESSAGE_MAX];
+    for (chunk, w) in args.chunks_exact_mut(4).zip(&r.args) {
+        chunk.copy_from_slice(&word(w).to_le_bytes());
+    }
+    let lent = &mut data[..lease_length];
+    let lease = match word(&r.lease_kind) {
+        0 => None,
+        1 => Some(Lease::read_only(lent)),
+        2 => Some(Lease::write_only(lent)),
+        3 => Some(Lease::read_write(lent)),
+        _ => return Err(Status::BadRequest),
+    };
+    // The callee may have restarted since the last call; a refresh costs
+    // one syscall and saves a dead code round trip.
+    let task = sys_refresh_task_id(TaskId::for_index_and_gen(
+        usize::from(target),
+        Generation::ZERO,
+    ));
+    ringbuf_entry!(Trace::Call { task, operation });
+    let leases = lease.as_slice();
+    let (rc, length) = sys_send(
+        task,
+        operation,
+        &args[..args_length],
+        &mut reply[..capacity],
+        leases,
+    );
+    let length = length.min(capacity);
+    ringbuf_entry!(Trace::Replied {
+        rc,
+        length: length as u32
+    });
+    Ok((rc, length))
+}
+
+/// Fills `HIFFY_RESULT`, `done` last so the debugger never sees a half
+/// written result as finished.
+fn publish(kick: u32, status: Status, rc: u32, reply: &[u8]) {
+    let out = &HIFFY_RESULT;
+    for (w, chunk) in out.reply.iter().zip(reply.chunks(4)) {
+        let mut bytes = [0u8; 4];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        w.store(u32::from_le_bytes(bytes), Ordering::Relaxed);
+    }
+    out.rc.store(rc, Ordering::Relaxed);
+    out.reply_length
+        .store(reply.len() as u32, Ordering::Relaxed);
+    out.status.store(status as u32, Ordering::Relaxed);
+    out.done.store(kick, Ordering::Release);
+}

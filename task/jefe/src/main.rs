@@ -1,0 +1,340 @@
+//! Jefe, the supervisor: Leasehold's task 0.
+//!
+//! The kernel posts notification bit 0 to task 0 whenever any task faults.
+//! We then walk the faulted tasks, count each new fault, and act on the
+//! task's disposition: `Restart` it (at once, or after a delay if it
+//! faulted within `MIN_RUN_TIME` of starting, so a crash-looping task
+//! restarts at most 20 times a second), or `Hold` it faulted so a debugger
+//! can look at it. Tasks on the fault mailing list (`on-task-fault`) are
+//! told with a notification, and get `MIN_RESTART_DELAY` to read the fault
+//! before the restart wipes it. A periodic timer drives delayed restarts
+//! and polls the debugger's requests (see [`external`]).
+//!
+//! # We never SEND, except to the kernel
+//!
+//! A SEND blocks until the callee replies. Were jefe to SEND to another
+//! task, that task could stall the supervisor, and with it every restart,
+//! by never answering, which is exactly what a broken task does. So jefe
+//! only answers (REPLY), tells (POST, which never blocks) and asks the
+//! kernel (kipc, answered at once). Every other task is less trusted.
+//!
+//! # Holding a task costs its clients nothing
+//!
+//! In Hubris, clients blocked on a faulted server stay blocked until the
+//! supervisor restarts it, so holding a server hangs its clients. In
+//! Leasehold the kernel bumps the generation at the fault and hands every
+//! blocked peer the dead code right away; the restart that follows reuses
+//! that generation. `Hold` therefore only delays the task's own return.
+//!
+//! # Deliberately absent
+//!
+//! - Dumps: the hosted kernel writes them itself (the debug probe, and
+//!   app.toml `dump-on-fault`), so Hubris's dump ops and areas are gone.
+//! - Restarting jefe: a fault of task 0 leaves it faulted (as Hubris
+//!   today, hubris#2505); nothing supervises the supervisor.
+//! - Back-off beyond 20 Hz: a crash-looping task keeps restarting every
+//!   `MIN_RUN_TIME`; hold it (`humility jefe -H`) to stop it.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod external;
+mod policy;
+
+use counters::counters;
+use idol_runtime::{ClientError, Leased, NotificationHandler, RequestError, W};
+use ringbuf::{counted_ringbuf, ringbuf_entry};
+use task_jefe_api::{Disposition, ExternalRequest, JefeError};
+use userlib::{Generation, RecvMessage, TaskId};
+
+use generated::{
+    ALLOWED_CALLERS, FAULT_MAILING_LIST, NUM_TASKS, STATE_CHANGE_LIST,
+    TASKS_TO_HOLD,
+};
+use policy::TaskStatus;
+
+/// How often, in ms, the periodic timer polls the debugger's requests.
+/// Hubris uses 100 ms; we poll faster so that tests driving jefe through
+/// the debugger stay quick. A tick costs one atomic load when idle.
+const TIMER_INTERVAL: u64 = 20;
+
+// The kernel posts faults on bit 0; build.rs insists "fault" is first, and
+// this catches a build-util that numbers notifications differently.
+const _: () = assert!(notifications::FAULT_MASK == userlib::FAULT_NOTIFICATION);
+
+/// A task to POST to, and the notification bits to post.
+#[derive(Copy, Clone, Debug)]
+pub struct Recipient {
+    pub task: u16,
+    pub mask: u32,
+}
+
+/// An entry of the fault mailing list.
+#[derive(Copy, Clone, Debug)]
+pub struct FaultSubscriber {
+    pub recipient: Recipient,
+    /// The tasks whose faults it wants to hear of; empty means all.
+    pub watches: &'static [u16],
+}
+
+impl FaultSubscriber {
+    /// Whether it is told of task `index`'s faults. Never of its own: it
+    /// is faulted then, and its restart clears its notifications anyway.
+    fn is_told_of(&self, index: usize) -> bool {
+        usize::from(self.recipient.task) != index
+            && (self.watches.is_empty()
+                || self.watches.iter().any(|&w| usize::from(w) == index))
+    }
+}
+
+/// Every state change jefe makes, for the debugger. Task ids carry the
+/// generation clients must use from then on: the kernel bumps it at the
+/// fault, so a fault and the restart that follows show the same one.
+#[derive(Copy, Clone, Debug, PartialEq, counters::Count)]
+enum Trace {
+    #[count(skip)]
+    None,
+    Faulted(TaskId),
+    Held(TaskId),
+    RestartDelayed {
+        task: TaskId,
+        restart_at: u64,
+    },
+    Restarted(TaskId),
+    /// A task we thought faulted was restarted by someone else.
+    RestartedElsewhere(TaskId),
+    Notified {
+        task: TaskId,
+        mask: u32,
+    },
+    RestartMe(TaskId),
+    StateChanged(u32),
+    SetDisposition {
+        task: TaskId,
+        disposition: Disposition,
+    },
+    /// A caller not in `allowed-callers` for op `op`; it is faulted.
+    Refused {
+        caller: TaskId,
+        op: u32,
+    },
+    External {
+        request: ExternalRequest,
+        task: TaskId,
+    },
+    ExternalError(external::Error),
+}
+
+counted_ringbuf!(Trace, 64, Trace::None);
+counters!(JefeError);
+
+/// All of jefe's state.
+pub(crate) struct ServerImpl {
+    /// The application-defined system state (`get_state`/`set_state`).
+    state: u32,
+    disposition: [Disposition; NUM_TASKS],
+    status: [TaskStatus; NUM_TASKS],
+    /// Faults seen per task since boot, wrapping.
+    fault_counts: [u32; NUM_TASKS],
+    /// When the periodic timer next fires, ms since boot.
+    next_poll: u64,
+}
+
+#[allow(unsafe_code)] // export_name: the entry point userlib's _start calls
+#[unsafe(export_name = "main")]
+fn main() -> ! {
+    external::set_ready();
+    let mut server = ServerImpl::new(now());
+    server.arm_timer();
+    let mut buffer = [0u8; idl::INCOMING_SIZE];
+    loop {
+        idol_runtime::dispatch::<_, idl::JefeOperation>(
+            &mut buffer,
+            &mut server,
+        );
+    }
+}
+
+fn now() -> u64 {
+    userlib::sys_get_timer().now
+}
+
+/// Task `index`'s current id. Indices come from app.toml (checked by
+/// build.rs) or are checked against `NUM_TASKS` first, so the kernel
+/// never faults us for an out-of-range one.
+fn task_id(index: usize) -> TaskId {
+    userlib::sys_refresh_task_id(TaskId::for_index_and_gen(
+        index,
+        Generation::ZERO,
+    ))
+}
+
+/// Posts `r`'s notification. A dead code means it faulted since we
+/// looked it up; its restart clears notifications, so there is nothing to
+/// retry.
+fn post(r: Recipient) {
+    let task = task_id(usize::from(r.task));
+    let _ = userlib::sys_post(task, r.mask);
+    ringbuf_entry!(Trace::Notified { task, mask: r.mask });
+}
+
+/// Task index `raw` as an op argument: not jefe, not past the table.
+fn checked_index(raw: u32) -> Result<usize, RequestError<JefeError>> {
+    let error = match usize::try_from(raw) {
+        Ok(0) => JefeError::IllegalTask,
+        Ok(i) if i < NUM_TASKS => return Ok(i),
+        _ => JefeError::BadTaskIndex,
+    };
+    counters::count!(error);
+    Err(error.into())
+}
+
+impl ServerImpl {
+    fn new(now: u64) -> Self {
+        let mut disposition = [Disposition::Restart; NUM_TASKS];
+        for &t in TASKS_TO_HOLD {
+            if let Some(d) = disposition.get_mut(usize::from(t)) {
+                *d = Disposition::Hold;
+            }
+        }
+        Self {
+            state: 0,
+            disposition,
+            status: [TaskStatus::Running { started_at: now }; NUM_TASKS],
+            fault_counts: [0; NUM_TASKS],
+            next_poll: now.saturating_add(TIMER_INTERVAL),
+        }
+    }
+
+    /// Fails with `AccessViolation` (faulting the caller) if this op has
+    /// an `allowed-callers` list that does not name the caller.
+    fn check_caller<E>(
+        &self,
+        msg: &RecvMessage,
+    ) -> Result<(), RequestError<E>> {
+        let caller = msg.sender.index();
+        let refused = ALLOWED_CALLERS.iter().any(|&(op, callers)| {
+            u32::from(op) == msg.operation
+                && !callers.iter().any(|&c| usize::from(c) == caller)
+        });
+        if refused {
+            ringbuf_entry!(Trace::Refused {
+                caller: msg.sender,
+                op: msg.operation,
+            });
+            return Err(RequestError::Fail(ClientError::AccessViolation));
+        }
+        Ok(())
+    }
+}
+
+type Simple<T> = Result<T, RequestError<core::convert::Infallible>>;
+type Fallible<T> = Result<T, RequestError<JefeError>>;
+
+impl idl::InOrderJefeImpl for ServerImpl {
+    fn get_state(&mut self, msg: &RecvMessage) -> Simple<u32> {
+        self.check_caller(msg)?;
+        Ok(self.state)
+    }
+
+    fn set_state(&mut self, msg: &RecvMessage, state: u32) -> Simple<()> {
+        self.check_caller(msg)?;
+        if state != self.state {
+            self.state = state;
+            ringbuf_entry!(Trace::StateChanged(state));
+            STATE_CHANGE_LIST.iter().copied().for_each(post);
+        }
+        Ok(())
+    }
+
+    fn restart_me_raw(&mut self, msg: &RecvMessage) -> Simple<()> {
+        self.check_caller(msg)?;
+        let i = msg.sender.index();
+        // The kernel never delivers a message from task 0 (us) or from
+        // past the table; refuse rather than index out of bounds.
+        if i == 0 || i >= NUM_TASKS {
+            return Err(RequestError::Fail(ClientError::BadMessageContents));
+        }
+        ringbuf_entry!(Trace::RestartMe(msg.sender));
+        self.restart(i, now());
+        // The stub's reply goes to the old generation, so the kernel
+        // drops it: the new incarnation starts from `main`.
+        Ok(())
+    }
+
+    fn read_fault_counts(
+        &mut self,
+        msg: &RecvMessage,
+        data: Leased<W, [u32]>,
+    ) -> Simple<u32> {
+        self.check_caller(msg)?;
+        let n = data.len().min(NUM_TASKS);
+        data.write_range(0..n, &self.fault_counts[..n])
+            .map_err(|()| RequestError::went_away())?;
+        // NUM_TASKS is at most 1024 (a TaskId index has 10 bits).
+        Ok(NUM_TASKS as u32)
+    }
+
+    fn set_disposition(
+        &mut self,
+        msg: &RecvMessage,
+        task_index: u32,
+        disposition: Disposition,
+    ) -> Fallible<()> {
+        self.check_caller(msg)?;
+        let i = checked_index(task_index)?;
+        match disposition {
+            Disposition::Hold => self.hold(i),
+            Disposition::Restart => self.release(i, now()),
+        }
+        ringbuf_entry!(Trace::SetDisposition {
+            task: task_id(i),
+            disposition,
+        });
+        Ok(())
+    }
+
+    fn get_disposition(
+        &mut self,
+        msg: &RecvMessage,
+        task_index: u32,
+    ) -> Fallible<Disposition> {
+        self.check_caller(msg)?;
+        Ok(self.disposition[checked_index(task_index)?])
+    }
+}
+
+impl NotificationHandler for ServerImpl {
+    fn current_notification_mask(&self) -> u32 {
+        notifications::FAULT_MASK | notifications::TIMER_MASK
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        let now = now();
+        // Before anything else, so that a held task restarted by someone
+        // else and faulted again counts as a new fault.
+        self.notice_restarts_elsewhere(now);
+        if bits & notifications::FAULT_MASK != 0 {
+            self.handle_faults(now);
+        }
+        if bits & notifications::TIMER_MASK != 0 {
+            self.handle_timer(now);
+        }
+        self.arm_timer();
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
+
+/// jefe's app.toml config, resolved to indices and masks by build.rs.
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/jefe_config.rs"));
+}
+
+/// The server stub generated from `idl/jefe.idol`.
+#[allow(unsafe_code)] // its `.idolatry` link_section, for the debugger
+mod idl {
+    use task_jefe_api::{Disposition, JefeError};
+    include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+}

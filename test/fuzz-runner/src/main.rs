@@ -1,0 +1,148 @@
+//! Supervisor of the fuzz image (`test/fuzz.toml`).
+//!
+//! It hands the fuzzer a fresh seed on every start, and on every fault
+//! checks that the kernel blamed the fuzzer for a usage or memory error —
+//! never a host syscall or signal, which would mean the kernel resumed it
+//! wrongly — and that no other task faulted. Meanwhile ping and pong keep
+//! talking; at the end pong must have served many more messages, showing
+//! the kernel kept serving everyone else. Prints `test_syscall_fuzz ... ok`
+//! (or FAILED with the reason) and the usual summary, then shuts down.
+
+#![no_std]
+#![no_main]
+
+use userlib::*;
+
+include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
+include!(concat!(env!("OUT_DIR"), "/tasks.rs"));
+
+/// Fuzzer syscalls to make in all before passing.
+const TARGET_SYSCALLS: u32 = 20_000;
+/// Give up after this long.
+const DEADLINE_MS: u64 = 60_000;
+
+struct Line {
+    buf: [u8; 200],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn say(args: core::fmt::Arguments<'_>) {
+    let mut l = Line {
+        buf: [0; 200],
+        len: 0,
+    };
+    let _ = core::fmt::write(&mut l, args);
+    kipc::console_write(&l.buf[..l.len]);
+}
+
+fn finish(failure: Option<core::fmt::Arguments<'_>>) -> ! {
+    match failure {
+        None => {
+            say(format_args!("test_syscall_fuzz ... ok"));
+            say(format_args!("1 passed, 0 failed"));
+            kipc::shutdown(0);
+        }
+        Some(why) => {
+            say(format_args!("test_syscall_fuzz ... FAILED ({why})"));
+            say(format_args!("0 passed, 1 failed"));
+            kipc::shutdown(1);
+        }
+    }
+    loop {
+        sys_recv_notification(0);
+    }
+}
+
+/// A fault the kernel may rightly give a task that makes garbage calls.
+fn acceptable(f: &FaultInfo) -> bool {
+    matches!(
+        f,
+        FaultInfo::SyscallUsage(_)
+            | FaultInfo::MemoryAccess { .. }
+            | FaultInfo::Panic
+            | FaultInfo::FromServer(..)
+    )
+}
+
+#[unsafe(export_name = "main")]
+fn main() -> ! {
+    let start = sys_get_timer().now;
+    sys_set_timer(Some(start + DEADLINE_MS), notifications::TIMER_MASK);
+    let pong_before = kipc::read_syscall_count(PONG);
+    let mut total: u32 = 0;
+    let mut restarts: u32 = 0;
+    let mut usage: u32 = 0;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut buf = [0u8; 16];
+    loop {
+        let mask = notifications::FAULT_MASK | notifications::TIMER_MASK;
+        let msg = sys_recv_open(&mut buf, mask);
+        if msg.sender == TaskId::KERNEL {
+            // Notification bits can be forged by any task's POST (the
+            // fuzzer does it at random), so check the clock, not the bit.
+            if msg.operation & notifications::TIMER_MASK != 0 {
+                if sys_get_timer().now >= start + DEADLINE_MS {
+                    finish(Some(format_args!(
+                        "only {total} syscalls before the deadline"
+                    )));
+                }
+                sys_set_timer(
+                    Some(start + DEADLINE_MS),
+                    notifications::TIMER_MASK,
+                );
+            }
+            for i in 1..TASKS {
+                let TaskState::Faulted { fault, .. } =
+                    kipc::read_task_status(i)
+                else {
+                    continue;
+                };
+                if i != FUZZ {
+                    finish(Some(format_args!("task {i} faulted: {fault:?}")));
+                }
+                if !acceptable(&fault) {
+                    finish(Some(format_args!("fuzzer took {fault:?}")));
+                }
+                if matches!(fault, FaultInfo::SyscallUsage(_)) {
+                    usage += 1;
+                }
+                total = total.saturating_add(kipc::read_syscall_count(FUZZ));
+                restarts += 1;
+                if total >= TARGET_SYSCALLS {
+                    let served = kipc::read_syscall_count(PONG)
+                        .wrapping_sub(pong_before);
+                    say(format_args!(
+                        "fuzz: {total} syscalls, {restarts} faults ({usage} usage), pong served {served} syscalls meanwhile"
+                    ));
+                    if served < 1000 {
+                        finish(Some(format_args!(
+                            "pong served only {served} syscalls"
+                        )));
+                    }
+                    finish(None);
+                }
+                kipc::reinit_task(FUZZ, true);
+            }
+            continue;
+        }
+        // The fuzzer asking for a seed (op 1); anything else it sends is
+        // garbage, answered with an error code.
+        if msg.operation == 1 && msg.message_len == 0 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(restarts as u64 + 1);
+            sys_reply(msg.sender, 0, &seed.to_le_bytes());
+        } else {
+            sys_reply(msg.sender, 1, &[]);
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The test runner: the supervisor (task 0) of the kernel conformance
+//! image, in the shape of Hubris's `test-runner`.
+//!
+//! The suite drives the run by asking us, with [`RunnerOp::NextCase`],
+//! which case to run; we keep that number, so a suite that crashed and was
+//! restarted carries on with the next case. A case passes when the suite
+//! reports it returned ([`RunnerOp::TestResult`]) and fails when the suite
+//! faults (a failed assert is a panic) or does not finish within
+//! [`CASE_TIMEOUT_MS`]. After a failure we restart every task, so the next
+//! case starts from a fresh image whatever the failed one left behind.
+//!
+//! We print `test_<name> ... ok` or `... FAILED (<why>)` for each case and
+//! `N passed, M failed` at the end, then shut the system down with exit
+//! status 0 only if nothing failed.
+//!
+//! As the supervisor we never SEND to anything but the kernel, and we must
+//! never fault: nothing here panics on what a task sends us.
+
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use test_api::*;
+use userlib::*;
+
+include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
+
+/// A case still running after this long has hung.
+const CASE_TIMEOUT_MS: u64 = 10_000;
+
+/// The suite crashing this often between cases means it cannot run at
+/// all; we give up rather than restart it forever.
+const MAX_CRASHES_OUTSIDE_CASES: u32 = 3;
+
+/// Longest case name we keep.
+const MAX_NAME: usize = 64;
+
+#[unsafe(export_name = "main")]
+fn main() -> ! {
+    let mut runner = Runner::default();
+    let mut buf = [0u8; 4 + MAX_NAME];
+    let mask = notifications::FAULT_MASK | notifications::TIMER_MASK;
+    loop {
+        let m = sys_recv_open(&mut buf, mask);
+        if m.sender == TaskId::KERNEL {
+            runner.on_notification(m.operation);
+        } else {
+            let n = (m.message_len as usize).min(buf.len());
+            runner.on_message(&m, &buf[..n]);
+        }
+    }
+}
+
+/// The case in flight.
+struct Case {
+    index: u32,
+    name: [u8; MAX_NAME],
+    name_len: usize,
+    deadline: u64,
+}
+
+impl Case {
+    fn name(&self) -> &[u8] {
+        &self.name[..self.name_len.min(MAX_NAME)]
+    }
+}
+
+#[derive(Default)]
+struct Runner {
+    /// The case the suite runs next.
+    next: u32,
+    current: Option<Case>,
+    passed: u32,
+    failed: u32,
+    /// Fault notification bits since the last `ReadAndClearNotes`.
+    notes: u32,
+    /// Restart any faulted task but the suite at once.
+    auto_restart: bool,
+    crashes_outside_cases: u32,
+}
+
+impl Runner {
+    fn on_notification(&mut self, bits: u32) {
+        if bits & notifications::FAULT_MASK != 0 {
+            // Only the fault bit: our own timer is no business of a case.
+            self.notes |= bits & notifications::FAULT_MASK;
+            self.on_faults();
+        }
+        if bits & notifications::TIMER_MASK != 0 {
+            self.on_timer();
+        }
+    }
+
+    /// Visits every faulted task: a faulted suite is a failed case; any
+    /// other task is restarted if the case asked for it, and otherwise
+    /// held faulted for the case to inspect.
+    fn on_faults(&mut self) {
+        let mut start = 1;
+        while let Some(f) = kipc::find_faulted_task(start) {
+            if f == tasks::SUITE {
+                self.on_suite_fault();
+            } else if self.auto_restart {
+                kipc::reinit_task(f, true);
+            }
+            start = f + 1;
+        }
+    }
+
+    fn on_suite_fault(&mut self) {
+        let mut why = Line::new();
+        write_fault(&mut why, tasks::SUITE);
+        match self.current.take() {
+            Some(case) => self.fail(&case, why.bytes()),
+            None => self.crashed_outside_case(why.bytes()),
+        }
+        reset_world();
+    }
+
+    fn crashed_outside_case(&mut self, why: &[u8]) {
+        self.crashes_outside_cases += 1;
+        let mut line = Line::new();
+        line.push(b"suite crashed outside a case (");
+        line.push(why);
+        line.push(b")");
+        kipc::console_write(line.bytes());
+        if self.crashes_outside_cases >= MAX_CRASHES_OUTSIDE_CASES {
+            self.failed += 1;
+            self.finish();
+        }
+    }
+
+    fn on_timer(&mut self) {
+        let now = sys_get_timer().now;
+        let expired = self.current.as_ref().is_some_and(|c| now >= c.deadline);
+        if !expired {
+            return;
+        }
+        if let Some(case) = self.current.take() {
+            self.fail(&case, b"timeout");
+            reset_world();
+        }
+    }
+
+    fn on_message(&mut self, m: &RecvMessage, data: &[u8]) {
+        let Some(op) = RunnerOp::from_u32(m.operation) else {
+            sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
+            return;
+        };
+        let arg = word(data, 0);
+        match op {
+            RunnerOp::ReadAndClearNotes => {
+                let notes = core::mem::take(&mut self.notes);
+                reply(m, &notes.to_le_bytes());
+            }
+            RunnerOp::SoftIrq => {
+                // The kernel faults *us* for a mask that is not the
+                // sender's IRQs; the suite only ever sends its own.
+                kipc::software_irq(m.sender.index(), arg);
+                reply(m, &[]);
+            }
+            RunnerOp::AutoRestart => {
+                self.auto_restart = arg != 0;
+                reply(m, &[]);
+            }
+            RunnerOp::NextCase => reply(m, &self.next.to_le_bytes()),
+            RunnerOp::TestStart => {
+                self.start(arg, data.get(4..).unwrap_or(&[]));
+                reply(m, &[]);
+            }
+            RunnerOp::TestResult => {
+                self.pass(arg);
+                reply(m, &[]);
+            }
+            RunnerOp::TestComplete => self.finish(),
+        }
+    }
+
+    fn start(&mut self, index: u32, name: &[u8]) {
+        let mut case = Case {
+            index,
+            name: [0; MAX_NAME],
+            name_len: name.len().min(MAX_NAME),
+            deadline: sys_get_timer().now + CASE_TIMEOUT_MS,
+        };
+        case.name[..case.name_len].copy_from_slice(&name[..case.name_len]);
+        sys_set_timer(Some(case.deadline), notifications::TIMER_MASK);
+        self.auto_restart = false;
+        self.current = Some(case);
+    }
+
+    fn pass(&mut self, index: u32) {
+        let Some(case) = self.current.take_if(|c| c.index == index) else {
+            return;
+        };
+        sys_set_timer(None, notifications::TIMER_MASK);
+        self.passed += 1;
+        self.next = case.index + 1;
+        let mut line = Line::new();
+        line.push(case.name());
+        line.push(b" ... ok");
+        kipc::console_write(line.bytes());
+    }
+
+    fn fail(&mut self, case: &Case, why: &[u8]) {
+        sys_set_timer(None, notifications::TIMER_MASK);
+        self.failed += 1;
+        self.next = case.index + 1;
+        let mut line = Line::new();
+        line.push(case.name());
+        line.push(b" ... FAILED (");
+        line.push(why);
+        line.push(b")");
+        kipc::console_write(line.bytes());
+    }
+
+    /// Prints the summary and ends the run; never returns.
+    fn finish(&mut self) -> ! {
+        let mut line = Line::new();
+        let _ = write!(line, "{} passed, {} failed", self.passed, self.failed);
+        kipc::console_write(line.bytes());
+        kipc::shutdown(if self.failed == 0 { 0 } else { 1 });
+        // The kernel stops every task once it has handled the call.
+        loop {
+            sys_recv_notification(0);
+        }
+    }
+}
+
+/// Replies to `m`, or faults the sender if its reply buffer is too small:
+/// a reply that does not fit would fault *us* (`ReplyTooBig`).
+fn reply(m: &RecvMessage, data: &[u8]) {
+    if (m.response_capacity as usize) < data.len() {
+        sys_reply_fault(m.sender, ReplyFaultReason::ReplyBufferTooSmall);
+    } else {
+        sys_reply(m.sender, 0, data);
+    }
+}
+
+/// Restarts every task but us, the suite last, and undoes what a case
+/// may have changed in the kernel (auto-restart is reset at each case
+/// start; peripheral grants here).
+fn reset_world() {
+    for p in 0..tasks::NUM_PERIPHERALS {
+        kipc::restore_peripheral(p as u16);
+    }
+    for i in (1..tasks::NUM_TASKS).filter(|&i| i != tasks::SUITE) {
+        kipc::reinit_task(i, true);
+    }
+    kipc::reinit_task(tasks::SUITE, true);
+}
+
+/// Why task `index` is faulted: its panic message, or its fault.
+fn write_fault(line: &mut Line, index: usize) {
+    match kipc::read_task_status(index) {
+        TaskState::Faulted {
+            fault: FaultInfo::Panic,
+            ..
+        } => {
+            let mut buf = [0u8; PANIC_MESSAGE_MAX];
+            match kipc::read_panic_message(index, &mut buf) {
+                Ok([]) => line.push(b"panic"),
+                Ok(msg) => line.push(msg),
+                Err(e) => {
+                    let _ = write!(line, "panic; message unreadable: {e:?}");
+                }
+            }
+        }
+        TaskState::Faulted { fault, .. } => {
+            let _ = write!(line, "fault: {fault:?}");
+        }
+        s => {
+            let _ = write!(line, "not faulted: {s:?}");
+        }
+    }
+}
+
+/// One console line, built without allocation. Newlines become spaces
+/// (a panic message has one after its location) and what does not fit is
+/// dropped.
+struct Line {
+    buf: [u8; MAX_MESSAGE_LEN],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        Self {
+            buf: [0; MAX_MESSAGE_LEN],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.len == self.buf.len() {
+                return;
+            }
+            self.buf[self.len] = if b == b'\n' { b' ' } else { b };
+            self.len += 1;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
