@@ -77,6 +77,8 @@ pub struct Task {
     pub features: Vec<String>,
     /// Privileged kernel calls granted, in app.toml order.
     pub kipc: Vec<Kipcnum>,
+    /// Names of the blobs linked into this task's flash.
+    pub blobs: Vec<String>,
 }
 
 impl Task {

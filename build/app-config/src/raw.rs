@@ -100,6 +100,10 @@ pub(crate) struct RawTask {
     /// `abi::Kipcnum::grant_name`).
     #[serde(default)]
     pub kipc: Vec<String>,
+    /// Blobs (from `[blobs]`) linked into this task's flash, where
+    /// `userlib::blob!` finds them.
+    #[serde(default)]
+    pub blobs: Vec<String>,
 }
 
 /// `max-sizes = {flash = N, ram = N}`; both are required because both

@@ -64,6 +64,7 @@ pub(crate) fn validate(
     rules::check_irqs_routed_once(r, &tasks, &peripherals)?;
     let layout = rules::lay_out(r, &tasks)?;
     let blobs = blobs(r, &raw.blobs, &base_dir)?;
+    check_task_blobs(r, &tasks, &blobs)?;
     Ok(Config {
         base_dir,
         name: raw.name,
@@ -298,6 +299,7 @@ fn task(
         config: table_json(r, &key("config"), t.config.as_ref())?,
         features: t.features.clone(),
         kipc: resolve_kipc(r, name, &t.kipc)?,
+        blobs: t.blobs.clone(),
     })
 }
 
@@ -479,6 +481,29 @@ fn resolve_kipc(
         out.push(k);
     }
     Ok(out)
+}
+
+/// Every blob a task links must be declared under `[blobs]`, once.
+fn check_task_blobs(
+    r: Reporter,
+    tasks: &[Task],
+    blobs: &[Blob],
+) -> Result<(), ConfigError> {
+    for t in tasks {
+        let key = format!("tasks.{}.blobs", t.name);
+        for (i, b) in t.blobs.iter().enumerate() {
+            if !blobs.iter().any(|x| &x.name == b) {
+                return Err(r.error(
+                    key,
+                    format!("no blob named {b:?} (declare it under [blobs])"),
+                ));
+            }
+            if t.blobs[..i].contains(b) {
+                return Err(r.error(key, format!("{b:?} is listed twice")));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn blobs(

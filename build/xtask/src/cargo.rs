@@ -1,9 +1,10 @@
 //! Running cargo: the workspace's packages, task builds and the kernel
 //! build.
 //!
-//! Every build uses the workspace's own `target/` directory, whatever
-//! `CARGO_TARGET_DIR` says, so that task builds are cached across runs and
-//! shared with the rest of the workspace.
+//! Every build uses one target directory — `CARGO_TARGET_DIR` if it is
+//! set (as cargo itself does), else the workspace's `target/` — so that
+//! task builds are cached across runs and shared with the rest of the
+//! workspace, and several checkouts or engineers can build side by side.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -37,7 +38,17 @@ pub struct Package {
 
 impl Workspace {
     pub fn new(root: PathBuf) -> Self {
-        let target = root.join("target");
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) if !dir.is_empty() => {
+                let dir = PathBuf::from(dir);
+                if dir.is_absolute() {
+                    dir
+                } else {
+                    root.join(dir)
+                }
+            }
+            _ => root.join("target"),
+        };
         Self { root, target }
     }
 

@@ -101,8 +101,26 @@ fn build_and_link(
         .ok_or_else(|| anyhow!("task {}: no memory layout", task.name))?;
     let script = out.join("link").join(format!("{}.ld", task.name));
     let output = out.join("link").join(&task.name);
+    let mut extra = Vec::new();
+    if !task.blobs.is_empty() {
+        let mut blobs = Vec::new();
+        for name in &task.blobs {
+            let b =
+                config.blobs().iter().find(|b| &b.name == name).ok_or_else(
+                    || anyhow!("task {}: no blob {name}", task.name),
+                )?;
+            let bytes = std::fs::read(&b.resolved).with_context(|| {
+                format!("cannot read blob {name} ({})", b.resolved.display())
+            })?;
+            blobs.push((name.clone(), bytes));
+        }
+        let path = out.join("obj").join(format!("{}-blobs.o", task.name));
+        write_if_changed(&path, &link::blob_object(&blobs)?)?;
+        extra.push(path);
+    }
     let link = Link {
         lld,
+        extra,
         object: &object,
         script: &script,
         output: &output,

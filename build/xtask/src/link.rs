@@ -31,7 +31,7 @@ PHDRS {{ text PT_LOAD FLAGS(5); ram PT_LOAD FLAGS(6); }}
 SECTIONS {{
   . = {flash:#x} + SIZEOF_HEADERS;
   .text : {{ KEEP(*(.text.start)) *(.text .text.*) }} :text
-  .rodata : {{ *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) }} :text
+  .rodata : {{ *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) *(.got .got.plt) }} :text
   .task_slot_table : {{ KEEP(*(.task_slot_table)) }} :text
   .idolatry : {{ KEEP(*(.idolatry)) }} :text
   __flash_end = .;
@@ -76,6 +76,8 @@ pub fn rust_lld() -> Result<PathBuf> {
 pub struct Link<'a> {
     pub lld: &'a Path,
     pub object: &'a Path,
+    /// Further objects (the task's blobs), linked after the task.
+    pub extra: Vec<PathBuf>,
     pub script: &'a Path,
     pub output: &'a Path,
 }
@@ -91,6 +93,7 @@ impl Link<'_> {
         args.push("-o".into());
         args.push(self.output.display().to_string());
         args.push(self.object.display().to_string());
+        args.extend(self.extra.iter().map(|p| p.display().to_string()));
         args
     }
 
@@ -105,6 +108,11 @@ impl Link<'_> {
         })?;
         let mut hash = Fnv::new();
         hash.write(&object);
+        for extra in &self.extra {
+            let bytes = std::fs::read(extra)
+                .with_context(|| format!("cannot read {}", extra.display()))?;
+            hash.write(&bytes);
+        }
         hash.write(script_text.as_bytes());
         hash.write(self.args().join("\0").as_bytes());
         let stamp = format!("{:016x}\n", hash.finish());
@@ -231,6 +239,7 @@ mod tests {
         let script = dir.path().join("t.ld");
         let output = dir.path().join("t.elf");
         let link = Link {
+            extra: Vec::new(),
             lld: &lld,
             object: &object,
             script: &script,
@@ -255,4 +264,45 @@ mod tests {
         let used = sym("__ram_used_end").expect("used end") - 0x4001_0000;
         assert_eq!(used, 0x804);
     }
+}
+
+/// An object file holding `blobs` (name, bytes) as read-only data, each
+/// bracketed by the symbols `__blob_<name>_start` and `__blob_<name>_end`
+/// that `userlib::blob!` refers to. Each blob has its own section, so the
+/// final link's garbage collection drops any blob the task never names.
+pub fn blob_object(blobs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    use object::write::{Object, Symbol, SymbolSection};
+    use object::{
+        Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags,
+        SymbolKind, SymbolScope,
+    };
+    let mut obj = Object::new(
+        BinaryFormat::Elf,
+        Architecture::X86_64,
+        Endianness::Little,
+    );
+    for (name, bytes) in blobs {
+        let section = obj.add_section(
+            Vec::new(),
+            format!(".rodata.blob.{name}").into_bytes(),
+            SectionKind::ReadOnlyData,
+        );
+        let offset = obj.append_section_data(section, bytes, 16);
+        for (suffix, value) in
+            [("start", offset), ("end", offset + bytes.len() as u64)]
+        {
+            obj.add_symbol(Symbol {
+                name: format!("__blob_{name}_{suffix}").into_bytes(),
+                value,
+                size: 0,
+                kind: SymbolKind::Data,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Section(section),
+                flags: SymbolFlags::None,
+            });
+        }
+    }
+    obj.write()
+        .map_err(|e| anyhow::anyhow!("cannot build blob object: {e}"))
 }

@@ -40,3 +40,30 @@ pub mod raw {
 }
 
 pub use syscalls::*;
+
+/// A blob from app.toml's `[blobs]`, linked into this task's flash because
+/// its `blobs = [...]` names it: `let image: &'static [u8] = blob!(ice40);`.
+///
+/// A task that names a blob its app.toml entry does not list fails to
+/// link, with an undefined `__blob_<name>_start`.
+#[macro_export]
+macro_rules! blob {
+    ($name:ident) => {{
+        unsafe extern "C" {
+            #[link_name = concat!("__blob_", stringify!($name), "_start")]
+            static START: u8;
+            #[link_name = concat!("__blob_", stringify!($name), "_end")]
+            static END: u8;
+        }
+        let start = &raw const START;
+        let end = &raw const END;
+        // Safety: the build brackets exactly the blob's bytes, in flash,
+        // with these two symbols; flash never changes.
+        unsafe {
+            core::slice::from_raw_parts(
+                start,
+                (end as usize).saturating_sub(start as usize),
+            )
+        }
+    }};
+}
