@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod bench;
 mod cargo;
 mod dist;
 mod elf;
@@ -50,11 +51,25 @@ enum Xtask {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Runs a benchmark and prints its figures next to a baseline
+    /// measured in the same run, ending with `ratio ...` lines.
+    Bench {
+        /// Which benchmark.
+        #[arg(value_enum)]
+        which: Benchmark,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
         file: PathBuf,
     },
+}
+
+/// The benchmarks `cargo xtask bench` knows.
+#[derive(Copy, Clone, Debug, clap::ValueEnum)]
+enum Benchmark {
+    /// Null IPC round trip and a 1 MiB borrow, against a pipe and memcpy.
+    Ipc,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +78,9 @@ fn main() -> ExitCode {
         Xtask::Run { app_toml } => run::run(&app_toml),
         Xtask::Test { images, timeout } => test::test(&images, timeout),
         Xtask::Idol { file } => idol(&file),
+        Xtask::Bench { which } => match which {
+            Benchmark::Ipc => bench::ipc(&workspace_root()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,237 @@
+//! `cargo xtask bench <ipc|fpga|idol>`: benchmarks that print their figure
+//! next to a baseline measured in the same run, ending in `ratio` lines
+//! for scripts.
+//!
+//! A benchmark image's tasks print `bench <name> <median ns> <min ns>
+//! <max ns>` lines on the console and shut down; this module boots the
+//! image (under the placements a benchmark asks for), collects the lines,
+//! and measures the host baselines itself.
+
+use anyhow::{Context, Result, bail};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A figure as the image reports it.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Parses `[task] bench <name> <median> <min> <max>`.
+pub fn parse_bench_line(line: &str) -> Option<(String, Figure)> {
+    let rest = line.split_once("bench ")?.1;
+    let mut w = rest.split_whitespace();
+    let name = w.next()?.to_owned();
+    let mut n = || w.next()?.parse::<f64>().ok();
+    Some((
+        name,
+        Figure {
+            median: n()?,
+            min: n()?,
+            max: n()?,
+        },
+    ))
+}
+
+/// Boots `archive` once (on one CPU or free) and returns its figures.
+fn run_image(
+    kernel: &Path,
+    archive: &Path,
+    one_cpu: bool,
+) -> Result<BTreeMap<String, Figure>> {
+    let mut cmd = Command::new(kernel);
+    cmd.arg(archive)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if one_cpu {
+        cmd.arg("--one-cpu");
+    }
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", kernel.display()))?;
+    let pid = rustix::process::Pid::from_child(&child);
+    // A benchmark image shuts itself down; one that does not is stopped.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(180));
+        let _ =
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    });
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: BTreeMap<_, _> =
+        text.lines().filter_map(parse_bench_line).collect();
+    if !out.status.success() || figures.is_empty() {
+        bail!("benchmark image failed ({}):\n{text}", out.status);
+    }
+    Ok(figures)
+}
+
+/// Pins this process (and what it starts afterwards) to CPU 0, or frees
+/// it to run anywhere.
+fn pin(one_cpu: bool) -> Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    let cpus = if one_cpu {
+        1
+    } else {
+        rustix::thread::CpuSet::MAX_CPU
+    };
+    for c in 0..cpus {
+        set.set(c);
+    }
+    rustix::thread::sched_setaffinity(None, &set)
+        .context("cannot set CPU affinity")
+}
+
+/// Median, min and max of `samples` runs of `f`, each timed over `iters`
+/// iterations, in ns per iteration.
+fn sample(samples: usize, iters: u32, mut f: impl FnMut(u32)) -> Figure {
+    let mut v: Vec<f64> = (0..samples)
+        .map(|_| {
+            let t = Instant::now();
+            f(iters);
+            t.elapsed().as_nanos() as f64 / iters as f64
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    Figure {
+        median: v[v.len() / 2],
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+/// Round trip of one byte between two processes over a pair of pipes,
+/// the cheapest blocking hand-off Linux offers two processes: we write a
+/// byte to `cat`'s stdin and read it back from its stdout.
+fn pipe_round_trip() -> Result<Figure> {
+    use std::io::{Read, Write};
+    let mut cat = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cat for the pipe baseline")?;
+    let (Some(mut to), Some(mut from)) = (cat.stdin.take(), cat.stdout.take())
+    else {
+        bail!("cat has no pipes");
+    };
+    let mut byte = [0u8; 1];
+    let mut trip = |n: u32| -> std::io::Result<()> {
+        for _ in 0..n {
+            to.write_all(&byte)?;
+            from.read_exact(&mut byte)?;
+        }
+        Ok(())
+    };
+    trip(2000)?;
+    let mut failed = None;
+    let fig = sample(7, 20_000, |n| {
+        if let Err(e) = trip(n) {
+            failed = Some(e);
+        }
+    });
+    drop(trip);
+    drop(to);
+    let _ = cat.wait();
+    match failed {
+        Some(e) => Err(e).context("pipe baseline"),
+        None => Ok(fig),
+    }
+}
+
+/// A 1 MiB `memcpy` between two buffers that are already paged in.
+fn memcpy_1mib() -> Figure {
+    let src = vec![0x5Au8; 1 << 20];
+    let mut dst = vec![0u8; 1 << 20];
+    dst.copy_from_slice(&src);
+    sample(7, 500, |n| {
+        for _ in 0..n {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+    })
+}
+
+fn row(name: &str, f: &Figure) {
+    println!(
+        "{name:<40} {:>10.0} {:>10.0} {:>10.0}",
+        f.median, f.min, f.max
+    );
+}
+
+fn header() {
+    println!(
+        "{:<40} {:>10} {:>10} {:>10}",
+        "figure (ns)", "median", "min", "max"
+    );
+}
+
+fn get<'a>(m: &'a BTreeMap<String, Figure>, k: &str) -> Result<&'a Figure> {
+    m.get(k)
+        .with_context(|| format!("the image reported no `{k}`"))
+}
+
+/// The IPC benchmark: null round trip and a 1 MiB borrow, on one CPU and
+/// under free placement, against a pipe round trip and memcpy.
+pub fn ipc(root: &Path) -> Result<()> {
+    let image = crate::dist::dist(&root.join("test/bench/ipc.toml"))?;
+    pin(true)?;
+    let one = run_image(&image.kernel, &image.archive, true)?;
+    let pipe_one = pipe_round_trip()?;
+    pin(false)?;
+    let free = run_image(&image.kernel, &image.archive, false)?;
+    let pipe_free = pipe_round_trip()?;
+    let memcpy = memcpy_1mib();
+    header();
+    row(
+        "ipc null round trip, one cpu",
+        get(&one, "null_round_trip")?,
+    );
+    row("pipe round trip, one cpu", &pipe_one);
+    row("ipc null round trip, free", get(&free, "null_round_trip")?);
+    row("pipe round trip, free", &pipe_free);
+    let borrow = get(&free, "borrow_1mib_round_trip")?;
+    row("1 MiB borrow round trip, free", borrow);
+    row("memcpy 1 MiB", &memcpy);
+    // The borrow itself: its round trip less the null round trip.
+    let borrow_only =
+        (borrow.median - get(&free, "null_round_trip")?.median).max(1.0);
+    println!(
+        "ratio ipc/pipe one-cpu {:.2}",
+        get(&one, "null_round_trip")?.median / pipe_one.median
+    );
+    println!(
+        "ratio ipc/pipe free {:.2}",
+        get(&free, "null_round_trip")?.median / pipe_free.median
+    );
+    println!("ratio borrow/memcpy {:.2}", memcpy.median / borrow_only);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_parse_and_others_do_not() {
+        let (name, f) = parse_bench_line(
+            "[client] bench null_round_trip 16700 15800 18350",
+        )
+        .unwrap();
+        assert_eq!(name, "null_round_trip");
+        assert_eq!(
+            f,
+            Figure {
+                median: 16700.0,
+                min: 15800.0,
+                max: 18350.0
+            }
+        );
+        assert!(parse_bench_line("[client] hello").is_none());
+        assert!(parse_bench_line("[client] bench x 1 2").is_none());
+    }
+}
