@@ -21,6 +21,15 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where xtask builds: `CARGO_TARGET_DIR` if set, else `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) if !d.is_empty() => root().join(d),
+        _ => root().join("target"),
+    }
+}
+
 fn dist(app_toml: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("dist")
@@ -41,9 +50,12 @@ fn dist_writes_an_archive_with_every_part_and_a_patched_slot() {
     let out = dist(&fixture("pingpong.toml"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("wrote target/xtask-e2e/dist/"), "{stderr}");
+    assert!(
+        stderr.contains("xtask-e2e/dist/build-xtask-e2e.zip"),
+        "{stderr}"
+    );
 
-    let path = root().join("target/xtask-e2e/dist/build-xtask-e2e.zip");
+    let path = target_dir().join("xtask-e2e/dist/build-xtask-e2e.zip");
     let file = std::fs::File::open(&path).expect("archive exists");
     let mut zip = zip::ZipArchive::new(file).expect("a zip");
     let names: Vec<String> = zip

@@ -23,6 +23,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const TOKEN_SIGNAL: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
+/// Kernel log lines about one task printed in full before rate limiting.
+const LOG_BURST: u64 = 20;
 /// Probe connections are `CONN_BASE + id`; a task incarnation is
 /// `spawn number << 16 | task index`, always below `CONN_BASE`.
 const CONN_BASE: u64 = 1 << 62;
@@ -87,6 +89,8 @@ struct Hosted {
     dumps_written: u32,
     /// Processes spawned so far; numbers each incarnation's epoll token.
     spawns: u64,
+    /// Kernel log lines printed per task, to rate-limit a crash loop.
+    logged: Vec<u64>,
 }
 
 fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
@@ -261,6 +265,7 @@ impl Hosted {
                 dump_dir: std::path::PathBuf::from("."),
                 dumps_written: 0,
                 spawns: 0,
+                logged: vec![0; n],
                 epoll,
                 signals,
                 timer,
@@ -532,10 +537,12 @@ impl Hosted {
             if std::mem::take(&mut k.tasks[i].stop) {
                 self.kill(i);
                 if let TaskState::Faulted { fault, .. } = k.tasks[i].state() {
-                    println!(
-                        "kernel: task {} faulted: {fault:?}",
-                        self.manifest.tasks[i].name
-                    );
+                    let name = &self.manifest.tasks[i].name;
+                    let line = format!("task {name} faulted: {fault:?}");
+                    self.log(i, &line);
+                    if self.manifest.kernel.dump_on_fault {
+                        self.write_dump(k, None, &line);
+                    }
                 }
             }
             if std::mem::take(&mut k.tasks[i].restart) {
@@ -562,6 +569,22 @@ impl Hosted {
             if std::mem::take(&mut k.tasks[i].resume) {
                 self.resume(k, i);
             }
+        }
+    }
+
+    /// Prints a kernel event about task `i`. A task that faults and
+    /// restarts in a loop would drown the log, so after the first
+    /// [`LOG_BURST`] lines about one task only every 1000th is printed
+    /// (with `-v`, all are).
+    fn log(&mut self, i: usize, line: &str) {
+        let n = self.logged[i];
+        self.logged[i] += 1;
+        if self.verbose || n < LOG_BURST {
+            println!("kernel: {line}");
+        } else if n % 1000 == 0 {
+            println!(
+                "kernel: {line} (event {n} for this task; others not shown)"
+            );
         }
     }
 
@@ -620,6 +643,7 @@ impl Hosted {
     /// the core started the task.
     fn restart(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
         self.kill(i);
+        let name = self.manifest.tasks[i].name.clone();
         let t = &self.manifest.tasks[i];
         match Ram::new(&t.name, &self.images[i].ram_init) {
             Ok(ram) => k.platform.memory[i].ram = ram,
@@ -633,14 +657,13 @@ impl Hosted {
         match spawn::spawn(&self.elf_fds[i], &k.platform.memory[i].ram.fd) {
             Ok(process) => {
                 let fd = process.listener.as_raw_fd();
-                if self.verbose {
-                    println!(
-                        "kernel: task {} started (pid {}, gen {})",
-                        t.name,
-                        process.pid,
-                        k.tasks[i].generation().get()
-                    );
-                }
+                let line = format!(
+                    "task {} started (pid {}, gen {})",
+                    name,
+                    process.pid,
+                    k.tasks[i].generation().get()
+                );
+                self.log(i, &line);
                 self.spawns += 1;
                 let token = (self.spawns << 16) | i as u64;
                 self.slots[i] = Some(Slot {
@@ -651,11 +674,11 @@ impl Hosted {
                     token,
                 });
                 if let Err(e) = self.watch(fd, token) {
-                    println!("kernel: task {}: {e:#}", t.name);
+                    println!("kernel: task {name}: {e:#}");
                 }
             }
             Err(e) => {
-                println!("kernel: task {}: cannot start: {e:#}", t.name);
+                println!("kernel: task {name}: cannot start: {e:#}");
                 k.fault(i, FaultInfo::HostSignal { signal: 0 });
             }
         }
