@@ -178,3 +178,27 @@ fn parse_metadata(json: &[u8]) -> Result<BTreeMap<String, Package>> {
         })
         .collect())
 }
+
+/// Makes sure the standard library for the task target is installed, so
+/// that the README's two commands work on a fresh machine: if the active
+/// toolchain lacks it, `rustup target add` fetches it (a few seconds).
+pub fn ensure_task_target() -> Result<()> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("cannot run rustc")?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let lib = Path::new(&sysroot).join("lib/rustlib").join(TASK_TARGET);
+    if lib.is_dir() {
+        return Ok(());
+    }
+    eprintln!("installing the {TASK_TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", TASK_TARGET])
+        .status()
+        .context("cannot run rustup (install the target by hand: `rustup target add x86_64-unknown-none`)")?;
+    if !status.success() {
+        bail!("`rustup target add {TASK_TARGET}` failed ({status})");
+    }
+    Ok(())
+}

@@ -36,6 +36,7 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
         .with_context(|| format!("cannot read {}", app_toml.display()))?;
     let ws = Workspace::new(crate::workspace_root());
     check_crates(&config, &ws.packages()?)?;
+    crate::cargo::ensure_task_target()?;
     let lld = link::rust_lld()?;
     let out = ws.target.join(config.name());
 
