@@ -134,7 +134,6 @@ fn pipe_round_trip() -> Result<Figure> {
             failed = Some(e);
         }
     });
-    drop(trip);
     drop(to);
     let _ = cat.wait();
     match failed {

@@ -157,6 +157,47 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// An object file holding `blobs` (name, bytes) as read-only data, each
+/// bracketed by the symbols `__blob_<name>_start` and `__blob_<name>_end`
+/// that `userlib::blob!` refers to. Each blob has its own section, so the
+/// final link's garbage collection drops any blob the task never names.
+pub fn blob_object(blobs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    use object::write::{Object, Symbol, SymbolSection};
+    use object::{
+        Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags,
+        SymbolKind, SymbolScope,
+    };
+    let mut obj = Object::new(
+        BinaryFormat::Elf,
+        Architecture::X86_64,
+        Endianness::Little,
+    );
+    for (name, bytes) in blobs {
+        let section = obj.add_section(
+            Vec::new(),
+            format!(".rodata.blob.{name}").into_bytes(),
+            SectionKind::ReadOnlyData,
+        );
+        let offset = obj.append_section_data(section, bytes, 16);
+        for (suffix, value) in
+            [("start", offset), ("end", offset + bytes.len() as u64)]
+        {
+            obj.add_symbol(Symbol {
+                name: format!("__blob_{name}_{suffix}").into_bytes(),
+                value,
+                size: 0,
+                kind: SymbolKind::Data,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Section(section),
+                flags: SymbolFlags::None,
+            });
+        }
+    }
+    obj.write()
+        .map_err(|e| anyhow::anyhow!("cannot build blob object: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,45 +305,4 @@ mod tests {
         let used = sym("__ram_used_end").expect("used end") - 0x4001_0000;
         assert_eq!(used, 0x804);
     }
-}
-
-/// An object file holding `blobs` (name, bytes) as read-only data, each
-/// bracketed by the symbols `__blob_<name>_start` and `__blob_<name>_end`
-/// that `userlib::blob!` refers to. Each blob has its own section, so the
-/// final link's garbage collection drops any blob the task never names.
-pub fn blob_object(blobs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
-    use object::write::{Object, Symbol, SymbolSection};
-    use object::{
-        Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags,
-        SymbolKind, SymbolScope,
-    };
-    let mut obj = Object::new(
-        BinaryFormat::Elf,
-        Architecture::X86_64,
-        Endianness::Little,
-    );
-    for (name, bytes) in blobs {
-        let section = obj.add_section(
-            Vec::new(),
-            format!(".rodata.blob.{name}").into_bytes(),
-            SectionKind::ReadOnlyData,
-        );
-        let offset = obj.append_section_data(section, bytes, 16);
-        for (suffix, value) in
-            [("start", offset), ("end", offset + bytes.len() as u64)]
-        {
-            obj.add_symbol(Symbol {
-                name: format!("__blob_{name}_{suffix}").into_bytes(),
-                value,
-                size: 0,
-                kind: SymbolKind::Data,
-                scope: SymbolScope::Linkage,
-                weak: false,
-                section: SymbolSection::Section(section),
-                flags: SymbolFlags::None,
-            });
-        }
-    }
-    obj.write()
-        .map_err(|e| anyhow::anyhow!("cannot build blob object: {e}"))
 }

@@ -118,12 +118,12 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
             .unwrap_or_else(|_| panic!("boot incomplete:\n{log}"));
         log.push_str(&line);
         log.push('\n');
-        if let Some(rest) = line.strip_prefix("kernel: task ") {
-            if let Some((name, tail)) = rest.split_once(" started (pid ") {
-                started.push(name.to_owned());
-                let pid = tail.split(',').next().and_then(|p| p.parse().ok());
-                pids.push(pid.expect("pid in the boot log"));
-            }
+        if let Some(rest) = line.strip_prefix("kernel: task ")
+            && let Some((name, tail)) = rest.split_once(" started (pid ")
+        {
+            started.push(name.to_owned());
+            let pid = tail.split(',').next().and_then(|p| p.parse().ok());
+            pids.push(pid.expect("pid in the boot log"));
         }
         if line.starts_with("[demo] ") && line.ends_with("state Operating") {
             loaded += 1;

@@ -581,7 +581,7 @@ impl Hosted {
         self.logged[i] += 1;
         if self.verbose || n < LOG_BURST {
             println!("kernel: {line}");
-        } else if n % 1000 == 0 {
+        } else if n.is_multiple_of(1000) {
             println!(
                 "kernel: {line} (event {n} for this task; others not shown)"
             );
@@ -793,10 +793,10 @@ impl Hosted {
             p.next_id += 1;
             let fd = stream.as_raw_fd();
             p.conns.insert(id, (stream, Vec::new()));
-            if self.watch(fd, id).is_err() {
-                if let Some(p) = self.probe.as_mut() {
-                    p.conns.remove(&id);
-                }
+            if self.watch(fd, id).is_err()
+                && let Some(p) = self.probe.as_mut()
+            {
+                p.conns.remove(&id);
             }
         }
     }

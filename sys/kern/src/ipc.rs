@@ -82,7 +82,7 @@ impl<P: Platform> Kernel<'_, P> {
         let a = t.save.args;
         check_slice(t, a[1], a[2], false)?;
         check_slice(t, a[3], a[4], true)?;
-        if a[6] as usize > MAX_LEASES || a[5] % 4 != 0 {
+        if a[6] as usize > MAX_LEASES || !a[5].is_multiple_of(4) {
             return Err(UsageError::InvalidSlice.into());
         }
         check_slice(t, a[5], a[6] * 12, false)
