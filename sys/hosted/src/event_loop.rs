@@ -208,6 +208,9 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         hosted.manifest.tasks.len()
     );
     kernel.boot();
+    crate::trace::record(crate::trace::Trace::Booted {
+        tasks: kernel.tasks.len() as u16,
+    });
     hosted.apply(&mut kernel);
     println!(
         "kernel: all tasks started in {} us",
@@ -302,7 +305,9 @@ impl Hosted {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
         loop {
             if let Some(code) = k.platform.shutdown {
-                return code.min(255) as u8;
+                let code = code.min(255) as u8;
+                crate::trace::record(crate::trace::Trace::Shutdown { code });
+                return code;
             }
             // Safety: waiting on our epoll set into a local array.
             let n = unsafe {
@@ -410,6 +415,10 @@ impl Hosted {
             unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_SEND, &resp) };
         } else {
             let pc = u32::try_from(n.data.instruction_pointer).unwrap_or(0);
+            crate::trace::record(crate::trace::Trace::ForbiddenTrap {
+                task: i as u16,
+                number: nr,
+            });
             k.fault(i, FaultInfo::HostSyscall { number: nr, pc });
         }
     }
@@ -464,6 +473,7 @@ impl Hosted {
                 self.on_stop(k, pid, status);
                 continue;
             }
+            crate::trace::record(crate::trace::Trace::Reaped { pid });
             self.zombies.retain(|z| z.pid != pid);
             if let Some(i) = self.task_of_pid(pid) {
                 self.slots[i] = None;
@@ -539,6 +549,10 @@ impl Hosted {
                 if let TaskState::Faulted { fault, .. } = k.tasks[i].state() {
                     let name = &self.manifest.tasks[i].name;
                     let line = format!("task {name} faulted: {fault:?}");
+                    crate::trace::record(crate::trace::Trace::Faulted {
+                        task: i as u16,
+                        fault,
+                    });
                     self.log(i, &line);
                     if self.manifest.kernel.dump_on_fault {
                         self.write_dump(k, None, &line);
@@ -635,6 +649,10 @@ impl Hosted {
                     0,
                 )
             };
+            crate::trace::record(crate::trace::Trace::Killed {
+                task: i as u16,
+                pid: slot.process.pid,
+            });
             self.zombies.push(slot.process);
         }
     }
@@ -664,6 +682,11 @@ impl Hosted {
                     k.tasks[i].generation().get()
                 );
                 self.log(i, &line);
+                crate::trace::record(crate::trace::Trace::Started {
+                    task: i as u16,
+                    generation: k.tasks[i].generation().get(),
+                    pid: process.pid,
+                });
                 self.spawns += 1;
                 let token = (self.spawns << 16) | i as u64;
                 self.slots[i] = Some(Slot {
@@ -789,6 +812,7 @@ impl Hosted {
             let Ok((stream, _)) = p.listener.accept() else {
                 return;
             };
+            crate::trace::record(crate::trace::Trace::ProbeConnected);
             let id = CONN_BASE + p.next_id;
             p.next_id += 1;
             let fd = stream.as_raw_fd();
@@ -946,6 +970,15 @@ impl Hosted {
                 k.arm_injection(task, nth, action, abi::TaskId::KERNEL);
                 json!({ "ok": true })
             }
+            Request::Trace => {
+                let rows: Vec<_> = crate::trace::entries()
+                    .into_iter()
+                    .map(|(line, generation, count, event)| {
+                        json!({ "line": line, "generation": generation, "count": count, "event": event })
+                    })
+                    .collect();
+                json!({ "ok": true, "entries": rows })
+            }
             Request::Fault { task } => {
                 if task == 0 || task >= n {
                     return error(format!("cannot fault task {task}"));
@@ -978,6 +1011,7 @@ impl Hosted {
             reason,
         ) {
             Ok(()) => {
+                crate::trace::record(crate::trace::Trace::DumpWritten);
                 println!("kernel: wrote dump {}", path.display());
                 Some(path)
             }

@@ -13,6 +13,7 @@ mod memory;
 mod probe;
 mod seccomp;
 mod spawn;
+mod trace;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -15,6 +15,7 @@
 //! | `dump` | `path` (optional) | `path` of the dump written |
 //! | `inject` | `task`, `nth`, `action` (`fault`/`restart`) | |
 //! | `fault` | `task` | |
+//! | `trace` | | `entries`: the kernel's own ringbuf, oldest first |
 //!
 //! Every answer has `ok`; a failed request has `ok: false` and `error`.
 //! The socket is created with owner-only permissions: whoever can use it
@@ -49,6 +50,7 @@ pub enum Request {
     Fault {
         task: usize,
     },
+    Trace,
 }
 
 /// Largest read a single request may ask for.
