@@ -47,6 +47,16 @@ pub struct TaskRow {
     /// it (older kernels do not).
     #[serde(default)]
     pub recv_mask: Option<u32>,
+    /// Where the message of a task that panicked is in its RAM.
+    #[serde(default)]
+    pub panic: Option<PanicAt>,
+}
+
+/// A panic message's place in task RAM, as the kernel reports it.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct PanicAt {
+    pub address: u64,
+    pub length: u64,
 }
 
 impl TaskRow {

@@ -36,7 +36,13 @@ pub fn tasks(
     );
     for row in &rows {
         let state = row.decode_state()?;
-        let text = state_string(archive, &state, row, now);
+        let text = match (&state, panic_message(archive, target, row)) {
+            (TaskState::Faulted { original_state, .. }, Some(msg)) => format!(
+                "FAULT: panicked: {msg} (was: {})",
+                sched_string(archive, original_state, row, now)
+            ),
+            _ => state_string(archive, &state, row, now),
+        };
         let _ = writeln!(
             out,
             "{:>2} {:<width$} {:>3} {:>3} {text}",
@@ -47,6 +53,22 @@ pub fn tasks(
         }
     }
     Ok(out)
+}
+
+/// The message of a task that panicked, on one line, if the kernel says
+/// where it is and it can still be read.
+pub fn panic_message(
+    archive: &Archive,
+    target: &mut Target,
+    row: &TaskRow,
+) -> Option<String> {
+    let at = row.panic?;
+    let bytes = target
+        .read(archive, row.index, at.address, at.length)
+        .ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    Some(words.join(" ")).filter(|m| !m.is_empty())
 }
 
 /// The extra lines `-v` prints under a task.
@@ -128,7 +150,9 @@ fn sched_string(
                 None => "recv".into(),
             };
             if let Some(mask) = row.recv_mask.filter(|m| *m != 0) {
-                let _ = write!(s, ", notif: {}", bits(archive, row, mask, now));
+                // A closed RECV from the kernel waits only for these.
+                let sep = if s == "notif" { ": " } else { ", notif: " };
+                let _ = write!(s, "{sep}{}", bits(archive, row, mask, now));
             }
             s
         }

@@ -219,6 +219,7 @@ fn row(index: usize, state: &TaskState, recv_mask: Option<u32>) -> TaskRow {
         notifications: 0,
         timer: Some(1071),
         recv_mask,
+        panic: None,
     }
 }
 

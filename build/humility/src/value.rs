@@ -243,6 +243,8 @@ impl fmt::Display for Value {
                 }
                 write!(f, "]")
             }
+            // The unit type, e.g. in `Result<(), E>`: Rust's spelling.
+            Self::Opaque { ty, size: 0 } if ty == "()" => write!(f, "()"),
             Self::Opaque { ty, size } => write!(f, "<{ty}: {size} bytes>"),
             Self::Unreadable => write!(f, "<unreadable>"),
         }

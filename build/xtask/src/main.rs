@@ -3,7 +3,8 @@
 //! Each subcommand is one variant of [`Xtask`], whose doc comment is its
 //! `--help`, and one module: `dist` builds the archive (with `link` and
 //! `archive` doing the linking and the packing), `run` boots it on the
-//! hosted kernel, `test` runs test images and the workspace's tests.
+//! hosted kernel, `test` runs test images and the workspace's tests;
+//! `humility` runs the debugger (`build/humility`).
 //!
 //! Every error ends up here as one line, `error: ...`, and a non-zero exit
 //! status; we never print a backtrace, because the people reading these
@@ -58,6 +59,13 @@ enum Xtask {
         #[arg(value_enum)]
         which: Benchmark,
     },
+    /// Runs humility, the debugger, building it first if needed:
+    /// `cargo xtask humility -- -a <archive> tasks`.
+    Humility {
+        /// humility's own arguments (see `cargo xtask humility -- --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -70,6 +78,8 @@ enum Xtask {
 enum Benchmark {
     /// Null IPC round trip and a 1 MiB borrow, against a pipe and memcpy.
     Ipc,
+    /// A generated zero-argument idol op against the raw null round trip.
+    Idol,
 }
 
 fn main() -> ExitCode {
@@ -78,8 +88,10 @@ fn main() -> ExitCode {
         Xtask::Run { app_toml } => run::run(&app_toml),
         Xtask::Test { images, timeout } => test::test(&images, timeout),
         Xtask::Idol { file } => idol(&file),
+        Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {
             Benchmark::Ipc => bench::ipc(&workspace_root()),
+            Benchmark::Idol => bench::idol(&workspace_root()),
         },
     };
     match result {
@@ -115,6 +127,32 @@ fn idol(file: &std::path::Path) -> anyhow::Result<()> {
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = std::io::stdout().write_all(code.as_bytes());
     Ok(())
+}
+
+/// Builds humility (quietly: its output is what the user asked for) and
+/// runs it with `args`, ending with its exit status.
+fn humility(args: &[std::ffi::OsString]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let ws = cargo::Workspace::new(workspace_root());
+    let built = ws
+        .cargo()
+        .args(["build", "-q", "-p", "humility", "--bin", "humility"])
+        .status()
+        .context("cannot run cargo to build humility")?;
+    if !built.success() {
+        anyhow::bail!("building humility failed ({built})");
+    }
+    let bin = ws.target.join("debug").join("humility");
+    let status = std::process::Command::new(&bin)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        // humility printed its own error line.
+        Some(code) => Err(Exit(u8::try_from(code).unwrap_or(1)).into()),
+        None => anyhow::bail!("humility was killed ({status})"),
+    }
 }
 
 /// The workspace root: xtask lives in `build/xtask`.

@@ -40,6 +40,9 @@ use idol_runtime::{ClientError, Leased, NotificationHandler, R, RequestError};
 use ringbuf::{ringbuf, ringbuf_entry};
 use userlib::{RecvMessage, TaskId, hl};
 
+#[cfg(feature = "test-hang")]
+mod test_hooks;
+
 /// The flags we honour: `LSB_FIRST` (the controller reverses each byte)
 /// and `EXTERNAL_CONFIG` (nothing for a driver to do: the manager does
 /// not load). iCE40 has no partial reconfiguration, and icepack images are
@@ -99,6 +102,8 @@ enum Phase {
 
 /// All driver state.
 struct ServerImpl {
+    /// Whether [`ServerImpl::init_hardware`] has run.
+    initialized: bool,
     spi: Spi,
     creset_b: Pin,
     cdone: Pin,
@@ -107,6 +112,10 @@ struct ServerImpl {
     /// The last load ended with CDONE low; reported by `status` while
     /// CDONE stays low.
     load_failed: bool,
+    /// Test images only: whether the next `write` is a load's first, and
+    /// the misbehaviour its image asked for.
+    #[cfg(feature = "test-hang")]
+    hook: Option<test_hooks::Hook>,
 }
 
 type RequestResult<T> = Result<T, RequestError<DriverError>>;
@@ -132,13 +141,30 @@ impl ServerImpl {
             ss_b: config::SS_B.map(|line| Pin { gpio, line }),
             phase: Phase::Idle,
             load_failed: false,
+            initialized: false,
+            #[cfg(feature = "test-hang")]
+            hook: None,
         };
-        server.set_ss(false);
-        server.cdone.release();
-        let cdone = server.cdone.is_high();
-        server.creset_b.drive(cdone);
-        ringbuf_entry!(Trace::Start { cdone });
         server
+    }
+
+    /// Puts the device in a known state: SS released, and held in reset
+    /// unless it is already configured (as Linux's probe does).
+    ///
+    /// This runs on the first call that touches hardware, not at start: a
+    /// restarted driver's peripheral grants stay revoked until the manager
+    /// has bound this incarnation (after `describe`, which touches none), so
+    /// an access before then would fault us in a loop.
+    fn init_hardware(&mut self) {
+        if self.initialized {
+            return;
+        }
+        self.initialized = true;
+        self.set_ss(false);
+        self.cdone.release();
+        let cdone = self.cdone.is_high();
+        self.creset_b.drive(cdone);
+        ringbuf_entry!(Trace::Start { cdone });
     }
 
     /// Asserts or releases SS_B: the controller's CS, and the GPIO line
@@ -232,6 +258,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         &mut self,
         _msg: &RecvMessage,
     ) -> Result<u8, RequestError<core::convert::Infallible>> {
+        self.init_hardware();
         // Linux ice40_fpga_ops_state.
         let state = if self.cdone.is_high() {
             FpgaState::Operating
@@ -245,6 +272,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         &mut self,
         _msg: &RecvMessage,
     ) -> Result<u64, RequestError<core::convert::Infallible>> {
+        self.init_hardware();
         // CDONE low after a full transfer is all an iCE40 says; it cannot
         // tell a CRC error from a wrong device, so we claim neither.
         let failed = self.load_failed && !self.cdone.is_high();
@@ -274,6 +302,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         _image_len: u32,
         _header: Leased<R, [u8]>,
     ) -> RequestResult<()> {
+        self.init_hardware();
         Self::check_manager(msg)?;
         ringbuf_entry!(Trace::WriteInit(msg.sender, image_flags));
         if self.phase != Phase::Idle {
@@ -286,6 +315,10 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
             return self.fail(msg.sender, DriverError::NotSupported);
         }
         self.load_failed = false;
+        #[cfg(feature = "test-hang")]
+        {
+            self.hook = None;
+        }
         self.phase = Phase::Loading {
             loader: msg.sender,
             lsb_first: image_flags & flags::LSB_FIRST != 0,
@@ -303,10 +336,33 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         msg: &RecvMessage,
         data: Leased<R, [u8]>,
     ) -> RequestResult<()> {
+        self.init_hardware();
         self.loading(msg)?;
         ringbuf_entry!(Trace::Write(msg.sender, data.len() as u32));
+        #[cfg(feature = "test-hang")]
+        let skip = {
+            let (lender, index) = (data.lender(), data.lease_index());
+            let (hook, skip) = match self.hook {
+                Some(hook) => (hook, 0),
+                None => test_hooks::Hook::from_lease(lender, index, data.len()),
+            };
+            self.hook = Some(hook);
+            if hook == test_hooks::Hook::Slow {
+                test_hooks::Hook::dawdle();
+            }
+            skip
+        };
         // Linux's write is spi_write: SS_B asserted around the transfer.
         self.set_ss(true);
+        #[cfg(feature = "test-hang")]
+        let sent = test_hooks::stream_from(
+            self.spi,
+            data.lender(),
+            data.lease_index(),
+            skip,
+            data.len(),
+        );
+        #[cfg(not(feature = "test-hang"))]
         let sent = self.spi.stream_lease(
             data.lender(),
             data.lease_index(),
@@ -326,10 +382,15 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         _flags: u32,
         _timeout_ms: u32,
     ) -> RequestResult<()> {
+        self.init_hardware();
         // Linux ignores config_complete_timeout for iCE40: CDONE is
         // checked once, right after the transfer.
         self.loading(msg)?;
         ringbuf_entry!(Trace::WriteComplete(msg.sender));
+        #[cfg(feature = "test-hang")]
+        if self.hook == Some(test_hooks::Hook::Hang) {
+            test_hooks::Hook::hang();
+        }
         if !self.cdone.is_high() {
             self.phase = Phase::Idle;
             self.load_failed = true;
@@ -344,6 +405,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
     }
 
     fn remove(&mut self, msg: &RecvMessage) -> RequestResult<()> {
+        self.init_hardware();
         // Linux's fpga_mgr_unregister leaves a running design alone; we do
         // too, but a load in progress is abandoned.
         Self::check_manager(msg)?;

@@ -112,6 +112,8 @@ enum Phase {
 
 /// All driver state.
 struct ServerImpl {
+    /// Whether [`ServerImpl::init_hardware`] has run.
+    initialized: bool,
     spi: Spi,
     program_b: Pin,
     init_b: Pin,
@@ -144,17 +146,32 @@ impl ServerImpl {
             phase: Phase::Idle,
             armed: false,
             load_failed: false,
+            initialized: false,
         };
-        server.spi.configure(false, false);
-        server.init_b.release();
-        server.done.release();
-        let done = server.done.is_high();
-        if !done {
-            server.program_b.drive(false);
-        }
-        server.program_b.drive(true);
-        ringbuf_entry!(Trace::Start { done });
         server
+    }
+
+    /// Puts the device in a known state: a PROGRAM_B pulse clears anything
+    /// half-written by a predecessor, unless the device is configured.
+    ///
+    /// This runs on the first call that touches hardware, not at start: a
+    /// restarted driver's peripheral grants stay revoked until the manager
+    /// has bound this incarnation (after `describe`, which touches none), so
+    /// an access before then would fault us in a loop.
+    fn init_hardware(&mut self) {
+        if self.initialized {
+            return;
+        }
+        self.initialized = true;
+        self.spi.configure(false, false);
+        self.init_b.release();
+        self.done.release();
+        let done = self.done.is_high();
+        if !done {
+            self.program_b.drive(false);
+        }
+        self.program_b.drive(true);
+        ringbuf_entry!(Trace::Start { done });
     }
 
     /// Abandons a load: a PROGRAM_B pulse clears the configuration
@@ -276,6 +293,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         &mut self,
         _msg: &RecvMessage,
     ) -> Result<u8, RequestError<core::convert::Infallible>> {
+        self.init_hardware();
         let state = if self.done.is_high() {
             FpgaState::Operating
         } else {
@@ -288,6 +306,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         &mut self,
         _msg: &RecvMessage,
     ) -> Result<u64, RequestError<core::convert::Infallible>> {
+        self.init_hardware();
         // UG470: INIT_B pulled low after housecleaning signals a
         // configuration error, a CRC mismatch or a wrong IDCODE; the pin
         // cannot say which, so we report the CRC error Linux names first.
@@ -333,6 +352,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         _image_len: u32,
         _header: Leased<R, [u8]>,
     ) -> RequestResult<()> {
+        self.init_hardware();
         // Like Linux, write_init does not look at the header: the PROGRAM_B
         // pulse is the same for every image, and parse_header has vetted it.
         Self::check_manager(msg)?;
@@ -360,6 +380,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         msg: &RecvMessage,
         data: Leased<R, [u8]>,
     ) -> RequestResult<()> {
+        self.init_hardware();
         self.loading(msg)?;
         ringbuf_entry!(Trace::Write(msg.sender, data.len() as u32));
         let sent = self.spi.stream_lease(
@@ -380,6 +401,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
         _flags: u32,
         timeout_ms: u32,
     ) -> RequestResult<()> {
+        self.init_hardware();
         self.loading(msg)?;
         ringbuf_entry!(Trace::WriteComplete(msg.sender));
         self.phase = Phase::Idle;
@@ -405,6 +427,7 @@ impl idl::InOrderFpgaDriverImpl for ServerImpl {
     }
 
     fn remove(&mut self, msg: &RecvMessage) -> RequestResult<()> {
+        self.init_hardware();
         // Linux's fpga_mgr_unregister leaves a running design alone; we do
         // too, but a load in progress is abandoned.
         Self::check_manager(msg)?;

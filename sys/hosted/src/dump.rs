@@ -5,6 +5,7 @@
 //! read together with (humility checks the image id matches).
 
 use crate::memory::HostPlatform;
+use abi::{FaultInfo, PANIC_MESSAGE_MAX, SchedState, TaskState};
 use anyhow::{Context, Result};
 use image_manifest::ImageManifest;
 use kern::Task;
@@ -20,7 +21,7 @@ pub fn task_table_json(m: &ImageManifest, tasks: &[Task]) -> serde_json::Value {
         .enumerate()
         .map(|(i, t)| {
             let e = &m.tasks[i];
-            json!({
+            let mut row = json!({
                 "index": i,
                 "name": e.name,
                 "generation": t.generation().get(),
@@ -31,7 +32,29 @@ pub fn task_table_json(m: &ImageManifest, tasks: &[Task]) -> serde_json::Value {
                 "timer": t.timer().0,
                 "ram": { "base": e.ram.base, "size": e.ram.size },
                 "flash": { "base": e.flash.base, "size": e.flash.size },
-            })
+            });
+            // What a debugger cannot work out from the state alone, from
+            // the arguments of the task's last syscall (kept until it runs
+            // again, or is restarted):
+            match t.state() {
+                // The RECV's notification mask: what would wake it.
+                TaskState::Healthy(SchedState::InRecv(_)) => {
+                    row["recv_mask"] = t.save.args[2].into();
+                }
+                // Where its panic message is: the kernel copied it, but
+                // the copy is the kernel's; the original stays in the
+                // task's RAM (and so in dumps) until the restart.
+                TaskState::Faulted {
+                    fault: FaultInfo::Panic,
+                    ..
+                } => {
+                    let len = t.save.args[1].min(PANIC_MESSAGE_MAX as u32);
+                    row["panic"] =
+                        json!({ "address": t.save.args[0], "length": len });
+                }
+                _ => {}
+            }
+            row
         })
         .collect();
     json!(rows)

@@ -9,7 +9,7 @@
 //! | op | fields | answer |
 //! | --- | --- | --- |
 //! | `identity` | | `name`, `image_id` (hex), `git_revision`, `uptime_ms` |
-//! | `tasks` | | `tasks`: index, name, generation, priority, state (hex of `abi::TaskState::encode`), syscalls, notifications, timer deadline |
+//! | `tasks` | | `tasks`: index, name, generation, priority, state (hex of `abi::TaskState::encode`), syscalls, notifications, timer deadline, ram and flash ranges; `recv_mask` for a task in RECV; `panic` (`address`, `length` in its RAM) for a task that panicked |
 //! | `read` | `task`, `address`, `length` | `data` (hex) |
 //! | `write` | `task`, `address`, `data` (hex) | |
 //! | `dump` | `path` (optional) | `path` of the dump written |
