@@ -468,10 +468,12 @@ fn finish(iface: &Interface, op: &Operation) -> TokenStream {
             }
         }
     };
-    let result = if op.reply.err.is_some() {
-        quote!(Ok(#value))
-    } else {
-        value
+    let result = match (&op.reply.err, is_unit) {
+        (Some(_), _) => quote!(Ok(#value)),
+        // The method returns `()`: a trailing `()` would only draw
+        // clippy's `unused_unit` in every client.
+        (None, true) => quote!(),
+        (None, false) => value,
     };
     quote! {
         if rc != 0 {

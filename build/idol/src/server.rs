@@ -4,7 +4,9 @@
 //!
 //! - `FpgaOperation` and its `idol_runtime::ServerOp` impl, which tells
 //!   `idol_runtime::dispatch` each op's reply size and leases so that it
-//!   can fault a misbehaving client *before* any server code runs;
+//!   can fault a misbehaving client *before* any server code runs (the
+//!   stub checks each lease's rights and length as it builds its
+//!   `Leased`, with the one BORROW_INFO that takes);
 //! - `INCOMING_SIZE`, the receive buffer every message fits in;
 //! - the trait `InOrderFpgaImpl`, one method per op, that the server
 //!   implements;

@@ -211,6 +211,60 @@ pub fn ipc(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The most the generated client and server dispatch may add to the
+/// kernel's null round trip (issue 4's performance requirement).
+const IDOL_MAX_RATIO: f64 = 1.10;
+
+/// The idol benchmark: a generated zero-argument op through
+/// `idol_runtime::dispatch` against the raw null round trip, timed by one
+/// client in alternating batches of the same run, on one CPU.
+///
+/// # Errors
+///
+/// If the image fails, or the idol round trip costs more than
+/// [`IDOL_MAX_RATIO`] times the raw one.
+pub fn idol(root: &Path) -> Result<()> {
+    let image = crate::dist::dist(&root.join("test/bench/idol.toml"))?;
+    pin(true)?;
+    let one = run_image(&image.kernel, &image.archive, true)?;
+    pin(false)?;
+    let raw = get(&one, "raw_null_round_trip")?;
+    let idol = get(&one, "idol_null_round_trip")?;
+    header();
+    row("raw ipc null round trip, one cpu", raw);
+    row("idol null op round trip, one cpu", idol);
+    // The same server answering a raw SEND: what the server side costs.
+    if let Ok(server) = get(&one, "idol_server_round_trip") {
+        row("raw send to idol server, one cpu", server);
+    }
+    let lease = (
+        get(&one, "raw_lease_round_trip"),
+        get(&one, "idol_lease_round_trip"),
+    );
+    if let (Ok(raw_lease), Ok(idol_lease)) = lease {
+        row("raw ipc 16-byte lease read, one cpu", raw_lease);
+        row("idol 16-byte lease read, one cpu", idol_lease);
+        println!(
+            "ratio idol/raw lease {:.3}",
+            idol_lease.median / raw_lease.median
+        );
+    }
+    // The client's per-sample ratio of batches timed back to back is
+    // steadier than the ratio of the medians on a busy host.
+    let ratio = match get(&one, "idol_over_raw_per_mille") {
+        Ok(paired) => paired.median / 1000.0,
+        Err(_) => idol.median / raw.median,
+    };
+    println!("ratio idol/raw {ratio:.3}");
+    if ratio > IDOL_MAX_RATIO {
+        bail!(
+            "the idol round trip costs {ratio:.3} times the raw one, over \
+             the {IDOL_MAX_RATIO} allowed"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,16 @@
 //! The server loop's one step: receive, check, hand to the generated stub,
 //! and turn its result into a reply or a client fault.
 //!
-//! Every check on what a client sent happens here, before any server code
-//! runs, and each failure faults the *client*: a server must survive
-//! whatever its clients do. The checks that need nothing but the
-//! `RecvMessage` and the op's declaration are pure functions
-//! ([`check_message`], [`check_leases`]), so they are tested on the host.
+//! Every check on what a client sent happens before any server code runs,
+//! and each failure faults the *client*: a server must survive whatever
+//! its clients do. What the `RecvMessage` shows (size, op, reply capacity,
+//! lease count) is checked here; each lease's rights and length are
+//! checked by the generated stub as it builds the lease's [`Leased`]
+//! handle, with the one BORROW_INFO that needs (as Hubris does). The checks
+//! are pure functions ([`check_message`], [`check_lease`]), so they are
+//! tested on the host.
+//!
+//! [`Leased`]: crate::Leased
 
 use crate::RequestError;
 use core::marker::PhantomData;
@@ -111,7 +116,9 @@ pub trait Server<Op: ServerOp> {
     /// The task named by `recv_source` has died.
     fn closed_recv_fail(&mut self);
 
-    /// Decodes and serves one checked message. `Ok` means the stub has
+    /// Decodes and serves one message whose size, op, reply capacity and
+    /// lease count `dispatch` has checked; the leases themselves are the
+    /// stub's to check (see [`dispatch`]). `Ok` means the stub has
     /// replied; `Err` asks `dispatch` to reply with the code, or to fault
     /// the client.
     fn handle(
@@ -132,13 +139,20 @@ pub trait Server<Op: ServerOp> {
 /// 2. the op number is unknown (`UndefinedOperation`);
 /// 3. the client's reply buffer is smaller than the op's largest reply
 ///    (`ReplyBufferTooSmall`);
-/// 4. the number of leases differs from the op's (`BadLeases`);
-/// 5. a lease lacks the declared rights, is not a whole number of
-///    elements, or exceeds `max_len` (`BadLeases`).
+/// 4. the number of leases differs from the op's (`BadLeases`).
+///
+/// The generated stub then decodes the arguments and builds a [`Leased`]
+/// for each lease, which faults the client with `BadLeases` if the lease
+/// lacks the declared rights, is not a whole number of elements, or
+/// exceeds `max_len`, all before the server method runs. (We used to
+/// check the leases here too, which cost every lease a second BORROW_INFO
+/// syscall for an answer the stub already gets.)
 ///
 /// Then an `Err(Runtime(code))` from the stub is sent as the response
 /// code, `Err(Fail(WentAway))` gets no reply, and any other `Fail` faults
 /// the client.
+///
+/// [`Leased`]: crate::Leased
 pub fn dispatch<S, Op>(buffer: &mut [u8], server: &mut S)
 where
     S: NotificationHandler,
@@ -170,18 +184,9 @@ where
             return;
         }
     };
-    let checked = check_leases(msg.sender, op.leases(), |lender, index| {
-        userlib::sys_borrow_info(lender, index)
-    });
-    let result = match checked {
-        Ok(()) => {
-            // check_message showed message_len <= buffer.len().
-            let incoming = &buffer[..msg.message_len as usize];
-            server.handle(op, incoming, &msg)
-        }
-        Err(failure) => Err(RequestError::Fail(failure)),
-    };
-    match result {
+    // check_message showed message_len <= buffer.len().
+    let incoming = &buffer[..msg.message_len as usize];
+    match server.handle(op, incoming, &msg) {
         Ok(()) => {}
         Err(RequestError::Runtime(code)) => {
             userlib::sys_reply(msg.sender, u32::from(code), &[]);
@@ -219,7 +224,9 @@ pub fn check_message<Op: ServerOp>(
 }
 
 /// Checks each lease `lender` sent against `specs`, asking `borrow_info`
-/// (normally `sys_borrow_info`) about it.
+/// (normally `sys_borrow_info`) about it. `dispatch` leaves this to the
+/// generated stub's [`Leased`](crate::Leased) handles; it is for servers
+/// that check leases without them.
 ///
 /// # Errors
 ///

@@ -190,7 +190,6 @@ impl Jefe {
         if length != 0 {
             idol_runtime::malformed_reply("Jefe.set_state");
         }
-        ()
     }
 
     pub fn request_reset(&self) {
@@ -224,7 +223,6 @@ impl Jefe {
         if length != 0 {
             idol_runtime::malformed_reply("Jefe.request_reset");
         }
-        ()
     }
 
     /// Why the system last reset
@@ -307,7 +305,6 @@ impl Jefe {
         if length != 0 {
             idol_runtime::malformed_reply("Jefe.set_reset_reason");
         }
-        ()
     }
 
     pub fn reinitialize_dump_areas(&self) -> core::result::Result<(), DumpAgentError> {
@@ -512,7 +509,6 @@ impl Jefe {
         if length != 0 {
             idol_runtime::malformed_reply("Jefe.read_fault_counts");
         }
-        ()
     }
 
     /// Copy out how often each task has faulted
@@ -549,7 +545,6 @@ impl Jefe {
         if length != 0 {
             idol_runtime::malformed_reply("Jefe.read_fault_counts");
         }
-        ()
     }
 }
 
