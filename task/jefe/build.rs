@@ -11,7 +11,10 @@
 //! on-task-fault.fpga_mgr = { notification = "driver-fault", tasks = ["xc7"] }
 //! on-task-fault.logger = "any-fault"
 //! on-state-change = { fpga_mgr = "state-change" }
-//! allowed-callers = { set_disposition = ["hiffy", "test_suite"] }
+//! # Watchdogs are closed to every task not listed here.
+//! allowed-callers.set_disposition = ["hiffy", "test_suite"]
+//! allowed-callers.arm_watchdog = ["fpga_mgr"]
+//! allowed-callers.disarm_watchdog = ["fpga_mgr"]
 //! ```
 
 use std::collections::BTreeMap;

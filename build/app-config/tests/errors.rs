@@ -563,7 +563,7 @@ fn an_unknown_task_key_is_rejected() {
         "app.toml:14:1: tasks.ping.prio: unknown field `prio`, expected one \
          of `name`, `priority`, `start`, `stacksize`, `max-sizes`, `uses`, \
          `notifications`, `interrupts`, `task-slots`, `config`, \
-         `features`, `kipc`"
+         `features`, `kipc`, `blobs`"
     );
 }
 
@@ -632,4 +632,13 @@ fn a_priority_out_of_range_is_rejected() {
 fn bad_toml_reports_line_and_column() {
     let text = format!("{}[tasks.ping\n", image(""));
     assert_eq!(error(&text), "app.toml:15:12: unclosed table, expected `]`");
+}
+
+#[test]
+fn a_task_blob_must_be_declared_under_blobs() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "blobs = [\"nope\"]"))),
+        "app.toml: tasks.ping.blobs: no blob named \"nope\" (declare it \
+         under [blobs])"
+    );
 }

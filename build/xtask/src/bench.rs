@@ -265,6 +265,72 @@ pub fn idol(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A `memcpy` of `len` bytes between two buffers already paged in,
+/// in ns per copy.
+fn memcpy_of(len: usize) -> Figure {
+    let src = vec![0x5Au8; len];
+    let mut dst = vec![0u8; len];
+    dst.copy_from_slice(&src);
+    sample(7, 3, |n| {
+        for _ in 0..n {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+    })
+}
+
+/// MB/s (10^6 bytes per second) for `bytes` in `ns`.
+fn mb_per_s(bytes: f64, ns: f64) -> f64 {
+    bytes / ns.max(1.0) * 1e3
+}
+
+/// The FPGA benchmark: a 32 MiB 7-series stream and the iCE40 blinky
+/// image loaded through client, manager, driver and device model (figures
+/// from the image's TSC-timed client), against memcpy of the same size
+/// in this process and in the task; then what a driver's death costs.
+pub fn fpga(root: &Path) -> Result<()> {
+    let image = crate::dist::dist(&root.join("test/bench/fpga.toml"))?;
+    pin(false)?;
+    let m = run_image(&image.kernel, &image.archive, false)?;
+    let size = |k: &str| get(&m, &format!("size_{k}")).map(|f| f.median);
+    let stream = size("xc7_stream")?;
+    let memcpy = memcpy_of(stream as usize);
+    header();
+    let whole = get(&m, "xc7_load_32mib")?;
+    let data = get(&m, "xc7_data_32mib")?;
+    let ice40 = get(&m, "ice40_load_blinky")?;
+    let task_memcpy = get(&m, "memcpy_32mib_task")?;
+    row("xc7 32 MiB load, end to end", whole);
+    row("xc7 32 MiB data phase (one chunk)", data);
+    row("ice40 blinky load, end to end", ice40);
+    row("memcpy 32 MiB, host", &memcpy);
+    row("memcpy 32 MiB, in the task", task_memcpy);
+    for (name, k) in [
+        ("driver death -> client error", "driver_death_to_error"),
+        (
+            "driver death -> driver bound again",
+            "driver_death_to_rebound",
+        ),
+        (
+            "driver death -> next load done",
+            "driver_death_to_next_load",
+        ),
+    ] {
+        row(name, get(&m, k)?);
+    }
+    let load = mb_per_s(stream, whole.median);
+    let data_rate = mb_per_s(size("xc7_data")?, data.median);
+    let host = mb_per_s(stream, memcpy.median);
+    let task = mb_per_s(size("memcpy")?, task_memcpy.median);
+    println!(
+        "xc7 data phase MB/s {data_rate:.0}; ice40 MB/s {:.2}; memcpy MB/s host {host:.0}, task {task:.0}",
+        mb_per_s(size("ice40_image")?, ice40.median)
+    );
+    println!("fpga load MB/s {load:.0}");
+    println!("ratio fpga/memcpy {:.3}", load / host);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,8 @@ enum Benchmark {
     Ipc,
     /// A generated zero-argument idol op against the raw null round trip.
     Idol,
+    /// A 32 MiB 7-series load and an iCE40 image end to end, against memcpy.
+    Fpga,
 }
 
 fn main() -> ExitCode {
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Xtask::Bench { which } => match which {
             Benchmark::Ipc => bench::ipc(&workspace_root()),
             Benchmark::Idol => bench::idol(&workspace_root()),
+            Benchmark::Fpga => bench::fpga(&workspace_root()),
         },
     };
     match result {

@@ -181,13 +181,18 @@ fn read_cases(input: impl BufRead) -> (Tally, String) {
     (tally, last)
 }
 
-/// `test_<name> ... ok` is `Some(true)`, `test_<name> ... FAILED ...` is
-/// `Some(false)`; anything else, including a console prefix before the
-/// name, is judged by the name and the word after ` ... `.
+/// `<case> ... ok` is `Some(true)`, `<case> ... FAILED ...` is
+/// `Some(false)`, where `<case>` is a test name: an identifier starting
+/// with `test_`, or a translated Linux KUnit name, which has `_test_` in
+/// the middle (`fpga_mgr_test_lock`). A console prefix before it is
+/// ignored. Anything else is `None`.
 pub fn case_result(line: &str) -> Option<bool> {
     let (left, right) = line.split_once(" ... ")?;
     let name = left.split_whitespace().last()?;
-    if !name.starts_with("test_") {
+    let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let is_test = name.starts_with("test_") || name.contains("_test_");
+    if !(is_ident && is_test) {
         return None;
     }
     let word = right.split_whitespace().next()?;
@@ -204,7 +209,9 @@ fn host_tests() -> Result<(Tally, bool)> {
     let ws = Workspace::new(crate::workspace_root());
     let mut child = ws
         .cargo()
-        .arg("test")
+        // Every test binary runs even after one fails, so the counts are
+        // complete.
+        .args(["test", "--no-fail-fast"])
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot run cargo test")?;
@@ -252,6 +259,14 @@ mod tests {
         );
         assert_eq!(case_result("test_x ... FAILED: no reply"), Some(false));
         assert_eq!(case_result("send ... ok"), None);
+        assert_eq!(
+            case_result("[suite] fpga_mgr_test_lock ... ok"),
+            Some(true)
+        );
+        assert_eq!(
+            case_result("fpga_bridge_test_get ... FAILED x"),
+            Some(false)
+        );
         assert_eq!(case_result("3 passed, 0 failed"), None);
         assert_eq!(case_result("test_x ... running"), None);
     }

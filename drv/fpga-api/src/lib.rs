@@ -89,7 +89,11 @@ pub enum FpgaError {
     WriteCompleteFailed = 14,
     /// The load's deadline passed (checked between steps, and by the driver
     /// in `write_complete`). The state is the `*_ERR` of the step that
-    /// overran.
+    /// overran. With the supervisor's watchdog (the manager's `watchdog`
+    /// config), a driver still inside a call past the deadline (plus a
+    /// grace) is faulted by jefe; the load then ends with this error too,
+    /// and the driver is unbound until its restarted incarnation
+    /// announces itself.
     Timeout = 15,
     /// The lease holding the image became unreadable during the load (the
     /// lender stopped waiting). State `*_ERR` of the step.
@@ -218,6 +222,58 @@ impl DeviceInfo {
         (self.bound != 0).then_some(userlib::TaskId(self.driver))
     }
 }
+
+/// One driver call the manager made during the device's latest load, as
+/// `op_log` returns them: which op, the device state when it was called
+/// (what Linux's KUnit fake ops record at entry) and the length of the
+/// image window it was given. Fixed layout, 8 bytes.
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    Default,
+    Eq,
+    PartialEq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+)]
+#[repr(C)]
+pub struct OpRecord {
+    /// An [`op`] code.
+    pub op: u8,
+    /// The `FpgaState` (as `u8`) when the op was called.
+    pub state: u8,
+    /// Zero.
+    pub reserved: [u8; 2],
+    /// Bytes of the image the op was given (its lease window); 0 for ops
+    /// without one.
+    pub len: u32,
+}
+
+impl OpRecord {
+    /// The recorded state; a number we do not know reads as `Unknown`.
+    pub fn state(&self) -> FpgaState {
+        FpgaState::try_from(self.state).unwrap_or(FpgaState::Unknown)
+    }
+}
+
+/// The driver ops an [`OpRecord`] names (`fpga_manager_ops` members).
+pub mod op {
+    /// `parse_header`.
+    pub const PARSE_HEADER: u8 = 1;
+    /// `write_init`.
+    pub const WRITE_INIT: u8 = 2;
+    /// `write`.
+    pub const WRITE: u8 = 3;
+    /// `write_complete`.
+    pub const WRITE_COMPLETE: u8 = 4;
+}
+
+/// Records the manager keeps per device: `op_log` returns at most this
+/// many (the first ones of the load), and counts the rest.
+pub const OP_LOG_LEN: usize = 64;
 
 /// A NUL-padded name as text; `"?"` if it is not UTF-8.
 fn padded_str(bytes: &[u8]) -> &str {

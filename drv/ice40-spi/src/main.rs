@@ -56,7 +56,9 @@ const RESET_DELAY_MS: u64 = 1;
 /// Housekeeping after CRESET_B rises before the device listens. Linux
 /// waits 1200 µs; bytes sent earlier are lost. Two ticks guarantee at
 /// least one full millisecond past the 1 ms boundary, as Hubris's 2 ms.
-const HOUSEKEEPING_MS: u64 = 2;
+/// The timer ticks in whole milliseconds, so a 2 ms sleep can end 1.0 ms
+/// after it starts; 3 guarantees the datasheet's 1200 µs.
+const HOUSEKEEPING_MS: u64 = 3;
 
 /// Zero bytes after CDONE rises: Linux sends `DIV_ROUND_UP(49, 8)` bytes,
 /// the ≥ 49 clocks the iCE40 needs to hand its pins to the design.

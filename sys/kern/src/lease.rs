@@ -153,10 +153,14 @@ impl<P: Platform> Kernel<'_, P> {
         let a = self.tasks[caller].save.args;
         let lender =
             self.check_lender(caller, TaskId(a[0] as u16), a[1] as usize)?;
+        // We describe the lease as its direct lender lent it, even if it
+        // forwards one whose chain has since broken: that lender is alive
+        // and waiting for our reply, so answering "the lender went away"
+        // would leave it blocked forever (a server must not reply to a
+        // client that is gone). The revocation shows where it must anyway,
+        // on the data: every read or write through the lease gets DEFECT,
+        // as it would if the chain broke a moment after this call.
         let top = self.lease_entry(lender, a[1] as usize);
-        // A forwarded lease whose chain is already broken reports as gone.
-        self.resolve(lender, a[1] as usize, 0, LeaseAttributes(0))
-            .map_err(UserError::Recoverable)?;
         self.tasks[caller].save.rets =
             [0, top.rights().0, top.length, 0, 0, 0, 0, 0];
         Ok(Outcome::Resume)

@@ -4,9 +4,13 @@
 //! A real bridge would be a driver task like an FPGA driver; ours only
 //! records whether traffic may pass, counts disable→enable cycles, and can
 //! be told to fail (`bridge_set_fault`) so that region failures can be
-//! provoked.
+//! provoked. A task may take a bridge exclusively (`bridge_get`, Linux's
+//! `fpga_bridge_get`), held like a device lock by its `TaskId` with
+//! generation, so it dies with its holder.
 
+use crate::lock::Lock;
 use drv_fpga_api::FpgaError;
+use userlib::TaskId;
 
 /// One bridge.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -14,6 +18,7 @@ pub struct Bridge {
     enabled: bool,
     failing: bool,
     cycles: u32,
+    holder: Lock,
 }
 
 impl Default for Bridge {
@@ -24,6 +29,7 @@ impl Default for Bridge {
             enabled: true,
             failing: false,
             cycles: 0,
+            holder: Lock::default(),
         }
     }
 }
@@ -38,6 +44,48 @@ impl Bridge {
     /// `cycles_count`).
     pub fn cycles(&self) -> u32 {
         self.cycles
+    }
+
+    /// Linux's `fpga_bridge_get`: takes the bridge for `caller`, after
+    /// dropping a dead holder (`alive` says who lives).
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyLocked` (Linux's `-EBUSY`) if anyone holds it.
+    pub fn get(
+        &mut self,
+        caller: TaskId,
+        alive: impl Fn(TaskId) -> bool,
+    ) -> Result<(), FpgaError> {
+        self.holder.reap(alive);
+        self.holder.acquire(caller)
+    }
+
+    /// Linux's `fpga_bridge_put`.
+    ///
+    /// # Errors
+    ///
+    /// `NotLocked` if `caller` does not hold it.
+    pub fn put(&mut self, caller: TaskId) -> Result<(), FpgaError> {
+        self.holder.release(caller)
+    }
+
+    /// Checks that `caller` may change the bridge: nobody else (alive)
+    /// holds it.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyLocked` if another task holds it.
+    pub fn check_user(
+        &mut self,
+        caller: TaskId,
+        alive: impl Fn(TaskId) -> bool,
+    ) -> Result<(), FpgaError> {
+        self.holder.reap(alive);
+        match self.holder.holder() {
+            Some(h) if h != caller => Err(FpgaError::AlreadyLocked),
+            _ => Ok(()),
+        }
     }
 
     /// Makes later state changes fail (or work again).
@@ -85,6 +133,33 @@ pub fn set_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use userlib::Generation;
+
+    fn task(index: usize, generation: u8) -> TaskId {
+        TaskId::for_index_and_gen(index, Generation::new(generation))
+    }
+
+    /// fpga_bridge_test_get: the first get works, the second is -EBUSY.
+    #[test]
+    fn a_bridge_is_got_exclusively_until_put_or_death() {
+        let mut b = Bridge::default();
+        let all = |_: TaskId| true;
+        assert_eq!(b.get(task(3, 0), all), Ok(()));
+        assert_eq!(b.get(task(3, 0), all), Err(FpgaError::AlreadyLocked));
+        assert_eq!(b.get(task(4, 0), all), Err(FpgaError::AlreadyLocked));
+        assert_eq!(b.check_user(task(3, 0), all), Ok(()));
+        assert_eq!(
+            b.check_user(task(4, 0), all),
+            Err(FpgaError::AlreadyLocked)
+        );
+        assert_eq!(b.put(task(4, 0)), Err(FpgaError::NotLocked));
+        assert_eq!(b.put(task(3, 0)), Ok(()));
+        assert_eq!(b.check_user(task(4, 0), all), Ok(()));
+        b.get(task(3, 0), all).unwrap();
+        // Its holder died: the next get reaps it.
+        let alive = |t: TaskId| t != task(3, 0);
+        assert_eq!(b.get(task(4, 0), alive), Ok(()));
+    }
 
     /// fpga_bridge_test_toggle.
     #[test]

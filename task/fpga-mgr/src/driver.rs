@@ -6,18 +6,93 @@
 //! and we simply forget the binding and revoke its peripherals. Nothing
 //! waits for the driver or for users of the device; a new incarnation is
 //! bound when it announces itself.
+//!
+//! # Hung drivers
+//!
+//! SEND is synchronous: a driver that never answers would hold us (and
+//! every device) forever. When app.toml's manager config names the
+//! supervisor (`watchdog = "jefe"`), every driver call is bracketed by
+//! jefe's `arm_watchdog` / `disarm_watchdog`: a load's calls get what is
+//! left of the load's deadline plus [`WATCHDOG_GRACE_MS`], other calls
+//! [`CONTROL_TIMEOUT_MS`]. If the driver is still in the call then, jefe
+//! faults it, our SEND returns a dead code, and we unbind it like any
+//! dead driver; a load whose deadline had passed reports `Timeout` (state
+//! the step's `*_ERR`), anything else `DriverDied`. jefe restarts the
+//! driver and its new incarnation is bound when it announces itself.
+//! Without the supervisor's help the manager has no such guard.
 
 use crate::Trace;
 use crate::config::DeviceConfig;
-use drv_fpga_api::FpgaState;
+use drv_fpga_api::{FpgaState, op};
 use drv_fpga_driver_api::idl::FpgaDriverOperation;
 use drv_fpga_driver_api::{DriverError, DriverInfo, FpgaDriver, HeaderInfo};
 use ringbuf::ringbuf_entry_root;
-use task_fpga_mgr::loader::{DriverOps, Profile, Window};
+use task_fpga_mgr::loader::{Deadline, DriverOps, Profile, Window};
+use task_fpga_mgr::oplog::OpLog;
 use userlib::{
     Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc, sys_get_timer,
     sys_refresh_task_id, sys_send,
 };
+
+/// How long past a load's deadline the watchdog waits before faulting
+/// the driver, so that a driver honouring the deadline itself (xc7's
+/// `write_complete` polls DONE until it) answers first.
+pub const WATCHDOG_GRACE_MS: u32 = 100;
+
+/// The watchdog for driver calls outside a load (`describe`, `state`,
+/// `status`, `remove`, a reset's `write_init`), none of which waits for
+/// the device for long.
+pub const CONTROL_TIMEOUT_MS: u32 = 2_000;
+
+/// jefe's watchdog, if app.toml gives us the supervisor (see the module
+/// docs).
+#[cfg(watchdog)]
+mod watchdog {
+    use task_jefe_api::Jefe;
+    use userlib::{TaskId, task_slot};
+
+    task_slot!(JEFE, jefe);
+
+    pub const ENABLED: bool = true;
+
+    /// Task indices have 10 bits.
+    fn index(task: TaskId) -> u32 {
+        u32::try_from(task.index()).unwrap_or(u32::MAX)
+    }
+
+    /// Has jefe fault `driver` unless disarmed within `ms`. jefe refuses
+    /// nothing we send (we are on its `allowed-callers` list, and driver
+    /// indices come from app.toml); if it restarted, its new incarnation
+    /// knows nothing of the old watchdog, which is what we want.
+    pub fn arm(driver: TaskId, ms: u32) {
+        let jefe = Jefe::from(JEFE.get_task_id());
+        let _ = jefe.arm_watchdog(index(driver), ms);
+    }
+
+    pub fn disarm(driver: TaskId) {
+        let jefe = Jefe::from(JEFE.get_task_id());
+        let _ = jefe.disarm_watchdog(index(driver));
+    }
+}
+
+#[cfg(not(watchdog))]
+mod watchdog {
+    use userlib::TaskId;
+
+    pub const ENABLED: bool = false;
+
+    pub fn arm(_: TaskId, _: u32) {}
+
+    pub fn disarm(_: TaskId) {}
+}
+
+/// Calls `f` on `driver` under a watchdog of `ms`.
+pub fn guarded<T>(driver: TaskId, ms: u32, f: impl FnOnce() -> T) -> T {
+    watchdog::arm(driver, ms);
+    let r = f();
+    watchdog::disarm(driver);
+    r
+}
 
 /// A bound driver.
 #[derive(Copy, Clone, Debug)]
@@ -68,7 +143,7 @@ pub fn describe(task: TaskId) -> Option<Binding> {
         return None;
     }
     let client = FpgaDriver::from(task);
-    let info = client.describe();
+    let info = guarded(task, CONTROL_TIMEOUT_MS, || client.describe());
     // `describe` is idempotent, so the stub follows a restart; the
     // incarnation that answered is the one we bind.
     Some(Binding {
@@ -99,7 +174,9 @@ fn send_plain(
     op: FpgaDriverOperation,
     reply: &mut [u8],
 ) -> Result<usize, DriverError> {
-    let (rc, len) = sys_send(task, op as u16, &[], reply, &[]);
+    let (rc, len) = guarded(task, CONTROL_TIMEOUT_MS, || {
+        sys_send(task, op as u16, &[], reply, &[])
+    });
     if rc != 0 || len != reply.len() {
         return Err(DriverError::DriverRestarted);
     }
@@ -129,6 +206,16 @@ pub fn read_status(task: TaskId) -> Result<u64, DriverError> {
     Ok(u64::from_le_bytes(reply))
 }
 
+/// What a [`Link`] records into: the device's state and op log.
+pub struct Record<'a> {
+    /// The device's index, for the trace.
+    pub device: u8,
+    /// Its recorded state.
+    pub state: &'a mut FpgaState,
+    /// Its op log.
+    pub log: &'a mut OpLog,
+}
+
 /// A load's link to the bound driver, serving one client message: every
 /// [`Window`] becomes a lease forwarded from the client's lease 0.
 pub struct Link<'a> {
@@ -137,39 +224,83 @@ pub struct Link<'a> {
     lender: TaskId,
     /// The length of its lease 0.
     lease_len: u32,
-    device: u8,
-    state: &'a mut FpgaState,
+    /// The load's deadline, for the watchdog.
+    deadline: Deadline,
+    record: Record<'a>,
+    /// A call returned a dead code: the driver must be unbound.
+    died: bool,
 }
 
 impl<'a> Link<'a> {
     /// A link to `driver` for a message from `lender` that lent
-    /// `lease_len` bytes, recording states of device `device` in `state`.
+    /// `lease_len` bytes, for a load due by `deadline`, recording into
+    /// `record`.
     pub fn new(
         driver: TaskId,
         lender: TaskId,
         lease_len: u32,
-        device: u8,
-        state: &'a mut FpgaState,
+        deadline: Deadline,
+        record: Record<'a>,
     ) -> Self {
         Self {
             driver: FpgaDriver::from(driver),
             lender,
             lease_len,
-            device,
-            state,
+            deadline,
+            record,
+            died: false,
         }
+    }
+
+    /// Whether the driver died during one of our calls.
+    pub fn died(&self) -> bool {
+        self.died
     }
 
     /// The forwarded lease for `w`. The kernel faults a forwarder that
     /// names bytes beyond the lease, so we check (the loader never asks,
     /// but a fault here would take every device down).
+    ///
+    /// A lender that died already gets no call at all: the driver would
+    /// find the chain broken before its handler runs (idol's dispatch
+    /// then answers no one, taking the dead lender for the sender) and
+    /// leave us waiting. Its death between this check and the SEND is
+    /// left to the watchdog.
     fn lease(&self, w: Window) -> Result<Lease<'static>, DriverError> {
         let end = u64::from(w.offset) + u64::from(w.len);
         if end > u64::from(self.lease_len) {
             return Err(DriverError::InvalidArgument);
         }
+        if !crate::alive(self.lender) {
+            return Err(DriverError::LeaseRevoked);
+        }
         let read = LeaseAttributes::READ;
         Ok(Lease::forwarded(self.lender, 0, read, w.offset, w.len))
+    }
+
+    /// Makes one driver call `f`, logged as `op` with a window of `len`,
+    /// under the watchdog; a dead code marks the driver dead, and one
+    /// after the deadline passed (the watchdog fired) reads as `Timeout`.
+    fn call<T>(
+        &mut self,
+        op: u8,
+        len: u32,
+        f: impl FnOnce(&FpgaDriver) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        self.record.log.push(op, *self.record.state, len);
+        let now = sys_get_timer().now;
+        let left = self.deadline.remaining(now).unwrap_or(0);
+        let ms = left.saturating_add(WATCHDOG_GRACE_MS);
+        let task = self.driver.task_id();
+        let r = guarded(task, ms, || f(&self.driver));
+        if r.as_ref().err() == Some(&DriverError::DriverRestarted) {
+            self.died = true;
+            let now = sys_get_timer().now;
+            if watchdog::ENABLED && self.deadline.remaining(now).is_none() {
+                return Err(DriverError::Timeout);
+            }
+        }
+        r
     }
 }
 
@@ -181,8 +312,9 @@ impl DriverOps for Link<'_> {
         header: Window,
     ) -> Result<HeaderInfo, DriverError> {
         let lease = self.lease(header)?;
-        self.driver
-            .parse_header_with_leases(flags, image_len, [lease])
+        self.call(op::PARSE_HEADER, header.len, |d| {
+            d.parse_header_with_leases(flags, image_len, [lease])
+        })
     }
 
     fn write_init(
@@ -192,13 +324,14 @@ impl DriverOps for Link<'_> {
         header: Window,
     ) -> Result<(), DriverError> {
         let lease = self.lease(header)?;
-        self.driver
-            .write_init_with_leases(flags, image_len, [lease])
+        self.call(op::WRITE_INIT, header.len, |d| {
+            d.write_init_with_leases(flags, image_len, [lease])
+        })
     }
 
     fn write(&mut self, data: Window) -> Result<(), DriverError> {
         let lease = self.lease(data)?;
-        self.driver.write_with_leases([lease])
+        self.call(op::WRITE, data.len, |d| d.write_with_leases([lease]))
     }
 
     fn write_complete(
@@ -206,11 +339,13 @@ impl DriverOps for Link<'_> {
         flags: u32,
         timeout_ms: u32,
     ) -> Result<(), DriverError> {
-        self.driver.write_complete(flags, timeout_ms)
+        self.call(op::WRITE_COMPLETE, 0, |d| {
+            d.write_complete(flags, timeout_ms)
+        })
     }
 
     fn set_state(&mut self, state: FpgaState) {
-        set_state(self.device, self.state, state);
+        set_state(self.record.device, self.record.state, state);
     }
 
     fn now_ms(&self) -> u64 {

@@ -1,6 +1,7 @@
 //! The FPGA manager's pure parts, host-testable: Linux's load sequence
-//! ([`loader`]), the per-device lock that dies with its holder ([`lock`])
-//! and the simulated bridges ([`bridge`]).
+//! ([`loader`]), the per-device lock that dies with its holder ([`lock`]),
+//! the simulated bridges ([`bridge`]) and the record of a load's driver
+//! calls ([`oplog`]).
 //!
 //! The task itself (`main.rs`) wires these to IPC: it forwards the client's
 //! lease windows to the bound driver, binds and unbinds drivers, and
@@ -13,3 +14,4 @@
 pub mod bridge;
 pub mod loader;
 pub mod lock;
+pub mod oplog;

@@ -430,6 +430,11 @@ impl Stream {
         self.needed
     }
 
+    /// When the stream must be finished by.
+    pub fn deadline(&self) -> Deadline {
+        self.deadline
+    }
+
     /// Image bytes accepted so far.
     pub fn received(&self) -> u32 {
         self.received

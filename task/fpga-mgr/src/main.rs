@@ -17,8 +17,9 @@
 //!
 //! What the manager cannot do: interrupt a driver that hangs inside a
 //! call. SEND is synchronous, so a hung driver blocks us; a deadline past
-//! due must be enforced by the supervisor faulting the driver, whose dead
-//! code then frees us.
+//! due is enforced by the supervisor faulting the driver (jefe's
+//! watchdog, armed around every driver call when app.toml's config sets
+//! `watchdog`; see [`driver`]), whose dead code then frees us.
 
 #![no_std]
 #![no_main]
@@ -35,7 +36,8 @@ use ringbuf::{ringbuf, ringbuf_entry};
 use task_fpga_mgr::bridge::Bridge;
 use task_fpga_mgr::loader::{Stream, error_state_of};
 use task_fpga_mgr::lock::Lock;
-use userlib::TaskId;
+use task_fpga_mgr::oplog::OpLog;
+use userlib::{TaskId, kipc};
 
 /// What the manager did, newest last; TaskIds carry their generation so a
 /// dump tells a restarted driver (or client) from its predecessor.
@@ -54,6 +56,11 @@ pub enum Trace {
         device: u8,
         driver: TaskId,
         why: Unbind,
+    },
+    /// A removed driver died; its peripherals are restored.
+    RemovedDied {
+        device: u8,
+        driver: TaskId,
     },
     Locked {
         device: u8,
@@ -92,6 +99,18 @@ fn counted<T>(r: Result<T, FpgaError>) -> Result<T, RequestError<FpgaError>> {
     })
 }
 
+/// How long we wait before asking an announced driver again.
+const BIND_RETRY_MS: u64 = 2;
+
+/// Sets our timer to try binding again (a no-op without a `timer`
+/// notification: then only the next announcement binds).
+fn retry_bind_soon() {
+    if config::TIMER_MASK != 0 {
+        let at = userlib::sys_get_timer().now + BIND_RETRY_MS;
+        userlib::sys_set_timer(Some(at), config::TIMER_MASK);
+    }
+}
+
 /// Whether `task` is still the incarnation it names.
 fn alive(task: TaskId) -> bool {
     userlib::sys_refresh_task_id(task) == task
@@ -107,6 +126,8 @@ pub struct Device {
     state: FpgaState,
     lock: Lock,
     stream: Option<Stream>,
+    /// The driver calls of the latest load.
+    log: OpLog,
 }
 
 impl Device {
@@ -146,6 +167,12 @@ impl Device {
     }
 
     /// Forgets the driver; never waits for it or for anyone else.
+    ///
+    /// A removed driver lives on, so its peripherals are revoked: it must
+    /// not touch the device we no longer let anyone load through it. A
+    /// dead one cannot use them, and its next incarnation needs them
+    /// before it can announce itself (a driver sets its pins up first),
+    /// so they are restored.
     fn unbind(&mut self, why: Unbind) {
         if let Some(b) = self.binding.take() {
             ringbuf_entry!(Trace::Unbound {
@@ -153,12 +180,34 @@ impl Device {
                 driver: b.task,
                 why
             });
-            driver::grant_peripherals(self.config, false);
-            if why == Unbind::Removed {
+            let removed = why == Unbind::Removed;
+            driver::grant_peripherals(self.config, !removed);
+            if removed {
                 self.removed = Some(b.task);
             }
         }
         self.abandon_stream();
+    }
+
+    /// After a driver fault (jefe's notice, before it restarts the
+    /// driver): a bound driver that died is unbound, and a removed one
+    /// that died gets its peripherals back for its next incarnation.
+    fn notice_death(&mut self) {
+        if let Some(b) = self.binding
+            && !alive(b.task)
+        {
+            self.unbind(Unbind::Died);
+        }
+        if let Some(r) = self.removed
+            && !alive(r)
+        {
+            self.removed = None;
+            driver::grant_peripherals(self.config, true);
+            ringbuf_entry!(Trace::RemovedDied {
+                device: self.index,
+                driver: r
+            });
+        }
     }
 
     /// Binds the configured driver's current incarnation if it is new.
@@ -172,6 +221,11 @@ impl Device {
             self.unbind(Unbind::Replaced);
         }
         let Some(binding) = driver::describe(task) else {
+            // Announced, but not waiting for messages yet (or not any
+            // more): look again shortly, unless it is dead.
+            if !kipc::read_task_status(task.index()).is_faulted() {
+                retry_bind_soon();
+            }
             return;
         };
         driver::grant_peripherals(self.config, true);
@@ -186,9 +240,14 @@ impl Device {
         }
     }
 
-    /// Unbinds if a driver call's error says the driver died.
-    fn note(&mut self, r: Result<(), FpgaError>) -> Result<(), FpgaError> {
-        if r == Err(FpgaError::DriverDied) {
+    /// Unbinds if the driver died during the op that answered `r` (a
+    /// dead code, `died`, or an error saying so).
+    fn note(
+        &mut self,
+        r: Result<(), FpgaError>,
+        died: bool,
+    ) -> Result<(), FpgaError> {
+        if died || r == Err(FpgaError::DriverDied) {
             self.unbind(Unbind::Died);
         }
         r
@@ -213,6 +272,7 @@ impl ServerImpl {
                 state: FpgaState::Unknown,
                 lock: Lock::default(),
                 stream: None,
+                log: OpLog::default(),
             }),
             bridges: [Bridge::default(); config::BRIDGE_COUNT],
         }
@@ -240,11 +300,16 @@ impl ServerImpl {
 
 impl idol_runtime::NotificationHandler for ServerImpl {
     fn current_notification_mask(&self) -> u32 {
-        config::ANNOUNCE_MASK
+        config::ANNOUNCE_MASK | config::FAULT_MASK | config::TIMER_MASK
     }
 
     fn handle_notification(&mut self, bits: u32) {
-        if bits & config::ANNOUNCE_MASK != 0 {
+        if bits & config::FAULT_MASK != 0 {
+            for d in &mut self.devices {
+                d.notice_death();
+            }
+        }
+        if bits & (config::ANNOUNCE_MASK | config::TIMER_MASK) != 0 {
             self.bind_all();
         }
     }
@@ -285,6 +350,8 @@ mod config {
         pub device: u8,
         /// Its bridges' indices.
         pub bridges: &'static [u8],
+        /// Its name in app.toml.
+        pub name: &'static str,
     }
 
     include!(concat!(env!("OUT_DIR"), "/config.rs"));

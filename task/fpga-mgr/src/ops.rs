@@ -1,11 +1,11 @@
 //! The `FpgaManager` ops: thin methods that check the caller and the
 //! device, then hand the work to the loader, the lock or a bridge.
 
-use crate::driver::{self, Link};
+use crate::driver::{self, Link, Record};
 use crate::idl::InOrderFpgaManagerImpl;
 use crate::{Device, ServerImpl, Trace, counted};
 use drv_fpga_api::{DeviceInfo, FpgaError, FpgaState};
-use idol_runtime::{Leased, R, RequestError};
+use idol_runtime::{Leased, R, RequestError, W};
 use ringbuf::ringbuf_entry_root;
 use task_fpga_mgr::bridge;
 use task_fpga_mgr::loader::{self, Deadline, Stream};
@@ -36,15 +36,25 @@ impl Device {
         }
         let b = self.bound()?;
         let deadline = Deadline::new(now(), timeout_ms);
-        let mut link =
-            Link::new(b.task, lender, len, self.index, &mut self.state);
+        self.log.clear();
+        let mut link = Link::new(b.task, lender, len, deadline, self.record());
         let r =
             loader::load_image(&mut link, &b.profile(), flags, len, &deadline);
+        let died = link.died();
         ringbuf_entry_root!(Trace::Load {
             device: self.index,
             result: r
         });
-        self.note(r)
+        self.note(r, died)
+    }
+
+    /// Where a [`Link`] records this device's states and driver calls.
+    fn record(&mut self) -> Record<'_> {
+        Record {
+            device: self.index,
+            state: &mut self.state,
+            log: &mut self.log,
+        }
     }
 }
 
@@ -150,6 +160,7 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         let deadline = Deadline::new(now(), timeout_ms);
         let (stream, min) =
             counted(Stream::begin(&b.profile(), flags, image_len, deadline))?;
+        d.log.clear();
         d.stream = Some(stream);
         Ok(min)
     }
@@ -167,9 +178,10 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             return counted(Err(FpgaError::InvalidState));
         };
         let len = lease_len(&chunk);
-        let mut link =
-            Link::new(b.task, msg.sender, len, d.index, &mut d.state);
+        let deadline = stream.deadline();
+        let mut link = Link::new(b.task, msg.sender, len, deadline, d.record());
         let r = stream.chunk(&mut link, &b.profile(), len);
+        let died = link.died();
         // Only a refused first chunk leaves the stream open.
         if matches!(r, Ok(()) | Err(FpgaError::FirstChunkTooShort)) {
             d.stream = Some(stream);
@@ -179,7 +191,7 @@ impl InOrderFpgaManagerImpl for ServerImpl {
                 result: r
             });
         }
-        let r = d.note(r);
+        let r = d.note(r, died);
         finish(d, msg.sender, r)
     }
 
@@ -201,13 +213,15 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         let Some(stream) = d.stream.take() else {
             return counted(Err(FpgaError::InvalidState));
         };
-        let mut link = Link::new(b.task, msg.sender, 0, d.index, &mut d.state);
+        let deadline = stream.deadline();
+        let mut link = Link::new(b.task, msg.sender, 0, deadline, d.record());
         let r = stream.end(&mut link);
+        let died = link.died();
         ringbuf_entry_root!(Trace::Load {
             device: device_index,
             result: r
         });
-        counted(d.note(r))
+        counted(d.note(r, died))
     }
 
     fn load_abort(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
@@ -223,7 +237,10 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         d.abandon_stream();
         let b = counted(d.bound())?;
         let client = drv_fpga_driver_api::FpgaDriver::from(b.task);
-        let r = match client.write_init(0, 0, &[]) {
+        let timeout = driver::CONTROL_TIMEOUT_MS;
+        let r =
+            driver::guarded(b.task, timeout, || client.write_init(0, 0, &[]));
+        let r = match r {
             Ok(()) => {
                 d.set_state(FpgaState::Reset);
                 Ok(())
@@ -237,7 +254,7 @@ impl InOrderFpgaManagerImpl for ServerImpl {
                 }
             }
         };
-        counted(d.note(r))
+        counted(d.note(r, false))
     }
 
     fn remove(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
@@ -246,25 +263,27 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         let b = counted(d.bound())?;
         // Linux calls fpga_remove and unregisters whatever it answers; a
         // driver that died meanwhile is simply gone already.
-        let _ = drv_fpga_driver_api::FpgaDriver::from(b.task).remove();
+        let client = drv_fpga_driver_api::FpgaDriver::from(b.task);
+        let timeout = driver::CONTROL_TIMEOUT_MS;
+        let _ = driver::guarded(b.task, timeout, || client.remove());
         d.unbind(driver::Unbind::Removed);
         Ok(())
     }
 
     fn bridge_enable(
         &mut self,
-        _: &RecvMessage,
+        msg: &RecvMessage,
         bridge_index: u8,
     ) -> Reply<()> {
-        self.set_bridge(bridge_index, true)
+        self.set_bridge(msg.sender, bridge_index, true)
     }
 
     fn bridge_disable(
         &mut self,
-        _: &RecvMessage,
+        msg: &RecvMessage,
         bridge_index: u8,
     ) -> Reply<()> {
-        self.set_bridge(bridge_index, false)
+        self.set_bridge(msg.sender, bridge_index, false)
     }
 
     fn bridge_state(
@@ -306,11 +325,90 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         let d = counted(self.device(region.device))?;
         finish(d, msg.sender, r)
     }
+
+    fn hardware_state(
+        &mut self,
+        _: &RecvMessage,
+        device_index: u8,
+    ) -> Reply<u8> {
+        let d = counted(self.device(device_index))?;
+        let b = counted(d.bound())?;
+        match driver::read_state(b.task) {
+            Ok(state) => Ok(u8::from(state)),
+            Err(_) => {
+                d.unbind(driver::Unbind::Died);
+                counted(Err(FpgaError::DriverDied))
+            }
+        }
+    }
+
+    fn op_log(
+        &mut self,
+        _: &RecvMessage,
+        device_index: u8,
+        log: Leased<W, [u8]>,
+    ) -> Reply<u32> {
+        use zerocopy::IntoBytes;
+        let d = counted(self.device(device_index))?;
+        let bytes = d.log.records().as_bytes();
+        let n = bytes.len().min(log.len());
+        // Whole records only.
+        let n = n - n % core::mem::size_of::<drv_fpga_api::OpRecord>();
+        log.write_range(0..n, &bytes[..n])
+            .map_err(|()| RequestError::went_away())?;
+        Ok(d.log.count())
+    }
+
+    fn bridge_get(&mut self, msg: &RecvMessage, bridge_index: u8) -> Reply<()> {
+        let bridge = counted(self.bridge(bridge_index))?;
+        counted(bridge.get(msg.sender, crate::alive))
+    }
+
+    fn bridge_put(&mut self, msg: &RecvMessage, bridge_index: u8) -> Reply<()> {
+        counted(counted(self.bridge(bridge_index))?.put(msg.sender))
+    }
+
+    fn bridge_cycles(
+        &mut self,
+        _: &RecvMessage,
+        bridge_index: u8,
+    ) -> Reply<u32> {
+        Ok(counted(self.bridge(bridge_index))?.cycles())
+    }
+
+    fn region_find(
+        &mut self,
+        _: &RecvMessage,
+        name: Leased<R, [u8]>,
+    ) -> Reply<u8> {
+        // No region name is longer than a device name (build.rs), so a
+        // longer lease matches nothing and is not read.
+        let mut buf = [0u8; drv_fpga_api::DEVICE_NAME_LEN];
+        let n = name.len();
+        let found = if n <= buf.len() {
+            name.read_range(0..n, &mut buf[..n])
+                .map_err(|()| RequestError::went_away())?;
+            crate::config::REGIONS
+                .iter()
+                .position(|r| r.name.as_bytes() == &buf[..n])
+                .and_then(|i| u8::try_from(i).ok())
+        } else {
+            None
+        };
+        counted(found.ok_or(FpgaError::BadRegion))
+    }
 }
 
 impl ServerImpl {
-    fn set_bridge(&mut self, index: u8, enabled: bool) -> Reply<()> {
-        counted(self.bridge(index)?.set(enabled))?;
+    fn set_bridge(
+        &mut self,
+        caller: TaskId,
+        index: u8,
+        enabled: bool,
+    ) -> Reply<()> {
+        let bridge = counted(self.bridge(index))?;
+        counted(bridge.check_user(caller, crate::alive))?;
+        counted(bridge.set(enabled))?;
         ringbuf_entry_root!(Trace::Bridge {
             bridge: index,
             enabled
@@ -347,6 +445,11 @@ impl ServerImpl {
         len: u32,
     ) -> Result<(), FpgaError> {
         self.device(region.device)?.bound()?;
+        // Linux's get_bridges: a bridge someone else holds is -EBUSY,
+        // before anything changes.
+        for &b in region.bridges {
+            self.bridge(b)?.check_user(caller, crate::alive)?;
+        }
         self.set_region_bridges(region, false)?;
         let d = self.device(region.device)?;
         d.load_image(caller, flags, timeout_ms, len)?;

@@ -26,6 +26,14 @@
 //! blocked peer the dead code right away; the restart that follows reuses
 //! that generation. `Hold` therefore only delays the task's own return.
 //!
+//! # Watchdogs
+//!
+//! A task named in `allowed-callers` for `arm_watchdog` may have us fault
+//! another task that does not get done in time (see [`watchdog`]): the
+//! FPGA manager arms one on a driver around each call, because it cannot
+//! interrupt a driver that hangs. We only ever fault the incarnation the
+//! watchdog was armed for, and only while the task that armed it lives.
+//!
 //! # Deliberately absent
 //!
 //! - Dumps: the hosted kernel writes them itself (the debug probe, and
@@ -41,6 +49,7 @@
 
 mod external;
 mod policy;
+mod watchdog;
 
 use counters::counters;
 use idol_runtime::{ClientError, Leased, NotificationHandler, RequestError, W};
@@ -124,6 +133,16 @@ enum Trace {
         task: TaskId,
     },
     ExternalError(external::Error),
+    WatchdogArmed {
+        task: TaskId,
+        by: TaskId,
+        deadline: u64,
+    },
+    WatchdogDisarmed(TaskId),
+    /// A watchdog ran out: the task was faulted.
+    WatchdogFired(TaskId),
+    /// A watchdog ran out after its task restarted or its armer died.
+    WatchdogDropped(TaskId),
 }
 
 counted_ringbuf!(Trace, 64, Trace::None);
@@ -139,6 +158,8 @@ pub(crate) struct ServerImpl {
     fault_counts: [u32; NUM_TASKS],
     /// When the periodic timer next fires, ms since boot.
     next_poll: u64,
+    /// Armed watchdogs, by task index.
+    watchdogs: [Option<watchdog::Watchdog>; NUM_TASKS],
 }
 
 #[allow(unsafe_code)] // export_name: the entry point userlib's _start calls
@@ -204,7 +225,54 @@ impl ServerImpl {
             status: [TaskStatus::Running { started_at: now }; NUM_TASKS],
             fault_counts: [0; NUM_TASKS],
             next_poll: now.saturating_add(TIMER_INTERVAL),
+            watchdogs: [None; NUM_TASKS],
         }
+    }
+
+    /// Like [`ServerImpl::check_caller`], for ops closed to everyone that
+    /// `allowed-callers` does not name (the watchdogs: faulting another
+    /// task is not for any task with a jefe slot).
+    fn check_listed_caller<E>(
+        &self,
+        msg: &RecvMessage,
+    ) -> Result<(), RequestError<E>> {
+        let caller = msg.sender.index();
+        let listed = ALLOWED_CALLERS.iter().any(|&(op, callers)| {
+            u32::from(op) == msg.operation
+                && callers.iter().any(|&c| usize::from(c) == caller)
+        });
+        if !listed {
+            ringbuf_entry!(Trace::Refused {
+                caller: msg.sender,
+                op: msg.operation,
+            });
+            return Err(RequestError::Fail(ClientError::AccessViolation));
+        }
+        Ok(())
+    }
+
+    /// Fires the watchdogs that are due.
+    pub(crate) fn expire_watchdogs(&mut self, now: u64) {
+        let alive = |t: TaskId| task_id(t.index()) == t;
+        for slot in &mut self.watchdogs {
+            let Some(w) = *slot else { continue };
+            match watchdog::expire(&w, now, alive) {
+                watchdog::Expiry::Pending => {}
+                watchdog::Expiry::Fired(t) => {
+                    *slot = None;
+                    ringbuf_entry!(Trace::WatchdogFired(t));
+                }
+                watchdog::Expiry::Stale => {
+                    *slot = None;
+                    ringbuf_entry!(Trace::WatchdogDropped(w.target));
+                }
+            }
+        }
+    }
+
+    /// The earliest armed watchdog deadline.
+    pub(crate) fn next_watchdog(&self) -> Option<u64> {
+        self.watchdogs.iter().flatten().map(|w| w.deadline).min()
     }
 
     /// Fails with `AccessViolation` (faulting the caller) if this op has
@@ -292,6 +360,43 @@ impl idl::InOrderJefeImpl for ServerImpl {
             task: task_id(i),
             disposition,
         });
+        Ok(())
+    }
+
+    fn arm_watchdog(
+        &mut self,
+        msg: &RecvMessage,
+        task_index: u32,
+        ms: u32,
+    ) -> Fallible<()> {
+        self.check_listed_caller(msg)?;
+        let i = checked_index(task_index)?;
+        let deadline = now().saturating_add(u64::from(ms));
+        let w = watchdog::Watchdog {
+            target: task_id(i),
+            armer: msg.sender,
+            deadline,
+        };
+        self.watchdogs[i] = Some(w);
+        ringbuf_entry!(Trace::WatchdogArmed {
+            task: w.target,
+            by: msg.sender,
+            deadline,
+        });
+        self.arm_timer();
+        Ok(())
+    }
+
+    fn disarm_watchdog(
+        &mut self,
+        msg: &RecvMessage,
+        task_index: u32,
+    ) -> Fallible<()> {
+        self.check_listed_caller(msg)?;
+        let i = checked_index(task_index)?;
+        if let Some(w) = self.watchdogs[i].take() {
+            ringbuf_entry!(Trace::WatchdogDisarmed(w.target));
+        }
         Ok(())
     }
 

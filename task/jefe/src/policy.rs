@@ -74,8 +74,10 @@ impl ServerImpl {
         }
     }
 
-    /// Restarts the tasks whose delay is over, and polls the debugger.
+    /// Fires due watchdogs, restarts the tasks whose delay is over, and
+    /// polls the debugger.
     pub(crate) fn handle_timer(&mut self, now: u64) {
+        self.expire_watchdogs(now);
         for i in 1..NUM_TASKS {
             if let TaskStatus::Timeout { restart_at } = self.status[i]
                 && restart_at <= now
@@ -105,8 +107,8 @@ impl ServerImpl {
         }
     }
 
-    /// Sets the timer for the next poll or delayed restart, whichever is
-    /// first.
+    /// Sets the timer for the next poll, delayed restart or watchdog,
+    /// whichever is first.
     pub(crate) fn arm_timer(&self) {
         let deadline = self
             .status
@@ -115,6 +117,7 @@ impl ServerImpl {
                 TaskStatus::Timeout { restart_at } => Some(restart_at),
                 _ => None,
             })
+            .chain(self.next_watchdog())
             .fold(self.next_poll, u64::min);
         userlib::sys_set_timer(Some(deadline), notifications::TIMER_MASK);
     }

@@ -1,0 +1,55 @@
+//! Watchdogs: deadlines after which jefe faults a task that hangs.
+//!
+//! A task that calls a less trusted one (the FPGA manager calling a
+//! driver) cannot interrupt a SEND that never gets an answer. It arms a
+//! watchdog on the callee before the call and disarms it after; if the
+//! deadline passes first, we fault the callee, the kernel hands the
+//! caller the dead code, and the callee's disposition decides what comes
+//! next (normally a restart).
+//!
+//! A watchdog names the incarnation it was armed for and the task that
+//! armed it: it is dropped unfired if the callee restarted meanwhile (its
+//! new incarnation owes nothing) or if the armer died (nobody is waiting).
+
+use userlib::{TaskId, kipc};
+
+/// One armed watchdog.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct Watchdog {
+    /// The incarnation to fault.
+    pub target: TaskId,
+    /// Who armed it.
+    pub armer: TaskId,
+    /// When it fires, ms since boot.
+    pub deadline: u64,
+}
+
+/// What [`expire`] did with one watchdog.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Expiry {
+    /// Not due yet.
+    Pending,
+    /// Due, and the target was faulted.
+    Fired(TaskId),
+    /// Due, but the target restarted or the armer died: dropped.
+    Stale,
+}
+
+/// Fires `w` if it is due at `now`; `alive` says whether a `TaskId` is
+/// still the current incarnation.
+pub fn expire(
+    w: &Watchdog,
+    now: u64,
+    alive: impl Fn(TaskId) -> bool,
+) -> Expiry {
+    if now < w.deadline {
+        return Expiry::Pending;
+    }
+    if !alive(w.target) || !alive(w.armer) {
+        return Expiry::Stale;
+    }
+    // The kernel posts our own fault notification; the restart policy
+    // then treats it as any other fault.
+    kipc::fault_task(w.target.index());
+    Expiry::Fired(w.target)
+}

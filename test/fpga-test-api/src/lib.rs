@@ -1,0 +1,146 @@
+//! The protocols of the FPGA system-test image (`test/fpga.toml`).
+//!
+//! jefe must be task 0 there (the cases test its restart policy and its
+//! watchdog), so the runner is an ordinary task. In priority order:
+//!
+//! - `jefe` (0), the drivers (1), `fpga_mgr` (2): the system under test,
+//!   as in app.toml, the iCE40 driver built with `test-hang`.
+//! - `runner` (3): hands out case numbers, prints `test_<name> ... ok` or
+//!   `... FAILED (<why>)` and `N passed, M failed`, then shuts down. jefe
+//!   holds the suite when it faults (a failed assert is a panic) and tells
+//!   the runner, which reads the panic message and restarts the suite;
+//!   a case that hangs past [`CASE_TIMEOUT_MS`] fails, and the runner
+//!   restarts every task but jefe and itself.
+//! - `client` (4): a second client of the manager, for the cases where a
+//!   client other than the suite holds a lock or dies mid-load
+//!   ([`ClientOp`]).
+//! - `suite` (5): the cases.
+//!
+//! Messages are little-endian `u32` words.
+
+#![no_std]
+
+include!(concat!(env!("OUT_DIR"), "/indices.rs"));
+
+/// A case still running after this long has hung.
+pub const CASE_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest case name or failure reason the runner prints.
+pub const MAX_TEXT: usize = 160;
+
+/// What the suite asks of the runner.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u16)]
+pub enum RunnerOp {
+    /// `()` → the index of the case to run next.
+    NextCase = 1,
+    /// `(index, name bytes...)`: the case starts now.
+    Start = 2,
+    /// `(index)`: the case passed.
+    Pass = 3,
+    /// `(count)`: every case ran; print the summary and shut down. No
+    /// reply.
+    Done = 4,
+}
+
+impl RunnerOp {
+    pub fn from_u32(op: u32) -> Option<Self> {
+        match op {
+            1 => Some(Self::NextCase),
+            2 => Some(Self::Start),
+            3 => Some(Self::Pass),
+            4 => Some(Self::Done),
+            _ => None,
+        }
+    }
+}
+
+/// What the suite asks of the client helper. The helper answers at once
+/// and then does the work, so that the suite stays free to watch (and
+/// kill) it while the manager serves it.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u16)]
+pub enum ClientOp {
+    /// `(device)` → the manager's answer to `lock` (0 or an `FpgaError`
+    /// code); the lock is kept until [`ClientOp::Release`] or death.
+    Lock = 1,
+    /// `(device)` → the manager's answer to `release`.
+    Release = 2,
+    /// `(device, image, flags, timeout_ms)` → 0 at once; then the helper
+    /// takes the lock if it does not hold it and loads [`ClientImage`]
+    /// `image`, keeping the answer for [`ClientOp::Result`].
+    Load = 3,
+    /// `()` → the last load's answer ([`NO_RESULT`] if none).
+    Result = 4,
+    /// `(bridge)` → the manager's answer to `bridge_get`; kept until
+    /// [`ClientOp::BridgePut`] or death.
+    BridgeGet = 5,
+    /// `(bridge)` → the manager's answer to `bridge_put`.
+    BridgePut = 6,
+}
+
+impl ClientOp {
+    pub fn from_u32(op: u32) -> Option<Self> {
+        match op {
+            1 => Some(Self::Lock),
+            2 => Some(Self::Release),
+            3 => Some(Self::Load),
+            4 => Some(Self::Result),
+            5 => Some(Self::BridgeGet),
+            6 => Some(Self::BridgePut),
+            _ => None,
+        }
+    }
+}
+
+/// Images the client helper can load.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u32)]
+pub enum ClientImage {
+    /// The iCE40 HX1K blinky.
+    Ice40 = 0,
+    /// The Artix-7 blinky `.bit`.
+    Xc7 = 1,
+    /// The iCE40 blinky behind the driver's `SLOW` test magic: its
+    /// `write` sleeps before streaming the lease.
+    Ice40Slow = 2,
+}
+
+impl ClientImage {
+    pub fn from_u32(x: u32) -> Option<Self> {
+        match x {
+            0 => Some(Self::Ice40),
+            1 => Some(Self::Xc7),
+            2 => Some(Self::Ice40Slow),
+            _ => None,
+        }
+    }
+}
+
+/// [`ClientOp::Result`] before any load finished.
+pub const NO_RESULT: u32 = u32::MAX;
+
+/// The iCE40 driver's test magics (`drv/ice40-spi`, feature `test-hang`):
+/// an image starting with one of them makes the driver misbehave.
+pub mod magic {
+    /// `write_complete` never returns.
+    pub const HANG: [u8; 16] = *b"LEASEHOLD:HANG\0\0";
+    /// `write` sleeps 300 ms before streaming the lease.
+    pub const SLOW: [u8; 16] = *b"LEASEHOLD:SLOW\0\0";
+}
+
+/// Puts `words` into `buf` little-endian; returns the bytes used.
+pub fn words<'a>(buf: &'a mut [u8], words: &[u32]) -> &'a [u8] {
+    let mut n = 0;
+    for (chunk, w) in buf.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+        n += 4;
+    }
+    &buf[..n]
+}
+
+/// Word `i` of a message; 0 past its end.
+pub fn word(data: &[u8], i: usize) -> u32 {
+    data.get(i * 4..i * 4 + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}

@@ -1,0 +1,69 @@
+use std::io::Write;
+
+fn main() {
+    build_util::generate_notifications();
+    println!("cargo::rerun-if-env-changed=INJECTION_SEED");
+    let path = build_util::app_toml_path();
+    let config = match app_config::Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("cargo::error={e}");
+            return;
+        }
+    };
+    let mut missing = Vec::new();
+    let mut index = |name: &str| match config.task_by_name(name) {
+        Some(t) => t.index,
+        None => {
+            missing.push(name.to_owned());
+            0
+        }
+    };
+    let names = ["jefe", "ice40", "xc7", "fpga_mgr", "client_a", "client_b"];
+    let indices: Vec<usize> = names.iter().map(|n| index(n)).collect();
+    if !missing.is_empty() {
+        println!(
+            "cargo::error=the campaign needs tasks named {}",
+            missing.join(", ")
+        );
+        return;
+    }
+    let this = config.task_by_name(&build_util::task_name());
+    let seed = match std::env::var("INJECTION_SEED") {
+        Ok(s) => match s.parse::<u64>() {
+            Ok(v) => v,
+            Err(_) => {
+                println!("cargo::error=INJECTION_SEED `{s}` is not a u64");
+                return;
+            }
+        },
+        Err(_) => this
+            .and_then(|t| t.config.get("seed"))
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0x1EA5_E401D),
+    };
+    let out =
+        std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_default())
+            .join("tasks.rs");
+    let mut f = match std::fs::File::create(&out) {
+        Ok(f) => f,
+        Err(e) => {
+            println!("cargo::error=cannot write {}: {e}", out.display());
+            return;
+        }
+    };
+    let _ = writeln!(
+        f,
+        "pub const JEFE: usize = {};\npub const ICE40: usize = {};\n\
+         pub const XC7: usize = {};\npub const MGR: usize = {};\n\
+         pub const CLIENT_A: usize = {};\npub const CLIENT_B: usize = {};\n\
+         pub const TASKS: usize = {};\npub const SEED: u64 = {seed:#x};",
+        indices[0],
+        indices[1],
+        indices[2],
+        indices[3],
+        indices[4],
+        indices[5],
+        config.tasks().len()
+    );
+}

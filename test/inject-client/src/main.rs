@@ -1,0 +1,180 @@
+//! A workload client of the restart injection campaign
+//! (`test/injection.toml`): an ordinary FPGA manager client that asks the
+//! campaign for work, performs it through `drv-fpga-api` (lock, load or
+//! streamed load, release) and reports exactly what it saw: success, or
+//! the `FpgaError` and the step it came from, and how long it took.
+//!
+//! It never retries on its own except in `Verify`, where retrying is the
+//! point: a system that recovered lets a load succeed before the deadline.
+//! It may be faulted or restarted at any syscall; a new incarnation simply
+//! reports `READY` again.
+
+#![no_std]
+#![no_main]
+
+use drv_fpga_api::{Device, FpgaError, FpgaManager};
+use test_inject_api::{
+    CODE_OK, COMMAND_LEN, Command, OP_CHECKPOINT, OP_REPORT, Report, Step,
+    Workload,
+};
+use userlib::*;
+
+task_slot!(FPGA_MGR, fpga_mgr);
+task_slot!(CAMPAIGN, campaign);
+
+/// The manager's deadline for one load.
+const LOAD_TIMEOUT_MS: u32 = 1_000;
+
+fn now() -> u64 {
+    sys_get_timer().now
+}
+
+/// Reports to the campaign and waits for the next command.
+fn report(r: &Report) -> Command {
+    loop {
+        let mut reply = [0u8; COMMAND_LEN];
+        let (rc, len) = sys_send(
+            CAMPAIGN.get_task_id(),
+            OP_REPORT,
+            &r.encode(),
+            &mut reply,
+            &[],
+        );
+        if rc == 0
+            && let Some(cmd) = Command::decode(&reply[..len])
+        {
+            return cmd;
+        }
+        // The campaign never dies in a run that still matters; keep asking.
+        hl::sleep_for(1);
+    }
+}
+
+/// Tells the campaign which step comes next and waits for its go.
+fn checkpoint(on: bool, step: Step) {
+    if on {
+        let _ = sys_send(
+            CAMPAIGN.get_task_id(),
+            OP_CHECKPOINT,
+            &[step as u8],
+            &mut [],
+            &[],
+        );
+    }
+}
+
+fn image(device: u8) -> &'static [u8] {
+    match device {
+        0 => blob!(ice40_blinky),
+        _ => blob!(xc7_blinky),
+    }
+}
+
+/// lock, load, release.
+fn whole(dev: &Device<'_>, step: &mut Step) -> Result<(), FpgaError> {
+    *step = Step::Lock;
+    let lock = dev.lock()?;
+    *step = Step::Load;
+    lock.load(image(dev.index()), 0, LOAD_TIMEOUT_MS)
+}
+
+/// lock, load_begin, chunks, load_end, release, with a checkpoint before
+/// every manager call that reaches the driver.
+fn stream(
+    dev: &Device<'_>,
+    cmd: &Command,
+    step: &mut Step,
+) -> Result<(), FpgaError> {
+    let image = image(dev.index());
+    let cp = cmd.checkpoints;
+    *step = Step::Lock;
+    let lock = dev.lock()?;
+    *step = Step::Begin;
+    checkpoint(cp, Step::Begin);
+    let mut load = lock.stream(0, image.len() as u32, LOAD_TIMEOUT_MS)?;
+    let chunk_len = (cmd.chunk_len as usize).max(1);
+    let mut first = chunk_len.max(load.first_chunk_min() as usize);
+    *step = Step::FirstChunk;
+    let sent = loop {
+        let end = first.min(image.len());
+        checkpoint(cp, Step::FirstChunk);
+        match load.chunk(&image[..end]) {
+            Ok(()) => break end,
+            Err(FpgaError::FirstChunkTooShort) if end < image.len() => {
+                first = (load.header_needed()? as usize).max(end + 1);
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    *step = Step::Chunk;
+    for chunk in image[sent..].chunks(chunk_len) {
+        checkpoint(cp, Step::Chunk);
+        load.chunk(chunk)?;
+    }
+    *step = Step::End;
+    checkpoint(cp, Step::End);
+    load.finish()
+}
+
+/// Retries until a load succeeds or the deadline passes.
+fn verify(
+    dev: &Device<'_>,
+    deadline: u64,
+    step: &mut Step,
+    attempts: &mut u32,
+) -> Result<(), FpgaError> {
+    loop {
+        *attempts += 1;
+        *step = Step::Bind;
+        let r = match dev.info() {
+            Ok(info) if info.driver_task().is_some() => whole(dev, step),
+            Ok(_) => Err(FpgaError::NoDriver),
+            Err(e) => Err(e),
+        };
+        match r {
+            Err(
+                FpgaError::NoDriver
+                | FpgaError::AlreadyLocked
+                | FpgaError::ManagerRestarted
+                | FpgaError::DriverDied,
+            ) if now() < deadline => hl::sleep_for(1),
+            r => return r,
+        }
+    }
+}
+
+fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
+    let start = now();
+    let dev = Device::new(mgr, cmd.device);
+    let mut step = Step::None;
+    let mut attempts = 0;
+    // Guards are dropped inside each workload, so the time includes the
+    // release and any abort.
+    let r = match cmd.workload {
+        Workload::Load => whole(&dev, &mut step),
+        Workload::Stream => stream(&dev, cmd, &mut step),
+        Workload::Verify => {
+            let deadline = start + u64::from(cmd.deadline_ms);
+            verify(&dev, deadline, &mut step, &mut attempts)
+        }
+    };
+    Report {
+        code: match r {
+            Ok(()) => CODE_OK,
+            Err(e) => u16::from(e),
+        },
+        step,
+        elapsed_ms: now().saturating_sub(start) as u32,
+        attempts,
+    }
+}
+
+#[unsafe(export_name = "main")]
+fn main() -> ! {
+    let mgr = FpgaManager::from(FPGA_MGR.get_task_id());
+    let mut last = Report::READY;
+    loop {
+        let cmd = report(&last);
+        last = run(&mgr, &cmd);
+    }
+}
