@@ -344,8 +344,12 @@ impl Hosted {
                 } else if ev.events & libc::EPOLLIN as u32 != 0 {
                     self.on_trap(k, token);
                 }
+                // Carry out each event's consequences before looking at the
+                // next: a later event in the same batch may be a trap from
+                // a process this one condemned (a task just restarted or
+                // faulted), and it must meet that process already gone.
+                self.apply(k);
             }
-            self.apply(k);
         }
     }
 
@@ -369,6 +373,12 @@ impl Hosted {
         // Safety: RECV into a zeroed struct after EPOLLIN.
         if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
             return; // the task died meanwhile; its exit arrives as SIGCHLD
+        }
+        if k.tasks[i].stop || k.tasks[i].restart {
+            // The core has already faulted or restarted this incarnation;
+            // what its process asked for since is void (it is about to be
+            // killed, and its successor starts from scratch).
+            return;
         }
         let nr = n.data.nr as u32;
         let base = abi::HOSTED_SYSCALL_BASE as u32;
