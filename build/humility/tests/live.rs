@@ -63,7 +63,8 @@ fn image() -> &'static Image {
         let archive = text
             .lines()
             .find_map(|l| l.strip_prefix("wrote "))
-            .map(|p| PathBuf::from(p.trim()))
+            // xtask names it relative to the workspace root.
+            .map(|p| workspace().join(p.trim()))
             .unwrap_or_else(|| {
                 target_dir()
                     .join("leasehold-demo/dist/build-leasehold-demo.zip")

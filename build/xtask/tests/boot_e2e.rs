@@ -83,7 +83,8 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
     }
     let mgr = manifest.task_by_name("fpga_mgr").expect("fpga_mgr task");
     assert_eq!(mgr.serves, vec!["FpgaManager".to_owned()]);
-    assert_eq!(mgr.task_slots.len(), 2);
+    // jefe (for the watchdog) and the two drivers.
+    assert_eq!(mgr.task_slots.len(), 3);
 
     let kernel = target_dir().join("release/leasehold-kernel");
     let probe = std::env::temp_dir()
