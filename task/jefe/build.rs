@@ -34,6 +34,11 @@ struct JefeConfig {
     /// leaves them faulted for inspection instead of restarting them.
     #[serde(default)]
     tasks_to_hold: Vec<String>,
+    /// Tasks whose every fault jefe has the kernel record in a dump file
+    /// (every task's memory and the task table) before anything restarts
+    /// them, so the evidence survives a restart policy.
+    #[serde(default)]
+    dump_on_fault: Vec<String>,
     /// The fault mailing list: subscriber task name → what it is told.
     /// jefe posts the subscriber's named notification when a task it
     /// watches faults, and then waits `MIN_RESTART_DELAY` before the
@@ -141,6 +146,16 @@ fn generate(app: &Config, jefe: &JefeConfig, key: &str) -> Result<String> {
         out,
         "/// Tasks whose disposition starts as `Hold`.\n\
          pub const TASKS_TO_HOLD: &[u16] = &{hold:?};"
+    )?;
+    let dump = jefe
+        .dump_on_fault
+        .iter()
+        .map(|t| task_index(app, t, &format!("{key}.dump-on-fault")))
+        .collect::<Result<Vec<_>>>()?;
+    writeln!(
+        out,
+        "/// Tasks whose faults are dumped (`dump-on-fault`).\n\
+         pub const DUMP_ON_FAULT: &[u16] = &{dump:?};"
     )?;
 
     out.push_str(

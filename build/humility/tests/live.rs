@@ -434,6 +434,25 @@ fn test_jefe_external_control() {
         "{jefe_ring}"
     );
 
+    // jefe's dump-on-fault policy (app.toml) had the kernel dump the
+    // system when xc7 faulted, before anything could restart it.
+    assert!(
+        jefe_ring.contains("Dumped { task: TaskId(2/gen1), ok: true }"),
+        "{jefe_ring}"
+    );
+    let policy_dump = sys.dir.path().join("leasehold-demo.dump.1");
+    assert!(policy_dump.is_file(), "no dump by policy");
+    let archive = image().archive.display().to_string();
+    let policy = policy_dump.display().to_string();
+    let held = succeeded(
+        &humility(&["-a", &archive, "-d", &policy, "tasks"]),
+        &["-d", "tasks"],
+    );
+    assert!(
+        task_row(&held, "xc7").contains("FAULT: killed by jefe"),
+        "{held}"
+    );
+
     // The same, from a dump.
     let dump = sys.dir.path().join("held.dump");
     let out = sys.ok(&["dump", &dump.display().to_string()]);

@@ -42,6 +42,10 @@ pub enum Kipcnum {
     /// Leasehold, hosted: `(exit code: u32)` stops every task and ends the
     /// kernel process with that exit code (test images use it to finish).
     Shutdown = 37,
+    /// Leasehold, hosted: `(index: u32)` writes a dump file (every task's
+    /// memory and the task table) because of task `index`; the reply's
+    /// code is 0, or 1 if the dump could not be written.
+    DumpTask = 38,
 }
 
 impl TryFrom<u16> for Kipcnum {
@@ -66,6 +70,7 @@ impl TryFrom<u16> for Kipcnum {
             35 => ReadSyscallCount,
             36 => ConsoleWrite,
             37 => Shutdown,
+            38 => DumpTask,
             _ => return Err(()),
         })
     }
@@ -92,11 +97,12 @@ impl Kipcnum {
             ReadSyscallCount => "read_syscall_count",
             ConsoleWrite => "console_write",
             Shutdown => "shutdown",
+            DumpTask => "dump_task",
         }
     }
 
     /// Every kipc, for tools that map grant names.
-    pub const ALL: [Kipcnum; 16] = {
+    pub const ALL: [Kipcnum; 17] = {
         use Kipcnum::*;
         [
             ReadTaskStatus,
@@ -115,6 +121,7 @@ impl Kipcnum {
             ReadSyscallCount,
             ConsoleWrite,
             Shutdown,
+            DumpTask,
         ]
     };
 

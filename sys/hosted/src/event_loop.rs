@@ -85,8 +85,6 @@ struct Hosted {
     timer: OwnedFd,
     verbose: bool,
     probe: Option<Probe>,
-    dump_dir: std::path::PathBuf,
-    dumps_written: u32,
     /// Processes spawned so far; numbers each incarnation's epoll token.
     spawns: u64,
     /// Kernel log lines printed per task, to rate-limit a crash loop.
@@ -192,6 +190,9 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         boot: started,
         image_id: manifest.image_id,
         shutdown: None,
+        manifest: manifest.clone(),
+        dump_dir: opts.dump_dir.clone(),
+        dumps_written: 0,
     };
     let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
     let probe_path = opts
@@ -199,7 +200,6 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| default_probe_path(&manifest.name));
     let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
-    hosted.dump_dir = opts.dump_dir.clone();
     hosted.open_probe(&probe_path)?;
     println!(
         "kernel: booting image {} ({:016x}), {} tasks",
@@ -265,8 +265,6 @@ impl Hosted {
                 slots: (0..n).map(|_| None).collect(),
                 zombies: Vec::new(),
                 probe: None,
-                dump_dir: std::path::PathBuf::from("."),
-                dumps_written: 0,
                 spawns: 0,
                 logged: vec![0; n],
                 epoll,
@@ -1002,34 +1000,11 @@ impl Hosted {
     /// Writes a dump; returns its path.
     fn write_dump(
         &mut self,
-        k: &Kernel<'_, HostPlatform>,
+        k: &mut Kernel<'_, HostPlatform>,
         path: Option<std::path::PathBuf>,
         reason: &str,
     ) -> Option<std::path::PathBuf> {
-        let path = path.unwrap_or_else(|| {
-            self.dumps_written += 1;
-            self.dump_dir.join(format!(
-                "{}.dump.{}",
-                self.manifest.name, self.dumps_written
-            ))
-        });
-        match crate::dump::write(
-            &path,
-            &self.manifest,
-            k.tasks,
-            &k.platform,
-            reason,
-        ) {
-            Ok(()) => {
-                crate::trace::record(crate::trace::Trace::DumpWritten);
-                println!("kernel: wrote dump {}", path.display());
-                Some(path)
-            }
-            Err(e) => {
-                println!("kernel: dump failed: {e:#}");
-                None
-            }
-        }
+        k.platform.write_dump(k.tasks, path, reason)
     }
 }
 

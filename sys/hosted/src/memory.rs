@@ -87,9 +87,40 @@ pub struct HostPlatform {
     pub boot: std::time::Instant,
     pub image_id: u64,
     pub shutdown: Option<u32>,
+    /// For dumps: the image's identity and where dump files go.
+    pub manifest: image_manifest::ImageManifest,
+    pub dump_dir: std::path::PathBuf,
+    pub dumps_written: u32,
 }
 
 impl HostPlatform {
+    /// Writes a dump (at `path`, or a numbered file in the dump
+    /// directory); returns where, or `None` if it failed (said on the log).
+    pub fn write_dump(
+        &mut self,
+        tasks: &[kern::Task],
+        path: Option<std::path::PathBuf>,
+        reason: &str,
+    ) -> Option<std::path::PathBuf> {
+        let path = path.unwrap_or_else(|| {
+            self.dumps_written += 1;
+            let name =
+                format!("{}.dump.{}", self.manifest.name, self.dumps_written);
+            self.dump_dir.join(name)
+        });
+        match crate::dump::write(&path, &self.manifest, tasks, self, reason) {
+            Ok(()) => {
+                crate::trace::record(crate::trace::Trace::DumpWritten);
+                println!("kernel: wrote dump {} ({reason})", path.display());
+                Some(path)
+            }
+            Err(e) => {
+                println!("kernel: dump failed: {e:#}");
+                None
+            }
+        }
+    }
+
     /// A pointer to `len` bytes at `at`. The core has checked the range
     /// against the task's regions, which are exactly these two.
     fn locate(&self, at: Location, len: usize) -> *mut u8 {
@@ -170,5 +201,11 @@ impl Platform for HostPlatform {
 
     fn shutdown(&mut self, code: u32) {
         self.shutdown = Some(code);
+    }
+
+    fn dump(&mut self, tasks: &[kern::Task], culprit: usize) -> bool {
+        let name = self.names.get(culprit).cloned().unwrap_or_default();
+        let reason = format!("requested because of task {name}");
+        self.write_dump(tasks, None, &reason).is_some()
     }
 }

@@ -166,6 +166,14 @@ impl<P: Platform> Kernel<'_, P> {
                 self.platform.console_write(caller, &line[..n]);
                 0
             }
+            Kipcnum::DumpTask => {
+                need(1)?;
+                let i = index(words[0])?;
+                if !self.platform.dump(self.tasks, i) {
+                    code = 1;
+                }
+                0
+            }
             Kipcnum::Shutdown => {
                 need(1)?;
                 self.platform.shutdown(words[0]);

@@ -54,4 +54,8 @@ pub trait Platform {
 
     /// Stops the system with `code` (kipc `shutdown`).
     fn shutdown(&mut self, code: u32);
+
+    /// Records every task's memory and `tasks` for later inspection,
+    /// because of task `culprit` (kipc `dump_task`); whether it worked.
+    fn dump(&mut self, tasks: &[crate::Task], culprit: usize) -> bool;
 }

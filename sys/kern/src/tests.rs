@@ -18,6 +18,7 @@ struct FakePlatform {
     now: u64,
     copies: Vec<(Location, Location)>,
     console: Vec<(usize, Vec<u8>)>,
+    dumps: Vec<usize>,
 }
 
 impl FakePlatform {
@@ -68,6 +69,10 @@ impl Platform for FakePlatform {
         self.console.push((task, line.to_vec()));
     }
     fn shutdown(&mut self, _code: u32) {}
+    fn dump(&mut self, _tasks: &[Task], culprit: usize) -> bool {
+        self.dumps.push(culprit);
+        true
+    }
 }
 
 fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
@@ -519,4 +524,24 @@ fn reaches(
         }
         _ => false,
     }
+}
+
+#[test]
+fn dump_task_kipc_needs_a_grant_and_reaches_the_platform() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let kipc = |op: Kipcnum| (TaskId::KERNEL.0 as u32) << 16 | op as u32;
+    for who in [2, 0] {
+        let b = ram_base(who);
+        k.platform.ram[who][0x100..0x104].copy_from_slice(&2u32.to_le_bytes());
+        let args =
+            [kipc(Kipcnum::DumpTask), b + 0x100, 4, b + 0x200, 0, b, 0, 0];
+        call(&mut k, who, Sysnum::Send, args);
+    }
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::SyscallUsage(UsageError::KipcNotGranted))
+    );
+    assert_eq!(k.platform.dumps, vec![2], "only the supervisor's request");
+    assert_eq!(k.tasks[0].save.rets[0], 0);
 }

@@ -115,3 +115,9 @@ pub fn console_write(line: &[u8]) {
 pub fn shutdown(code: u32) {
     kipc(Kipcnum::Shutdown, &[code], &mut []);
 }
+
+/// Asks the kernel to write a dump file because of task `index` (needs
+/// the `dump_task` grant, or to be the supervisor); whether it worked.
+pub fn dump_task(index: usize) -> bool {
+    kipc(Kipcnum::DumpTask, &[index as u32], &mut []).0 == 0
+}

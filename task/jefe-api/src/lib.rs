@@ -90,6 +90,8 @@ pub enum JefeError {
     /// (Jefe restarting means the system is being reset; in practice a
     /// caller only sees this in tests that restart jefe on purpose.)
     ServerRestarted = 3,
+    /// The kernel could not write the dump file (its log says why).
+    DumpFailed = 4,
 }
 
 impl From<JefeError> for u16 {
@@ -106,6 +108,7 @@ impl TryFrom<u32> for JefeError {
             1 => Ok(Self::BadTaskIndex),
             2 => Ok(Self::IllegalTask),
             3 => Ok(Self::ServerRestarted),
+            4 => Ok(Self::DumpFailed),
             _ => Err(()),
         }
     }

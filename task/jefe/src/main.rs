@@ -58,8 +58,8 @@ use task_jefe_api::{Disposition, ExternalRequest, JefeError};
 use userlib::{Generation, RecvMessage, TaskId};
 
 use generated::{
-    ALLOWED_CALLERS, FAULT_MAILING_LIST, NUM_TASKS, STATE_CHANGE_LIST,
-    TASKS_TO_HOLD,
+    ALLOWED_CALLERS, DUMP_ON_FAULT, FAULT_MAILING_LIST, NUM_TASKS,
+    STATE_CHANGE_LIST, TASKS_TO_HOLD,
 };
 use policy::TaskStatus;
 
@@ -118,6 +118,11 @@ enum Trace {
         mask: u32,
     },
     RestartMe(TaskId),
+    /// A dump was written (or failed) because of this task.
+    Dumped {
+        task: TaskId,
+        ok: bool,
+    },
     StateChanged(u32),
     SetDisposition {
         task: TaskId,
@@ -407,6 +412,25 @@ impl idl::InOrderJefeImpl for ServerImpl {
     ) -> Fallible<Disposition> {
         self.check_caller(msg)?;
         Ok(self.disposition[checked_index(task_index)?])
+    }
+
+    fn dump_task(
+        &mut self,
+        msg: &RecvMessage,
+        task_index: u32,
+    ) -> Fallible<()> {
+        self.check_caller(msg)?;
+        let i = checked_index(task_index)?;
+        let ok = userlib::kipc::dump_task(i);
+        ringbuf_entry!(Trace::Dumped {
+            task: task_id(i),
+            ok
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(JefeError::DumpFailed.into())
+        }
     }
 }
 

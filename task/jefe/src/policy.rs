@@ -47,6 +47,11 @@ impl ServerImpl {
         let id = task_id(i);
         self.fault_counts[i] = self.fault_counts[i].wrapping_add(1);
         ringbuf_entry_root!(Trace::Faulted(id));
+        // Before any restart wipes the evidence.
+        if crate::DUMP_ON_FAULT.contains(&(i as u16)) {
+            let ok = kipc::dump_task(i);
+            ringbuf_entry_root!(Trace::Dumped { task: id, ok });
+        }
         match self.disposition[i] {
             Disposition::Hold => {
                 self.status[i] = TaskStatus::HoldFault;
