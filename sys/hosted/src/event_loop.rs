@@ -87,6 +87,8 @@ struct Hosted {
     probe: Option<Probe>,
     /// Processes spawned so far; numbers each incarnation's epoll token.
     spawns: u64,
+    /// The deadline (µs since boot) the timerfd is armed for.
+    armed_us: Option<u64>,
     /// Kernel log lines printed per task, to rate-limit a crash loop.
     logged: Vec<u64>,
 }
@@ -266,6 +268,7 @@ impl Hosted {
                 zombies: Vec::new(),
                 probe: None,
                 spawns: 0,
+                armed_us: None,
                 logged: vec![0; n],
                 epoll,
                 signals,
@@ -328,6 +331,7 @@ impl Hosted {
                 } else if token == TOKEN_PROBE {
                     self.accept_probe();
                 } else if token == TOKEN_TIMER {
+                    self.armed_us = None;
                     let mut buf = [0u8; 8];
                     // Safety: draining our own timerfd.
                     unsafe {
@@ -583,7 +587,11 @@ impl Hosted {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(next) = next {
+        // Re-arm only for a new deadline: this runs after every trap, and
+        // a timerfd_settime per trap would be a host syscall on the IPC
+        // path for nothing.
+        if let Some(next) = next.filter(|&n| self.armed_us != Some(n)) {
+            self.armed_us = Some(next);
             self.arm_timer(k, next);
         }
         // Timers may have woken someone.
