@@ -121,3 +121,12 @@ pub fn shutdown(code: u32) {
 pub fn dump_task(index: usize) -> bool {
     kipc(Kipcnum::DumpTask, &[index as u32], &mut []).0 == 0
 }
+
+/// Formats `args` into one console line (cut at the longest message the
+/// kernel takes) and prints it; see [`crate::console!`].
+pub fn console_fmt(args: core::fmt::Arguments<'_>) {
+    let mut line = crate::fmt::FixedBuf::<MAX_MESSAGE_LEN>::new();
+    // A line that does not fit is cut, not an error.
+    let _ = core::fmt::write(&mut line, args);
+    console_write(line.as_bytes());
+}

@@ -14,6 +14,7 @@
 pub use abi::*;
 
 mod arch;
+pub mod fmt;
 pub mod hl;
 pub mod kipc;
 mod panic;
@@ -66,4 +67,13 @@ macro_rules! blob {
             )
         }
     }};
+}
+
+/// Prints a formatted line on the kernel console (needs the
+/// `console_write` grant): `console!("loaded {} bytes", n)`.
+#[macro_export]
+macro_rules! console {
+    ($($arg:tt)*) => {
+        $crate::kipc::console_fmt(core::format_args!($($arg)*))
+    };
 }

@@ -17,27 +17,8 @@ task_slot!(FPGA_MGR, fpga_mgr);
 const BIND_TIMEOUT_MS: u64 = 5_000;
 const LOAD_TIMEOUT_MS: u32 = 5_000;
 
-struct Line {
-    buf: [u8; 160],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn say(args: core::fmt::Arguments<'_>) {
-    let mut l = Line {
-        buf: [0; 160],
-        len: 0,
-    };
-    let _ = core::fmt::write(&mut l, args);
-    kipc::console_write(&l.buf[..l.len]);
+    kipc::console_fmt(args);
 }
 
 /// Drivers announce themselves when they start; until the manager has

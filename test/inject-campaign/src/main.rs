@@ -75,27 +75,8 @@ const MAX_DETAILS: u32 = 25;
 // ---------------------------------------------------------------------
 // Console
 
-struct Line {
-    buf: [u8; 240],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn say(args: core::fmt::Arguments<'_>) {
-    let mut l = Line {
-        buf: [0; 240],
-        len: 0,
-    };
-    let _ = core::fmt::write(&mut l, args);
-    kipc::console_write(&l.buf[..l.len]);
+    kipc::console_fmt(args);
 }
 
 fn now() -> u64 {

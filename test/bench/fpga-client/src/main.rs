@@ -60,27 +60,8 @@ static BIG: Big = Big {
     stream: UnsafeCell::new([0; STREAM_MAX]),
 };
 
-struct Line {
-    buf: [u8; 200],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn say(args: core::fmt::Arguments<'_>) {
-    let mut l = Line {
-        buf: [0; 200],
-        len: 0,
-    };
-    let _ = core::fmt::write(&mut l, args);
-    kipc::console_write(&l.buf[..l.len]);
+    kipc::console_fmt(args);
 }
 
 fn fail(what: &str, e: FpgaError) -> ! {

@@ -37,36 +37,12 @@ fn measure(batch: u32, mut f: impl FnMut()) -> [u64; SAMPLES] {
 }
 
 fn report(name: &str, s: &[u64; SAMPLES]) {
-    let mut line = [0u8; 96];
-    let mut w = Writer {
-        buf: &mut line,
-        len: 0,
-    };
-    let _ = core::fmt::write(
-        &mut w,
-        format_args!(
-            "bench {name} {} {} {}",
-            s[SAMPLES / 2],
-            s[0],
-            s[SAMPLES - 1]
-        ),
+    userlib::console!(
+        "bench {name} {} {} {}",
+        s[SAMPLES / 2],
+        s[0],
+        s[SAMPLES - 1]
     );
-    let len = w.len;
-    kipc::console_write(&line[..len]);
-}
-
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl core::fmt::Write for Writer<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
 }
 
 #[unsafe(export_name = "main")]
