@@ -15,6 +15,7 @@
 mod archive;
 mod bench;
 mod cargo;
+mod clippy;
 mod dist;
 mod elf;
 mod kernel;
@@ -66,6 +67,15 @@ enum Xtask {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Runs clippy (warnings denied) on every task crate of the given
+    /// images, as `dist` builds them; by default app.toml and test/*.toml.
+    Clippy {
+        /// Images whose tasks to check.
+        images: Vec<PathBuf>,
+        /// Apply clippy's machine-applicable fixes instead of failing.
+        #[arg(long)]
+        fix: bool,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -90,6 +100,7 @@ fn main() -> ExitCode {
         Xtask::Run { app_toml } => run::run(&app_toml),
         Xtask::Test { images, timeout } => test::test(&images, timeout),
         Xtask::Idol { file } => idol(&file),
+        Xtask::Clippy { images, fix } => clippy::clippy(&images, fix),
         Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {
             Benchmark::Ipc => bench::ipc(&workspace_root()),

@@ -130,7 +130,7 @@ impl ServerImpl {
     /// as Linux's probe requests CRESET_B asserted.
     fn start() -> Self {
         let gpio = config::GPIO;
-        let server = ServerImpl {
+        ServerImpl {
             spi: Spi(config::SPI),
             creset_b: Pin {
                 gpio,
@@ -146,8 +146,7 @@ impl ServerImpl {
             initialized: false,
             #[cfg(feature = "test-hang")]
             hook: None,
-        };
-        server
+        }
     }
 
     /// Puts the device in a known state: SS released, and held in reset

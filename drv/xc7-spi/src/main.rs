@@ -138,7 +138,7 @@ impl ServerImpl {
     fn start() -> Self {
         let gpio = config::GPIO;
         let pin = |line| Pin { gpio, line };
-        let server = ServerImpl {
+        ServerImpl {
             spi: Spi(config::SPI),
             program_b: pin(config::PROGRAM_B),
             init_b: pin(config::INIT_B),
@@ -147,8 +147,7 @@ impl ServerImpl {
             armed: false,
             load_failed: false,
             initialized: false,
-        };
-        server
+        }
     }
 
     /// Puts the device in a known state: a PROGRAM_B pulse clears anything

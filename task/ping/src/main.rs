@@ -23,7 +23,7 @@ fn main() -> ! {
         assert_eq!(rc, 0, "pong answered {rc:#x}");
         assert_eq!(&reply[..n], &msg, "pong echoed the wrong bytes");
         count = count.wrapping_add(1);
-        if count % 1000 == 0 {
+        if count.is_multiple_of(1000) {
             hl::sleep_for(100);
         }
     }

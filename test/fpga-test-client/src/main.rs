@@ -33,7 +33,7 @@ fn main() -> ! {
     // Safety: the only reference to SLOW, taken once, before anything
     // else runs in this single-threaded task.
     let slow: &'static mut [u8; 16 + 32 * 1024] =
-        unsafe { &mut *(&raw mut SLOW) };
+        unsafe { &mut *core::ptr::addr_of_mut!(SLOW) };
     let slow_len = 16 + ice40.len().min(slow.len() - 16);
     slow[..16].copy_from_slice(&magic::SLOW);
     slow[16..slow_len].copy_from_slice(&ice40[..slow_len - 16]);

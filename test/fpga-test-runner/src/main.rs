@@ -95,7 +95,7 @@ impl Runner {
 
     fn on_timer(&mut self) {
         let now = sys_get_timer().now;
-        if !self.current.as_ref().is_some_and(|c| now >= c.deadline) {
+        if self.current.as_ref().is_none_or(|c| now < c.deadline) {
             return;
         }
         if let Some(case) = self.current.take() {

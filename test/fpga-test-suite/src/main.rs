@@ -426,7 +426,8 @@ static mut FRAMES: [u32; 64 * FRAME_WORDS] = [0; 64 * FRAME_WORDS];
 /// two, so the `&mut` is unique.
 fn scratch(len: usize) -> &'static mut [u8] {
     // Safety: see above; single-threaded task.
-    let all: &'static mut [u8; 40 * 1024] = unsafe { &mut *(&raw mut SCRATCH) };
+    let all: &'static mut [u8; 40 * 1024] =
+        unsafe { &mut *core::ptr::addr_of_mut!(SCRATCH) };
     let s = &mut all[..len];
     s.fill(0);
     s
@@ -1141,7 +1142,7 @@ fn test_xc7_bad_crc() {
 fn test_xc7_wrong_idcode() {
     // Safety: single-threaded; the only reference to FRAMES.
     let frames: &'static mut [u32; 64 * FRAME_WORDS] =
-        unsafe { &mut *(&raw mut FRAMES) };
+        unsafe { &mut *core::ptr::addr_of_mut!(FRAMES) };
     // gen_xc7_bitstreams's xorshift32.
     let mut x = 0x2545_F491u32;
     for f in frames.iter_mut() {

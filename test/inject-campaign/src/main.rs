@@ -396,6 +396,8 @@ impl Campaign {
     }
 
     /// Hands each client its command.
+    // Indexes several per-client arrays in step.
+    #[allow(clippy::needless_range_loop)]
     fn dispatch(&mut self, cmds: [Command; 2]) {
         for c in 0..2 {
             self.report[c] = None;
@@ -518,6 +520,7 @@ impl Campaign {
     }
 
     /// Runs one case; returns its tally (one case, at most one injection).
+    #[allow(clippy::needless_range_loop)] // per-client arrays in step
     fn run(&mut self, n: usize, case: &Case) -> Tally {
         let mut t = Tally {
             cases: 1,
@@ -792,7 +795,7 @@ fn build_cases(
             }
         }
     }
-    let goal = (n + 100).max(TARGET_CASES).min(MAX_CASES);
+    let goal = (n + 100).clamp(TARGET_CASES, MAX_CASES);
     while n < goal {
         let workload = if rng.below(2) == 0 {
             Workload::Load

@@ -1,0 +1,81 @@
+//! `cargo xtask clippy [image.toml...]`: clippy on every task crate.
+//!
+//! Plain `cargo clippy` covers only host crates (the workspace's
+//! `default-members`): a task crate builds for the task target, and its
+//! build script needs the image it belongs to. This runs clippy on each
+//! task of the images (by default `app.toml` and every `test/` image) the
+//! way `dist` builds it, once per crate and feature set, with warnings
+//! denied.
+
+use anyhow::{Context, Result, anyhow, bail};
+use app_config::Config;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::cargo::{TASK_TARGET, Workspace};
+
+/// The default images: `app.toml` and `test/*.toml`.
+pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut images = vec![root.join("app.toml")];
+    let mut tests: Vec<PathBuf> = std::fs::read_dir(root.join("test"))
+        .context("cannot list test/")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    tests.sort();
+    images.extend(tests);
+    Ok(images)
+}
+
+pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
+    let root = crate::workspace_root();
+    let images = if images.is_empty() {
+        default_images(&root)?
+    } else {
+        images.to_vec()
+    };
+    crate::cargo::ensure_task_target()?;
+    let ws = Workspace::new(root);
+    let mut seen = BTreeSet::new();
+    let mut failed = Vec::new();
+    for image in &images {
+        let config = Config::load(image).map_err(|e| anyhow!("{e}"))?;
+        let app_toml = std::path::absolute(image)?;
+        for task in config.tasks() {
+            if !seen.insert((task.crate_name.clone(), task.features.clone())) {
+                continue;
+            }
+            eprintln!("clippy {} ({})", task.crate_name, image.display());
+            let mut cmd = ws.cargo();
+            cmd.args([
+                "clippy",
+                "--quiet",
+                "--release",
+                "--target",
+                TASK_TARGET,
+            ])
+            .args(["-p", &task.crate_name, "--bin", &task.crate_name])
+            .env(build_util::TASK_NAME_ENV, &task.name)
+            .env(build_util::APP_TOML_ENV, &app_toml)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+            if !task.features.is_empty() {
+                cmd.arg("--features").arg(task.features.join(","));
+            }
+            if fix {
+                cmd.args(["--fix", "--allow-dirty", "--allow-staged"]);
+            } else {
+                cmd.args(["--", "-D", "warnings"]);
+            }
+            let status = cmd.status().context("cannot run cargo clippy")?;
+            if !status.success() {
+                failed.push(task.crate_name.clone());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!("clippy found problems in {}", failed.join(", "));
+    }
+    eprintln!("clippy: {} task crates clean", seen.len());
+    Ok(())
+}
