@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
 /// The `config` table of a `drv-ice40-spi` task.
@@ -46,6 +46,8 @@ struct Config {
     /// tells it this driver has (re)started.
     announce_notification: String,
 }
+
+use build_util::driver::{check_lines, granted, manager};
 
 fn main() {
     if let Err(e) = generate() {
@@ -118,60 +120,4 @@ fn generate() -> Result<()> {
     let path = std::path::Path::new(&dir).join("config.rs");
     std::fs::write(&path, out)
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The index of peripheral `name`, which `task` must be granted.
-fn granted(
-    app: &app_config::Config,
-    task: &app_config::Task,
-    name: &str,
-) -> Result<u16> {
-    let p = app
-        .peripheral_by_name(name)
-        .ok_or_else(|| anyhow!("no peripheral named \"{name}\""))?;
-    if !task.uses.contains(&p.index) {
-        bail!("peripheral \"{name}\" is not in the task's `uses`; add it");
-    }
-    u16::try_from(p.index).context("peripheral index")
-}
-
-/// Lines must exist and be distinct: two pins on one line would make the
-/// driver read its own drive back.
-fn check_lines(lines: &[(&str, u8)]) -> Result<()> {
-    for (i, (key, line)) in lines.iter().enumerate() {
-        if *line >= 32 {
-            bail!("`{key}` = {line}: a GPIO block has lines 0..=31");
-        }
-        if let Some((other, _)) = lines[..i].iter().find(|(_, l)| l == line) {
-            bail!("`{key}` and `{other}` are both line {line}");
-        }
-    }
-    Ok(())
-}
-
-/// The manager's task index and the mask of its announce notification.
-fn manager(
-    app: &app_config::Config,
-    task: &app_config::Task,
-    manager: &str,
-    notification: &str,
-) -> Result<(usize, u32)> {
-    let m = app
-        .task_by_name(manager)
-        .ok_or_else(|| anyhow!("no task named \"{manager}\""))?;
-    if m.priority <= task.priority {
-        bail!(
-            "the manager \"{manager}\" (priority {}) must be less important \
-             than this driver (priority {}): it sends to us",
-            m.priority,
-            task.priority
-        );
-    }
-    let mask = m.notification_mask(notification).ok_or_else(|| {
-        anyhow!(
-            "task \"{manager}\" has no notification \"{notification}\" \
-             (announce-notification); add it to its `notifications`"
-        )
-    })?;
-    Ok((m.index, mask))
 }

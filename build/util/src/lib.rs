@@ -29,6 +29,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod driver;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
