@@ -109,14 +109,7 @@ impl Session {
     }
 }
 
-/// The kernel's default probe socket for an image:
-/// `/tmp/leasehold-<uid>/<name>.sock`.
-pub fn default_probe_path(image_name: &str) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    // Our own uid, without libc: the owner of our /proc entry.
-    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-    PathBuf::from(format!("/tmp/leasehold-{uid}/{image_name}.sock"))
-}
+pub use debug_protocol::default_probe_path;
 
 /// `humility dump [file]`: asks the kernel to write a dump; returns its
 /// path.

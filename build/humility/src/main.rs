@@ -21,7 +21,8 @@ struct Args {
     #[arg(short, long)]
     dump: Option<PathBuf>,
     /// The kernel's probe socket (default:
-    /// /tmp/leasehold-<uid>/<image name>.sock).
+    /// $XDG_RUNTIME_DIR/leasehold-<image>.sock, else
+    /// /tmp/leasehold-<uid>/<image>.sock).
     #[arg(short, long, conflicts_with = "dump")]
     probe: Option<PathBuf>,
     #[command(subcommand)]

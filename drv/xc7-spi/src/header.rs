@@ -26,8 +26,8 @@
 //! What we deliberately do not check here: the packets after the sync
 //! word (IDCODE, CRC). The device checks those and says so on INIT_B.
 
-use drv_fpga_bitstream::xc7::bitfile::{self, BIT_MAGIC, HeaderError};
 use drv_fpga_driver_api::{DriverError, HeaderInfo, flags};
+use fpga_bitstream::xc7::bitfile::{self, BIT_MAGIC, HeaderError};
 
 /// The most image bytes `parse_header` reads (on the driver's stack).
 pub const MAX_HEADER: usize = 1024;
@@ -133,7 +133,7 @@ fn to_u32(n: usize) -> Result<u32, DriverError> {
 mod tests {
     extern crate std;
     use super::*;
-    use drv_fpga_bitstream::xc7::{SYNC_WORD, bitfile::write_bit_header};
+    use fpga_bitstream::xc7::{SYNC_WORD, bitfile::write_bit_header};
     use std::vec::Vec;
 
     /// A Vivado-like `.bin`: dummy words, bus width pattern, sync.

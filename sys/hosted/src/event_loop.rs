@@ -54,13 +54,6 @@ impl Drop for Probe {
     }
 }
 
-/// The default probe socket: per user, per image name.
-pub fn default_probe_path(image_name: &str) -> std::path::PathBuf {
-    // Safety: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    std::path::PathBuf::from(format!("/tmp/leasehold-{uid}/{image_name}.sock"))
-}
-
 /// What the platform tracks for a task's current process.
 struct Slot {
     process: Process,
@@ -200,7 +193,7 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
     let probe_path = opts
         .probe
         .clone()
-        .unwrap_or_else(|| default_probe_path(&manifest.name));
+        .unwrap_or_else(|| debug_protocol::default_probe_path(&manifest.name));
     let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
     hosted.open_probe(&probe_path)?;
     println!(

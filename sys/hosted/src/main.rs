@@ -30,7 +30,8 @@ struct Args {
     /// Print every task start and fault, not just the summary.
     #[arg(long, short)]
     verbose: bool,
-    /// Debug probe socket (default: /tmp/leasehold-<uid>/<image>.sock).
+    /// Debug probe socket (default: $XDG_RUNTIME_DIR/leasehold-<image>.sock,
+    /// else /tmp/leasehold-<uid>/<image>.sock).
     #[arg(long)]
     probe: Option<std::path::PathBuf>,
     /// Where dump files go.

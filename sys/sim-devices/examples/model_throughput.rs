@@ -5,7 +5,7 @@
 //! cargo run --release -p sim-devices --example model_throughput [MIB]
 //! ```
 
-use drv_fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
+use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
 use serde_json::json;
 use sim_devices::{Board, gpio, xc7};
 use std::time::Instant;

@@ -6,8 +6,8 @@ use crate::gpio::{self, Gpio};
 use crate::ice40::Ice40Model;
 use crate::spi::{self, Spi};
 use crate::xc7::Xc7Model;
-use drv_fpga_bitstream::ice40::Ice40Device;
-use drv_fpga_bitstream::xc7;
+use fpga_bitstream::ice40::Ice40Device;
+use fpga_bitstream::xc7;
 use serde_json::{Map, Value};
 
 /// A board description the models cannot be built from.

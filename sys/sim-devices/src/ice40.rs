@@ -28,7 +28,7 @@
 //! | 0x10 | DESIGN | CRC-32 (ISO-HDLC) of all CRAM/BRAM data of the load |
 //! | 0x14 | PINS | bit 0 CDONE, bit 1 CRESET_B, bit 2 SS_B asserted |
 
-use drv_fpga_bitstream::ice40::{
+use fpga_bitstream::ice40::{
     self, ErrorKind, Event, HOUSEKEEPING_US, Ice40Device, Parser, WAKEUP_CLOCKS,
 };
 

@@ -10,7 +10,7 @@
 //!   PROGRAM_B, INIT_B, DONE), with edge interrupts.
 //! - `ice40-hx1k`, `ice40-hx8k`, `ice40-up5k` ([`ice40`]) and `xc7a35t`,
 //!   `xc7a50t` ([`xc7`]): configuration engines that parse and check the
-//!   bitstream with `drv-fpga-bitstream`, as the silicon does.
+//!   bitstream with `fpga-bitstream`, as the silicon does.
 //!
 //! Two kinds of failure are kept strictly apart. An [`IoError`] is a bad
 //! *access* (no such register, a write to a read-only one, a reserved bit):

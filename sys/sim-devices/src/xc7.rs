@@ -28,8 +28,8 @@
 //! | 0x18 | FRAMES | frame-data words written to FDRI (low 32 bits) |
 //! | 0x1C | IDCODE | the device's IDCODE |
 
-use drv_fpga_bitstream::xc7::Part;
-use drv_fpga_bitstream::xc7::parser::{self, ErrorKind, Event, Parser};
+use fpga_bitstream::xc7::Part;
+use fpga_bitstream::xc7::parser::{self, ErrorKind, Event, Parser};
 
 /// Housecleaning time after PROGRAM_B rises, in microseconds.
 pub const HOUSECLEANING_US: u64 = 1000;

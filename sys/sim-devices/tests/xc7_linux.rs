@@ -4,9 +4,7 @@
 mod common;
 
 use common::{FPGA, GPIO, Rig, SPI, bitstream};
-use drv_fpga_bitstream::xc7::{
-    self, FRAME_WORDS, StreamBuilder, bitfile, parser,
-};
+use fpga_bitstream::xc7::{self, FRAME_WORDS, StreamBuilder, bitfile, parser};
 use sim_devices::{gpio, xc7 as model};
 
 const PROGRAM_B: u32 = 0;

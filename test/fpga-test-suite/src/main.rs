@@ -25,7 +25,7 @@
 use drv_fpga_api::{
     Device, FpgaError, FpgaManager, FpgaState, OpRecord, flags, op, status,
 };
-use drv_fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, XC7A50T};
+use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, XC7A50T};
 use fpga_test_api::*;
 use task_jefe_api::{Disposition, Jefe};
 use userlib::*;

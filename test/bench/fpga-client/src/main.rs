@@ -2,7 +2,7 @@
 //! manager, driver and device model, and what a driver's death costs.
 //!
 //! 1. Builds a 32 MiB Xilinx 7-series stream for the XC7A35T in RAM with
-//!    `drv-fpga-bitstream`'s `StreamBuilder` (valid UG470: sync, IDCODE,
+//!    `fpga-bitstream`'s `StreamBuilder` (valid UG470: sync, IDCODE,
 //!    one type-2 FDRI write of ~83,000 frames, CRC, START, DESYNC), so the
 //!    device model checks every word of it.
 //! 2. Loads it whole, several times (`xc7_load_32mib`, end to end: parse
@@ -28,7 +28,7 @@
 
 use core::cell::UnsafeCell;
 use drv_fpga_api::{Device, DeviceLock, FpgaError, FpgaManager};
-use drv_fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
+use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
 use userlib::*;
 
 task_slot!(FPGA_MGR, fpga_mgr);

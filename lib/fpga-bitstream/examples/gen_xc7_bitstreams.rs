@@ -6,10 +6,10 @@
 //! CRC are exactly what a device checks. Run:
 //!
 //! ```text
-//! cargo run -p drv-fpga-bitstream --example gen_xc7_bitstreams [OUT_DIR]
+//! cargo run -p fpga-bitstream --example gen_xc7_bitstreams [OUT_DIR]
 //! ```
 
-use drv_fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, bitfile};
+use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, bitfile};
 use std::path::PathBuf;
 
 /// Frames in the image: enough for several FDRI chunks, small enough to

@@ -1,8 +1,8 @@
 //! Parses every image checked in under `test/bitstreams/`, so a file that
 //! rots (or a parser change that rejects real files) fails CI.
 
-use drv_fpga_bitstream::ice40::{self, Ice40Device};
-use drv_fpga_bitstream::xc7::{self, bitfile, bitfile::Format, parser};
+use fpga_bitstream::ice40::{self, Ice40Device};
+use fpga_bitstream::xc7::{self, bitfile, bitfile::Format, parser};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
