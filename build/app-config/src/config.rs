@@ -71,6 +71,9 @@ pub struct Task {
     /// The tasks this task may send to, in app.toml order (the order of
     /// the ELF's slot table).
     pub task_slots: Vec<Slot>,
+    /// Indices of the further tasks this task may POST to (`post-to`),
+    /// in app.toml order.
+    pub post_to: Vec<usize>,
     /// The `config` table as JSON, `Null` when absent.
     pub config: serde_json::Value,
     /// Cargo features for this task's build.

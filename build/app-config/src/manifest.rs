@@ -124,6 +124,7 @@ impl Config {
                     task: index16(s.task),
                 })
                 .collect(),
+            post_to: t.post_to.iter().copied().map(index16).collect(),
             uses: t.uses.iter().copied().map(index16).collect(),
             notifications: t.notifications.clone(),
             interrupts: t

@@ -90,6 +90,11 @@ pub(crate) struct RawTask {
     /// Tasks this task may send to, by slot name.
     #[serde(default)]
     pub task_slots: Vec<RawTaskSlot>,
+    /// Further tasks this task may POST notifications to, by task name
+    /// (its task-slots may always be posted to). POST is a capability, as
+    /// SEND is: the kernel refuses a post to any other task.
+    #[serde(default)]
+    pub post_to: Vec<String>,
     /// Task-specific settings, read by the task's build script.
     #[serde(default)]
     pub config: Option<toml::Table>,

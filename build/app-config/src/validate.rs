@@ -296,6 +296,7 @@ fn task(
         uses,
         notifications: t.notifications.clone(),
         task_slots: resolve_slots(r, names, name, t)?,
+        post_to: resolve_post_to(r, names, name, &t.post_to)?,
         config: table_json(r, &key("config"), t.config.as_ref())?,
         features: t.features.clone(),
         kipc: resolve_kipc(r, name, &t.kipc)?,
@@ -454,6 +455,38 @@ fn resolve_slots(
             name: s.slot.clone(),
             task: callee,
         });
+    }
+    Ok(out)
+}
+
+/// `post-to`: tasks by name, each once, never the task itself. Unlike a
+/// task slot a post may go to a less important task (servers call back
+/// their clients this way), so there is no priority rule.
+fn resolve_post_to(
+    r: Reporter,
+    names: &Names,
+    task: &str,
+    targets: &[String],
+) -> Result<Vec<usize>, ConfigError> {
+    let key = format!("tasks.{task}.post-to");
+    let mut out = Vec::with_capacity(targets.len());
+    for target in targets {
+        let index = names.task(target).ok_or_else(|| {
+            r.error(&key, format!("no task named {target:?}"))
+        })?;
+        if target == task {
+            return Err(r.error(
+                &key,
+                format!(
+                    "task {task} may not name itself (a task's own bits \
+                         are not posted)"
+                ),
+            ));
+        }
+        if out.contains(&index) {
+            return Err(r.error(&key, format!("{target:?} is listed twice")));
+        }
+        out.push(index);
     }
     Ok(out)
 }

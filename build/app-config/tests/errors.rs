@@ -203,6 +203,41 @@ fn a_slot_table_with_two_entries_is_rejected() {
     );
 }
 
+// Rule: post-to names other tasks, each once.
+
+#[test]
+fn post_to_naming_no_task_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "post-to = [\"jefee\"]"))),
+        "app.toml: tasks.ping.post-to: no task named \"jefee\""
+    );
+}
+
+#[test]
+fn post_to_may_not_name_the_task_itself() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "post-to = [\"ping\"]"))),
+        "app.toml: tasks.ping.post-to: task ping may not name itself (a \
+         task's own bits are not posted)"
+    );
+}
+
+#[test]
+fn post_to_naming_a_task_twice_is_rejected() {
+    assert_eq!(
+        error(&image(&task("ping", 2, "post-to = [\"idle\", \"idle\"]"))),
+        "app.toml: tasks.ping.post-to: \"idle\" is listed twice"
+    );
+}
+
+#[test]
+fn post_to_may_name_a_less_important_task() {
+    let text = image(&task("ping", 2, "post-to = [\"idle\"]"));
+    let config = Config::parse(&text, "app.toml").expect("valid");
+    let ping = config.tasks().iter().find(|t| t.name == "ping").unwrap();
+    assert_eq!(ping.post_to, vec![2]);
+}
+
 #[test]
 fn using_an_unknown_peripheral_is_rejected() {
     assert_eq!(
@@ -562,7 +597,7 @@ fn an_unknown_task_key_is_rejected() {
         error(&image(&task("ping", 2, "prio = 3"))),
         "app.toml:14:1: tasks.ping.prio: unknown field `prio`, expected one \
          of `name`, `priority`, `start`, `stacksize`, `max-sizes`, `uses`, \
-         `notifications`, `interrupts`, `task-slots`, `config`, \
+         `notifications`, `interrupts`, `task-slots`, `post-to`, `config`, \
          `features`, `kipc`, `blobs`"
     );
 }

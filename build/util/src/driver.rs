@@ -50,6 +50,12 @@ pub fn manager(
             task.priority
         );
     }
+    if !task.post_to.contains(&m.index) {
+        bail!(
+            "the driver announces itself to its manager by POST, which needs \
+             the capability: add \"{manager}\" to this task's `post-to`"
+        );
+    }
     let mask = m.notification_mask(notification).ok_or_else(|| {
         anyhow!(
             "task \"{manager}\" has no notification \"{notification}\" \

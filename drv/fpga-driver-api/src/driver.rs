@@ -130,8 +130,9 @@ impl Spi {
 /// we try once more with its new generation).
 ///
 /// A notification rather than a message, because IPC only flows from
-/// less to more important tasks and drivers sit above the manager; POST
-/// is not checked against task slots, so we need no slot for it.
+/// less to more important tasks and drivers sit above the manager. POST
+/// is a capability: app.toml's `post-to` names the manager (the build
+/// script checks it).
 pub fn announce(index: usize, mask: u32) -> u32 {
     let mut rc = 0;
     for _ in 0..2 {

@@ -52,6 +52,32 @@ pub struct Region {
     pub size: u32,
 }
 
+/// The notification a task names `timer` is the one its timer posts, by
+/// the convention every Leasehold (and Hubris) task follows; the kernel
+/// keeps it, like every bit it posts itself, away from other tasks' POST.
+pub const TIMER_NOTIFICATION_NAME: &str = "timer";
+
+impl TaskEntry {
+    /// The notification bits only the kernel may post to this task: its
+    /// routed IRQs, its `timer` notification, userlib's internal timer
+    /// bit, and for the supervisor (task 0) the fault bit.
+    pub fn kernel_notifications(&self) -> u32 {
+        let irqs = self.interrupts.iter().fold(0, |mask, i| mask | i.mask);
+        let timer = self
+            .notifications
+            .iter()
+            .position(|n| n == TIMER_NOTIFICATION_NAME)
+            .and_then(|bit| 1u32.checked_shl(u32::try_from(bit).ok()?))
+            .unwrap_or(0);
+        let fault = if self.index == 0 {
+            abi::FAULT_NOTIFICATION
+        } else {
+            0
+        };
+        irqs | timer | fault | abi::INTERNAL_TIMER_NOTIFICATION
+    }
+}
+
 impl Region {
     pub fn end(&self) -> u64 {
         self.base as u64 + self.size as u64
@@ -85,6 +111,10 @@ pub struct TaskEntry {
     pub elf: String,
     /// `(slot name, callee task index)` as patched into the ELF.
     pub task_slots: Vec<TaskSlot>,
+    /// Indices of the further tasks (beyond `task_slots`) this task may
+    /// POST to: app.toml's `post-to`.
+    #[serde(default)]
+    pub post_to: Vec<u16>,
     /// Indices into `peripherals` this task may access.
     pub uses: Vec<u16>,
     /// Notification names; bit `i` is entry `i`.

@@ -63,7 +63,7 @@ pub enum UsageError {
     BadReplyFaultReason = 8,
     NotSupervisor = 9,
     ReplyTooBig = 10,
-    /// Leasehold: SEND or POST to a task outside the caller's task-slots.
+    /// Leasehold: SEND to a task outside the caller's task-slots.
     NotInTaskSlots = 32,
     /// Leasehold: a kipc the caller was not granted in app.toml.
     KipcNotGranted = 33,
@@ -76,6 +76,12 @@ pub enum UsageError {
     BadLeaseForward = 36,
     /// Leasehold: a malformed PERIPHERAL_IO request.
     BadPeripheralRequest = 37,
+    /// Leasehold: POST to a task outside the caller's task-slots and
+    /// `post-to` list.
+    PostNotGranted = 38,
+    /// Leasehold: POST of a bit only the kernel posts (the target's IRQs,
+    /// its timer, the supervisor's fault bit).
+    ReservedNotification = 39,
 }
 
 impl TryFrom<u32> for UsageError {
@@ -101,6 +107,8 @@ impl TryFrom<u32> for UsageError {
             35 => PeripheralGrantRevoked,
             36 => BadLeaseForward,
             37 => BadPeripheralRequest,
+            38 => PostNotGranted,
+            39 => ReservedNotification,
             _ => return Err(()),
         })
     }

@@ -19,6 +19,13 @@ enum Device {
     Board(usize),
 }
 
+/// A bulk operation's task memory: read by the device (`From`), or
+/// written by it (`Into`). Only RAM is ever handed out writable.
+pub enum Bulk<'a> {
+    From(&'a [u8]),
+    Into(&'a mut [u8]),
+}
+
 pub struct Devices {
     devices: Vec<Device>,
     board: Board,
@@ -59,7 +66,7 @@ impl Devices {
         op: PeripheralOp,
         register: u32,
         value: u32,
-        memory: Option<&mut [u8]>,
+        memory: Option<Bulk<'_>>,
         now_us: u64,
     ) -> Result<u32, PeripheralFault> {
         let b = match self.devices.get_mut(index).ok_or(PeripheralFault)? {
@@ -78,9 +85,9 @@ impl Devices {
             }
             (
                 PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease,
-                Some(m),
+                Some(Bulk::From(m)),
             ) => board.write_bulk(b, m, now_us).map(|()| 0),
-            (PeripheralOp::ReadIntoMemory, Some(m)) => {
+            (PeripheralOp::ReadIntoMemory, Some(Bulk::Into(m))) => {
                 board.read_bulk(b, m, now_us).map(|()| 0)
             }
             _ => return Err(PeripheralFault),

@@ -128,6 +128,7 @@ fn task_table(m: &ImageManifest) -> Vec<Task> {
                     },
                 ],
                 slots: leak(t.task_slots.iter().map(|s| s.task).collect()),
+                post_to: leak(t.post_to.clone()),
                 uses: leak(t.uses.clone()),
                 irqs: leak(
                     t.interrupts
@@ -139,6 +140,7 @@ fn task_table(m: &ImageManifest) -> Vec<Task> {
                         .collect(),
                 ),
                 kipc_grants: grants,
+                kernel_notifications: t.kernel_notifications(),
             })
         })
         .collect()
@@ -369,7 +371,7 @@ impl Hosted {
         if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
             return; // the task died meanwhile; its exit arrives as SIGCHLD
         }
-        if k.tasks[i].stop || k.tasks[i].restart {
+        if k.tasks.as_mut_slice()[i].stop || k.tasks.as_mut_slice()[i].restart {
             // The core has already faulted or restarted this incarnation;
             // what its process asked for since is void (it is about to be
             // killed, and its successor starts from scratch).
@@ -403,7 +405,7 @@ impl Hosted {
             }
             slot.pending = Some(n.id);
             slot.frame = frame as u32;
-            k.tasks[i].save.args = args;
+            k.tasks.as_mut_slice()[i].save.args = args;
             k.handle_syscall(i, nr - base);
         } else if nr == seccomp::NR_MMAP
             && !slot.ram_mapped
@@ -482,7 +484,7 @@ impl Hosted {
             self.zombies.retain(|z| z.pid != pid);
             if let Some(i) = self.task_of_pid(pid) {
                 self.slots[i] = None;
-                if !k.tasks[i].is_faulted() {
+                if !k.tasks.as_mut_slice()[i].is_faulted() {
                     let f = if si.si_code == libc::CLD_EXITED {
                         FaultInfo::HostSignal { signal: 0 }
                     } else {
@@ -549,9 +551,11 @@ impl Hosted {
     fn apply(&mut self, k: &mut Kernel<'_, HostPlatform>) {
         self.route_irqs(k);
         for i in 0..k.tasks.len() {
-            if std::mem::take(&mut k.tasks[i].stop) {
+            if std::mem::take(&mut k.tasks.as_mut_slice()[i].stop) {
                 self.kill(i);
-                if let TaskState::Faulted { fault, .. } = k.tasks[i].state() {
+                if let TaskState::Faulted { fault, .. } =
+                    k.tasks.as_mut_slice()[i].state()
+                {
                     let name = &self.manifest.tasks[i].name;
                     let line = format!("task {name} faulted: {fault:?}");
                     crate::trace::record(crate::trace::Trace::Faulted {
@@ -564,10 +568,10 @@ impl Hosted {
                     }
                 }
             }
-            if std::mem::take(&mut k.tasks[i].restart) {
+            if std::mem::take(&mut k.tasks.as_mut_slice()[i].restart) {
                 self.restart(k, i);
             }
-            if std::mem::take(&mut k.tasks[i].resume) {
+            if std::mem::take(&mut k.tasks.as_mut_slice()[i].resume) {
                 self.resume(k, i);
             }
         }
@@ -589,7 +593,7 @@ impl Hosted {
         }
         // Timers may have woken someone.
         for i in 0..k.tasks.len() {
-            if std::mem::take(&mut k.tasks[i].resume) {
+            if std::mem::take(&mut k.tasks.as_mut_slice()[i].resume) {
                 self.resume(k, i);
             }
         }
@@ -678,7 +682,9 @@ impl Hosted {
                 println!("kernel: task {}: cannot allocate RAM: {e}", t.name)
             }
         }
-        if k.tasks[i].state() == TaskState::Healthy(abi::SchedState::Stopped) {
+        if k.tasks.as_mut_slice()[i].state()
+            == TaskState::Healthy(abi::SchedState::Stopped)
+        {
             return;
         }
         match spawn::spawn(&self.elf_fds[i], &k.platform.memory[i].ram.fd) {
@@ -688,12 +694,12 @@ impl Hosted {
                     "task {} started (pid {}, gen {})",
                     name,
                     process.pid,
-                    k.tasks[i].generation().get()
+                    k.tasks.as_mut_slice()[i].generation().get()
                 );
                 self.log(i, &line);
                 crate::trace::record(crate::trace::Trace::Started {
                     task: i as u16,
-                    generation: k.tasks[i].generation().get(),
+                    generation: k.tasks.as_mut_slice()[i].generation().get(),
                     pid: process.pid,
                 });
                 self.spawns += 1;
@@ -724,7 +730,7 @@ impl Hosted {
         let Some(id) = slot.pending.take() else {
             return;
         };
-        let rets = k.tasks[i].save.rets;
+        let rets = k.tasks.as_mut_slice()[i].save.rets;
         let mut bytes = [0u8; 32];
         for (c, r) in bytes.chunks_exact_mut(4).zip(rets) {
             c.copy_from_slice(&r.to_le_bytes());
@@ -733,7 +739,13 @@ impl Hosted {
             task: i,
             address: slot.frame + 32,
         };
-        kern::Platform::write(&mut k.platform, at, &bytes);
+        if let Err(e) = kern::Platform::write(&mut k.platform, at, &bytes) {
+            // The frame was checked to be in the task's RAM at the trap,
+            // so this cannot happen; if it did, the task cannot be
+            // answered and is faulted rather than left hanging.
+            k.fault(i, e.fault());
+            return;
+        }
         let resp = NotifResp {
             id,
             val: 0,
@@ -901,7 +913,7 @@ impl Hosted {
             }),
             Request::Tasks => json!({
                 "ok": true,
-                "tasks": crate::dump::task_table_json(&self.manifest, k.tasks),
+                "tasks": crate::dump::task_table_json(&self.manifest, k.tasks.as_slice()),
             }),
             Request::Read {
                 task,
@@ -945,12 +957,14 @@ impl Hosted {
                         bytes.len()
                     ));
                 }
-                kern::Platform::write(
-                    &mut k.platform,
-                    kern::Location { task, address },
-                    &bytes,
-                );
-                json!({ "ok": true })
+                let at = kern::Location { task, address };
+                match kern::Platform::write(&mut k.platform, at, &bytes) {
+                    Ok(()) => json!({ "ok": true }),
+                    Err(_) => error(format!(
+                        "{address:#x}+{} is not writable in task {task}",
+                        bytes.len()
+                    )),
+                }
             }
             Request::Dump { path } => {
                 let path = path.map(std::path::PathBuf::from);
@@ -1005,7 +1019,7 @@ impl Hosted {
         path: Option<std::path::PathBuf>,
         reason: &str,
     ) -> Option<std::path::PathBuf> {
-        k.platform.write_dump(k.tasks, path, reason)
+        k.platform.write_dump(k.tasks.as_slice(), path, reason)
     }
 }
 

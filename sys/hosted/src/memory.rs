@@ -8,7 +8,7 @@
 //! kernel mappings, and a dead task's RAM is still there to inspect.
 
 use crate::devices::Devices;
-use kern::{Location, PeripheralFault, Platform};
+use kern::{Location, MemoryError, PeripheralFault, Platform};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// One incarnation's RAM: a memfd and the kernel's mapping of it.
@@ -121,25 +121,70 @@ impl HostPlatform {
         }
     }
 
-    /// A pointer to `len` bytes at `at`. The core has checked the range
-    /// against the task's regions, which are exactly these two.
-    fn locate(&self, at: Location, len: usize) -> *mut u8 {
-        let m = &self.memory[at.task];
-        let a = at.address as usize;
-        if a >= m.ram_base as usize
-            && a + len <= m.ram_base as usize + m.ram.len
-        {
-            // Safety: in bounds of the mapping, as just checked.
-            unsafe { m.ram.ptr.add(a - m.ram_base as usize) }
-        } else {
-            let off = a - m.flash_base as usize;
-            assert!(
-                off + len <= m.flash.len(),
-                "core passed an unchecked slice"
-            );
-            m.flash[off..].as_ptr() as *mut u8
+    /// Where `len` bytes at `at` are: in the task's RAM (the kernel's
+    /// mapping), or in the kernel's copy of its flash. The core has
+    /// checked the range, but we do not rely on it: anything else is an
+    /// error, never an access.
+    fn locate(&self, at: Location, len: usize) -> Result<Place, MemoryError> {
+        let refused = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        let memory = self.memory.get(at.task).ok_or(refused)?;
+        let address = at.address as usize;
+        let end = address.checked_add(len).ok_or(refused)?;
+        let ram_base = memory.ram_base as usize;
+        if address >= ram_base && end <= ram_base + memory.ram.len {
+            return Ok(Place::Ram(address - ram_base));
+        }
+        let flash_base = memory.flash_base as usize;
+        if address >= flash_base && end <= flash_base + memory.flash.len() {
+            return Ok(Place::Flash(address - flash_base));
+        }
+        Err(refused)
+    }
+
+    /// `len` readable bytes at `at`.
+    fn readable(&self, at: Location, len: usize) -> Result<&[u8], MemoryError> {
+        let refused = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        let memory = self.memory.get(at.task).ok_or(refused)?;
+        let bytes = match self.locate(at, len)? {
+            Place::Ram(offset) => memory.ram.bytes().get(offset..offset + len),
+            Place::Flash(offset) => memory.flash.get(offset..offset + len),
+        };
+        bytes.ok_or(refused)
+    }
+
+    /// A pointer to `len` writable bytes at `at`: task RAM only, never the
+    /// kernel's copy of its flash (a task's flash is read-only, and the
+    /// copy is behind a shared reference).
+    fn writable(
+        &self,
+        at: Location,
+        len: usize,
+    ) -> Result<*mut u8, MemoryError> {
+        let refused = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        let memory = self.memory.get(at.task).ok_or(refused)?;
+        match self.locate(at, len)? {
+            // Safety: `offset + len` is within the mapping, as `locate`
+            // checked; the pointer comes from the mapping's own `*mut u8`.
+            Place::Ram(offset) => Ok(unsafe { memory.ram.ptr.add(offset) }),
+            Place::Flash(_) => Err(refused),
         }
     }
+}
+
+/// Where a checked range lies in a task's memory: an offset into its RAM
+/// or its flash.
+enum Place {
+    Ram(usize),
+    Flash(usize),
 }
 
 impl Platform for HostPlatform {
@@ -147,26 +192,31 @@ impl Platform for HostPlatform {
         self.boot.elapsed().as_millis() as u64
     }
 
-    fn copy(&mut self, src: Location, dst: Location, len: usize) {
-        let s = self.locate(src, len);
-        let d = self.locate(dst, len);
-        // Safety: both ranges were checked by the core (`d` writable RAM);
-        // `copy` tolerates overlap.
+    fn copy(
+        &mut self,
+        src: Location,
+        dst: Location,
+        len: usize,
+    ) -> Result<(), MemoryError> {
+        let d = self.writable(dst, len)?;
+        let s = self.readable(src, len)?.as_ptr();
+        // Safety: both ranges were just checked (`d` in writable RAM);
+        // `copy` tolerates overlap (a task lending to itself).
         unsafe { std::ptr::copy(s, d, len) };
+        Ok(())
     }
 
-    fn read(&self, at: Location, out: &mut [u8]) {
-        let s = self.locate(at, out.len());
-        // Safety: checked range, distinct from our buffer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(s, out.as_mut_ptr(), out.len())
-        };
+    fn read(&self, at: Location, out: &mut [u8]) -> Result<(), MemoryError> {
+        out.copy_from_slice(self.readable(at, out.len())?);
+        Ok(())
     }
 
-    fn write(&mut self, at: Location, data: &[u8]) {
-        let d = self.locate(at, data.len());
-        // Safety: checked writable range.
+    fn write(&mut self, at: Location, data: &[u8]) -> Result<(), MemoryError> {
+        let d = self.writable(at, data.len())?;
+        // Safety: checked writable range, distinct from `data` (a kernel
+        // buffer).
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), d, data.len()) };
+        Ok(())
     }
 
     fn peripheral_io(
@@ -178,13 +228,30 @@ impl Platform for HostPlatform {
         memory: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
         let now_us = self.boot.elapsed().as_micros() as u64;
-        let buf = memory.map(|(at, len)| {
-            let p = self.locate(at, len);
-            // Safety: checked range; the slice lives for this call only.
-            unsafe { std::slice::from_raw_parts_mut(p, len) }
-        });
+        let bulk = match (op, memory) {
+            (_, None) => None,
+            (abi::PeripheralOp::ReadIntoMemory, Some((at, len))) => {
+                let p = self.writable(at, len).map_err(|_| PeripheralFault)?;
+                // Safety: checked writable RAM range; the slice lives for
+                // this call only and nothing else refers to it meanwhile.
+                let slice = unsafe { std::slice::from_raw_parts_mut(p, len) };
+                Some(crate::devices::Bulk::Into(slice))
+            }
+            (_, Some((at, len))) => {
+                let bytes =
+                    self.readable(at, len).map_err(|_| PeripheralFault)?;
+                // The device reads the task's memory in place (no copy);
+                // it is a separate field from the devices, so both can be
+                // borrowed at once through a raw pointer only. Safety: the
+                // range was checked, and the device only reads it.
+                let (ptr, n) = (bytes.as_ptr(), bytes.len());
+                Some(crate::devices::Bulk::From(unsafe {
+                    std::slice::from_raw_parts(ptr, n)
+                }))
+            }
+        };
         self.devices
-            .io(peripheral as usize, op, register, value, buf, now_us)
+            .io(peripheral as usize, op, register, value, bulk, now_us)
     }
 
     fn image_id(&self) -> u64 {

@@ -16,6 +16,13 @@
 //! ([`err::UserError`]), and no `unsafe` at all: memory copies are the
 //! platform's business, after this crate has checked every slice.
 //!
+//! Nothing a task, the platform or a file hands this crate can make it
+//! panic: the clippy lints that find panics, unchecked indexing and
+//! overflowing arithmetic are denied below, and the task table is indexed
+//! only by [`task::TaskIndex`], which is checked when it is made. Every
+//! slice a task names is an allegation checked on each use (see `umem`
+//! and, for leases, `lease`).
+//!
 //! Where Leasehold goes beyond Hubris (see ARCHITECTURE.md): SEND, kipc
 //! and peripheral access are checked against capabilities from app.toml;
 //! a fault bumps the generation and unblocks peers at once; peripheral
@@ -25,28 +32,51 @@
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+// Unit tests may panic: that is how they fail.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
+pub mod args;
 pub mod err;
 mod ipc;
 mod kipc;
 mod lease;
+mod peripheral;
 pub mod platform;
 mod syscalls;
 pub mod task;
 pub mod time;
+pub mod umem;
 
 #[cfg(test)]
 mod tests;
 
-pub use platform::{Location, PeripheralFault, Platform};
-pub use task::{MemoryRegion, Peripheral, Task, TaskDesc};
+pub use platform::{Location, MemoryError, PeripheralFault, Platform};
+pub use task::{
+    MemoryRegion, Peripheral, Task, TaskDesc, TaskIndex, TaskTable,
+};
 
 use abi::{FaultInfo, TaskId};
 
 /// The whole kernel: the task table, the peripheral table and the
 /// platform. There is exactly one, owned by the platform's event loop.
 pub struct Kernel<'a, P: Platform> {
-    pub tasks: &'a mut [Task],
+    pub tasks: TaskTable<'a>,
     pub peripherals: &'a mut [Peripheral],
     pub platform: P,
 }
@@ -58,7 +88,7 @@ impl<'a, P: Platform> Kernel<'a, P> {
         platform: P,
     ) -> Self {
         Self {
-            tasks,
+            tasks: TaskTable::new(tasks),
             peripherals,
             platform,
         }
@@ -66,64 +96,52 @@ impl<'a, P: Platform> Kernel<'a, P> {
 
     /// Starts every task marked `start` in app.toml.
     pub fn boot(&mut self) {
-        for t in self.tasks.iter_mut() {
-            if t.desc.start {
-                t.start();
+        for task in self.tasks.as_mut_slice() {
+            if task.desc.start {
+                task.start();
             }
         }
     }
 
-    /// The current `TaskId` of task `index`.
+    /// The current `TaskId` of task `index` (`TaskId::KERNEL` for an index
+    /// past the table).
     pub fn task_id(&self, index: usize) -> TaskId {
-        TaskId::for_index_and_gen(index, self.tasks[index].generation())
+        TaskIndex::new(&self.tasks, index)
+            .map_or(TaskId::KERNEL, |index| self.task_id_of(index))
+    }
+
+    /// The current `TaskId` of task `index`.
+    pub(crate) fn task_id_of(&self, index: TaskIndex) -> TaskId {
+        self.tasks[index].id_at(index)
     }
 
     /// Records a fault the platform observed (a signal, a forbidden host
-    /// syscall) or that the kernel decided on.
+    /// syscall) or that the kernel decided on. An index past the table is
+    /// ignored.
     pub fn fault(&mut self, index: usize, fault: FaultInfo) {
-        task::force_fault(self.tasks, index, fault);
+        if let Some(index) = TaskIndex::new(&self.tasks, index) {
+            task::force_fault(&mut self.tasks, index, fault);
+        }
     }
 
     /// Raises IRQ `mask` (notification bits) of task `index`, as a device
     /// interrupt would.
     pub fn raise_irq(&mut self, index: usize, mask: u32) {
-        task::raise_irq(self.tasks, index, mask);
+        if let Some(index) = TaskIndex::new(&self.tasks, index) {
+            task::raise_irq(&mut self.tasks, index, mask);
+        }
     }
-}
 
-impl<P: Platform> Kernel<'_, P> {
+    /// Reinitialises task `index` (as kipc `reinit_task`).
+    pub fn reinit(&mut self, index: usize, start: bool) {
+        if let Some(index) = TaskIndex::new(&self.tasks, index) {
+            task::reinit(&mut self.tasks, index, start);
+        }
+    }
+
     /// Fires due timers; returns the next deadline to wait for.
     pub fn tick(&mut self) -> Option<u64> {
         let now = self.platform.now();
-        time::tick(self.tasks, now)
-    }
-}
-
-impl<P: Platform> Kernel<'_, P> {
-    // Every memory access goes through these three, which skip empty
-    // ranges: an empty slice is valid at any address (as in Hubris), so it
-    // need not lie in any region, and the platform must never see it.
-
-    pub(crate) fn mem_read(&self, at: Location, out: &mut [u8]) {
-        if !out.is_empty() {
-            self.platform.read(at, out);
-        }
-    }
-
-    pub(crate) fn mem_write(&mut self, at: Location, data: &[u8]) {
-        if !data.is_empty() {
-            self.platform.write(at, data);
-        }
-    }
-
-    pub(crate) fn mem_copy(
-        &mut self,
-        src: Location,
-        dst: Location,
-        len: usize,
-    ) {
-        if len != 0 {
-            self.platform.copy(src, dst, len);
-        }
+        time::tick(&mut self.tasks, now)
     }
 }

@@ -2,26 +2,51 @@
 //! the small syscalls that need no module of their own.
 
 use crate::err::{Outcome, UserError};
-use crate::ipc::{check_slice, check_task_id};
-use crate::task::{self, Injection};
-use crate::{Kernel, Location, Platform};
+use crate::ipc::check_task_id;
+use crate::task::{self, Injection, TaskIndex};
+use crate::umem::check_slice;
+use crate::{Kernel, Platform};
 use abi::{
-    FaultInfo, InjectionAction, IrqControlFlags, LeaseAttributes,
-    PANIC_MESSAGE_MAX, PeripheralOp, Sysnum, TaskId, UsageError,
+    FaultInfo, InjectionAction, IrqControlFlags, PANIC_MESSAGE_MAX, Sysnum,
+    TaskId, UsageError,
 };
 
 impl<P: Platform> Kernel<'_, P> {
     /// Handles syscall `nr` from task `caller`, whose arguments are in its
     /// `save.args`. Afterwards the task is either flagged `resume` (answer
-    /// it with `save.rets`), blocked, faulted (`stop`), or restarted.
+    /// it with `save.rets`), blocked, faulted (`stop`), or restarted. A
+    /// caller that is not a task of the table, or is faulted, is ignored.
     pub fn handle_syscall(&mut self, caller: usize, nr: u32) {
+        let Some(caller) = TaskIndex::new(&self.tasks, caller) else {
+            return;
+        };
+        if self.tasks[caller].is_faulted() || self.fire_injection(caller) {
+            return;
+        }
+        let result = self.dispatch(caller, nr);
+        // A call can fault its own caller on the way (a bad lease table,
+        // a kipc aimed at itself); a faulted task is never resumed.
         if self.tasks[caller].is_faulted() {
             return;
         }
-        if self.fire_injection(caller) {
-            return;
+        match result {
+            Ok(Outcome::Resume) => self.tasks[caller].wake(),
+            Ok(Outcome::Blocked) => {}
+            Err(UserError::Recoverable(code)) => {
+                self.tasks[caller].wake_with([code, 0, 0, 0, 0, 0, 0, 0]);
+            }
+            Err(UserError::Unrecoverable(fault)) => {
+                task::force_fault(&mut self.tasks, caller, fault)
+            }
         }
-        let result = match Sysnum::try_from(nr) {
+    }
+
+    fn dispatch(
+        &mut self,
+        caller: TaskIndex,
+        nr: u32,
+    ) -> Result<Outcome, UserError> {
+        match Sysnum::try_from(nr) {
             Ok(Sysnum::Send) => self.send(caller),
             Ok(Sysnum::Recv) => self.recv(caller),
             Ok(Sysnum::Reply) => self.reply(caller),
@@ -38,44 +63,34 @@ impl<P: Platform> Kernel<'_, P> {
             Ok(Sysnum::IrqStatus) => self.irq_status(caller),
             Ok(Sysnum::PeripheralIo) => self.peripheral_io(caller),
             Err(()) => Err(UsageError::BadSyscallNumber.into()),
-        };
-        let t = &mut self.tasks[caller];
-        match result {
-            Ok(Outcome::Resume) => t.wake(),
-            Ok(Outcome::Blocked) => {}
-            Err(UserError::Recoverable(code)) => {
-                t.save.rets = [code, 0, 0, 0, 0, 0, 0, 0];
-                t.wake();
-            }
-            Err(UserError::Unrecoverable(f)) => {
-                task::force_fault(self.tasks, caller, f)
-            }
         }
     }
 
     /// Counts the syscall and, if an injection is armed for this count,
     /// performs it instead of the call. Returns whether it did.
-    fn fire_injection(&mut self, caller: usize) -> bool {
-        let t = &mut self.tasks[caller];
-        t.syscall_count = t.syscall_count.wrapping_add(1);
-        let Some(inj) = t.injection.filter(|i| i.at == t.syscall_count) else {
+    fn fire_injection(&mut self, caller: TaskIndex) -> bool {
+        let task = &mut self.tasks[caller];
+        task.syscall_count = task.syscall_count.wrapping_add(1);
+        let count = task.syscall_count;
+        let Some(injection) = task.injection.filter(|i| i.at == count) else {
             return false;
         };
-        t.injection = None;
-        match inj.action {
-            InjectionAction::Fault => task::force_fault(
-                self.tasks,
-                caller,
-                FaultInfo::Injected(inj.injector),
-            ),
-            InjectionAction::Restart => task::reinit(self.tasks, caller, true),
+        task.injection = None;
+        match injection.action {
+            InjectionAction::Fault => {
+                let fault = FaultInfo::Injected(injection.injector);
+                task::force_fault(&mut self.tasks, caller, fault)
+            }
+            InjectionAction::Restart => {
+                task::reinit(&mut self.tasks, caller, true)
+            }
         }
         true
     }
 
     /// Arms an injection into task `index` at its `nth` next syscall, on
     /// behalf of `injector` (a task, or `TaskId::KERNEL` for the test
-    /// harness). `nth == 0` disarms.
+    /// harness). `nth == 0` disarms. An index past the table is ignored.
     pub fn arm_injection(
         &mut self,
         index: usize,
@@ -83,163 +98,130 @@ impl<P: Platform> Kernel<'_, P> {
         action: InjectionAction,
         injector: TaskId,
     ) {
-        let t = &mut self.tasks[index];
-        t.injection = (nth != 0).then(|| Injection {
-            at: t.syscall_count.wrapping_add(nth),
+        let Some(index) = TaskIndex::new(&self.tasks, index) else {
+            return;
+        };
+        let task = &mut self.tasks[index];
+        task.injection = (nth != 0).then(|| Injection {
+            at: task.syscall_count.wrapping_add(nth),
             action,
             injector,
         });
     }
 
-    fn set_timer(&mut self, caller: usize) -> Result<Outcome, UserError> {
-        let a = self.tasks[caller].save.args;
-        let deadline = (a[0] != 0).then_some(a[1] as u64 | (a[2] as u64) << 32);
-        let t = &mut self.tasks[caller];
-        t.timer_deadline = deadline;
-        t.timer_notifications = a[3];
+    fn set_timer(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
+        let args = self.tasks[caller].save.as_set_timer_args();
+        let task = &mut self.tasks[caller];
+        task.timer_deadline = args.deadline;
+        task.timer_notifications = args.notifications;
         // A deadline already past fires at once.
-        crate::time::tick(self.tasks, self.platform.now());
+        crate::time::tick(&mut self.tasks, self.platform.now());
         Ok(Outcome::Resume)
     }
 
-    fn get_timer(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    fn get_timer(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
         let now = self.platform.now();
-        let t = &mut self.tasks[caller];
-        let d = t.timer_deadline.unwrap_or(0);
-        t.save.rets = [
+        let task = &mut self.tasks[caller];
+        let deadline = task.timer_deadline.unwrap_or(0);
+        let rets = [
             now as u32,
             (now >> 32) as u32,
-            t.timer_deadline.is_some() as u32,
-            d as u32,
-            (d >> 32) as u32,
-            t.timer_notifications,
-            0,
-            0,
+            u32::from(task.timer_deadline.is_some()),
+            deadline as u32,
+            (deadline >> 32) as u32,
+            task.timer_notifications,
         ];
+        task.save.set_rets(&rets);
         Ok(Outcome::Resume)
     }
 
-    fn irq_mask_arg(&self, caller: usize) -> Result<u32, UserError> {
-        let mask = self.tasks[caller].save.args[0];
-        if mask == 0 || mask & !self.tasks[caller].irq_mask() != 0 {
+    /// The caller's IRQ mask argument: non-empty, and only its own IRQs.
+    fn irq_mask_arg(&self, caller: TaskIndex) -> Result<u32, UserError> {
+        let mask = self.tasks[caller].save.as_irq_args().mask;
+        if mask == 0 || mask & !self.tasks[caller].desc.irq_mask() != 0 {
             return Err(UsageError::NoIrq.into());
         }
         Ok(mask)
     }
 
-    fn irq_control(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    fn irq_control(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
         let mask = self.irq_mask_arg(caller)?;
-        let flags = IrqControlFlags::from_bits(self.tasks[caller].save.args[1])
+        let raw_flags = self.tasks[caller].save.as_irq_args().flags;
+        let flags = IrqControlFlags::from_bits(raw_flags)
             .ok_or(UsageError::BadKernelMessage)?;
         let enable = flags.contains(IrqControlFlags::ENABLED);
         let clear = flags.contains(IrqControlFlags::CLEAR_PENDING);
-        task::irq_control(self.tasks, caller, mask, enable, clear);
+        task::irq_control(&mut self.tasks, caller, mask, enable, clear);
         // Enabling may have posted to ourselves; we are not receiving, so
         // it stays pending until we are.
         Ok(Outcome::Resume)
     }
 
-    fn irq_status(&mut self, caller: usize) -> Result<Outcome, UserError> {
+    fn irq_status(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
         let mask = self.irq_mask_arg(caller)?;
-        let s = task::irq_status(&self.tasks[caller], mask);
-        self.tasks[caller].save.rets = [s, 0, 0, 0, 0, 0, 0, 0];
+        let status = task::irq_status(&self.tasks[caller], mask);
+        self.tasks[caller].save.set_rets(&[status]);
         Ok(Outcome::Resume)
     }
 
-    fn panic(&mut self, caller: usize) -> Result<Outcome, UserError> {
-        let a = self.tasks[caller].save.args;
-        let n = a[1].min(PANIC_MESSAGE_MAX as u32);
-        check_slice(&self.tasks[caller], a[0], n, false)?;
-        let mut msg = [0u8; PANIC_MESSAGE_MAX];
-        let at = Location {
-            task: caller,
-            address: a[0],
-        };
-        self.mem_read(at, &mut msg[..n as usize]);
-        let t = &mut self.tasks[caller];
-        t.panic_message = msg;
-        t.panic_len = n as usize;
+    fn panic(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
+        let alleged = self.tasks[caller].save.as_panic_args();
+        let message = alleged.prefix(PANIC_MESSAGE_MAX as u32);
+        check_slice(&self.tasks[caller], message, false)?;
+        let mut kept = [0u8; PANIC_MESSAGE_MAX];
+        let length = (message.length as usize).min(PANIC_MESSAGE_MAX);
+        let (text, _) = kept.split_at_mut(length);
+        if let Err(error) = self.read_user(caller, message.base, text) {
+            return Err(error.fault().into());
+        }
+        let task = &mut self.tasks[caller];
+        task.panic_message = kept;
+        task.panic_len = length;
         Err(FaultInfo::Panic.into())
     }
 
-    fn refresh_task_id(&mut self, caller: usize) -> Result<Outcome, UserError> {
-        let id = TaskId(self.tasks[caller].save.args[0] as u16);
-        if id == TaskId::KERNEL || id.index() >= self.tasks.len() {
-            return Err(UsageError::TaskOutOfRange.into());
-        }
-        let current = self.task_id(id.index());
-        self.tasks[caller].save.rets = [current.0 as u32, 0, 0, 0, 0, 0, 0, 0];
+    fn refresh_task_id(
+        &mut self,
+        caller: TaskIndex,
+    ) -> Result<Outcome, UserError> {
+        let named = self.tasks[caller].save.as_refresh_args();
+        let index = TaskIndex::new(&self.tasks, named.index())
+            .filter(|_| named != TaskId::KERNEL)
+            .ok_or(UsageError::TaskOutOfRange)?;
+        let current = self.task_id_of(index);
+        self.tasks[caller].save.set_rets(&[u32::from(current.0)]);
         Ok(Outcome::Resume)
     }
 
-    /// POST is not checked against task slots: a notification carries no
-    /// data and cannot block the poster, and servers use it to call back
-    /// their (less important) clients, which are never in their slots.
-    fn post(&mut self, caller: usize) -> Result<Outcome, UserError> {
-        let a = self.tasks[caller].save.args;
-        let target = TaskId(a[0] as u16);
-        let i = match check_task_id(self.tasks, target) {
-            Ok(i) => i,
+    /// POST is a capability, as SEND is: a task may post to the tasks in
+    /// its task-slots and its `post-to` list (servers call back their
+    /// less important clients this way, drivers announce themselves to
+    /// their manager); the supervisor may post to anyone. The bits the
+    /// kernel posts itself (IRQs, timers, the supervisor's fault bit) are
+    /// the kernel's: a task that could post them could fake an interrupt
+    /// or cut a sleep short.
+    fn post(&mut self, caller: TaskIndex) -> Result<Outcome, UserError> {
+        let args = self.tasks[caller].save.as_post_args();
+        let target = TaskIndex::new(&self.tasks, args.target.index())
+            .filter(|_| args.target != TaskId::KERNEL)
+            .ok_or(UsageError::TaskOutOfRange)?;
+        let desc = &self.tasks[caller].desc;
+        if !caller.is_supervisor() && !desc.may_post(target.get()) {
+            return Err(UsageError::PostNotGranted.into());
+        }
+        if args.bits & self.tasks[target].desc.kernel_notifications != 0 {
+            return Err(UsageError::ReservedNotification.into());
+        }
+        match check_task_id(&self.tasks, args.target) {
+            Ok(_) => {}
             // Posting to a faulted task with its current name still works.
             Err(UserError::Recoverable(_))
-                if target.index() < self.tasks.len()
-                    && self.tasks[target.index()].generation()
-                        == target.generation() =>
-            {
-                target.index()
-            }
-            Err(e) => return Err(e),
-        };
-        task::post(self.tasks, i, a[1]);
-        self.tasks[caller].save.rets = [0; 8];
-        Ok(Outcome::Resume)
-    }
-
-    fn peripheral_io(&mut self, caller: usize) -> Result<Outcome, UserError> {
-        let a = self.tasks[caller].save.args;
-        let p = a[0] as u16;
-        if !self.tasks[caller].desc.uses.contains(&p) {
-            return Err(UsageError::NoPeripheralGrant.into());
+                if self.tasks[target].generation()
+                    == args.target.generation() => {}
+            Err(error) => return Err(error),
         }
-        if self.peripherals.get(p as usize).is_none_or(|x| x.revoked) {
-            return Err(UsageError::PeripheralGrantRevoked.into());
-        }
-        let op = PeripheralOp::try_from(a[1])
-            .map_err(|()| UsageError::BadPeripheralRequest)?;
-        let own = |write| -> Result<Option<(Location, usize)>, UserError> {
-            check_slice(&self.tasks[caller], a[2], a[3], write)?;
-            Ok(Some((
-                Location {
-                    task: caller,
-                    address: a[2],
-                },
-                a[3] as usize,
-            )))
-        };
-        let memory = match op {
-            PeripheralOp::ReadRegister | PeripheralOp::WriteRegister => None,
-            PeripheralOp::WriteFromMemory => own(false)?,
-            PeripheralOp::ReadIntoMemory => own(true)?,
-            PeripheralOp::WriteFromLease => {
-                let l = self.check_lender(
-                    caller,
-                    TaskId(a[2] as u16),
-                    a[3] as usize,
-                )?;
-                let r = self
-                    .resolve(l, a[3] as usize, a[4], LeaseAttributes::READ)
-                    .map_err(UserError::Recoverable)?;
-                if a[5] > r.available {
-                    return Err(UsageError::OffsetOutOfRange.into());
-                }
-                Some((r.at, a[5] as usize))
-            }
-        };
-        let value = self
-            .platform
-            .peripheral_io(p, op, a[2], a[3], memory)
-            .map_err(|_| UsageError::BadPeripheralRequest)?;
-        self.tasks[caller].save.rets = [0, value, 0, 0, 0, 0, 0, 0];
+        task::post(&mut self.tasks, target, args.bits);
+        self.tasks[caller].save.set_rets(&[0]);
         Ok(Outcome::Resume)
     }
 }

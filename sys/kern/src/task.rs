@@ -15,9 +15,13 @@ pub struct MemoryRegion {
 }
 
 impl MemoryRegion {
-    fn contains(&self, addr: u32, len: u32) -> bool {
-        let end = addr as u64 + len as u64;
-        addr >= self.base && end <= self.base as u64 + self.size as u64
+    /// Whether `[address, address + length)` lies inside this region.
+    /// Computed in `u64`, so no end wraps around.
+    pub fn contains(&self, address: u32, length: u32) -> bool {
+        let end = u64::from(address).wrapping_add(u64::from(length));
+        let region_end =
+            u64::from(self.base).wrapping_add(u64::from(self.size));
+        address >= self.base && end <= region_end
     }
 }
 
@@ -37,38 +41,49 @@ pub struct TaskDesc {
     pub start: bool,
     /// Flash (read-only) and RAM (read-write).
     pub regions: [MemoryRegion; 2],
-    /// Task indices this task may SEND to (its `task-slots`).
+    /// Task indices this task may SEND (and POST) to: its `task-slots`.
     pub slots: &'static [u16],
+    /// Further task indices this task may POST to: its `post-to`.
+    pub post_to: &'static [u16],
     /// Peripheral indices this task may access (its `uses`).
     pub uses: &'static [u16],
     pub irqs: &'static [IrqRoute],
     /// Bit `Kipcnum::grant_bit()` set for each privileged kipc granted.
     pub kipc_grants: u64,
+    /// Notification bits only the kernel may post to this task: its IRQs,
+    /// its timer and (for the supervisor) the fault bit. POST refuses them.
+    pub kernel_notifications: u32,
 }
 
 impl TaskDesc {
-    /// Whether `[addr, addr + len)` lies in one region with the needed
-    /// access. Empty slices are always acceptable, as in Hubris.
-    pub fn can_access(&self, addr: u32, len: u32, write: bool) -> bool {
-        len == 0
-            || self
-                .regions
-                .iter()
-                .any(|r| (r.writable || !write) && r.contains(addr, len))
+    /// Whether `[address, address + length)` lies in one region with the
+    /// needed access. Empty slices are always acceptable, as in Hubris.
+    pub fn can_access(&self, address: u32, length: u32, write: bool) -> bool {
+        length == 0
+            || self.regions.iter().any(|region| {
+                (region.writable || !write) && region.contains(address, length)
+            })
     }
 
     pub fn may_call(&self, index: usize) -> bool {
-        self.slots.iter().any(|&s| s as usize == index)
+        self.slots.iter().any(|&slot| usize::from(slot) == index)
     }
 
-    pub fn may_kipc(&self, op: Kipcnum, own_index: usize) -> bool {
-        own_index == 0
+    /// Whether this task may POST to task `index`: one in its task-slots
+    /// or its `post-to` list.
+    pub fn may_post(&self, index: usize) -> bool {
+        self.may_call(index)
+            || self.post_to.iter().any(|&task| usize::from(task) == index)
+    }
+
+    pub fn may_kipc(&self, op: Kipcnum, own_index: TaskIndex) -> bool {
+        own_index.is_supervisor()
             || op.is_unprivileged()
             || self.kipc_grants & op.grant_bit() != 0
     }
 
-    fn irq_mask(&self) -> u32 {
-        self.irqs.iter().fold(0, |m, r| m | r.mask)
+    pub fn irq_mask(&self) -> u32 {
+        self.irqs.iter().fold(0, |mask, route| mask | route.mask)
     }
 }
 
@@ -81,7 +96,8 @@ pub struct Peripheral {
     pub revoked: bool,
 }
 
-/// A task's syscall "registers" (see `abi::SyscallFrame`).
+/// A task's syscall "registers" (see `abi::SyscallFrame`). The typed
+/// views of `args` live in [`crate::args`].
 #[derive(Copy, Clone, Debug, Default)]
 pub struct SavedState {
     pub args: [u32; 8],
@@ -95,6 +111,98 @@ pub struct Injection {
     pub at: u32,
     pub action: InjectionAction,
     pub injector: TaskId,
+}
+
+/// An index into the task table that has been checked against it.
+///
+/// Only [`TaskIndex::new`] makes one, and only for an index below the
+/// table's length; the kernel has one task table, whose length is fixed at
+/// boot, so indexing it with a `TaskIndex` cannot go out of bounds. This
+/// is how the kernel indexes its table without a panic path on input.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, PartialOrd, Ord, Hash)]
+pub struct TaskIndex(usize);
+
+impl TaskIndex {
+    /// `index` if it names a task of `tasks`.
+    pub fn new(tasks: &TaskTable<'_>, index: usize) -> Option<Self> {
+        (index < tasks.len()).then_some(Self(index))
+    }
+
+    /// Every index of `tasks`, in table order.
+    pub fn all(
+        tasks: &TaskTable<'_>,
+    ) -> impl Iterator<Item = Self> + Clone + use<> {
+        (0..tasks.len()).map(Self)
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+
+    /// The supervisor is task 0, as in Hubris.
+    pub fn is_supervisor(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The supervisor's index, if `tasks` has one (any real image does).
+    pub fn supervisor(tasks: &TaskTable<'_>) -> Option<Self> {
+        Self::new(tasks, 0)
+    }
+}
+
+/// The kernel's task table: the tasks, indexed by [`TaskIndex`].
+///
+/// It deliberately does not dereference to a slice, so that kernel code
+/// cannot index it with a bare `usize` (which could be out of bounds);
+/// a platform reads it through [`TaskTable::as_slice`].
+#[derive(Debug)]
+pub struct TaskTable<'a>(&'a mut [Task]);
+
+impl<'a> TaskTable<'a> {
+    pub fn new(tasks: &'a mut [Task]) -> Self {
+        Self(tasks)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> core::slice::Iter<'_, Task> {
+        self.0.iter()
+    }
+
+    pub fn as_slice(&self) -> &[Task] {
+        self.0
+    }
+
+    /// For the platform's own bookkeeping (today: the flags it clears
+    /// after acting on them, and the saved arguments it fills in).
+    pub fn as_mut_slice(&mut self) -> &mut [Task] {
+        self.0
+    }
+}
+
+impl core::ops::Index<TaskIndex> for TaskTable<'_> {
+    type Output = Task;
+
+    // A `TaskIndex` was checked against this table's length, which never
+    // changes (see `TaskIndex`).
+    #[allow(clippy::indexing_slicing)]
+    fn index(&self, index: TaskIndex) -> &Task {
+        &self.0[index.0]
+    }
+}
+
+impl core::ops::IndexMut<TaskIndex> for TaskTable<'_> {
+    // As `index`: a `TaskIndex` is in bounds by construction.
+    #[allow(clippy::indexing_slicing)]
+    fn index_mut(&mut self, index: TaskIndex) -> &mut Task {
+        &mut self.0[index.0]
+    }
 }
 
 /// A task. Fields are private so the invariants hold: a task's generation
@@ -175,6 +283,11 @@ impl Task {
         self.state.is_faulted()
     }
 
+    /// The message a panicking task left (empty unless it panicked).
+    pub fn panic_message(&self) -> &[u8] {
+        self.panic_message.get(..self.panic_len).unwrap_or(&[])
+    }
+
     pub fn sched(&self) -> Option<SchedState> {
         match self.state {
             TaskState::Healthy(s) => Some(s),
@@ -193,6 +306,12 @@ impl Task {
         self.resume = true;
     }
 
+    /// Answers the task's syscall with `rets` and wakes it.
+    pub(crate) fn wake_with(&mut self, rets: [u32; 8]) {
+        self.save.rets = rets;
+        self.wake();
+    }
+
     /// Marks a (re)initialised task runnable; the platform starts it.
     pub(crate) fn start(&mut self) {
         self.state = TaskState::Healthy(SchedState::Runnable);
@@ -202,28 +321,39 @@ impl Task {
     /// Is this task blocked in a way that names `index` under a generation
     /// other than `current`?
     fn blocked_on_stale(&self, index: usize, current: Generation) -> bool {
-        let stale = |t: TaskId| t.index() == index && t.generation() != current;
+        let stale = |peer: TaskId| {
+            peer.index() == index && peer.generation() != current
+        };
         match self.sched() {
-            Some(SchedState::InSend(t) | SchedState::InReply(t)) => stale(t),
-            Some(SchedState::InRecv(Some(t))) => stale(t),
+            Some(SchedState::InSend(peer) | SchedState::InReply(peer)) => {
+                stale(peer)
+            }
+            Some(SchedState::InRecv(Some(peer))) => stale(peer),
             _ => false,
         }
+    }
+
+    /// The `TaskId` of this task, which sits at `index`.
+    pub(crate) fn id_at(&self, index: TaskIndex) -> TaskId {
+        TaskId::for_index_and_gen(index.get(), self.generation)
     }
 }
 
 /// Bumps task `index`'s generation (once per death) and wakes everyone
 /// blocked on its previous incarnation with the dead code.
-fn bury(tasks: &mut [Task], index: usize) {
-    if !tasks[index].bumped_since_start {
-        tasks[index].generation = tasks[index].generation.next();
-        tasks[index].bumped_since_start = true;
+fn bury(tasks: &mut TaskTable<'_>, index: TaskIndex) {
+    let dead = &mut tasks[index];
+    if !dead.bumped_since_start {
+        dead.generation = dead.generation.next();
+        dead.bumped_since_start = true;
     }
-    let g = tasks[index].generation;
-    for (i, t) in tasks.iter_mut().enumerate() {
-        if i != index && t.blocked_on_stale(index, g) {
-            t.save.rets = [0; 8];
-            t.save.rets[0] = dead_response_code(g);
-            t.wake();
+    let current = dead.generation;
+    for other in TaskIndex::all(tasks).filter(|&other| other != index) {
+        let peer = &mut tasks[other];
+        if peer.blocked_on_stale(index.get(), current) {
+            let mut rets = [0; 8];
+            rets[0] = dead_response_code(current);
+            peer.wake_with(rets);
         }
     }
 }
@@ -232,9 +362,13 @@ fn bury(tasks: &mut [Task], index: usize) {
 /// and releases its peers at once (Leasehold improvement 2: no client hangs
 /// on a faulted server, even one the supervisor holds), and tells the
 /// supervisor.
-pub fn force_fault(tasks: &mut [Task], index: usize, fault: FaultInfo) {
-    let t = &mut tasks[index];
-    t.state = match t.state {
+pub fn force_fault(
+    tasks: &mut TaskTable<'_>,
+    index: TaskIndex,
+    fault: FaultInfo,
+) {
+    let task = &mut tasks[index];
+    task.state = match task.state {
         TaskState::Healthy(s) => TaskState::Faulted {
             fault,
             original_state: s,
@@ -245,101 +379,130 @@ pub fn force_fault(tasks: &mut [Task], index: usize, fault: FaultInfo) {
             original_state,
         },
     };
-    t.resume = false;
-    t.stop = true;
-    t.timer_deadline = None;
+    task.resume = false;
+    task.stop = true;
+    task.timer_deadline = None;
     bury(tasks, index);
-    post(tasks, 0, FAULT_NOTIFICATION);
+    if let Some(supervisor) = TaskIndex::supervisor(tasks) {
+        post(tasks, supervisor, FAULT_NOTIFICATION);
+    }
 }
 
 /// Reinitialises task `index` (kipc `reinit_task`): a new incarnation with a
 /// new generation (unless its death already took one), its timer,
 /// notifications and IRQs cleared, stopped or started.
-pub fn reinit(tasks: &mut [Task], index: usize, start: bool) {
+pub fn reinit(tasks: &mut TaskTable<'_>, index: TaskIndex, start: bool) {
     bury(tasks, index);
-    let t = &mut tasks[index];
-    t.bumped_since_start = false;
-    t.state = TaskState::default();
-    t.notifications = 0;
-    t.timer_deadline = None;
-    t.timer_notifications = 0;
-    t.irq_enabled = 0;
-    t.irq_pending = 0;
-    t.panic_len = 0;
-    t.syscall_count = 0;
-    t.injection = None;
-    t.resume = false;
-    t.stop = true;
-    t.restart = true;
+    let task = &mut tasks[index];
+    task.bumped_since_start = false;
+    task.state = TaskState::default();
+    task.notifications = 0;
+    task.timer_deadline = None;
+    task.timer_notifications = 0;
+    task.irq_enabled = 0;
+    task.irq_pending = 0;
+    task.panic_len = 0;
+    task.syscall_count = 0;
+    task.injection = None;
+    task.resume = false;
+    task.stop = true;
+    task.restart = true;
     if start {
-        t.start();
+        task.start();
     }
 }
 
 /// ORs `bits` into task `index`'s notifications and delivers them if it
 /// is waiting for any of them.
-pub fn post(tasks: &mut [Task], index: usize, bits: u32) {
-    let t = &mut tasks[index];
-    t.notifications |= bits;
-    crate::ipc::deliver_notifications(t);
+pub fn post(tasks: &mut TaskTable<'_>, index: TaskIndex, bits: u32) {
+    let task = &mut tasks[index];
+    task.notifications |= bits;
+    deliver_notifications(task);
+}
+
+/// If `task` is receiving and has a notification it is waiting for,
+/// delivers it (clearing those bits) and wakes it. Returns whether it did.
+pub(crate) fn deliver_notifications(task: &mut Task) -> bool {
+    if !matches!(task.sched(), Some(SchedState::InRecv(_))) {
+        return false;
+    }
+    let fired = task.notifications & task.save.args[2];
+    if fired == 0 {
+        return false;
+    }
+    task.notifications &= !fired;
+    let kernel = u32::from(TaskId::KERNEL.0);
+    task.wake_with([0, kernel, fired, 0, 0, 0, 0, 0]);
+    true
 }
 
 /// A device interrupt for task `index`'s notification bits `mask`: posted
 /// if enabled (and then disabled until the task re-enables it, as
 /// Hubris), otherwise left pending.
-pub fn raise_irq(tasks: &mut [Task], index: usize, mask: u32) {
-    let t = &mut tasks[index];
-    let mask = mask & t.desc.irq_mask();
-    let fire = mask & t.irq_enabled;
-    t.irq_pending |= mask & !fire;
-    t.irq_enabled &= !fire;
+pub fn raise_irq(tasks: &mut TaskTable<'_>, index: TaskIndex, mask: u32) {
+    let task = &mut tasks[index];
+    let mask = mask & task.desc.irq_mask();
+    let fire = mask & task.irq_enabled;
+    task.irq_pending |= mask & !fire;
+    task.irq_enabled &= !fire;
     if fire != 0 {
         post(tasks, index, fire);
     }
 }
 
 /// `IrqStatus` for a mask (bits of the task's IRQs).
-pub(crate) fn irq_status(t: &Task, mask: u32) -> u32 {
-    let mut s = 0;
-    if t.irq_enabled & mask != 0 {
-        s |= abi::IrqStatus::ENABLED.0;
+pub(crate) fn irq_status(task: &Task, mask: u32) -> u32 {
+    let mut status = 0;
+    if task.irq_enabled & mask != 0 {
+        status |= abi::IrqStatus::ENABLED.0;
     }
-    if t.irq_pending & mask != 0 {
-        s |= abi::IrqStatus::PENDING.0;
+    if task.irq_pending & mask != 0 {
+        status |= abi::IrqStatus::PENDING.0;
     }
-    if t.notifications & mask != 0 {
-        s |= abi::IrqStatus::POSTED.0;
+    if task.notifications & mask != 0 {
+        status |= abi::IrqStatus::POSTED.0;
     }
-    s
+    status
 }
 
 /// Enables and/or clears IRQs; an enable with a pending IRQ fires it.
 pub(crate) fn irq_control(
-    tasks: &mut [Task],
-    index: usize,
+    tasks: &mut TaskTable<'_>,
+    index: TaskIndex,
     mask: u32,
     enable: bool,
     clear: bool,
 ) {
-    let t = &mut tasks[index];
+    let task = &mut tasks[index];
     if clear {
-        t.irq_pending &= !mask;
+        task.irq_pending &= !mask;
     }
-    if enable {
-        t.irq_enabled |= mask;
-        let pending = t.irq_pending & mask;
-        if pending != 0 {
-            t.irq_pending &= !pending;
-            t.irq_enabled &= !pending;
-            post(tasks, index, pending);
-        }
-    } else {
-        t.irq_enabled &= !mask;
+    if !enable {
+        task.irq_enabled &= !mask;
+        return;
+    }
+    task.irq_enabled |= mask;
+    let pending = task.irq_pending & mask;
+    if pending != 0 {
+        task.irq_pending &= !pending;
+        task.irq_enabled &= !pending;
+        post(tasks, index, pending);
     }
 }
 
-impl Task {
-    pub(crate) fn irq_mask(&self) -> u32 {
-        self.desc.irq_mask()
+/// Tests look tasks up by plain index; a bad one fails the test.
+#[cfg(test)]
+impl core::ops::Index<usize> for TaskTable<'_> {
+    type Output = Task;
+
+    fn index(&self, index: usize) -> &Task {
+        &self.0[index]
+    }
+}
+
+#[cfg(test)]
+impl core::ops::IndexMut<usize> for TaskTable<'_> {
+    fn index_mut(&mut self, index: usize) -> &mut Task {
+        &mut self.0[index]
     }
 }

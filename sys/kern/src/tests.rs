@@ -1,7 +1,9 @@
 //! Unit and property tests of the core with in-memory tasks.
 
 use crate::task::{MemoryRegion, Task, TaskDesc};
-use crate::{Kernel, Location, Peripheral, PeripheralFault, Platform};
+use crate::{
+    Kernel, Location, MemoryError, Peripheral, PeripheralFault, Platform,
+};
 use abi::*;
 use proptest::prelude::*;
 
@@ -10,8 +12,10 @@ const RAM: u32 = 0x4000_0000;
 const RAM_SIZE: u32 = 0x1000;
 const STRIDE: u32 = 0x10_0000;
 
-/// Memory as plain vectors; records every copy so tests can check who was
-/// touched.
+/// Memory as plain vectors, with the regions `desc` gives each task;
+/// records every copy so tests can check who was touched, and refuses
+/// (and records) any access outside a task's RAM, which the core must
+/// never ask for.
 #[derive(Default)]
 struct FakePlatform {
     ram: Vec<Vec<u8>>,
@@ -19,11 +23,36 @@ struct FakePlatform {
     copies: Vec<(Location, Location)>,
     console: Vec<(usize, Vec<u8>)>,
     dumps: Vec<usize>,
+    refused: Vec<(Location, usize)>,
 }
 
 impl FakePlatform {
-    fn at(&self, l: Location) -> usize {
-        (l.address - ram_base(l.task)) as usize
+    /// The offset of `[at, at + len)` in its task's RAM, if it is there.
+    fn at(&self, l: Location, len: usize) -> Result<usize, MemoryError> {
+        let err = MemoryError {
+            task: l.task,
+            address: l.address,
+        };
+        let ram = self.ram.get(l.task).ok_or(err)?;
+        let off = (l.address as usize)
+            .checked_sub(ram_base(l.task) as usize)
+            .ok_or(err)?;
+        if off + len > ram.len() {
+            return Err(err);
+        }
+        Ok(off)
+    }
+
+    fn checked(
+        &mut self,
+        l: Location,
+        len: usize,
+    ) -> Result<usize, MemoryError> {
+        let r = self.at(l, len);
+        if r.is_err() {
+            self.refused.push((l, len));
+        }
+        r
     }
 }
 
@@ -35,19 +64,28 @@ impl Platform for FakePlatform {
     fn now(&self) -> u64 {
         self.now
     }
-    fn copy(&mut self, src: Location, dst: Location, len: usize) {
+    fn copy(
+        &mut self,
+        src: Location,
+        dst: Location,
+        len: usize,
+    ) -> Result<(), MemoryError> {
         self.copies.push((src, dst));
-        let (s, d) = (self.at(src), self.at(dst));
+        let s = self.checked(src, len)?;
+        let d = self.checked(dst, len)?;
         let bytes = self.ram[src.task][s..s + len].to_vec();
         self.ram[dst.task][d..d + len].copy_from_slice(&bytes);
+        Ok(())
     }
-    fn read(&self, at: Location, out: &mut [u8]) {
-        let o = self.at(at);
+    fn read(&self, at: Location, out: &mut [u8]) -> Result<(), MemoryError> {
+        let o = self.at(at, out.len())?;
         out.copy_from_slice(&self.ram[at.task][o..o + out.len()]);
+        Ok(())
     }
-    fn write(&mut self, at: Location, data: &[u8]) {
-        let o = self.at(at);
+    fn write(&mut self, at: Location, data: &[u8]) -> Result<(), MemoryError> {
+        let o = self.checked(at, data.len())?;
         self.ram[at.task][o..o + data.len()].copy_from_slice(data);
+        Ok(())
     }
     fn peripheral_io(
         &mut self,
@@ -55,8 +93,11 @@ impl Platform for FakePlatform {
         op: PeripheralOp,
         _r: u32,
         _v: u32,
-        _m: Option<(Location, usize)>,
+        m: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
+        if let Some((at, len)) = m {
+            self.checked(at, len).map_err(|_| PeripheralFault)?;
+        }
         match op {
             PeripheralOp::ReadRegister => Ok(42),
             _ => Ok(0),
@@ -93,12 +134,14 @@ fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
             },
         ],
         slots,
+        post_to: &[],
         uses: &[0],
         irqs: &[crate::task::IrqRoute {
             peripheral: 0,
             mask: 1 << 3,
         }],
         kipc_grants: 0,
+        kernel_notifications: (1 << 3) | INTERNAL_TIMER_NOTIFICATION,
     }
 }
 
@@ -161,7 +204,7 @@ fn put_lease(k: &mut Kernel<'_, FakePlatform>, t: usize, i: u32, l: ULease) {
     raw[..4].copy_from_slice(&l.attributes.to_le_bytes());
     raw[4..8].copy_from_slice(&l.base_address.to_le_bytes());
     raw[8..].copy_from_slice(&l.length.to_le_bytes());
-    k.platform.write(at, &raw);
+    k.platform.write(at, &raw).unwrap();
 }
 
 fn faulted_with(k: &Kernel<'_, FakePlatform>, t: usize) -> Option<FaultInfo> {
@@ -199,7 +242,7 @@ fn send_to_stale_generation_returns_dead_code() {
     let (mut t, mut p, plat) = system();
     let mut k = Kernel::new(&mut t, &mut p, plat);
     let stale = id(&k, 1);
-    crate::task::reinit(k.tasks, 1, true);
+    k.reinit(1, true);
     let b = ram_base(2);
     call(&mut k, 2, Sysnum::Send, [stale << 16, b, 0, b, 0, b, 0, 0]);
     assert_eq!(
@@ -234,7 +277,7 @@ fn server_fault_unblocks_its_client_at_once_with_the_new_generation() {
         dead_response_code(Generation::new(1))
     );
     // Restarting the held task does not bump the generation again.
-    crate::task::reinit(k.tasks, 1, true);
+    k.reinit(1, true);
     assert_eq!(k.tasks[1].generation(), Generation::new(1));
 }
 
@@ -484,7 +527,7 @@ proptest! {
                     }
                 }
                 Step::Fault { task } => k.fault(task, FaultInfo::Panic),
-                Step::Reinit { task, start } => crate::task::reinit(k.tasks, task, start),
+                Step::Reinit { task, start } => k.reinit(task, start),
                 Step::Tick { ms } => { k.platform.now += ms; k.tick(); }
             }
             // Generations only move forward, by one per death.
@@ -493,14 +536,14 @@ proptest! {
                 prop_assert!(now == *g || now == g.next(), "task {i} gen jumped");
                 *g = now;
             }
-            no_one_blocked_on_the_dead(k.tasks).map_err(TestCaseError::fail)?;
+            no_one_blocked_on_the_dead(k.tasks.as_slice()).map_err(TestCaseError::fail)?;
             // A borrow only ever touched a lender blocked on the borrower
             // (directly, or through a chain of forwarders).
             if let Some(b) = borrower {
                 for (src, dst) in k.platform.copies.clone() {
                     for other in [src.task, dst.task] {
                         if other != b {
-                            prop_assert!(reaches(k.tasks, other, b, 8),
+                            prop_assert!(reaches(k.tasks.as_slice(), other, b, 8),
                                 "borrow by {b} touched {other}, which is not lending to it");
                         }
                     }

@@ -1,20 +1,22 @@
 //! Per-task timers: one deadline (ms since boot) and the notification bits
 //! it posts.
 
-use crate::task::{self, Task};
+use crate::task::{self, TaskIndex, TaskTable};
 
 /// Fires every timer whose deadline has passed and returns the earliest
 /// deadline still pending, for the platform to wait on.
-pub fn tick(tasks: &mut [Task], now: u64) -> Option<u64> {
+pub fn tick(tasks: &mut TaskTable<'_>, now: u64) -> Option<u64> {
     let mut next: Option<u64> = None;
-    for i in 0..tasks.len() {
-        match tasks[i].timer_deadline {
-            Some(d) if d <= now => {
-                tasks[i].timer_deadline = None;
-                let bits = tasks[i].timer_notifications;
-                task::post(tasks, i, bits);
+    for index in TaskIndex::all(tasks) {
+        match tasks[index].timer_deadline {
+            Some(deadline) if deadline <= now => {
+                tasks[index].timer_deadline = None;
+                let bits = tasks[index].timer_notifications;
+                task::post(tasks, index, bits);
             }
-            Some(d) => next = Some(next.map_or(d, |n| n.min(d))),
+            Some(deadline) => {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)))
+            }
             None => {}
         }
     }
