@@ -18,6 +18,7 @@ mod cargo;
 mod clippy;
 mod dist;
 mod elf;
+mod fuzz;
 mod kernel;
 mod link;
 mod progress;
@@ -76,6 +77,20 @@ enum Xtask {
         #[arg(long)]
         fix: bool,
     },
+    /// Runs coverage-guided fuzz targets (cargo-fuzz on nightly) for a
+    /// bounded time each, seeded from `fuzz/corpus` and
+    /// `fuzz/regressions`; prints executions per second and coverage.
+    Fuzz {
+        /// The target (a file in `fuzz/fuzz_targets`); every target if
+        /// absent.
+        target: Option<String>,
+        /// Seconds each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Without nightly Rust or cargo-fuzz, say so and succeed.
+        #[arg(long)]
+        if_available: bool,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -100,6 +115,18 @@ fn main() -> ExitCode {
         Xtask::Run { app_toml } => run::run(&app_toml),
         Xtask::Test { images, timeout } => test::test(&images, timeout),
         Xtask::Idol { file } => idol(&file),
+        Xtask::Fuzz {
+            target,
+            seconds,
+            if_available,
+        } => fuzz::fuzz(
+            &workspace_root(),
+            &fuzz::FuzzRequest {
+                target: target.as_deref(),
+                seconds,
+                if_available,
+            },
+        ),
         Xtask::Clippy { images, fix } => clippy::clippy(&images, fix),
         Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {

@@ -20,6 +20,8 @@
 
 mod counters;
 mod dispatch;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod leased;
 
 pub use counters::{ClientOpCounters, ServerOpCounters};

@@ -53,6 +53,8 @@
 
 pub mod args;
 pub mod err;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod ipc;
 mod kipc;
 mod lease;

@@ -7,9 +7,13 @@ use crate::{
 use abi::*;
 use proptest::prelude::*;
 
+mod attacks;
+mod fuzz_corpus;
+
 const FLASH: u32 = 0x1000_0000;
 const RAM: u32 = 0x4000_0000;
 const RAM_SIZE: u32 = 0x1000;
+const FLASH_SIZE: u32 = 0x1000;
 const STRIDE: u32 = 0x10_0000;
 
 /// Memory as plain vectors, with the regions `desc` gives each task;
@@ -19,6 +23,8 @@ const STRIDE: u32 = 0x10_0000;
 #[derive(Default)]
 struct FakePlatform {
     ram: Vec<Vec<u8>>,
+    /// Each task's flash: readable, never writable.
+    flash: Vec<Vec<u8>>,
     now: u64,
     copies: Vec<(Location, Location)>,
     console: Vec<(usize, Vec<u8>)>,
@@ -26,34 +32,74 @@ struct FakePlatform {
     refused: Vec<(Location, usize)>,
 }
 
+/// Where a range lies: RAM or flash, and the offset there.
+#[derive(Copy, Clone)]
+enum Place {
+    Ram(usize),
+    Flash(usize),
+}
+
 impl FakePlatform {
-    /// The offset of `[at, at + len)` in its task's RAM, if it is there.
-    fn at(&self, l: Location, len: usize) -> Result<usize, MemoryError> {
+    /// Where `[at, at + len)` is in its task's memory, if it is there.
+    fn at(&self, l: Location, len: usize) -> Result<Place, MemoryError> {
         let err = MemoryError {
             task: l.task,
             address: l.address,
         };
-        let ram = self.ram.get(l.task).ok_or(err)?;
-        let off = (l.address as usize)
-            .checked_sub(ram_base(l.task) as usize)
-            .ok_or(err)?;
-        if off + len > ram.len() {
-            return Err(err);
+        let inside = |base: u32, size: usize| {
+            let off = (l.address as usize).checked_sub(base as usize)?;
+            (off + len <= size).then_some(off)
+        };
+        if let Some(off) = self
+            .ram
+            .get(l.task)
+            .and_then(|r| inside(ram_base(l.task), r.len()))
+        {
+            return Ok(Place::Ram(off));
         }
-        Ok(off)
+        if let Some(off) = self
+            .flash
+            .get(l.task)
+            .and_then(|f| inside(flash_base(l.task), f.len()))
+        {
+            return Ok(Place::Flash(off));
+        }
+        Err(err)
     }
 
-    fn checked(
+    /// The RAM offset of a range the core wants to write, recording a
+    /// refusal (the core should never ask).
+    fn writable(
         &mut self,
         l: Location,
         len: usize,
     ) -> Result<usize, MemoryError> {
-        let r = self.at(l, len);
-        if r.is_err() {
-            self.refused.push((l, len));
+        match self.at(l, len) {
+            Ok(Place::Ram(off)) => Ok(off),
+            _ => {
+                self.refused.push((l, len));
+                Err(MemoryError {
+                    task: l.task,
+                    address: l.address,
+                })
+            }
         }
-        r
     }
+
+    fn readable(
+        &self,
+        l: Location,
+        len: usize,
+    ) -> Result<Vec<u8>, MemoryError> {
+        Ok(match self.at(l, len)? {
+            Place::Ram(o) => self.ram[l.task][o..o + len].to_vec(),
+            Place::Flash(o) => self.flash[l.task][o..o + len].to_vec(),
+        })
+    }
+}
+
+fn flash_base(i: usize) -> u32 {
+    FLASH + i as u32 * STRIDE
 }
 
 fn ram_base(i: usize) -> u32 {
@@ -71,19 +117,23 @@ impl Platform for FakePlatform {
         len: usize,
     ) -> Result<(), MemoryError> {
         self.copies.push((src, dst));
-        let s = self.checked(src, len)?;
-        let d = self.checked(dst, len)?;
-        let bytes = self.ram[src.task][s..s + len].to_vec();
+        let bytes = match self.readable(src, len) {
+            Ok(b) => b,
+            Err(e) => {
+                self.refused.push((src, len));
+                return Err(e);
+            }
+        };
+        let d = self.writable(dst, len)?;
         self.ram[dst.task][d..d + len].copy_from_slice(&bytes);
         Ok(())
     }
     fn read(&self, at: Location, out: &mut [u8]) -> Result<(), MemoryError> {
-        let o = self.at(at, out.len())?;
-        out.copy_from_slice(&self.ram[at.task][o..o + out.len()]);
+        out.copy_from_slice(&self.readable(at, out.len())?);
         Ok(())
     }
     fn write(&mut self, at: Location, data: &[u8]) -> Result<(), MemoryError> {
-        let o = self.checked(at, data.len())?;
+        let o = self.writable(at, data.len())?;
         self.ram[at.task][o..o + data.len()].copy_from_slice(data);
         Ok(())
     }
@@ -96,7 +146,14 @@ impl Platform for FakePlatform {
         m: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
         if let Some((at, len)) = m {
-            self.checked(at, len).map_err(|_| PeripheralFault)?;
+            let ok = match op {
+                PeripheralOp::ReadIntoMemory => self.writable(at, len).is_ok(),
+                _ => self.readable(at, len).is_ok(),
+            };
+            if !ok {
+                self.refused.push((at, len));
+                return Err(PeripheralFault);
+            }
         }
         match op {
             PeripheralOp::ReadRegister => Ok(42),
@@ -120,11 +177,10 @@ fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
     TaskDesc {
         priority,
         start: true,
-        // Flash is deliberately absent from the fake: no test leases it.
         regions: [
             MemoryRegion {
-                base: FLASH + i as u32 * STRIDE,
-                size: 0,
+                base: flash_base(i),
+                size: FLASH_SIZE,
                 writable: false,
             },
             MemoryRegion {
@@ -155,6 +211,9 @@ fn system() -> (Vec<Task>, Vec<Peripheral>, FakePlatform) {
     ];
     let p = FakePlatform {
         ram: vec![vec![0; RAM_SIZE as usize]; 4],
+        flash: (0..4)
+            .map(|i| vec![0xF0 | i as u8; FLASH_SIZE as usize])
+            .collect(),
         ..Default::default()
     };
     (
@@ -537,6 +596,8 @@ proptest! {
                 *g = now;
             }
             no_one_blocked_on_the_dead(k.tasks.as_slice()).map_err(TestCaseError::fail)?;
+            // The core never asked the platform for memory outside a task.
+            prop_assert!(k.platform.refused.is_empty(), "{:?}", k.platform.refused);
             // A borrow only ever touched a lender blocked on the borrower
             // (directly, or through a chain of forwarders).
             if let Some(b) = borrower {

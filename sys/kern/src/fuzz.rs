@@ -1,0 +1,435 @@
+//! The kernel core under a fuzzer: [`run`] turns arbitrary bytes into a
+//! sequence of syscalls, faults, restarts, timer ticks, interrupts and
+//! writes into task memory (lease tables inside lent buffers, forwarded
+//! leases, garbage), applied to four tasks over an in-memory platform, and
+//! checks after every step that:
+//!
+//! - the core never asked the platform for memory outside a task, or to
+//!   write a task's flash (no access left its owner's regions);
+//! - no healthy task is blocked on a dead or faulted one;
+//! - generations only move forward, one step per death.
+//!
+//! A panic anywhere in the core is a crash the fuzzer reports by itself.
+//! `fuzz/fuzz_targets/kernel_core.rs` calls this; so does a unit test that
+//! replays the checked-in corpus on stable Rust (`cargo xtask test`). It
+//! is compiled only for tests and for the `fuzzing` feature, and uses no
+//! allocation, like the rest of the core.
+
+use crate::task::{IrqRoute, MemoryRegion, Task, TaskDesc};
+use crate::{Kernel, Location, MemoryError, Peripheral, PeripheralFault};
+use abi::{Generation, LeaseAttributes, PeripheralOp, SchedState, TaskId};
+
+/// Tasks in the fuzzed system: supervisor, two servers, a client.
+pub const TASKS: usize = 4;
+/// Bytes of RAM and of flash per task.
+pub const MEMORY: usize = 1024;
+const RAM_BASE: u32 = 0x4000_0000;
+const FLASH_BASE: u32 = 0x1000_0000;
+const STRIDE: u32 = 0x10_0000;
+/// Steps one input may take; more are ignored.
+const MAX_STEPS: usize = 256;
+
+/// What a run found wrong.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Violation {
+    /// The core asked for an access outside a task (or into its flash).
+    AccessOutsideRegions { task: usize, address: u32 },
+    /// A healthy task waits on a dead or faulted peer.
+    BlockedOnTheDead { task: usize },
+    /// A generation moved by more than one, or backwards.
+    GenerationJumped { task: usize },
+}
+
+/// The address of byte `offset` of task `task`'s RAM.
+pub fn ram_address(task: usize, offset: u32) -> u32 {
+    let task = u32::try_from(task).unwrap_or(0);
+    RAM_BASE
+        .wrapping_add(task.wrapping_mul(STRIDE))
+        .wrapping_add(offset)
+}
+
+fn flash_address(task: usize, offset: u32) -> u32 {
+    let task = u32::try_from(task).unwrap_or(0);
+    FLASH_BASE
+        .wrapping_add(task.wrapping_mul(STRIDE))
+        .wrapping_add(offset)
+}
+
+/// Every task's memory, and the first access the core should not have
+/// asked for.
+pub struct MemoryPlatform {
+    ram: [[u8; MEMORY]; TASKS],
+    flash: [[u8; MEMORY]; TASKS],
+    now: u64,
+    refused: core::cell::Cell<Option<MemoryError>>,
+}
+
+impl Default for MemoryPlatform {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryPlatform {
+    pub fn new() -> Self {
+        Self {
+            ram: [[0; MEMORY]; TASKS],
+            flash: [[0xA5; MEMORY]; TASKS],
+            now: 0,
+            refused: core::cell::Cell::new(None),
+        }
+    }
+
+    /// The offset of `[at, at + length)` in the task's RAM or flash.
+    fn find(
+        &self,
+        at: Location,
+        length: usize,
+        write: bool,
+    ) -> Option<(bool, usize)> {
+        let inside = |base: u32| {
+            let offset = usize::try_from(at.address.checked_sub(base)?).ok()?;
+            (offset.checked_add(length)? <= MEMORY).then_some(offset)
+        };
+        if at.task >= TASKS {
+            return None;
+        }
+        if let Some(offset) = inside(ram_address(at.task, 0)) {
+            return Some((true, offset));
+        }
+        let offset = inside(flash_address(at.task, 0))?;
+        (!write).then_some((false, offset))
+    }
+
+    /// The first access the platform refused, if any.
+    pub fn first_refusal(&self) -> Option<MemoryError> {
+        self.refused.get()
+    }
+
+    fn refuse(&self, at: Location) -> MemoryError {
+        let error = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        if self.refused.get().is_none() {
+            self.refused.set(Some(error));
+        }
+        error
+    }
+
+    fn bytes(&self, at: Location, length: usize) -> Option<&[u8]> {
+        let (ram, offset) = self.find(at, length, false)?;
+        let memory = if ram {
+            self.ram.get(at.task)?
+        } else {
+            self.flash.get(at.task)?
+        };
+        memory.get(offset..offset.checked_add(length)?)
+    }
+
+    fn bytes_mut(&mut self, at: Location, length: usize) -> Option<&mut [u8]> {
+        let (_, offset) = self.find(at, length, true)?;
+        self.ram
+            .get_mut(at.task)?
+            .get_mut(offset..offset.checked_add(length)?)
+    }
+}
+
+impl crate::Platform for MemoryPlatform {
+    fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn copy(
+        &mut self,
+        src: Location,
+        dst: Location,
+        len: usize,
+    ) -> Result<(), MemoryError> {
+        let mut buffer = [0u8; MEMORY];
+        let Some(staging) = buffer.get_mut(..len) else {
+            return Err(self.refuse(src));
+        };
+        match self.bytes(src, len) {
+            Some(bytes) => staging.copy_from_slice(bytes),
+            None => return Err(self.refuse(src)),
+        }
+        match self.bytes_mut(dst, len) {
+            Some(bytes) => bytes.copy_from_slice(staging),
+            None => return Err(self.refuse(dst)),
+        }
+        Ok(())
+    }
+
+    fn read(&self, at: Location, out: &mut [u8]) -> Result<(), MemoryError> {
+        match self.bytes(at, out.len()) {
+            Some(bytes) => {
+                out.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(self.refuse(at)),
+        }
+    }
+
+    fn write(&mut self, at: Location, data: &[u8]) -> Result<(), MemoryError> {
+        match self.bytes_mut(at, data.len()) {
+            Some(bytes) => {
+                bytes.copy_from_slice(data);
+                Ok(())
+            }
+            None => Err(self.refuse(at)),
+        }
+    }
+
+    fn peripheral_io(
+        &mut self,
+        _peripheral: u16,
+        op: PeripheralOp,
+        _register: u32,
+        _value: u32,
+        memory: Option<(Location, usize)>,
+    ) -> Result<u32, PeripheralFault> {
+        if let Some((at, length)) = memory {
+            let fine = match op {
+                PeripheralOp::ReadIntoMemory => {
+                    self.bytes_mut(at, length).is_some()
+                }
+                _ => self.bytes(at, length).is_some(),
+            };
+            if !fine {
+                self.refuse(at);
+                return Err(PeripheralFault);
+            }
+        }
+        Ok(0)
+    }
+
+    fn image_id(&self) -> u64 {
+        0
+    }
+
+    fn console_write(&mut self, _task: usize, _line: &[u8]) {}
+
+    fn shutdown(&mut self, _code: u32) {}
+
+    fn dump(&mut self, _tasks: &[Task], _culprit: usize) -> bool {
+        true
+    }
+}
+
+const SLOTS: [&[u16]; TASKS] = [&[], &[3], &[1, 3], &[]];
+const IRQS: &[IrqRoute] = &[IrqRoute {
+    peripheral: 0,
+    mask: 1 << 3,
+}];
+
+fn desc(index: usize) -> TaskDesc {
+    TaskDesc {
+        priority: [0, 2, 3, 1].get(index).copied().unwrap_or(4),
+        start: true,
+        regions: [
+            MemoryRegion {
+                base: flash_address(index, 0),
+                size: MEMORY as u32,
+                writable: false,
+            },
+            MemoryRegion {
+                base: ram_address(index, 0),
+                size: MEMORY as u32,
+                writable: true,
+            },
+        ],
+        slots: SLOTS.get(index).copied().unwrap_or(&[]),
+        post_to: if index == 3 { &[2] } else { &[] },
+        uses: &[0],
+        irqs: IRQS,
+        kipc_grants: if index == 1 { u64::MAX } else { 0 },
+        kernel_notifications: (1 << 3) | abi::INTERNAL_TIMER_NOTIFICATION,
+    }
+}
+
+/// Reads the fuzzer's bytes one value at a time; zeros once they run out.
+struct Input<'a> {
+    bytes: &'a [u8],
+}
+
+impl Input<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.bytes.split_first() {
+            Some((&first, rest)) => {
+                self.bytes = rest;
+                first
+            }
+            None => 0,
+        }
+    }
+
+    fn word(&mut self) -> u32 {
+        u32::from_le_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
+    }
+
+    fn task(&mut self) -> usize {
+        usize::from(self.byte()) % TASKS
+    }
+
+    /// A syscall argument: often something meaningful (a task id, an
+    /// address in some task's memory, a small length), sometimes raw.
+    fn argument(&mut self, tasks: &[Task]) -> u32 {
+        let selector = self.byte();
+        let small = u32::from(self.byte());
+        match selector % 8 {
+            0 => small,
+            1 | 2 => {
+                let task = self.task();
+                ram_address(task, small.wrapping_mul(4))
+            }
+            3 => {
+                let task = self.task();
+                let generation =
+                    tasks.get(task).map_or(Generation::ZERO, Task::generation);
+                let id = TaskId::for_index_and_gen(task, generation);
+                u32::from(id.0) << (if self.byte() & 1 == 0 { 0 } else { 16 })
+                    | small
+            }
+            4 => flash_address(self.task(), small),
+            5 => small.wrapping_mul(16),
+            6 => u32::from(TaskId::KERNEL.0) << 16 | small,
+            _ => self.word(),
+        }
+    }
+
+    /// A lease entry: ordinary (over RAM or flash) or forwarded.
+    fn lease(&mut self, tasks: &[Task]) -> [u8; 12] {
+        let rights = u32::from(self.byte() & 3);
+        let (attributes, base, length) = if self.byte() & 1 == 0 {
+            let base = self.argument(tasks);
+            (rights, base, u32::from(self.byte()))
+        } else {
+            let task = self.task();
+            let generation =
+                tasks.get(task).map_or(Generation::ZERO, Task::generation);
+            let lender = TaskId::for_index_and_gen(task, generation);
+            let index = self.byte() & 3;
+            let forwarded = abi::ULease::forwarded(
+                lender,
+                index,
+                LeaseAttributes(rights),
+                u32::from(self.byte()),
+                u32::from(self.byte()),
+            );
+            (
+                forwarded.attributes,
+                forwarded.base_address,
+                forwarded.length,
+            )
+        };
+        let mut raw = [0u8; 12];
+        for (chunk, word) in
+            raw.chunks_exact_mut(4).zip([attributes, base, length])
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        raw
+    }
+}
+
+/// One step of a run.
+fn step(kernel: &mut Kernel<'_, MemoryPlatform>, input: &mut Input<'_>) {
+    let task = input.task();
+    match input.byte() % 8 {
+        0..=3 => {
+            let nr = u32::from(input.byte() % 16);
+            let mut args = [0u32; 8];
+            for arg in &mut args {
+                *arg = input.argument(kernel.tasks.as_slice());
+            }
+            if let Some(t) = kernel.tasks.as_mut_slice().get_mut(task) {
+                t.save.args = args;
+            }
+            kernel.handle_syscall(task, nr);
+        }
+        4 => {
+            // A lease entry (or any 12 bytes) written into RAM, as the
+            // task itself or a borrower of its memory could.
+            let offset = u32::from(input.byte() % 64).wrapping_mul(12);
+            let raw = input.lease(kernel.tasks.as_slice());
+            let at = Location {
+                task,
+                address: ram_address(task, offset),
+            };
+            let _ = crate::Platform::write(&mut kernel.platform, at, &raw);
+        }
+        5 => kernel.fault(task, abi::FaultInfo::Panic),
+        6 => kernel.reinit(task, input.byte() & 1 == 0),
+        _ => {
+            kernel.platform.now =
+                kernel.platform.now.wrapping_add(u64::from(input.byte()));
+            kernel.tick();
+            kernel.raise_irq(task, 1 << 3);
+        }
+    }
+}
+
+/// No healthy task is blocked naming a stale or faulted peer.
+fn check_blocked(tasks: &[Task]) -> Result<(), Violation> {
+    for (index, task) in tasks.iter().enumerate() {
+        let peer = match task.sched() {
+            Some(SchedState::InSend(p) | SchedState::InReply(p)) => p,
+            Some(SchedState::InRecv(Some(p))) if p != TaskId::KERNEL => p,
+            _ => continue,
+        };
+        let alive = tasks.get(peer.index()).is_some_and(|t| {
+            t.generation() == peer.generation() && !t.is_faulted()
+        });
+        if !alive {
+            return Err(Violation::BlockedOnTheDead { task: index });
+        }
+    }
+    Ok(())
+}
+
+/// Runs the system on `data`; returns every task's final state, or names
+/// the first broken invariant.
+///
+/// # Errors
+///
+/// The [`Violation`] found.
+pub fn run(data: &[u8]) -> Result<[abi::TaskState; TASKS], Violation> {
+    let mut tasks = [desc(0), desc(1), desc(2), desc(3)].map(Task::new);
+    let mut peripherals = [Peripheral {
+        managed_by: Some(1),
+        revoked: false,
+    }];
+    let mut kernel =
+        Kernel::new(&mut tasks, &mut peripherals, MemoryPlatform::new());
+    kernel.boot();
+    let mut generations = [Generation::ZERO; TASKS];
+    let mut input = Input { bytes: data };
+    for _ in 0..MAX_STEPS {
+        if input.bytes.is_empty() {
+            break;
+        }
+        step(&mut kernel, &mut input);
+        if let Some(error) = kernel.platform.refused.get() {
+            return Err(Violation::AccessOutsideRegions {
+                task: error.task,
+                address: error.address,
+            });
+        }
+        check_blocked(kernel.tasks.as_slice())?;
+        for ((index, task), seen) in
+            kernel.tasks.iter().enumerate().zip(&mut generations)
+        {
+            let now = task.generation();
+            if now != *seen && now != seen.next() {
+                return Err(Violation::GenerationJumped { task: index });
+            }
+            *seen = now;
+        }
+    }
+    let mut states = [abi::TaskState::default(); TASKS];
+    for (state, task) in states.iter_mut().zip(kernel.tasks.iter()) {
+        *state = task.state();
+    }
+    Ok(states)
+}
