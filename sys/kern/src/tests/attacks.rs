@@ -461,3 +461,19 @@ fn the_platform_naming_a_task_past_the_table_is_ignored() {
         assert_eq!(faulted_with(&k, i), None);
     }
 }
+
+/// Found by the `kernel_core` fuzz target
+/// (`fuzz/regressions/kernel_core/access-at-address-zero`): a zero-length
+/// bulk transfer at address 0 reached the platform, which refused it.
+#[test]
+fn an_empty_bulk_transfer_anywhere_never_reaches_the_platform() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    for op in [PeripheralOp::WriteFromMemory, PeripheralOp::ReadIntoMemory] {
+        let args = [0, op as u32, 0, 0, 0, 0, 0, 0];
+        call(&mut k, 1, Sysnum::PeripheralIo, args);
+        assert_eq!(faulted_with(&k, 1), None);
+        assert_eq!(&k.tasks[1].save.rets[..2], &[0, 0]);
+    }
+    assert!(k.platform.refused.is_empty(), "{:?}", k.platform.refused);
+}
