@@ -17,7 +17,7 @@ use abi::{FaultInfo, FaultSource, Kipcnum, SyscallFrame, TaskState};
 use anyhow::Result;
 use image_manifest::ImageManifest;
 use kern::task::{IrqRoute, MemoryRegion};
-use kern::{Kernel, Peripheral, Task, TaskDesc};
+use kern::{Effects, Kernel, Peripheral, Task, TaskDesc};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const TOKEN_SIGNAL: u64 = u64::MAX;
@@ -84,6 +84,8 @@ struct Hosted {
     armed_us: Option<u64>,
     /// Kernel log lines printed per task, to rate-limit a crash loop.
     logged: Vec<u64>,
+    /// What the core decided and we have not carried out yet.
+    effects: Effects,
 }
 
 fn check(r: libc::c_int, what: &str) -> Result<libc::c_int> {
@@ -204,7 +206,7 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         hosted.manifest.image_id,
         hosted.manifest.tasks.len()
     );
-    kernel.boot();
+    hosted.effects.merge(kernel.boot());
     crate::trace::record(crate::trace::Trace::Booted {
         tasks: kernel.tasks.len() as u16,
     });
@@ -265,6 +267,7 @@ impl Hosted {
                 spawns: 0,
                 armed_us: None,
                 logged: vec![0; n],
+                effects: Effects::default(),
                 epoll,
                 signals,
                 timer,
@@ -371,7 +374,7 @@ impl Hosted {
         if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
             return; // the task died meanwhile; its exit arrives as SIGCHLD
         }
-        if k.tasks.as_mut_slice()[i].stop || k.tasks.as_mut_slice()[i].restart {
+        if self.effects.stops(i) || self.effects.restarts(i) {
             // The core has already faulted or restarted this incarnation;
             // what its process asked for since is void (it is about to be
             // killed, and its successor starts from scratch).
@@ -388,7 +391,7 @@ impl Hosted {
                     address: u32::try_from(frame).ok(),
                     source: FaultSource::User,
                 };
-                k.fault(i, f);
+                self.effects.merge(k.fault(i, f));
                 return;
             }
             let off = (frame - t.ram.base as u64) as usize;
@@ -406,7 +409,7 @@ impl Hosted {
             slot.pending = Some(n.id);
             slot.frame = frame as u32;
             k.tasks.as_mut_slice()[i].save.args = args;
-            k.handle_syscall(i, nr - base);
+            self.effects.merge(k.handle_syscall(i, nr - base));
         } else if nr == seccomp::NR_MMAP
             && !slot.ram_mapped
             && is_ram_mmap(t, &n)
@@ -426,7 +429,8 @@ impl Hosted {
                 task: i as u16,
                 number: nr,
             });
-            k.fault(i, FaultInfo::HostSyscall { number: nr, pc });
+            self.effects
+                .merge(k.fault(i, FaultInfo::HostSyscall { number: nr, pc }));
         }
     }
 
@@ -492,7 +496,7 @@ impl Hosted {
                             signal: status as u32,
                         }
                     };
-                    k.fault(i, f);
+                    self.effects.merge(k.fault(i, f));
                 }
             }
         }
@@ -531,7 +535,7 @@ impl Hosted {
             regs.rip
         };
         let f = faults::classify(&self.manifest.tasks[i], &raw, rip);
-        k.fault(i, f);
+        self.effects.merge(k.fault(i, f));
     }
 
     /// Routes device interrupts to the tasks their app.toml names.
@@ -540,45 +544,24 @@ impl Hosted {
             for (i, t) in self.manifest.tasks.iter().enumerate() {
                 for r in &t.interrupts {
                     if r.peripheral as usize == p && r.line == line {
-                        k.raise_irq(i, r.mask);
+                        self.effects.merge(k.raise_irq(i, r.mask));
                     }
                 }
             }
         }
     }
 
-    /// Carries out what the core decided.
+    /// Carries out what the core decided, then lets devices and timers
+    /// move on (which may decide more).
     fn apply(&mut self, k: &mut Kernel<'_, HostPlatform>) {
         self.route_irqs(k);
-        for i in 0..k.tasks.len() {
-            if std::mem::take(&mut k.tasks.as_mut_slice()[i].stop) {
-                self.kill(i);
-                if let TaskState::Faulted { fault, .. } =
-                    k.tasks.as_mut_slice()[i].state()
-                {
-                    let name = &self.manifest.tasks[i].name;
-                    let line = format!("task {name} faulted: {fault:?}");
-                    crate::trace::record(crate::trace::Trace::Faulted {
-                        task: i as u16,
-                        fault,
-                    });
-                    self.log(i, &line);
-                    if self.manifest.kernel.dump_on_fault {
-                        self.write_dump(k, None, &line);
-                    }
-                }
-            }
-            if std::mem::take(&mut k.tasks.as_mut_slice()[i].restart) {
-                self.restart(k, i);
-            }
-            if std::mem::take(&mut k.tasks.as_mut_slice()[i].resume) {
-                self.resume(k, i);
-            }
-        }
+        self.carry_out(k);
         let now_us = k.platform.boot.elapsed().as_micros() as u64;
         k.platform.devices.advance(now_us);
         self.route_irqs(k);
-        let task_us = k.tick().map(|ms| ms.saturating_mul(1000));
+        let (woken, deadline_ms) = k.tick();
+        self.effects.merge(woken);
+        let task_us = deadline_ms.map(|ms| ms.saturating_mul(1000));
         let device_us = k.platform.devices.next_deadline_us();
         let next = match (task_us, device_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -592,9 +575,43 @@ impl Hosted {
             self.arm_timer(k, next);
         }
         // Timers may have woken someone.
-        for i in 0..k.tasks.len() {
-            if std::mem::take(&mut k.tasks.as_mut_slice()[i].resume) {
+        self.carry_out(k);
+    }
+
+    /// Stops, restarts and answers tasks as the core's effects say. Doing
+    /// so can decide more (a spawn that fails faults the task), so we go
+    /// on until nothing is left.
+    fn carry_out(&mut self, k: &mut Kernel<'_, HostPlatform>) {
+        while !self.effects.is_empty() {
+            let effects = std::mem::take(&mut self.effects);
+            for i in effects.stopped() {
+                self.stop(k, i);
+            }
+            for i in effects.restarted() {
+                self.restart(k, i);
+            }
+            for i in effects.resumed() {
                 self.resume(k, i);
+            }
+        }
+    }
+
+    /// Ends task `i`'s execution; logs (and dumps, if asked) its fault.
+    fn stop(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
+        self.kill(i);
+        let Some(task) = k.tasks.as_slice().get(i) else {
+            return;
+        };
+        if let TaskState::Faulted { fault, .. } = task.state() {
+            let name = &self.manifest.tasks[i].name;
+            let line = format!("task {name} faulted: {fault:?}");
+            crate::trace::record(crate::trace::Trace::Faulted {
+                task: i as u16,
+                fault,
+            });
+            self.log(i, &line);
+            if self.manifest.kernel.dump_on_fault {
+                self.write_dump(k, None, &line);
             }
         }
     }
@@ -717,7 +734,8 @@ impl Hosted {
             }
             Err(e) => {
                 println!("kernel: task {name}: cannot start: {e:#}");
-                k.fault(i, FaultInfo::HostSignal { signal: 0 });
+                self.effects
+                    .merge(k.fault(i, FaultInfo::HostSignal { signal: 0 }));
             }
         }
     }
@@ -743,7 +761,7 @@ impl Hosted {
             // The frame was checked to be in the task's RAM at the trap,
             // so this cannot happen; if it did, the task cannot be
             // answered and is faulted rather than left hanging.
-            k.fault(i, e.fault());
+            self.effects.merge(k.fault(i, e.fault()));
             return;
         }
         let resp = NotifResp {
@@ -1006,7 +1024,9 @@ impl Hosted {
                 if task == 0 || task >= n {
                     return error(format!("cannot fault task {task}"));
                 }
-                k.fault(task, FaultInfo::Injected(abi::TaskId::KERNEL));
+                self.effects.merge(
+                    k.fault(task, FaultInfo::Injected(abi::TaskId::KERNEL)),
+                );
                 json!({ "ok": true })
             }
         }

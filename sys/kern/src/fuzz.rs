@@ -38,6 +38,9 @@ pub enum Violation {
     BlockedOnTheDead { task: usize },
     /// A generation moved by more than one, or backwards.
     GenerationJumped { task: usize },
+    /// The effects asked to resume a task that is not runnable, or to
+    /// stop one that neither faulted nor restarts.
+    InconsistentEffects { task: usize },
 }
 
 /// The address of byte `offset` of task `task`'s RAM.
@@ -333,8 +336,11 @@ impl Input<'_> {
     }
 }
 
-/// One step of a run.
-fn step(kernel: &mut Kernel<'_, MemoryPlatform>, input: &mut Input<'_>) {
+/// One step of a run; what the core said the platform must do.
+fn step(
+    kernel: &mut Kernel<'_, MemoryPlatform>,
+    input: &mut Input<'_>,
+) -> crate::Effects {
     let task = input.task();
     match input.byte() % 8 {
         0..=3 => {
@@ -346,7 +352,7 @@ fn step(kernel: &mut Kernel<'_, MemoryPlatform>, input: &mut Input<'_>) {
             if let Some(t) = kernel.tasks.as_mut_slice().get_mut(task) {
                 t.save.args = args;
             }
-            kernel.handle_syscall(task, nr);
+            kernel.handle_syscall(task, nr)
         }
         4 => {
             // A lease entry (or any 12 bytes) written into RAM, as the
@@ -358,16 +364,40 @@ fn step(kernel: &mut Kernel<'_, MemoryPlatform>, input: &mut Input<'_>) {
                 address: ram_address(task, offset),
             };
             let _ = crate::Platform::write(&mut kernel.platform, at, &raw);
+            crate::Effects::default()
         }
         5 => kernel.fault(task, abi::FaultInfo::Panic),
         6 => kernel.reinit(task, input.byte() & 1 == 0),
         _ => {
             kernel.platform.now =
                 kernel.platform.now.wrapping_add(u64::from(input.byte()));
-            kernel.tick();
-            kernel.raise_irq(task, 1 << 3);
+            let (mut effects, _) = kernel.tick();
+            effects.merge(kernel.raise_irq(task, 1 << 3));
+            effects
         }
     }
+}
+
+/// A resumed task is runnable; a stopped one faulted or restarts.
+fn check_effects(
+    tasks: &[Task],
+    effects: &crate::Effects,
+) -> Result<(), Violation> {
+    for task in effects.resumed() {
+        let runnable = tasks
+            .get(task)
+            .is_some_and(|t| t.sched() == Some(SchedState::Runnable));
+        if !runnable {
+            return Err(Violation::InconsistentEffects { task });
+        }
+    }
+    for task in effects.stopped() {
+        let faulted = tasks.get(task).is_some_and(Task::is_faulted);
+        if !faulted && !effects.restarts(task) {
+            return Err(Violation::InconsistentEffects { task });
+        }
+    }
+    Ok(())
 }
 
 /// No healthy task is blocked naming a stale or faulted peer.
@@ -402,14 +432,16 @@ pub fn run(data: &[u8]) -> Result<[abi::TaskState; TASKS], Violation> {
     }];
     let mut kernel =
         Kernel::new(&mut tasks, &mut peripherals, MemoryPlatform::new());
-    kernel.boot();
+    let booted = kernel.boot();
+    check_effects(kernel.tasks.as_slice(), &booted)?;
     let mut generations = [Generation::ZERO; TASKS];
     let mut input = Input { bytes: data };
     for _ in 0..MAX_STEPS {
         if input.bytes.is_empty() {
             break;
         }
-        step(&mut kernel, &mut input);
+        let effects = step(&mut kernel, &mut input);
+        check_effects(kernel.tasks.as_slice(), &effects)?;
         if let Some(error) = kernel.platform.refused.get() {
             return Err(Violation::AccessOutsideRegions {
                 task: error.task,

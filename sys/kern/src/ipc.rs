@@ -121,16 +121,19 @@ impl<P: Platform> Kernel<'_, P> {
             return;
         }
         let sender_id = u32::from(self.task_id_of(sender).0);
-        self.tasks[receiver].wake_with([
-            0,
-            sender_id,
-            u32::from(send.operation),
-            send.outgoing.length,
-            send.incoming.length,
-            send.lease_count,
-            0,
-            0,
-        ]);
+        self.tasks.wake_with(
+            receiver,
+            [
+                0,
+                sender_id,
+                u32::from(send.operation),
+                send.outgoing.length,
+                send.incoming.length,
+                send.lease_count,
+                0,
+                0,
+            ],
+        );
         let receiver_id = self.task_id_of(receiver);
         self.tasks[sender].set_sched(SchedState::InReply(receiver_id));
     }
@@ -142,7 +145,7 @@ impl<P: Platform> Kernel<'_, P> {
         let args = self.tasks[caller].save.as_recv_args();
         check_slice(&self.tasks[caller], args.buffer, true)?;
         self.tasks[caller].set_sched(SchedState::InRecv(args.from));
-        if task::deliver_notifications(&mut self.tasks[caller]) {
+        if task::deliver_notifications(&mut self.tasks, caller) {
             return Ok(Outcome::Blocked);
         }
         let me = self.task_id_of(caller);
@@ -206,7 +209,7 @@ impl<P: Platform> Kernel<'_, P> {
             return Ok(Outcome::Resume);
         }
         let rets = [args.code, args.message.length, 0, 0, 0, 0, 0, 0];
-        self.tasks[client].wake_with(rets);
+        self.tasks.wake_with(client, rets);
         Ok(Outcome::Resume)
     }
 

@@ -5,8 +5,8 @@
 //! [`Platform`] trait that moves bytes and drives devices. It knows nothing
 //! about Linux: the hosted platform (`sys/hosted`) traps a task's syscall,
 //! loads its arguments into [`task::SavedState`], calls
-//! [`Kernel::handle_syscall`], and then acts on the flags the core leaves on
-//! each task (resume it, stop it, (re)start it). The same core would run on
+//! [`Kernel::handle_syscall`], and carries out the [`Effects`] it returns
+//! (stop these tasks, restart those, answer these). The same core would run on
 //! a microcontroller behind a different platform, and runs under unit
 //! tests with in-memory tasks.
 //!
@@ -52,6 +52,7 @@
 )]
 
 pub mod args;
+pub mod effects;
 pub mod err;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
@@ -68,6 +69,7 @@ pub mod umem;
 #[cfg(test)]
 mod tests;
 
+pub use effects::Effects;
 pub use platform::{Location, MemoryError, PeripheralFault, Platform};
 pub use task::{
     MemoryRegion, Peripheral, Task, TaskDesc, TaskIndex, TaskTable,
@@ -97,12 +99,13 @@ impl<'a, P: Platform> Kernel<'a, P> {
     }
 
     /// Starts every task marked `start` in app.toml.
-    pub fn boot(&mut self) {
-        for task in self.tasks.as_mut_slice() {
-            if task.desc.start {
-                task.start();
+    pub fn boot(&mut self) -> Effects {
+        for task in TaskIndex::all(&self.tasks) {
+            if self.tasks[task].desc.start {
+                self.tasks.start(task);
             }
         }
+        self.tasks.take_effects()
     }
 
     /// The current `TaskId` of task `index` (`TaskId::KERNEL` for an index
@@ -120,30 +123,34 @@ impl<'a, P: Platform> Kernel<'a, P> {
     /// Records a fault the platform observed (a signal, a forbidden host
     /// syscall) or that the kernel decided on. An index past the table is
     /// ignored.
-    pub fn fault(&mut self, index: usize, fault: FaultInfo) {
+    pub fn fault(&mut self, index: usize, fault: FaultInfo) -> Effects {
         if let Some(index) = TaskIndex::new(&self.tasks, index) {
             task::force_fault(&mut self.tasks, index, fault);
         }
+        self.tasks.take_effects()
     }
 
     /// Raises IRQ `mask` (notification bits) of task `index`, as a device
     /// interrupt would.
-    pub fn raise_irq(&mut self, index: usize, mask: u32) {
+    pub fn raise_irq(&mut self, index: usize, mask: u32) -> Effects {
         if let Some(index) = TaskIndex::new(&self.tasks, index) {
             task::raise_irq(&mut self.tasks, index, mask);
         }
+        self.tasks.take_effects()
     }
 
     /// Reinitialises task `index` (as kipc `reinit_task`).
-    pub fn reinit(&mut self, index: usize, start: bool) {
+    pub fn reinit(&mut self, index: usize, start: bool) -> Effects {
         if let Some(index) = TaskIndex::new(&self.tasks, index) {
             task::reinit(&mut self.tasks, index, start);
         }
+        self.tasks.take_effects()
     }
 
-    /// Fires due timers; returns the next deadline to wait for.
-    pub fn tick(&mut self) -> Option<u64> {
+    /// Fires due timers: what that woke, and the next deadline to wait for.
+    pub fn tick(&mut self) -> (Effects, Option<u64>) {
         let now = self.platform.now();
-        time::tick(&mut self.tasks, now)
+        let next = time::tick(&mut self.tasks, now);
+        (self.tasks.take_effects(), next)
     }
 }

@@ -1,6 +1,7 @@
 //! Syscall entry: one `match` from `Sysnum` to a same-named method, and
 //! the small syscalls that need no module of their own.
 
+use crate::effects::Effects;
 use crate::err::{Outcome, UserError};
 use crate::ipc::check_task_id;
 use crate::task::{self, Injection, TaskIndex};
@@ -13,10 +14,16 @@ use abi::{
 
 impl<P: Platform> Kernel<'_, P> {
     /// Handles syscall `nr` from task `caller`, whose arguments are in its
-    /// `save.args`. Afterwards the task is either flagged `resume` (answer
-    /// it with `save.rets`), blocked, faulted (`stop`), or restarted. A
+    /// `save.args`, and says what the platform must do: afterwards the
+    /// caller is resumed (answered with `save.rets`), blocked, faulted
+    /// (stopped) or restarted, and so may be others it woke or faulted. A
     /// caller that is not a task of the table, or is faulted, is ignored.
-    pub fn handle_syscall(&mut self, caller: usize, nr: u32) {
+    pub fn handle_syscall(&mut self, caller: usize, nr: u32) -> Effects {
+        self.syscall(caller, nr);
+        self.tasks.take_effects()
+    }
+
+    fn syscall(&mut self, caller: usize, nr: u32) {
         let Some(caller) = TaskIndex::new(&self.tasks, caller) else {
             return;
         };
@@ -30,10 +37,10 @@ impl<P: Platform> Kernel<'_, P> {
             return;
         }
         match result {
-            Ok(Outcome::Resume) => self.tasks[caller].wake(),
+            Ok(Outcome::Resume) => self.tasks.wake(caller),
             Ok(Outcome::Blocked) => {}
             Err(UserError::Recoverable(code)) => {
-                self.tasks[caller].wake_with([code, 0, 0, 0, 0, 0, 0, 0]);
+                self.tasks.wake_with(caller, [code, 0, 0, 0, 0, 0, 0, 0]);
             }
             Err(UserError::Unrecoverable(fault)) => {
                 task::force_fault(&mut self.tasks, caller, fault)

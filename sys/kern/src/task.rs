@@ -1,6 +1,7 @@
 //! The task table: what a task is, and the state changes every syscall
 //! shares (block, resume, fault, restart, notify).
 
+use crate::effects::Effects;
 use abi::{
     FAULT_NOTIFICATION, FaultInfo, Generation, InjectionAction, Kipcnum,
     PANIC_MESSAGE_MAX, SchedState, TaskId, TaskState, dead_response_code,
@@ -155,12 +156,39 @@ impl TaskIndex {
 /// It deliberately does not dereference to a slice, so that kernel code
 /// cannot index it with a bare `usize` (which could be out of bounds);
 /// a platform reads it through [`TaskTable::as_slice`].
+///
+/// It also gathers what the platform must do ([`Effects`]) as the core
+/// changes task states, for the event being handled to return.
 #[derive(Debug)]
-pub struct TaskTable<'a>(&'a mut [Task]);
+pub struct TaskTable<'a>(&'a mut [Task], Effects);
 
 impl<'a> TaskTable<'a> {
     pub fn new(tasks: &'a mut [Task]) -> Self {
-        Self(tasks)
+        Self(tasks, Effects::default())
+    }
+
+    /// What the platform must do since the last call.
+    pub fn take_effects(&mut self) -> Effects {
+        core::mem::take(&mut self.1)
+    }
+
+    /// Makes a blocked (or running) task runnable; the platform answers
+    /// its syscall.
+    pub(crate) fn wake(&mut self, index: TaskIndex) {
+        self[index].state = TaskState::Healthy(SchedState::Runnable);
+        self.1.resume(index);
+    }
+
+    /// Answers the task's syscall with `rets` and wakes it.
+    pub(crate) fn wake_with(&mut self, index: TaskIndex, rets: [u32; 8]) {
+        self[index].save.rets = rets;
+        self.wake(index);
+    }
+
+    /// Marks a (re)initialised task runnable; the platform starts it.
+    pub(crate) fn start(&mut self, index: TaskIndex) {
+        self[index].state = TaskState::Healthy(SchedState::Runnable);
+        self.1.restart(index);
     }
 
     pub fn len(&self) -> usize {
@@ -226,14 +254,6 @@ pub struct Task {
     pub(crate) panic_len: usize,
     pub(crate) syscall_count: u32,
     pub(crate) injection: Option<Injection>,
-    /// Platform action: answer the task's pending syscall with `save.rets`.
-    pub resume: bool,
-    /// Platform action: stop the task's execution (it faulted).
-    pub stop: bool,
-    /// Platform action: throw away the task's execution context and start
-    /// it afresh from its image (it was reinitialised); `start` says
-    /// whether to run it.
-    pub restart: bool,
 }
 
 impl Task {
@@ -253,9 +273,6 @@ impl Task {
             panic_len: 0,
             syscall_count: 0,
             injection: None,
-            resume: false,
-            stop: false,
-            restart: false,
         }
     }
 
@@ -299,25 +316,6 @@ impl Task {
         self.state = TaskState::Healthy(s);
     }
 
-    /// Makes a blocked (or running) task runnable and asks the platform to
-    /// answer its syscall.
-    pub(crate) fn wake(&mut self) {
-        self.state = TaskState::Healthy(SchedState::Runnable);
-        self.resume = true;
-    }
-
-    /// Answers the task's syscall with `rets` and wakes it.
-    pub(crate) fn wake_with(&mut self, rets: [u32; 8]) {
-        self.save.rets = rets;
-        self.wake();
-    }
-
-    /// Marks a (re)initialised task runnable; the platform starts it.
-    pub(crate) fn start(&mut self) {
-        self.state = TaskState::Healthy(SchedState::Runnable);
-        self.restart = true;
-    }
-
     /// Is this task blocked in a way that names `index` under a generation
     /// other than `current`?
     fn blocked_on_stale(&self, index: usize, current: Generation) -> bool {
@@ -349,11 +347,10 @@ fn bury(tasks: &mut TaskTable<'_>, index: TaskIndex) {
     }
     let current = dead.generation;
     for other in TaskIndex::all(tasks).filter(|&other| other != index) {
-        let peer = &mut tasks[other];
-        if peer.blocked_on_stale(index.get(), current) {
+        if tasks[other].blocked_on_stale(index.get(), current) {
             let mut rets = [0; 8];
             rets[0] = dead_response_code(current);
-            peer.wake_with(rets);
+            tasks.wake_with(other, rets);
         }
     }
 }
@@ -379,9 +376,8 @@ pub fn force_fault(
             original_state,
         },
     };
-    task.resume = false;
-    task.stop = true;
     task.timer_deadline = None;
+    tasks.1.stop(index);
     bury(tasks, index);
     if let Some(supervisor) = TaskIndex::supervisor(tasks) {
         post(tasks, supervisor, FAULT_NOTIFICATION);
@@ -404,35 +400,37 @@ pub fn reinit(tasks: &mut TaskTable<'_>, index: TaskIndex, start: bool) {
     task.panic_len = 0;
     task.syscall_count = 0;
     task.injection = None;
-    task.resume = false;
-    task.stop = true;
-    task.restart = true;
+    tasks.1.stop(index);
+    tasks.1.restart(index);
     if start {
-        task.start();
+        tasks.start(index);
     }
 }
 
 /// ORs `bits` into task `index`'s notifications and delivers them if it
 /// is waiting for any of them.
 pub fn post(tasks: &mut TaskTable<'_>, index: TaskIndex, bits: u32) {
-    let task = &mut tasks[index];
-    task.notifications |= bits;
-    deliver_notifications(task);
+    tasks[index].notifications |= bits;
+    deliver_notifications(tasks, index);
 }
 
-/// If `task` is receiving and has a notification it is waiting for,
+/// If task `index` is receiving and has a notification it is waiting for,
 /// delivers it (clearing those bits) and wakes it. Returns whether it did.
-pub(crate) fn deliver_notifications(task: &mut Task) -> bool {
+pub(crate) fn deliver_notifications(
+    tasks: &mut TaskTable<'_>,
+    index: TaskIndex,
+) -> bool {
+    let task = &mut tasks[index];
     if !matches!(task.sched(), Some(SchedState::InRecv(_))) {
         return false;
     }
-    let fired = task.notifications & task.save.args[2];
+    let fired = task.notifications & task.save.as_recv_args().notification_mask;
     if fired == 0 {
         return false;
     }
     task.notifications &= !fired;
     let kernel = u32::from(TaskId::KERNEL.0);
-    task.wake_with([0, kernel, fired, 0, 0, 0, 0, 0]);
+    tasks.wake_with(index, [0, kernel, fired, 0, 0, 0, 0, 0]);
     true
 }
 

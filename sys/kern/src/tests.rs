@@ -1,8 +1,12 @@
 //! Unit and property tests of the core with in-memory tasks.
 
+// Tests check the effects an event returns where they are the point.
+#![allow(unused_must_use)]
+
 use crate::task::{MemoryRegion, Task, TaskDesc};
 use crate::{
-    Kernel, Location, MemoryError, Peripheral, PeripheralFault, Platform,
+    Effects, Kernel, Location, MemoryError, Peripheral, PeripheralFault,
+    Platform,
 };
 use abi::*;
 use proptest::prelude::*;
@@ -226,10 +230,14 @@ fn system() -> (Vec<Task>, Vec<Peripheral>, FakePlatform) {
     )
 }
 
-fn call(k: &mut Kernel<'_, FakePlatform>, t: usize, n: Sysnum, args: [u32; 8]) {
+fn call(
+    k: &mut Kernel<'_, FakePlatform>,
+    t: usize,
+    n: Sysnum,
+    args: [u32; 8],
+) -> Effects {
     k.tasks[t].save.args = args;
-    k.tasks[t].resume = false;
-    k.handle_syscall(t, n as u32);
+    k.handle_syscall(t, n as u32)
 }
 
 fn id(k: &Kernel<'_, FakePlatform>, i: usize) -> u32 {
@@ -238,7 +246,12 @@ fn id(k: &Kernel<'_, FakePlatform>, i: usize) -> u32 {
 
 /// Client 2 sends `msg` (at RAM+0x100) to 1 with a reply buffer at
 /// RAM+0x200 and `leases` lease entries at RAM+0x300.
-fn send(k: &mut Kernel<'_, FakePlatform>, from: usize, to: usize, leases: u32) {
+fn send(
+    k: &mut Kernel<'_, FakePlatform>,
+    from: usize,
+    to: usize,
+    leases: u32,
+) -> Effects {
     let b = ram_base(from);
     let target = id(k, to) << 16 | 7;
     call(
@@ -246,12 +259,12 @@ fn send(k: &mut Kernel<'_, FakePlatform>, from: usize, to: usize, leases: u32) {
         from,
         Sysnum::Send,
         [target, b + 0x100, 4, b + 0x200, 16, b + 0x300, leases, 0],
-    );
+    )
 }
 
-fn recv(k: &mut Kernel<'_, FakePlatform>, t: usize) {
+fn recv(k: &mut Kernel<'_, FakePlatform>, t: usize) -> Effects {
     let b = ram_base(t);
-    call(k, t, Sysnum::Recv, [b + 0x400, 64, 0, 0, 0, 0, 0, 0]);
+    call(k, t, Sysnum::Recv, [b + 0x400, 64, 0, 0, 0, 0, 0, 0])
 }
 
 fn put_lease(k: &mut Kernel<'_, FakePlatform>, t: usize, i: u32, l: ULease) {
@@ -279,8 +292,8 @@ fn send_to_waiting_receiver_delivers_and_blocks_for_reply() {
     let mut k = Kernel::new(&mut t, &mut p, plat);
     recv(&mut k, 1);
     k.platform.ram[2][0x100..0x104].copy_from_slice(b"ping");
-    send(&mut k, 2, 1, 0);
-    assert!(k.tasks[1].resume);
+    let effects = send(&mut k, 2, 1, 0);
+    assert!(effects.resumes(1) && !effects.resumes(2));
     assert_eq!(&k.platform.ram[1][0x400..0x404], b"ping");
     let r = k.tasks[1].save.rets;
     assert_eq!((r[1], r[2], r[3], r[4]), (id(&k, 2), 7, 4, 16));
@@ -290,10 +303,10 @@ fn send_to_waiting_receiver_delivers_and_blocks_for_reply() {
     k.platform.ram[1][0x500..0x504].copy_from_slice(b"pong");
     let b = ram_base(1);
     let a = [id(&k, 2), 5, b + 0x500, 4, 0, 0, 0, 0];
-    call(&mut k, 1, Sysnum::Reply, a);
+    let effects = call(&mut k, 1, Sysnum::Reply, a);
     assert_eq!(&k.platform.ram[2][0x200..0x204], b"pong");
     assert_eq!(&k.tasks[2].save.rets[..2], &[5, 4]);
-    assert!(k.tasks[2].resume);
+    assert!(effects.resumes(2) && effects.resumes(1));
 }
 
 #[test]
@@ -303,12 +316,13 @@ fn send_to_stale_generation_returns_dead_code() {
     let stale = id(&k, 1);
     k.reinit(1, true);
     let b = ram_base(2);
-    call(&mut k, 2, Sysnum::Send, [stale << 16, b, 0, b, 0, b, 0, 0]);
+    let effects =
+        call(&mut k, 2, Sysnum::Send, [stale << 16, b, 0, b, 0, b, 0, 0]);
     assert_eq!(
         k.tasks[2].save.rets[0],
         dead_response_code(Generation::new(1))
     );
-    assert!(k.tasks[2].resume);
+    assert!(effects.resumes(2));
 }
 
 #[test]
@@ -329,8 +343,8 @@ fn server_fault_unblocks_its_client_at_once_with_the_new_generation() {
     let mut k = Kernel::new(&mut t, &mut p, plat);
     recv(&mut k, 1);
     send(&mut k, 2, 1, 0);
-    k.fault(1, FaultInfo::Panic);
-    assert!(k.tasks[2].resume);
+    let effects = k.fault(1, FaultInfo::Panic);
+    assert!(effects.resumes(2) && effects.stops(1) && !effects.restarts(1));
     assert_eq!(
         k.tasks[2].save.rets[0],
         dead_response_code(Generation::new(1))
@@ -466,8 +480,8 @@ fn past_timer_fires_at_once_and_notifies_a_receiver() {
     call(&mut k, 2, Sysnum::SetTimer, [1, 50, 0, 1 << 4, 0, 0, 0, 0]);
     assert_eq!(k.tasks[2].notifications(), 1 << 4);
     let b = ram_base(2);
-    call(&mut k, 2, Sysnum::Recv, [b, 0, 1 << 4, 0, 0, 0, 0, 0]);
-    assert!(k.tasks[2].resume);
+    let effects = call(&mut k, 2, Sysnum::Recv, [b, 0, 1 << 4, 0, 0, 0, 0, 0]);
+    assert!(effects.resumes(2));
     assert_eq!(k.tasks[2].save.rets[1], TaskId::KERNEL.0 as u32);
     assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
 }
@@ -585,8 +599,8 @@ proptest! {
                         k.handle_syscall(task, nr);
                     }
                 }
-                Step::Fault { task } => k.fault(task, FaultInfo::Panic),
-                Step::Reinit { task, start } => k.reinit(task, start),
+                Step::Fault { task } => { k.fault(task, FaultInfo::Panic); }
+                Step::Reinit { task, start } => { k.reinit(task, start); }
                 Step::Tick { ms } => { k.platform.now += ms; k.tick(); }
             }
             // Generations only move forward, by one per death.

@@ -200,7 +200,7 @@ fn forwarded_lease_rewritten_wider_faults_the_forwarder_and_frees_its_client() {
         call(&mut k, 3, Sysnum::BorrowWrite, w);
         assert_eq!(&k.tasks[3].save.rets[..2], &[0, 12]);
         let r = [forwarder, 0, 0, b + 0x800, 10, 0, 0, 0];
-        call(&mut k, 3, Sysnum::BorrowRead, r);
+        let effects = call(&mut k, 3, Sysnum::BorrowRead, r);
         assert_eq!(k.tasks[3].save.rets[0], DEFECT, "{forged:?}");
         assert_eq!(
             faulted_with(&k, 1),
@@ -208,7 +208,7 @@ fn forwarded_lease_rewritten_wider_faults_the_forwarder_and_frees_its_client() {
         );
         assert!(!k.tasks[3].is_faulted());
         // The client was waiting on the forwarder: it gets the dead code.
-        assert!(k.tasks[2].resume);
+        assert!(effects.resumes(2) && effects.stops(1) && effects.resumes(3));
         assert_eq!(
             k.tasks[2].save.rets[0],
             dead_response_code(Generation::new(1))
@@ -337,7 +337,7 @@ fn kipc(
     who: usize,
     op: Kipcnum,
     words: &[u32],
-) {
+) -> Effects {
     let b = ram_base(who);
     for (i, w) in words.iter().enumerate() {
         k.platform.ram[who][0x100 + 4 * i..0x104 + 4 * i]
@@ -346,7 +346,7 @@ fn kipc(
     let len = 4 * words.len() as u32;
     let target = (TaskId::KERNEL.0 as u32) << 16 | op as u32;
     let args = [target, b + 0x100, len, b + 0x200, 16, b, 0, 0];
-    call(k, who, Sysnum::Send, args);
+    call(k, who, Sysnum::Send, args)
 }
 
 #[test]
@@ -355,13 +355,13 @@ fn reinit_task_refuses_the_supervisor_even_with_the_grant() {
     let mut k = Kernel::new(&mut t, &mut p, plat);
     k.tasks[2].desc.kipc_grants = Kipcnum::ReinitTask.grant_bit();
     let generation = k.tasks[0].generation();
-    kipc(&mut k, 2, Kipcnum::ReinitTask, &[0, 1]);
+    let effects = kipc(&mut k, 2, Kipcnum::ReinitTask, &[0, 1]);
     assert_eq!(
         faulted_with(&k, 2),
         Some(FaultInfo::SyscallUsage(UsageError::IllegalTask))
     );
     assert_eq!(k.tasks[0].generation(), generation);
-    assert!(!k.tasks[0].restart);
+    assert!(!effects.restarts(0) && effects.stops(2));
     // Another task is fine.
     kipc(&mut k, 0, Kipcnum::ReinitTask, &[3, 1]);
     assert_eq!(k.tasks[3].generation(), Generation::new(1));
@@ -436,13 +436,14 @@ fn an_oversized_reply_faults_the_server_not_the_client() {
     let mut k = Kernel::new(&mut t, &mut p, plat);
     let client = client_lends(&mut k, 0);
     let b = ram_base(1);
-    call(&mut k, 1, Sysnum::Reply, [client, 0, b, 17, 0, 0, 0, 0]);
+    let effects =
+        call(&mut k, 1, Sysnum::Reply, [client, 0, b, 17, 0, 0, 0, 0]);
     assert_eq!(
         faulted_with(&k, 1),
         Some(FaultInfo::SyscallUsage(UsageError::ReplyTooBig))
     );
     // The client is released with the dead code, not left waiting.
-    assert!(k.tasks[2].resume);
+    assert!(effects.resumes(2) && effects.stops(1) && !effects.resumes(1));
     assert_eq!(faulted_with(&k, 2), None);
 }
 
@@ -450,11 +451,11 @@ fn an_oversized_reply_faults_the_server_not_the_client() {
 fn the_platform_naming_a_task_past_the_table_is_ignored() {
     let (mut t, mut p, plat) = system();
     let mut k = Kernel::new(&mut t, &mut p, plat);
-    k.handle_syscall(4, Sysnum::GetTimer as u32);
-    k.handle_syscall(usize::MAX, Sysnum::Send as u32);
-    k.fault(17, FaultInfo::Panic);
-    k.raise_irq(9, 1 << 3);
-    k.reinit(4, true);
+    assert!(k.handle_syscall(4, Sysnum::GetTimer as u32).is_empty());
+    assert!(k.handle_syscall(usize::MAX, Sysnum::Send as u32).is_empty());
+    assert!(k.fault(17, FaultInfo::Panic).is_empty());
+    assert!(k.raise_irq(9, 1 << 3).is_empty());
+    assert!(k.reinit(4, true).is_empty());
     k.arm_injection(99, 1, InjectionAction::Fault, TaskId::KERNEL);
     assert_eq!(k.task_id(4), TaskId::KERNEL);
     for i in 0..4 {

@@ -1,0 +1,158 @@
+//! What the platform must do after an event: the core's answer to each
+//! event it handles, as Hubris's `NextTask` is to a syscall.
+//!
+//! The core never reaches into a platform; it decides, and says what it
+//! decided as an [`Effects`] value that each public event method of
+//! [`crate::Kernel`] returns. The platform applies it in this order:
+//! stop the tasks in [`Effects::stopped`] (they faulted or are being
+//! reinitialised), start afresh those in [`Effects::restarted`] (a task
+//! reinitialised into `Stopped` gets fresh memory but is not run), then
+//! answer the pending syscall of those in [`Effects::resumed`] with their
+//! `save.rets`. There are no flags on tasks for the platform to find.
+
+use crate::task::TaskIndex;
+
+/// The most tasks a table may have: a `TaskId` index has 10 bits.
+pub const MAX_TASKS: usize = 1 << abi::TaskId::INDEX_BITS;
+
+const WORDS: usize = MAX_TASKS / 64;
+
+/// A set of task indices, without allocation.
+#[derive(Copy, Clone, Default, Debug, Eq, PartialEq)]
+struct TaskSet([u64; WORDS]);
+
+impl TaskSet {
+    fn insert(&mut self, index: usize) {
+        if let Some(word) = self.0.get_mut(index / 64) {
+            *word |= 1 << (index % 64);
+        }
+    }
+
+    fn remove(&mut self, index: usize) {
+        if let Some(word) = self.0.get_mut(index / 64) {
+            *word &= !(1 << (index % 64));
+        }
+    }
+
+    fn contains(&self, index: usize) -> bool {
+        self.0
+            .get(index / 64)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+    }
+
+    fn union(&mut self, other: &Self) {
+        for (word, theirs) in self.0.iter_mut().zip(other.0) {
+            *word |= theirs;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..MAX_TASKS).filter(|&index| self.contains(index))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&word| word == 0)
+    }
+}
+
+/// What the platform must do, task by task, after one or more events.
+#[must_use = "the platform must carry out what the core decided"]
+#[derive(Clone, Default, Debug, Eq, PartialEq)]
+pub struct Effects {
+    stop: TaskSet,
+    restart: TaskSet,
+    resume: TaskSet,
+}
+
+impl Effects {
+    /// Tasks whose execution must stop: faulted, or about to restart.
+    pub fn stopped(&self) -> impl Iterator<Item = usize> + '_ {
+        self.stop.iter()
+    }
+
+    /// Tasks to start afresh from their image (after stopping the old
+    /// execution). One whose state is `Stopped` gets fresh memory only.
+    pub fn restarted(&self) -> impl Iterator<Item = usize> + '_ {
+        self.restart.iter()
+    }
+
+    /// Tasks whose pending syscall is answered with their `save.rets`.
+    pub fn resumed(&self) -> impl Iterator<Item = usize> + '_ {
+        self.resume.iter()
+    }
+
+    pub fn stops(&self, index: usize) -> bool {
+        self.stop.contains(index)
+    }
+
+    pub fn restarts(&self, index: usize) -> bool {
+        self.restart.contains(index)
+    }
+
+    pub fn resumes(&self, index: usize) -> bool {
+        self.resume.contains(index)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stop.is_empty()
+            && self.restart.is_empty()
+            && self.resume.is_empty()
+    }
+
+    /// Adds what a later event decided. A task stopped by either is not
+    /// resumed unless the later event resumed it after the stop (a
+    /// restarted task's first syscall): resumptions of an execution that
+    /// was stopped afterwards are dropped by the core as it decides.
+    pub fn merge(&mut self, later: Effects) {
+        for index in later.stop.iter() {
+            self.resume.remove(index);
+        }
+        self.stop.union(&later.stop);
+        self.restart.union(&later.restart);
+        self.resume.union(&later.resume);
+    }
+
+    pub(crate) fn resume(&mut self, index: TaskIndex) {
+        self.resume.insert(index.get());
+    }
+
+    /// The task's execution ends: it is not answered.
+    pub(crate) fn stop(&mut self, index: TaskIndex) {
+        self.resume.remove(index.get());
+        self.stop.insert(index.get());
+    }
+
+    pub(crate) fn restart(&mut self, index: TaskIndex) {
+        self.restart.insert(index.get());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_cancels_an_earlier_resume_but_not_a_later_one() {
+        let tasks = [0usize, 1, 2];
+        let mut first = Effects::default();
+        first.resume.insert(tasks[1]);
+        first.resume.insert(tasks[2]);
+        let mut later = Effects::default();
+        later.stop.insert(tasks[1]);
+        first.merge(later);
+        assert_eq!(first.resumed().collect::<Vec<_>>(), [2]);
+        assert_eq!(first.stopped().collect::<Vec<_>>(), [1]);
+        let mut again = Effects::default();
+        again.resume.insert(tasks[1]);
+        first.merge(again);
+        assert!(first.resumes(1) && first.stops(1));
+    }
+
+    #[test]
+    fn indices_past_the_largest_table_are_ignored() {
+        let mut set = TaskSet::default();
+        set.insert(MAX_TASKS);
+        set.insert(MAX_TASKS - 1);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [MAX_TASKS - 1]);
+    }
+}
