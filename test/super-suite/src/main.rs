@@ -35,10 +35,11 @@ include!(concat!(env!("OUT_DIR"), "/tasks.rs"));
 task_slot!(JEFE, jefe);
 task_slot!(VICTIM, victim);
 
-/// How long a restart may take before a case calls it missing. jefe
-/// restarts within `MIN_RUN_TIME` (50 ms) of the last start; the rest is
-/// slack for a loaded host.
-const RESTART_WITHIN_MS: u64 = 2000;
+/// How long anything a case waits for (a restart, a notification) may
+/// take before the case calls it missing. jefe restarts within
+/// `MIN_RUN_TIME` (50 ms) of the last start, but this is only a limit
+/// against a hung system: no case depends on how fast a loaded host is.
+const RESTART_WITHIN_MS: u64 = 60_000;
 
 type Outcome = Result<(), Line>;
 
@@ -219,10 +220,11 @@ fn test_jefe_fault_mailing_list() -> Outcome {
         extract_new_generation(code).is_some(),
         "panic call returned {code:#x}, not a dead code"
     );
-    let bits = wait_notification(notifications::VICTIM_FAULT_MASK, 1000);
+    let bits =
+        wait_notification(notifications::VICTIM_FAULT_MASK, RESTART_WITHIN_MS);
     ensure!(
         bits & notifications::VICTIM_FAULT_MASK != 0,
-        "no victim-fault notification within 1000 ms"
+        "no victim-fault notification within {RESTART_WITHIN_MS} ms"
     );
     // If we got here before the restart, the panic message (after the
     // panic's location) is readable;
@@ -277,25 +279,34 @@ fn throttle_case(before: u32) -> Outcome {
         fault_count(tasks::LOOPER).is_ok_and(|c| c > before)
     });
     ensure!(started, "the looper did not start crashing");
-    const WINDOW_MS: u64 = 1000;
+    // Count a fixed number of restarts and time them on the kernel's
+    // clock: however slow the host, a throttled loop cannot restart more
+    // often than the limit, and a loop that keeps crashing reaches the
+    // count.
+    const RESTARTS: u32 = 8;
     let first = fault_count(tasks::LOOPER)?;
     let t0 = now();
-    hl::sleep_for(WINDOW_MS);
-    let last = fault_count(tasks::LOOPER)?;
+    let mut last = first;
+    let reached = wait_until(RESTART_WITHIN_MS, || {
+        last = fault_count(tasks::LOOPER).unwrap_or(last);
+        last.wrapping_sub(first) >= RESTARTS
+    });
     let elapsed = now() - t0;
     let faults = last.wrapping_sub(first);
     let limit = u64::from(1000 / task_jefe_api::MIN_RUN_TIME as u32);
     say(format_args!(
         "  looper: {faults} restarts in {elapsed} ms (limit {limit} Hz)"
     ));
-    // One more than the limit allows for a restart at each window edge.
-    let allowed = elapsed * limit / 1000 + 1;
+    // It does keep crashing: throttled, not stopped.
+    ensure!(reached, "only {faults} restarts in {elapsed} ms");
+    // Restarts are spaced at least 1/limit apart, but the restart before
+    // the first counted fault may fall just before `t0` and the last fault
+    // is seen only at our next poll: two more than the rate allows.
+    let allowed = elapsed * limit / 1000 + 2;
     ensure!(
         u64::from(faults) <= allowed,
         "{faults} restarts in {elapsed} ms: more than {limit} Hz"
     );
-    // It does keep crashing: throttled, not stopped.
-    ensure!(faults >= 5, "only {faults} restarts in {elapsed} ms");
     Ok(())
 }
 
