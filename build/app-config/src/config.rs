@@ -10,15 +10,19 @@ use std::path::{Path, PathBuf};
 
 use abi::Kipcnum;
 
+use crate::board::Board;
 use crate::error::{ConfigError, Reporter};
-use crate::layout::TaskLayout;
+use crate::inherit::{Provenance, Source};
+use crate::layout::{MemoryMap, TaskLayout, TaskUsage};
 
-/// A checked app.toml, with names resolved to indices and the memory
-/// layout computed.
+/// A checked app.toml, with names resolved to indices. Where each task
+/// goes is decided once the build has measured it ([`Config::place`]).
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub(crate) file: String,
-    pub(crate) base_dir: PathBuf,
+    /// Which file each key came from (several with `inherit`).
+    pub(crate) provenance: Provenance,
+    /// The merged document, as `cargo xtask print` shows it.
+    pub(crate) resolved: toml::Table,
     pub(crate) name: String,
     pub(crate) version: Option<String>,
     pub(crate) board: String,
@@ -26,7 +30,6 @@ pub struct Config {
     pub(crate) tasks: Vec<Task>,
     pub(crate) peripherals: Vec<Peripheral>,
     pub(crate) blobs: Vec<Blob>,
-    pub(crate) layout: Vec<TaskLayout>,
 }
 
 /// `[kernel]`.
@@ -58,10 +61,10 @@ pub struct Task {
     pub start: bool,
     /// In bytes, as written (the layout rounds it up).
     pub stacksize: u32,
-    /// `max-sizes.flash`, in bytes.
-    pub max_flash: u32,
-    /// `max-sizes.ram`, in bytes.
-    pub max_ram: u32,
+    /// `max-sizes.flash`: the most flash the task may use, in bytes.
+    pub max_flash: Option<u32>,
+    /// `max-sizes.ram`: the most RAM (stack, data, bss) it may use.
+    pub max_ram: Option<u32>,
     /// Indices into [`Config::peripherals`].
     pub uses: Vec<usize>,
     /// Bit `i` is entry `i`.
@@ -151,9 +154,29 @@ pub struct Blob {
     pub size: Option<u64>,
 }
 
+/// The files `path` is made of: itself, then each base its `inherit`
+/// chain names, as far as they can be read. For build scripts, which must
+/// tell cargo to watch all of them.
+pub fn inherit_chain(path: impl AsRef<Path>) -> Vec<PathBuf> {
+    let path = path.as_ref();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![path.to_owned()];
+    };
+    let top = Source {
+        name: path.display().to_string(),
+        path: path.to_owned(),
+        text,
+    };
+    match crate::inherit::read_chain(top) {
+        Ok(chain) => chain.into_iter().map(|s| s.path).collect(),
+        Err(_) => vec![path.to_owned()],
+    }
+}
+
 impl Config {
-    /// Reads, parses and checks app.toml, and checks that every blob it
-    /// names is a readable file (relative to the file's directory).
+    /// Reads, parses and checks app.toml (and the files it inherits
+    /// from), and checks that every blob it names is a readable file
+    /// (relative to the directory of the file that names it).
     ///
     /// # Errors
     ///
@@ -173,30 +196,38 @@ impl Config {
     }
 
     /// Parses and checks app.toml text. `path_for_messages` names the file
-    /// in errors and is the base for blob paths, but is not read, and blob
-    /// files are not checked: that is [`Config::load`]'s business.
+    /// in errors and is where relative paths start: blob paths, and the
+    /// base file an `inherit` key names, which *is* read. Blob files are
+    /// not checked: that is [`Config::load`]'s business.
     ///
     /// # Errors
     ///
     /// `Parse` for bad TOML or a schema mismatch, `Invalid` for a broken
-    /// rule; each renders as one line naming the file and the key.
+    /// rule or an unreadable or cyclic `inherit`; each renders as one line
+    /// naming the file the offending key came from, and the key.
     pub fn parse(
         text: &str,
         path_for_messages: impl AsRef<Path>,
     ) -> Result<Config, ConfigError> {
         let path = path_for_messages.as_ref();
-        let file = path.display().to_string();
-        let raw = crate::parse::parse_raw(text, &file)?;
-        let base_dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
+        let top = Source {
+            name: path.display().to_string(),
+            path: path.to_owned(),
+            text: text.to_owned(),
         };
-        crate::validate::validate(raw, file, base_dir)
+        let parsed = crate::parse::parse_chain(top)?;
+        crate::validate::validate(
+            parsed.raw,
+            parsed.provenance,
+            parsed.resolved,
+        )
     }
 
     /// Fills in each blob's size, or reports the first that is missing.
     fn check_blob_files(&mut self) -> Result<(), ConfigError> {
-        let report = Reporter { file: &self.file };
+        let report = Reporter {
+            provenance: &self.provenance,
+        };
         for blob in &mut self.blobs {
             let meta = std::fs::metadata(&blob.resolved).map_err(|e| {
                 report.error(
@@ -215,14 +246,27 @@ impl Config {
         Ok(())
     }
 
-    /// The file name used in messages.
+    /// The name of the file given, as messages use it.
     pub fn file(&self) -> &str {
-        &self.file
+        self.provenance.top_file()
     }
 
-    /// The directory blob paths are relative to.
-    pub fn base_dir(&self) -> &Path {
-        &self.base_dir
+    /// The file the value of a dotted `key` came from (one of the files
+    /// of an `inherit` chain), for messages about it.
+    pub fn file_of(&self, key: &str) -> &str {
+        self.provenance.file_of(key)
+    }
+
+    /// Every file the configuration was read from, the given one first
+    /// and then its bases: what a build must watch for changes.
+    pub fn source_files(&self) -> &[PathBuf] {
+        self.provenance.paths()
+    }
+
+    /// The configuration after `inherit` is resolved, as TOML: one
+    /// self-contained app.toml with no `inherit` or `remove-*` keys.
+    pub fn resolved_toml(&self) -> String {
+        toml::to_string(&self.resolved).unwrap_or_default()
     }
 
     /// app.toml `name`.
@@ -235,7 +279,7 @@ impl Config {
         self.version.as_deref()
     }
 
-    /// app.toml `board` (always `hosted` for now).
+    /// app.toml `board`.
     pub fn board(&self) -> &str {
         &self.board
     }
@@ -280,13 +324,44 @@ impl Config {
         &self.blobs
     }
 
-    /// Every task's regions, in task order (`layout()[i]` is task `i`'s).
-    pub fn layout(&self) -> &[TaskLayout] {
-        &self.layout
+    /// The board this image is for (validation checked it exists).
+    pub fn board_info(&self) -> &'static Board {
+        crate::board::board(&self.board).unwrap_or(&crate::board::BOARDS[0])
     }
 
-    /// One task's regions.
-    pub fn task_layout(&self, index: usize) -> Option<&TaskLayout> {
-        self.layout.get(index)
+    /// Places every task, given what each uses (in task order), under
+    /// the board's placement policy.
+    ///
+    /// # Errors
+    ///
+    /// One line naming the task and the app.toml key when a task uses
+    /// more than its `max-sizes` cap (the task, the memory and both
+    /// numbers), or when a region cannot be placed in the board's area
+    /// under its rule.
+    pub fn place(
+        &self,
+        usage: &[TaskUsage],
+    ) -> Result<Vec<TaskLayout>, ConfigError> {
+        let r = Reporter {
+            provenance: &self.provenance,
+        };
+        crate::rules::place(r, &self.board_info().memory, &self.tasks, usage)
+    }
+
+    /// As [`Config::place`], but under another memory map: for tools and
+    /// tests that check a layout against another board's policy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::place`].
+    pub fn place_in(
+        &self,
+        map: &MemoryMap,
+        usage: &[TaskUsage],
+    ) -> Result<Vec<TaskLayout>, ConfigError> {
+        let r = Reporter {
+            provenance: &self.provenance,
+        };
+        crate::rules::place(r, map, &self.tasks, usage)
     }
 }

@@ -104,11 +104,12 @@ impl std::error::Error for ConfigError {
     }
 }
 
-/// Builds [`ConfigError::Invalid`] for one file, so that checks need only
-/// say which key and which rule.
+/// Builds [`ConfigError::Invalid`], naming the file the key came from
+/// (see [`crate::Provenance`]), so that checks need only say which key and
+/// which rule.
 #[derive(Clone, Copy)]
 pub(crate) struct Reporter<'a> {
-    pub(crate) file: &'a str,
+    pub(crate) provenance: &'a crate::Provenance,
 }
 
 impl Reporter<'_> {
@@ -117,9 +118,10 @@ impl Reporter<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> ConfigError {
+        let key = key.into();
         ConfigError::Invalid {
-            file: self.file.to_owned(),
-            key: key.into(),
+            file: self.provenance.file_of(&key).to_owned(),
+            key,
             message: message.into(),
         }
     }

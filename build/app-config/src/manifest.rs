@@ -13,6 +13,7 @@ use image_manifest::{
 };
 
 use crate::config::{Config, Task};
+use crate::layout::TaskLayout;
 
 /// What the build adds to app.toml to make a manifest.
 ///
@@ -53,13 +54,22 @@ fn index16(i: usize) -> u16 {
 }
 
 impl Config {
-    /// Builds the manifest for this configuration. Infallible: every
-    /// index and address in it was checked when the config was made.
-    pub fn to_manifest(&self, extras: ManifestExtras) -> ImageManifest {
+    /// Builds the manifest for this configuration with each task at its
+    /// `layout` entry (from [`Config::place`]). Infallible: every index in
+    /// it was checked when the config was made, every address when the
+    /// layout was.
+    pub fn to_manifest(
+        &self,
+        layout: &[TaskLayout],
+        extras: ManifestExtras,
+    ) -> ImageManifest {
         let tasks = self
             .tasks
             .iter()
-            .map(|t| self.task_entry(t, &extras))
+            .map(|t| {
+                let place = layout.get(t.index).copied().unwrap_or_default();
+                self.task_entry(t, place, &extras)
+            })
             .collect();
         ImageManifest {
             name: self.name.clone(),
@@ -99,9 +109,12 @@ impl Config {
         }
     }
 
-    fn task_entry(&self, t: &Task, extras: &ManifestExtras) -> TaskEntry {
-        // Validation computed a layout entry for every task.
-        let layout = self.layout.get(t.index).copied().unwrap_or_default();
+    fn task_entry(
+        &self,
+        t: &Task,
+        layout: TaskLayout,
+        extras: &ManifestExtras,
+    ) -> TaskEntry {
         TaskEntry {
             name: t.name.clone(),
             crate_name: t.crate_name.clone(),

@@ -76,7 +76,9 @@ pub(crate) struct RawTask {
     /// Stack in bytes; the top-level `stacksize` when absent.
     #[serde(default)]
     pub stacksize: Option<u32>,
-    /// Upper bounds the linker enforces; they also size the layout.
+    /// Caps on what the task may use; the build measures the task and
+    /// sizes its regions itself, so both are optional.
+    #[serde(default)]
     pub max_sizes: RawMaxSizes,
     /// Peripherals this task may access (its hardware capabilities).
     #[serde(default)]
@@ -106,13 +108,14 @@ pub(crate) struct RawTask {
     pub blobs: Vec<String>,
 }
 
-/// `max-sizes = {flash = N, ram = N}`; both are required because both
-/// regions are laid out from them.
-#[derive(Debug, Deserialize)]
+/// `max-sizes = {flash = N, ram = N}`: caps in bytes, each optional.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) struct RawMaxSizes {
-    pub flash: u32,
-    pub ram: u32,
+    #[serde(default)]
+    pub flash: Option<u32>,
+    #[serde(default)]
+    pub ram: Option<u32>,
 }
 
 /// `[peripherals.<name>]`.

@@ -1,4 +1,5 @@
-//! The checks that compare tasks with each other, and the layout.
+//! The checks that compare tasks with each other, and the placement of
+//! measured tasks.
 //!
 //! The priority rules are Hubris's (`check_task_priorities` in its xtask)
 //! and exist for the same reason: a task may only send to a strictly more
@@ -10,7 +11,9 @@ use std::collections::HashMap;
 
 use crate::config::{Peripheral, Task};
 use crate::error::{ConfigError, Reporter};
-use crate::layout::{self, Overflow, Sizes, TaskLayout};
+use crate::layout::{
+    self, Memory, MemoryMap, Need, PlaceError, TaskLayout, TaskUsage,
+};
 
 /// The task that runs when nothing else can.
 pub const IDLE_TASK: &str = "idle";
@@ -143,36 +146,100 @@ pub(crate) fn check_irqs_routed_once(
     Ok(())
 }
 
-/// Computes the layout, reporting a region that leaves its area.
-pub(crate) fn lay_out(
+/// Checks each task's measured use against its caps, then places every
+/// task in the board's memory, reporting the first that does not fit.
+pub(crate) fn place(
     r: Reporter,
+    map: &MemoryMap,
     tasks: &[Task],
+    usage: &[TaskUsage],
 ) -> Result<Vec<TaskLayout>, ConfigError> {
-    let sizes: Vec<Sizes> = tasks
+    if usage.len() != tasks.len() {
+        return Err(r.error(
+            "tasks",
+            format!(
+                "{} tasks but {} measurements (a bug in the build)",
+                tasks.len(),
+                usage.len()
+            ),
+        ));
+    }
+    for (t, used) in tasks.iter().zip(usage) {
+        for (memory, used, cap) in [
+            (Memory::Flash, used.flash, t.max_flash),
+            (Memory::Ram, used.ram, t.max_ram),
+        ] {
+            if let Some(cap) = cap
+                && used > u64::from(cap)
+            {
+                let what = memory.key();
+                return Err(r.error(
+                    format!("tasks.{}.max-sizes.{what}", t.name),
+                    format!(
+                        "task {} needs {used} bytes of {what}, over its \
+                         cap of {cap}",
+                        t.name
+                    ),
+                ));
+            }
+        }
+    }
+    let needs: Vec<Need> = tasks
         .iter()
-        .map(|t| Sizes {
-            flash: t.max_flash,
-            ram: t.max_ram,
+        .zip(usage)
+        .map(|(t, &usage)| Need {
+            usage,
             stack: t.stacksize,
         })
         .collect();
-    layout::lay_out(&sizes).map_err(|o| {
-        let (index, what, base, end, limit) = match o {
-            Overflow::Flash { index, base, end } => {
-                (index, "flash", base, end, layout::FLASH_END)
-            }
-            Overflow::Ram { index, base, end } => {
-                (index, "ram", base, end, layout::RAM_END)
-            }
-        };
-        let name = tasks.get(index).map_or("?", |t| t.name.as_str());
-        r.error(
-            format!("tasks.{name}.max-sizes.{what}"),
+    layout::place(map, &needs).map_err(|e| place_error(r, map, tasks, e))
+}
+
+fn place_error(
+    r: Reporter,
+    map: &MemoryMap,
+    tasks: &[Task],
+    e: PlaceError,
+) -> ConfigError {
+    let name = |index: usize| tasks.get(index).map_or("?", |t| t.name.as_str());
+    match e {
+        PlaceError::TooBig {
+            index,
+            memory,
+            used,
+        } => r.error(
+            format!("tasks.{}", name(index)),
             format!(
-                "task {name}'s {what} region {base:#x}..{end:#x} ends past \
-                 the end of the {what} area ({limit:#x}); make the tasks \
-                 smaller or fewer"
+                "task {} needs {used} bytes of {}: no region of the board \
+                 is that large",
+                name(index),
+                memory.key()
             ),
-        )
-    })
+        ),
+        PlaceError::NoRoom {
+            index,
+            memory,
+            size,
+            base,
+            end,
+        } => {
+            let area = match memory {
+                Memory::Flash => map.flash,
+                Memory::Ram => map.ram,
+            };
+            let what = memory.key();
+            r.error(
+                format!("tasks.{}", name(index)),
+                format!(
+                    "task {}'s {what} region ({size} bytes: {}) would be \
+                     {base:#x}..{end:#x}, past the end of the board's {what} \
+                     area {:#x}..{:#x}; make the tasks smaller or fewer",
+                    name(index),
+                    map.rule.describe(),
+                    area.base,
+                    area.end
+                ),
+            )
+        }
+    }
 }

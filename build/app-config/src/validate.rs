@@ -7,18 +7,16 @@
 //! same bad file always gives the same message.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use abi::Kipcnum;
 use indexmap::IndexMap;
 
 use crate::config::{Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task};
 use crate::error::{ConfigError, Reporter};
+use crate::inherit::Provenance;
 use crate::raw::{RawConfig, RawPeripheral, RawTask};
 use crate::rules;
-
-/// The only board there is so far.
-pub const HOSTED_BOARD: &str = "hosted";
 
 /// Bit 31 is `abi::INTERNAL_TIMER_NOTIFICATION`, so a task may name the 31
 /// bits below it.
@@ -38,10 +36,12 @@ const RESERVED_TASK_NAME: &str = "kernel";
 
 pub(crate) fn validate(
     raw: RawConfig,
-    file: String,
-    base_dir: PathBuf,
+    provenance: Provenance,
+    resolved: toml::Table,
 ) -> Result<Config, ConfigError> {
-    let r = Reporter { file: &file };
+    let r = Reporter {
+        provenance: &provenance,
+    };
     check_top_level(r, &raw)?;
     let names = Names::new(r, &raw)?;
     let peripherals = raw
@@ -62,11 +62,9 @@ pub(crate) fn validate(
     rules::check_idle(r, &tasks)?;
     rules::check_slot_priorities(r, &tasks)?;
     rules::check_irqs_routed_once(r, &tasks, &peripherals)?;
-    let layout = rules::lay_out(r, &tasks)?;
-    let blobs = blobs(r, &raw.blobs, &base_dir)?;
+    let blobs = blobs(r, &raw.blobs, &provenance)?;
     check_task_blobs(r, &tasks, &blobs)?;
     Ok(Config {
-        base_dir,
         name: raw.name,
         version: raw.version,
         board: raw.board,
@@ -78,8 +76,8 @@ pub(crate) fn validate(
         tasks,
         peripherals,
         blobs,
-        layout,
-        file,
+        provenance,
+        resolved,
     })
 }
 
@@ -98,12 +96,17 @@ fn check_top_level(r: Reporter, raw: &RawConfig) -> Result<(), ConfigError> {
             ),
         ));
     }
-    if raw.board != HOSTED_BOARD {
+    if crate::board::board(&raw.board).is_none() {
+        let known: Vec<String> = crate::board::BOARDS
+            .iter()
+            .map(|b| format!("{:?}", b.name))
+            .collect();
         return Err(r.error(
             "board",
             format!(
-                "unknown board {:?}; only {HOSTED_BOARD:?} is supported",
-                raw.board
+                "unknown board {:?}; the boards are {}",
+                raw.board,
+                known.join(", ")
             ),
         ));
     }
@@ -314,7 +317,7 @@ fn task(
     })
 }
 
-/// Checks max-sizes and the stack, returning the effective stack size.
+/// Checks the caps and the stack, returning the effective stack size.
 fn check_sizes(
     r: Reporter,
     name: &str,
@@ -322,10 +325,10 @@ fn check_sizes(
     default_stacksize: Option<u32>,
 ) -> Result<u32, ConfigError> {
     let key = |k: &str| format!("tasks.{name}.{k}");
-    if t.max_sizes.flash == 0 {
+    if t.max_sizes.flash == Some(0) {
         return Err(r.error(key("max-sizes.flash"), "must be greater than 0"));
     }
-    if t.max_sizes.ram == 0 {
+    if t.max_sizes.ram == Some(0) {
         return Err(r.error(key("max-sizes.ram"), "must be greater than 0"));
     }
     let stacksize = t.stacksize.or(default_stacksize).ok_or_else(|| {
@@ -337,16 +340,18 @@ fn check_sizes(
     if stacksize == 0 {
         return Err(r.error(key("stacksize"), "must be greater than 0"));
     }
+    // The stack alone must leave room under a RAM cap: the build would
+    // refuse the task anyway, but only after building it.
     let stack = crate::layout::round_up(stacksize, crate::STACK_ALIGN);
-    let data = u64::from(crate::MIN_DATA_RAM);
-    if stack + data > u64::from(t.max_sizes.ram) {
+    if let Some(cap) = t.max_sizes.ram
+        && stack >= u64::from(cap)
+    {
         return Err(r.error(
             key("stacksize"),
             format!(
-                "a {stack}-byte stack leaves less than {data} bytes of \
-                 max-sizes.ram ({}) for data; raise max-sizes.ram or \
-                 lower stacksize",
-                t.max_sizes.ram
+                "a {stack}-byte stack leaves no room for data under \
+                 max-sizes.ram ({cap}); raise max-sizes.ram or lower \
+                 stacksize"
             ),
         ));
     }
@@ -520,7 +525,7 @@ fn check_task_blobs(
 fn blobs(
     r: Reporter,
     raw: &IndexMap<String, String>,
-    base_dir: &Path,
+    provenance: &Provenance,
 ) -> Result<Vec<Blob>, ConfigError> {
     let mut out = Vec::with_capacity(raw.len());
     for (name, path) in raw {
@@ -541,7 +546,7 @@ fn blobs(
         out.push(Blob {
             name: name.clone(),
             path: path.clone(),
-            resolved: base_dir.join(path),
+            resolved: provenance.dir_of(&key).join(path),
             size: None,
         });
     }

@@ -3,7 +3,9 @@
 //! Each case starts from a minimal valid image (jefe, one worker, idle)
 //! and changes one thing, so that the error seen is the one under test.
 
-use app_config::Config;
+use app_config::{
+    Area, Config, MPU_MIN_REGION, MemoryMap, RegionRule, TaskUsage,
+};
 
 const HEAD: &str = "name = \"t\"\nboard = \"hosted\"\nstacksize = 1024\n";
 
@@ -449,37 +451,164 @@ fn a_stack_is_required_somewhere() {
 }
 
 #[test]
-fn a_stack_must_leave_room_for_data() {
+fn a_stack_must_fit_under_the_ram_cap() {
     assert!(
-        Config::parse(&image(&sized(4096, 8192, "stacksize = 4096")), "a")
+        Config::parse(&image(&sized(4096, 8192, "stacksize = 8176")), "a")
             .is_ok()
     );
     assert_eq!(
-        error(&image(&sized(4096, 8192, "stacksize = 4097"))),
-        "app.toml: tasks.ping.stacksize: a 4112-byte stack leaves less than \
-         4096 bytes of max-sizes.ram (8192) for data; raise max-sizes.ram \
-         or lower stacksize"
+        error(&image(&sized(4096, 8192, "stacksize = 8177"))),
+        "app.toml: tasks.ping.stacksize: a 8192-byte stack leaves no room \
+         for data under max-sizes.ram (8192); raise max-sizes.ram or lower \
+         stacksize"
+    );
+}
+
+// Rule 8b: sizing. The build measures each task; these give the
+// measurements directly.
+
+fn used(flash: u64, ram: u64) -> TaskUsage {
+    TaskUsage { flash, ram }
+}
+
+fn placed(text: &str, usage: &[TaskUsage]) -> Result<(), String> {
+    let c = Config::parse(text, "app.toml").expect("valid before sizing");
+    c.place(usage).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_task_without_caps_is_sized_to_what_it_uses() {
+    let text = image(&task("ping", 2, ""))
+        .replace("max-sizes = {flash = 4096, ram = 8192}\n", "");
+    let c = Config::parse(&text, "app.toml").expect("valid");
+    assert!(c.tasks().iter().all(|t| t.max_flash.is_none()));
+    let layout = c
+        .place(&[used(100, 100), used(70_000, 9000), used(1, 1)])
+        .expect("fits");
+    assert_eq!(layout[1].flash.size, 73_728);
+    assert_eq!(layout[1].ram.size, 12_288);
+}
+
+#[test]
+fn a_task_that_outgrows_its_flash_cap_is_one_line_with_both_numbers() {
+    let text = image(&sized(16384, 8192, ""));
+    assert_eq!(
+        placed(&text, &[used(1, 1), used(16385, 2000), used(1, 1)]),
+        Err(
+            "app.toml: tasks.ping.max-sizes.flash: task ping needs 16385 \
+             bytes of flash, over its cap of 16384"
+                .into()
+        )
+    );
+    assert_eq!(
+        placed(&text, &[used(1, 1), used(16384, 8192), used(1, 1)]),
+        Ok(())
     );
 }
 
 #[test]
-fn flash_past_its_area_is_rejected() {
-    // After jefe's 4 KiB and the gap, ping starts at 0x10002000.
+fn a_task_that_outgrows_its_ram_cap_is_one_line_with_both_numbers() {
+    let text = image(&sized(16384, 8192, ""));
     assert_eq!(
-        error(&image(&sized(0x3000_0000, 8192, ""))),
-        "app.toml: tasks.ping.max-sizes.flash: task ping's flash region \
-         0x10002000..0x40002000 ends past the end of the flash area \
-         (0x40000000); make the tasks smaller or fewer"
+        placed(&text, &[used(1, 1), used(100, 8193), used(1, 1)]),
+        Err("app.toml: tasks.ping.max-sizes.ram: task ping needs 8193 \
+             bytes of ram, over its cap of 8192"
+            .into())
     );
 }
 
 #[test]
-fn ram_past_its_area_is_rejected() {
+fn a_cap_may_be_given_for_one_memory_only() {
+    let text = image(&task("ping", 2, "")).replace(
+        "[tasks.ping]\nname = \"task-ping\"\npriority = 2\n\
+         max-sizes = {flash = 4096, ram = 8192}",
+        "[tasks.ping]\nname = \"task-ping\"\npriority = 2\n\
+         max-sizes = {ram = 8192}",
+    );
     assert_eq!(
-        error(&image(&sized(4096, 0x8000_0000, ""))),
-        "app.toml: tasks.ping.max-sizes.ram: task ping's ram region \
-         0x40022000..0xc0022000 ends past the end of the ram area \
-         (0xc0000000); make the tasks smaller or fewer"
+        placed(&text, &[used(1, 1), used(1 << 20, 100), used(1, 1)]),
+        Ok(())
+    );
+}
+
+#[test]
+fn flash_past_the_hosted_area_cannot_be_placed() {
+    // After jefe's page and the gap, ping starts at 0x10002000.
+    assert_eq!(
+        placed(
+            &image(&task("ping", 2, ""))
+                .replace("max-sizes = {flash = 4096, ram = 8192}\n", "",),
+            &[used(1, 1), used(0x3000_0000, 1), used(1, 1)]
+        ),
+        Err("app.toml: tasks.ping: task ping's flash region (805306368 \
+             bytes: a whole number of 4096-byte pages) would be \
+             0x10002000..0x40002000, past the end of the board's flash area \
+             0x10000000..0x40000000; make the tasks smaller or fewer"
+            .into())
+    );
+}
+
+#[test]
+fn ram_past_the_hosted_area_cannot_be_placed() {
+    let err = placed(
+        &image(&task("ping", 2, ""))
+            .replace("max-sizes = {flash = 4096, ram = 8192}\n", ""),
+        &[used(1, 1), used(1, 0x8000_0000), used(1, 1)],
+    )
+    .expect_err("too big");
+    assert!(
+        err.starts_with(
+            "app.toml: tasks.ping: task ping's ram region (2147483648 bytes"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("past the end of the board's ram area"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_region_the_mpu_cannot_place_names_the_task_and_the_rule() {
+    // An MPU board with 80 KiB of RAM: 48 KiB fits in bytes, but the
+    // region must be 64 KiB aligned to 64 KiB, which the area cannot hold.
+    let map = MemoryMap {
+        flash: Area {
+            base: 0,
+            end: 0x40_0000,
+        },
+        ram: Area {
+            base: 0x2000_4000,
+            end: 0x2001_8000,
+        },
+        rule: RegionRule::PowerOfTwo {
+            min: MPU_MIN_REGION,
+        },
+        flash_gap: 0,
+        ram_guard: 0,
+    };
+    let text = image(&task("ping", 2, ""))
+        .replace("max-sizes = {flash = 4096, ram = 8192}\n", "");
+    let c = Config::parse(&text, "app.toml").expect("valid");
+    let fits =
+        c.place_in(&map, &[used(100, 100), used(100, 16000), used(1, 1)]);
+    let fits = fits.expect("fits");
+    assert_eq!(
+        fits[1].ram,
+        image_manifest::Region {
+            base: 0x2000_4000,
+            size: 16384
+        }
+    );
+    let err = c
+        .place_in(&map, &[used(100, 100), used(100, 48 * 1024), used(1, 1)])
+        .expect_err("cannot be placed");
+    assert_eq!(
+        err.to_string(),
+        "app.toml: tasks.ping: task ping's ram region (65536 bytes: a power \
+         of two of at least 32 bytes, aligned to its size (the MPU's rule)) \
+         would be 0x20010000..0x20020000, past the end of the board's ram \
+         area 0x20004000..0x20018000; make the tasks smaller or fewer"
     );
 }
 
@@ -519,8 +648,8 @@ fn only_the_hosted_board_exists() {
     let text = image("").replace("\"hosted\"", "\"gimlet\"");
     assert_eq!(
         error(&text),
-        "app.toml: board: unknown board \"gimlet\"; only \"hosted\" is \
-         supported"
+        "app.toml: board: unknown board \"gimlet\"; the boards are \
+         \"hosted\""
     );
 }
 

@@ -1,11 +1,11 @@
 //! A realistic, valid app.toml (tests/data/app.toml): what it resolves to,
-//! where it is laid out, and the manifest it yields.
+//! where its measured tasks are placed, and the manifest it yields.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use abi::Kipcnum;
-use app_config::{Config, ManifestExtras, TaskLayout};
+use app_config::{Config, ManifestExtras, TaskLayout, TaskUsage};
 use image_manifest::{ImageManifest, InterruptRoute, Region, TaskSlot};
 
 fn data_path() -> PathBuf {
@@ -79,8 +79,27 @@ fn good_config_resolves_names_to_indices() {
     assert!(blob.resolved.ends_with("tests/data/blobs/blinky.bin"));
 }
 
+/// What a build might have measured for each task: exactly its caps, so
+/// that the regions are easy to predict.
+fn usage() -> Vec<TaskUsage> {
+    [
+        (65536, 16384),
+        (32768, 8192),
+        (16384, 8192),
+        (16384, 8192),
+        (128, 4608),
+    ]
+    .into_iter()
+    .map(|(flash, ram)| TaskUsage { flash, ram })
+    .collect()
+}
+
+fn layout(c: &Config) -> Vec<TaskLayout> {
+    c.place(&usage()).expect("fits")
+}
+
 #[test]
-fn good_config_is_laid_out_at_fixed_addresses() {
+fn good_config_is_placed_at_fixed_addresses() {
     let c = load_good();
     let guard = abi::HOSTED_GUARD_SIZE;
     assert_eq!(guard, 0x1_0000, "the addresses below assume 64 KiB");
@@ -115,14 +134,15 @@ fn good_config_is_laid_out_at_fixed_addresses() {
             208,
         ),
     ];
-    assert_eq!(c.layout().len(), expect.len());
+    let layout = layout(&c);
+    assert_eq!(layout.len(), expect.len());
     for (i, (flash, ram, stack)) in expect.into_iter().enumerate() {
         let want = TaskLayout {
             flash,
             ram,
             stack: region(ram.base, stack),
         };
-        assert_eq!(c.task_layout(i), Some(&want), "task {i}");
+        assert_eq!(layout[i], want, "task {i}");
     }
 }
 
@@ -143,7 +163,7 @@ fn extras() -> ManifestExtras {
 #[test]
 fn manifest_round_trips_through_json() {
     let c = load_good();
-    let m = c.to_manifest(extras());
+    let m = c.to_manifest(&layout(&c), extras());
     let back = ImageManifest::from_json(&m.to_json()).expect("valid json");
     assert_eq!(back, m);
 
@@ -204,7 +224,7 @@ fn parse_neither_reads_blobs_nor_needs_a_version() {
     );
     let mut x = extras();
     x.blob_sizes.insert("blinky".into(), 7);
-    let m = c.to_manifest(x);
+    let m = c.to_manifest(&layout(&c), x);
     assert_eq!(m.version, "9.9.9");
     assert_eq!(m.blobs[0].size, 7);
 }

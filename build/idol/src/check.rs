@@ -10,12 +10,16 @@
 //!   `ServerDeath` error (nothing would ever produce it) nor a read-write
 //!   lease (the retry could hand a new server instance memory the dead one
 //!   had half-updated, propagating whatever killed it);
-//! - a non-idempotent op must be able to *report* server death, so a
-//!   `Simple` reply is refused; for `CLike`/`Complex` errors the generated
-//!   client requires `E: idol_runtime::ServerDeathError`, which rustc
-//!   checks.
+//! - a non-idempotent op must be able to *report* server death. For
+//!   `CLike`/`Complex` errors the generated client requires
+//!   `E: idol_runtime::ServerDeathError`, which rustc checks. A `Simple`
+//!   reply cannot carry it, so (as Hubris's own files have such ops, and
+//!   every Hubris file should compile) we accept it with a warning naming
+//!   the two remedies, and its client returns the reply wrapped in
+//!   `Result<T, idol_runtime::ServerDeath>`: the server's death is a value
+//!   the caller sees, never a panic.
 
-use crate::error::IdolError;
+use crate::error::{IdolError, IdolWarning};
 use crate::syntax::{self, Encoding, ErrorStrategy, RecvStrategy};
 use proc_macro2::Span;
 use std::num::NonZeroU32;
@@ -32,6 +36,8 @@ pub struct Interface {
     pub source_text: String,
     /// The file's name, for generated headers.
     pub file_name: String,
+    /// What is legal but deserves a look, in op order.
+    pub warnings: Vec<IdolWarning>,
 }
 
 /// A validated operation.
@@ -53,6 +59,14 @@ pub struct Operation {
     pub encoding: Encoding,
     /// Whether the client retries on server death.
     pub idempotent: bool,
+}
+
+impl Operation {
+    /// A non-idempotent op with a `Simple` reply: its client wraps the
+    /// reply in `Result<T, idol_runtime::ServerDeath>`.
+    pub fn simple_reply_reports_death(&self) -> bool {
+        !self.idempotent && self.reply.err.is_none()
+    }
 }
 
 /// A validated message argument.
@@ -183,11 +197,22 @@ pub fn check(
         op,
         problem,
     })?;
+    let warnings = ops
+        .iter()
+        .filter(|op| op.simple_reply_reports_death())
+        .map(|op| IdolWarning {
+            file: file.to_string(),
+            interface: iface.name.clone(),
+            op: op.name.to_string(),
+            message: simple_reply_warning(op),
+        })
+        .collect();
     Ok(Interface {
         name,
         ops,
         source_text: source_text.to_string(),
         file_name: file.to_string(),
+        warnings,
     })
 }
 
@@ -331,14 +356,22 @@ fn check_server_death(
                 lease.name
             ));
         }
-    } else if reply.err.is_none() {
-        return Err("is not idempotent and its `Simple` reply cannot \
-                    report that the server died; mark it `idempotent: \
-                    true` if repeating it is harmless, or reply \
-                    `Result(ok: ..., err: ServerDeath)`"
-            .to_string());
     }
     Ok(())
+}
+
+/// The warning for a non-idempotent op with a `Simple` reply.
+fn simple_reply_warning(op: &Operation) -> String {
+    let ok = &op.reply.ok.api;
+    let ok = quote::quote!(#ok).to_string().replace(' ', "");
+    format!(
+        "is not idempotent and its `Simple` reply cannot say that the server \
+         died during the call, so its client returns \
+         `Result<{ok}, idol_runtime::ServerDeath>` instead of `{ok}`; mark it \
+         `idempotent: true` if repeating it is harmless (the client then \
+         retries), or make the death part of the interface with `reply: \
+         Result(ok: \"{ok}\", err: ServerDeath)`"
+    )
 }
 
 fn check_lease(name: &str, lease: &syntax::Lease) -> Result<Lease, String> {

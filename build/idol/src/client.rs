@@ -9,7 +9,9 @@
 //! new generation until it gets a real answer; any other op records the new
 //! generation and returns its error type's server-death value (see
 //! `idol_runtime::ServerDeathError`), because the client cannot know
-//! whether the dead server acted on the request.
+//! whether the dead server acted on the request. A non-idempotent op with
+//! a `Simple` reply (legal, with a warning) returns
+//! `Result<T, idol_runtime::ServerDeath>`.
 //!
 //! Every op with leases also gets `<op>_with_leases`, which takes the lease
 //! table as an array of `userlib::Lease` instead of borrowing slices. A
@@ -36,6 +38,7 @@ pub fn build_client_stub(
 ) -> Result<(), IdolError> {
     let path = path.as_ref();
     let iface = crate::load(path)?;
+    crate::warn_cargo(&iface);
     crate::write_to_out_dir(out_name, &generate_client_stub(&iface)?)?;
     println!("cargo:rerun-if-changed={}", path.display());
     Ok(())
@@ -147,6 +150,9 @@ fn client_counters(iface: &Interface) -> TokenStream {
 fn return_type(op: &Operation) -> TokenStream {
     let ok = &op.reply.ok.api;
     let ret = match &op.reply.err {
+        None if op.simple_reply_reports_death() => {
+            quote!(core::result::Result<#ok, idol_runtime::ServerDeath>)
+        }
         None if matches!(ok, syn::Type::Tuple(t) if t.elems.is_empty()) => {
             return quote!();
         }
@@ -410,7 +416,8 @@ fn send(iface: &Interface, op: &Operation) -> TokenStream {
         Some(ErrorKind::CLike(e) | ErrorKind::Complex(e)) => {
             quote!(<#e as idol_runtime::ServerDeathError>::server_death())
         }
-        // Refused by `check`: a non-idempotent op always has an error.
+        // `ServerDeath` itself, or a `Simple` reply wrapped in
+        // `Result<T, ServerDeath>` (see `check`).
         Some(ErrorKind::ServerDeath) | None => {
             quote!(idol_runtime::ServerDeath)
         }
@@ -468,12 +475,13 @@ fn finish(iface: &Interface, op: &Operation) -> TokenStream {
             }
         }
     };
-    let result = match (&op.reply.err, is_unit) {
-        (Some(_), _) => quote!(Ok(#value)),
+    let wrapped = op.reply.err.is_some() || op.simple_reply_reports_death();
+    let result = match (wrapped, is_unit) {
+        (true, _) => quote!(Ok(#value)),
         // The method returns `()`: a trailing `()` would only draw
         // clippy's `unused_unit` in every client.
-        (None, true) => quote!(),
-        (None, false) => value,
+        (false, true) => quote!(),
+        (false, false) => value,
     };
     quote! {
         if rc != 0 {

@@ -63,3 +63,19 @@ pub enum IdolError {
     #[error("OUT_DIR is not set: call this from a build script")]
     NoOutDir,
 }
+
+/// Something legal but worth a second look in an `.idol` file; a build
+/// script passes it to cargo (`cargo::warning=`), `cargo xtask idol`
+/// prints it.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("{file}: op `{interface}.{op}`: {message}")]
+pub struct IdolWarning {
+    /// The `.idol` file.
+    pub file: String,
+    /// The interface's name.
+    pub interface: String,
+    /// The op's name.
+    pub op: String,
+    /// What is worth a look, and what to do about it.
+    pub message: String,
+}

@@ -31,7 +31,7 @@ pub mod server;
 pub mod syntax;
 
 pub use check::Interface;
-pub use error::IdolError;
+pub use error::{IdolError, IdolWarning};
 pub use server::ServerStyle;
 
 use std::path::Path;
@@ -90,6 +90,13 @@ pub fn generate_all(path: impl AsRef<Path>) -> Result<String, IdolError> {
         ServerStyle::InOrder,
     )?);
     Ok(out)
+}
+
+/// Passes an interface's warnings to cargo, from a build script.
+fn warn_cargo(iface: &Interface) {
+    for w in &iface.warnings {
+        println!("cargo::warning={w}");
+    }
 }
 
 /// Writes generated code to `$OUT_DIR/name`.

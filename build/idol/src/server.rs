@@ -43,6 +43,7 @@ pub fn build_server_support(
 ) -> Result<(), IdolError> {
     let path = path.as_ref();
     let iface = crate::load(path)?;
+    crate::warn_cargo(&iface);
     let code = generate_server_support(&iface, style)?;
     crate::write_to_out_dir(out_name, &code)?;
     println!("cargo:rerun-if-changed={}", path.display());

@@ -107,12 +107,36 @@ fn an_idempotent_op_with_a_server_death_error_is_refused() {
 }
 
 #[test]
-fn a_non_idempotent_simple_reply_is_refused() {
-    let e = error_for(&one_op("reply: Simple(\"u32\")"));
-    assert_contains(
-        &e,
-        &["bad.idol: op `Thing.op`", "not idempotent", "server died"],
+fn a_non_idempotent_simple_reply_compiles_with_a_warning_naming_remedies() {
+    let iface = idol::parse(&one_op("reply: Simple(\"u32\")"), "ok.idol")
+        .expect("accepted, as Hubris's fmc-demo.idol needs");
+    assert_eq!(iface.warnings.len(), 1);
+    let w = iface.warnings[0].to_string();
+    assert_eq!(
+        w,
+        "ok.idol: op `Thing.op`: is not idempotent and its `Simple` reply \
+         cannot say that the server died during the call, so its client \
+         returns `Result<u32, idol_runtime::ServerDeath>` instead of \
+         `u32`; mark it `idempotent: true` if repeating it is harmless \
+         (the client then retries), or make the death part of the \
+         interface with `reply: Result(ok: \"u32\", err: ServerDeath)`"
     );
+    let client = idol::client::generate_client_stub(&iface).expect("code");
+    assert!(
+        client.contains(
+            "pub fn op(&self) -> core::result::Result<u32, \
+             idol_runtime::ServerDeath>"
+        ),
+        "{client}"
+    );
+    // Neither an idempotent Simple op nor a Result op warns.
+    for body in [
+        "reply: Simple(\"u32\"), idempotent: true",
+        "reply: Result(ok: \"u32\", err: ServerDeath)",
+    ] {
+        let iface = idol::parse(&one_op(body), "ok.idol").expect("ok");
+        assert!(iface.warnings.is_empty(), "{body}");
+    }
 }
 
 #[test]

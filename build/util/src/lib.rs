@@ -61,6 +61,12 @@ pub fn task_name() -> String {
     let name = required_env(TASK_NAME_ENV);
     let app_toml = required_env(APP_TOML_ENV);
     println!("cargo::rerun-if-changed={app_toml}");
+    // The files app.toml inherits from shape the build as much as app.toml
+    // itself does. A chain that cannot be read is reported by whatever
+    // loads the configuration next.
+    for file in app_config::inherit_chain(&app_toml).iter().skip(1) {
+        println!("cargo::rerun-if-changed={}", file.display());
+    }
     name
 }
 

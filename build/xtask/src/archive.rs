@@ -13,10 +13,15 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use app_config::{Config, ManifestExtras, blob_archive_path, task_elf_path};
+use app_config::{
+    Config, ManifestExtras, TaskLayout, blob_archive_path, task_elf_path,
+};
 use image_manifest::MANIFEST_PATH;
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
+
+/// The archive entry holding the configuration after `inherit`.
+pub const RESOLVED_APP_TOML: &str = "app-resolved.toml";
 
 /// FNV-1a, 64 bits: the image id and the link stamps. Not cryptographic;
 /// it only has to tell builds apart.
@@ -46,6 +51,8 @@ pub struct Contents<'a> {
     pub config_text: &'a str,
     /// Linked, patched ELFs in task order.
     pub tasks: Vec<(String, Vec<u8>)>,
+    /// Where each task was placed, in task order.
+    pub layout: &'a [TaskLayout],
     pub kernel: Vec<u8>,
     /// Interface name to `.idol` text.
     pub idl: BTreeMap<String, String>,
@@ -65,6 +72,8 @@ impl Contents<'_> {
             hash.write(elf);
         }
         hash.write(self.config_text.as_bytes());
+        // The bases an app.toml inherits from count too.
+        hash.write(self.config.resolved_toml().as_bytes());
         hash.finish()
     }
 
@@ -77,7 +86,7 @@ impl Contents<'_> {
             serves: self.serves.clone(),
             blob_sizes: BTreeMap::new(),
         };
-        self.config.to_manifest(extras).to_json()
+        self.config.to_manifest(self.layout, extras).to_json()
     }
 
     /// Writes the archive to `path` (via a temporary file beside it).
@@ -115,6 +124,7 @@ impl Contents<'_> {
         };
         add("README.TXT", readme(self.config).as_bytes())?;
         add("app.toml", self.config_text.as_bytes())?;
+        add(RESOLVED_APP_TOML, self.config.resolved_toml().as_bytes())?;
         add(MANIFEST_PATH, self.manifest_json().as_bytes())?;
         add("elf/kernel", &self.kernel)?;
         for (name, elf) in &self.tasks {
@@ -143,6 +153,7 @@ fn readme(config: &Config) -> String {
          \n\
          manifest.json  the resolved configuration the kernel boots from\n\
          app.toml       the configuration as written\n\
+         app-resolved.toml  the same after `inherit`, as one file\n\
          elf/kernel     the hosted kernel (run: elf/kernel <this archive>)\n\
          elf/task/*     each task, linked and with its task slots patched\n\
          idl/*.idol     the interfaces the tasks serve\n\

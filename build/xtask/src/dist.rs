@@ -1,21 +1,24 @@
 //! `cargo xtask dist`: app.toml to an image archive.
 //!
 //! The steps, in order: load and check app.toml; check that every crate
-//! it names exists in the workspace; for each task, build it, link it at
-//! its addresses, check its sizes and patch its task slots; build the
-//! kernel; write the archive. Everything a no-change run would redo is
-//! skipped (cargo's own caching, link stamps, an archive stamp), so it
-//! takes about as long as asking cargo whether anything changed.
+//! it names exists in the workspace; build each task and link it once
+//! with the whole memory to itself, to measure what it uses; have
+//! app-config check the uses against the `max-sizes` caps and place every
+//! task under the board's rules; link each task at its place and patch
+//! its task slots; build the kernel; write the archive. Everything a
+//! no-change run would redo is skipped (cargo's own caching, link stamps,
+//! an archive stamp), so it takes about as long as asking cargo whether
+//! anything changed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use app_config::{Config, Task};
+use app_config::{Config, Task, TaskLayout, TaskUsage};
 
 use crate::archive::{Contents, Fnv};
 use crate::cargo::{KERNEL_BIN, KERNEL_PACKAGE, Package, TaskBuild, Workspace};
-use crate::elf::{self, UnknownSlot};
+use crate::elf::{self, Sections, UnknownSlot};
 use crate::link::{self, Link, write_if_changed};
 use crate::progress::Progress;
 
@@ -25,6 +28,21 @@ pub struct Image {
     pub archive: PathBuf,
     /// The kernel binary that boots it.
     pub kernel: PathBuf,
+    /// The configuration it was built from.
+    pub config: Config,
+    /// What each task uses and where it was placed, in task order.
+    pub sizes: Vec<TaskSizes>,
+}
+
+/// One task's measurements and placement: what `cargo xtask sizes` shows.
+#[derive(Clone, Debug)]
+pub struct TaskSizes {
+    /// Bytes used in each region, from the trial link.
+    pub usage: TaskUsage,
+    /// The sections that make them up, from the final ELF.
+    pub sections: Sections,
+    /// The regions assigned.
+    pub layout: TaskLayout,
 }
 
 /// Builds the image described by `app_toml`.
@@ -40,22 +58,47 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
     let lld = link::rust_lld()?;
     let out = ws.target.join(config.name());
 
-    // Two steps per task and one for the kernel.
-    let steps = 2 * config.tasks().len() as u64 + 1;
+    // Per task: build, trial link, final link; and the kernel.
+    let steps = 3 * config.tasks().len() as u64 + 1;
     let p = Progress::new(steps);
+    let mut objects = Vec::new();
+    let mut usage = Vec::new();
+    for task in config.tasks() {
+        let object = build_task(&ws, &config, task, &app_toml, &p)?;
+        p.step(format!("measuring {}", task.name));
+        usage.push(measure(&out, &config, task, &object, &lld)?);
+        objects.push(object);
+    }
+    let layout = config.place(&usage).map_err(|e| anyhow!("{e}"))?;
+
     let mut contents = Contents {
         config: &config,
         config_text: &text,
         tasks: Vec::new(),
+        layout: &layout,
         kernel: Vec::new(),
         idl: BTreeMap::new(),
         serves: BTreeMap::new(),
         git_revision: crate::archive::git_revision(&ws.root),
     };
-    for task in config.tasks() {
-        let elf = build_and_link(&ws, &config, task, &app_toml, &lld, &p)?;
+    let mut sizes = Vec::new();
+    for ((task, object), (&usage, &place)) in config
+        .tasks()
+        .iter()
+        .zip(&objects)
+        .zip(usage.iter().zip(&layout))
+    {
+        p.step(format!("linking {}", task.name));
+        let elf = link_at(&out, &config, task, object, &lld, &place)?;
+        let sections = elf::sections(&elf)
+            .with_context(|| format!("task {}: linked ELF", task.name))?;
         add_interfaces(&mut contents, task, &elf)?;
         contents.tasks.push((task.name.clone(), elf));
+        sizes.push(TaskSizes {
+            usage,
+            sections,
+            layout: place,
+        });
     }
 
     p.step("building kernel".to_owned());
@@ -67,19 +110,23 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
     let archive = out.join("dist").join(format!("build-{name}.zip"));
     write_archive(&contents, &archive)?;
     p.finish(&format!("wrote {}", relative(&archive, &ws.root)));
-    Ok(Image { archive, kernel })
+    Ok(Image {
+        archive,
+        kernel,
+        config,
+        sizes,
+    })
 }
 
-/// Builds one task, links it, checks its sizes and patches its slots;
-/// returns the finished ELF.
-fn build_and_link(
+/// Builds one task with cargo and copies its relocatable object to
+/// `target/<image>/obj/<task>.o`.
+fn build_task(
     ws: &Workspace,
     config: &Config,
     task: &Task,
     app_toml: &Path,
-    lld: &Path,
     p: &Progress,
-) -> Result<Vec<u8>> {
+) -> Result<PathBuf> {
     p.step(format!("building task {}", task.name));
     let built = ws.build_task(
         &TaskBuild {
@@ -95,13 +142,59 @@ fn build_and_link(
     let bytes = std::fs::read(&built)
         .with_context(|| format!("cannot read {}", built.display()))?;
     write_if_changed(&object, &bytes)?;
+    Ok(object)
+}
 
-    p.step(format!("linking {}", task.name));
-    let layout = config
-        .task_layout(task.index)
-        .ok_or_else(|| anyhow!("task {}: no memory layout", task.name))?;
-    let script = out.join("link").join(format!("{}.ld", task.name));
-    let output = out.join("link").join(&task.name);
+/// Links a task where it has the whole of both areas, and measures what
+/// it uses. Sizes do not depend on the addresses (every relocation the
+/// tasks use has a fixed size), which the final link checks.
+fn measure(
+    out: &Path,
+    config: &Config,
+    task: &Task,
+    object: &Path,
+    lld: &Path,
+) -> Result<TaskUsage> {
+    let trial = link::trial_layout(&config.board_info().memory, task.stacksize);
+    let dir = out.join("trial");
+    let elf = run_link(&dir, config, task, object, lld, &trial)?;
+    let used = elf::usage(&elf, trial.flash.base, trial.ram.base)
+        .with_context(|| format!("task {}: trial-linked ELF", task.name))?;
+    Ok(TaskUsage {
+        flash: used.flash,
+        ram: used.ram,
+    })
+}
+
+/// Links a task at its place, checks it fits and patches its slots;
+/// returns the finished ELF.
+fn link_at(
+    out: &Path,
+    config: &Config,
+    task: &Task,
+    object: &Path,
+    lld: &Path,
+    place: &TaskLayout,
+) -> Result<Vec<u8>> {
+    let mut elf =
+        run_link(&out.join("link"), config, task, object, lld, place)?;
+    check_fits(task, &elf, place)?;
+    patch_slots(config, task, &mut elf)?;
+    Ok(elf)
+}
+
+/// Links `object` (and the task's blobs) with the script for `layout`,
+/// into `dir/<task>`, unless nothing changed; returns the ELF's bytes.
+fn run_link(
+    dir: &Path,
+    config: &Config,
+    task: &Task,
+    object: &Path,
+    lld: &Path,
+    layout: &TaskLayout,
+) -> Result<Vec<u8>> {
+    let script = dir.join(format!("{}.ld", task.name));
+    let output = dir.join(&task.name);
     let mut extra = Vec::new();
     if !task.blobs.is_empty() {
         let mut blobs = Vec::new();
@@ -115,25 +208,21 @@ fn build_and_link(
             })?;
             blobs.push((name.clone(), bytes));
         }
-        let path = out.join("obj").join(format!("{}-blobs.o", task.name));
+        let path = dir.join(format!("{}-blobs.o", task.name));
         write_if_changed(&path, &link::blob_object(&blobs)?)?;
         extra.push(path);
     }
     let link = Link {
         lld,
         extra,
-        object: &object,
+        object,
         script: &script,
         output: &output,
     };
     link.run_if_changed(&link::linker_script(layout))
         .with_context(|| format!("linking task {}", task.name))?;
-
-    let mut elf = std::fs::read(&output)
-        .with_context(|| format!("cannot read {}", output.display()))?;
-    check_sizes(task, &elf, layout.flash.base, layout.ram.base)?;
-    patch_slots(config, task, &mut elf)?;
-    Ok(elf)
+    std::fs::read(&output)
+        .with_context(|| format!("cannot read {}", output.display()))
 }
 
 /// Every task's crate exists, has a binary of its own name and the
@@ -186,23 +275,23 @@ fn kernel_package(config: &Config) -> &str {
         .unwrap_or(KERNEL_PACKAGE)
 }
 
-fn check_sizes(task: &Task, elf: &[u8], flash: u32, ram: u32) -> Result<()> {
-    let used = elf::usage(elf, flash, ram)
+/// The final link uses what the trial link measured; a task that came
+/// out bigger would be a linker surprise, not the user's mistake.
+fn check_fits(task: &Task, elf: &[u8], place: &TaskLayout) -> Result<()> {
+    let used = elf::usage(elf, place.flash.base, place.ram.base)
         .with_context(|| format!("task {}: linked ELF", task.name))?;
-    let name = &task.name;
-    if used.flash > u64::from(task.max_flash) {
-        bail!(
-            "task {name}: flash use {} bytes exceeds max-sizes.flash {}",
-            used.flash,
-            task.max_flash
-        );
-    }
-    if used.ram > u64::from(task.max_ram) {
-        bail!(
-            "task {name}: ram use {} bytes exceeds max-sizes.ram {}",
-            used.ram,
-            task.max_ram
-        );
+    for (what, used, region) in [
+        ("flash", used.flash, place.flash.size),
+        ("ram", used.ram, place.ram.size),
+    ] {
+        if used > u64::from(region) {
+            bail!(
+                "task {}: linked at its place it uses {used} bytes of \
+                 {what}, more than the {region}-byte region sized from its \
+                 trial link (a bug in xtask's sizing)",
+                task.name
+            );
+        }
     }
     Ok(())
 }

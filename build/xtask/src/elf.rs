@@ -31,6 +31,32 @@ pub fn usage(elf: &[u8], flash_base: u32, ram_base: u32) -> Result<Usage> {
     Ok(Usage { flash, ram })
 }
 
+/// The sizes of a linked task's sections, by kind: what
+/// `cargo xtask sizes` breaks flash and RAM use into.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sections {
+    /// `.text`: code.
+    pub text: u64,
+    /// `.rodata`: constants (and the blobs linked into the task).
+    pub rodata: u64,
+    /// `.data`: initialised statics (copied into RAM at start).
+    pub data: u64,
+    /// `.bss`: zeroed statics.
+    pub bss: u64,
+}
+
+/// Reads the section sizes of a linked task.
+pub fn sections(elf: &[u8]) -> Result<Sections> {
+    let file = object::File::parse(elf).context("not an ELF file")?;
+    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
+    Ok(Sections {
+        text: size(".text"),
+        rodata: size(".rodata"),
+        data: size(".data"),
+        bss: size(".bss"),
+    })
+}
+
 /// Writes each slot's callee index into `.task_slot_table`, looking the
 /// slot's name up with `lookup`; returns the slot names found, in order.
 ///

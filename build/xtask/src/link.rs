@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use app_config::TaskLayout;
+use app_config::{MemoryMap, TaskLayout};
+use image_manifest::Region;
 
 use crate::archive::Fnv;
 
@@ -48,6 +49,35 @@ SECTIONS {{
 }}
 "
     )
+}
+
+/// The most a trial link gives each region. Tasks refer to their RAM
+/// symbols (`__ram_end`, `__stack_top`) with 32-bit PC-relative
+/// relocations, so the trial RAM region must end within 2 GiB of the
+/// text; 512 MiB of flash and 1 GiB of RAM keep it there and are far more
+/// than any task uses.
+const TRIAL_FLASH: u32 = 512 << 20;
+const TRIAL_RAM: u32 = 1 << 30;
+
+/// Where a task is linked to be measured: each region at the start of its
+/// area and as large as it may be, so that anything reasonable fits.
+pub fn trial_layout(map: &MemoryMap, stacksize: u32) -> TaskLayout {
+    let flash = Region {
+        base: map.flash.base,
+        size: (map.flash.end - map.flash.base).min(TRIAL_FLASH),
+    };
+    let ram_base = map.ram.base.saturating_add(map.ram_guard);
+    let ram = Region {
+        base: ram_base,
+        size: map.ram.end.saturating_sub(ram_base).min(TRIAL_RAM),
+    };
+    let stack = Region {
+        base: ram_base,
+        size: stacksize
+            .next_multiple_of(app_config::STACK_ALIGN)
+            .min(ram.size),
+    };
+    TaskLayout { flash, ram, stack }
 }
 
 /// rust-lld from the active toolchain's sysroot.
@@ -201,7 +231,6 @@ pub fn blob_object(blobs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image_manifest::Region;
     use object::{Object, ObjectSymbol};
 
     fn layout() -> TaskLayout {

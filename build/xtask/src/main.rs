@@ -4,7 +4,8 @@
 //! `--help`, and one module: `dist` builds the archive (with `link` and
 //! `archive` doing the linking and the packing), `run` boots it on the
 //! hosted kernel, `test` runs test images and the workspace's tests;
-//! `humility` runs the debugger (`build/humility`).
+//! `sizes`, `print` and `graph` show what an image is made of; `humility`
+//! runs the debugger (`build/humility`).
 //!
 //! Every error ends up here as one line, `error: ...`, and a non-zero exit
 //! status; we never print a backtrace, because the people reading these
@@ -19,10 +20,13 @@ mod cargo;
 mod clippy;
 mod dist;
 mod elf;
+mod graph;
 mod kernel;
 mod link;
+mod print;
 mod progress;
 mod run;
+mod sizes;
 mod test;
 
 use std::path::PathBuf;
@@ -77,6 +81,28 @@ enum Xtask {
         #[arg(long)]
         fix: bool,
     },
+    /// Builds an image and prints, per task, what it uses (text, rodata,
+    /// data, bss, stack), the flash and RAM regions it was given and its
+    /// `max-sizes` caps, the image's totals, and tighter caps to write.
+    Sizes {
+        /// The image's app.toml.
+        app_toml: PathBuf,
+    },
+    /// Prints the configuration after `inherit` (one standalone app.toml)
+    /// and, after building, where each task was placed.
+    Print {
+        /// The image's app.toml.
+        app_toml: PathBuf,
+        /// Only resolve `inherit`; do not build to size the tasks.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Prints the tasks, their task slots, peripherals and notification
+    /// sources as a Graphviz graph (`| dot -Tsvg > image.svg`).
+    Graph {
+        /// The image's app.toml.
+        app_toml: PathBuf,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -101,6 +127,11 @@ fn main() -> ExitCode {
         Xtask::Run { app_toml } => run::run(&app_toml),
         Xtask::Test { images, timeout } => test::test(&images, timeout),
         Xtask::Idol { file } => idol(&file),
+        Xtask::Sizes { app_toml } => sizes::sizes(&app_toml),
+        Xtask::Print { app_toml, no_build } => {
+            print::print(&app_toml, !no_build)
+        }
+        Xtask::Graph { app_toml } => graph::graph(&app_toml),
         Xtask::Clippy { images, fix } => clippy::clippy(&images, fix),
         Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {
@@ -138,6 +169,10 @@ impl std::error::Error for Exit {}
 
 fn idol(file: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
+    let iface = idol::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &iface.warnings {
+        eprintln!("warning: {w}");
+    }
     let code = idol::generate_all(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A closed pipe (`| head`) is not an error worth reporting.
     let _ = std::io::stdout().write_all(code.as_bytes());

@@ -90,25 +90,127 @@ fn dist_writes_an_archive_with_every_part_and_a_patched_slot() {
 }
 
 #[test]
-fn a_task_over_its_flash_size_is_one_line_naming_it() {
-    let text = std::fs::read_to_string(fixture("pingpong.toml"))
-        .expect("fixture")
-        .replace("\"xtask-e2e\"", "\"xtask-e2e-big\"")
-        .replace(
-            "priority = 2\nstart = true\nmax-sizes = {flash = 16384",
-            "priority = 2\nstart = true\nmax-sizes = {flash = 4096",
-        );
+fn a_task_over_its_flash_cap_is_one_line_naming_it_and_both_numbers() {
+    // A variant of the fixture, written the way a user would: it
+    // inherits everything and caps one task's flash below what it needs.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("app.toml");
+    let text = format!(
+        "inherit = {:?}\nname = \"xtask-e2e-big\"\n\
+         [tasks.ping]\nmax-sizes = {{flash = 4096}}\n",
+        fixture("pingpong.toml").display().to_string()
+    );
     std::fs::write(&path, text).expect("write");
     let out = dist(&path);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or("");
+    let prefix = format!(
+        "error: {}: tasks.ping.max-sizes.flash: task ping needs ",
+        path.display()
+    );
     assert!(
-        last.starts_with("error: task ping: flash use ")
-            && last.ends_with(" bytes exceeds max-sizes.flash 4096"),
+        last.starts_with(&prefix)
+            && last.ends_with(" bytes of flash, over its cap of 4096"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// One row of `cargo xtask sizes`: the task name and its numbers (`auto`
+/// caps as `None`).
+fn sizes_rows(stdout: &str) -> Vec<(String, Vec<Option<u64>>)> {
+    let mut lines = stdout.lines();
+    let header: Vec<&str> =
+        lines.next().expect("header").split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "TASK", "TEXT", "RODATA", "DATA", "BSS", "STACK", "FLASH",
+            "REGION", "CAP", "RAM", "REGION", "CAP"
+        ]
+    );
+    lines
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            let name = cells.next().expect("name").to_owned();
+            (name, cells.map(|c| c.parse().ok()).collect())
+        })
+        .collect()
+}
+
+/// The end of the last allocated section inside `[base, base + size)`,
+/// less `base`: how much of the region the ELF fills.
+fn extent(file: &object::File<'_>, base: u32, size: u32) -> u64 {
+    use object::{Object, ObjectSection};
+    let (base, end) = (u64::from(base), u64::from(base) + u64::from(size));
+    file.sections()
+        .filter(|s| s.address() >= base && s.address() < end && s.size() > 0)
+        .map(|s| s.address() + s.size() - base)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn sizes_match_the_elf_sections_and_the_manifest() {
+    let app = fixture("sizes.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("sizes")
+        .arg(&app)
+        .output()
+        .expect("xtask runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows = sizes_rows(&stdout);
+
+    let path = target_dir().join("xtask-sizes/dist/build-xtask-sizes.zip");
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(&path).expect("archive"))
+            .expect("a zip");
+    let json =
+        String::from_utf8(entry(&mut zip, "manifest.json")).expect("UTF-8");
+    let manifest = ImageManifest::from_json(&json).expect("a manifest");
+    assert_eq!(rows.len(), manifest.tasks.len() + 1, "{stdout}");
+    let mut sum = [0u64; 5];
+    for (task, (name, n)) in manifest.tasks.iter().zip(&rows) {
+        assert_eq!(&task.name, name);
+        let elf = entry(&mut zip, &task.elf);
+        let file = object::File::parse(&*elf).expect("an ELF");
+        use object::{Object, ObjectSection};
+        let section = |s: &str| file.section_by_name(s).map_or(0, |s| s.size());
+        let want = [
+            Some(section(".text")),
+            Some(section(".rodata")),
+            Some(section(".data")),
+            Some(section(".bss")),
+            Some(u64::from(task.stack.size)),
+            Some(extent(&file, task.flash.base, task.flash.size)),
+            Some(u64::from(task.flash.size)),
+        ];
+        assert_eq!(&n[..7], &want, "{name}: {stdout}");
+        assert_eq!(
+            n[8],
+            Some(extent(&file, task.ram.base, task.ram.size)),
+            "{name}"
+        );
+        assert_eq!(n[9], Some(u64::from(task.ram.size)), "{name}");
+        // The region is what the task uses, page-rounded.
+        assert_eq!(
+            u64::from(task.flash.size),
+            want[5].unwrap().div_ceil(4096) * 4096
+        );
+        for (i, v) in [0, 1, 2, 3, 4].into_iter().zip(&mut sum) {
+            *v += n[i].unwrap_or(0);
+        }
+    }
+    // The caps are app.toml's: pong has both, the others none.
+    let pong = &rows[1].1;
+    assert_eq!((pong[7], pong[10]), (Some(16384), Some(8192)));
+    let sup = &rows[0].1;
+    assert_eq!((sup[7], sup[10]), (None, None));
+    let total = &rows.last().expect("totals").1;
+    assert_eq!(&total[..5], sum.map(Some).as_slice());
+    assert!(stdout.contains("tasks.pong.max-sizes.flash = "), "{stdout}");
 }
