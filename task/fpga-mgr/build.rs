@@ -10,6 +10,10 @@
 //! regions = [{ name = "r0", device = "ice40", bridges = ["br0"] }]
 //! # Optional: the supervisor's task slot, for the driver watchdog.
 //! watchdog = "jefe"
+//! # Optional: the task that lends us its [blobs] for load_by_name, and
+//! # a region's image to load at boot (one of that task's blobs).
+//! firmware-store = "store"
+//! # regions = [{ name = "r0", device = "ice40", default-image = "blinky" }]
 //! ```
 //!
 //! Names are resolved here, once: a driver to its task index and the
@@ -54,6 +58,12 @@ struct Config {
     /// `arm_watchdog` and `disarm_watchdog`. Without it, no watchdog.
     #[serde(default)]
     watchdog: Option<String>,
+    /// The firmware store: the task (a key under `[tasks]`, built from
+    /// `task-firmware-store`) that lends us the `blobs` app.toml assigns
+    /// it, for `load_by_name`. It calls us, so it must be less important
+    /// and have us in its `task-slots`. Without it, no load by name.
+    #[serde(default)]
+    firmware_store: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -83,6 +93,12 @@ struct Region {
     /// Bridges to disable while programming (`bridges` names).
     #[serde(default)]
     bridges: Vec<String>,
+    /// An image of the firmware store (one of its `blobs`) that we load
+    /// into the region at boot, as a device-tree overlay's
+    /// `firmware-name`; `region_program_by_name` with an empty name loads
+    /// it again.
+    #[serde(default)]
+    default_image: Option<String>,
 }
 
 fn main() {
@@ -155,6 +171,13 @@ fn config_code(
     // again a little later, on our `timer` notification if we have one.
     let timer = me.notification_mask("timer").unwrap_or(0);
     writeln!(out, "pub const TIMER_MASK: u32 = {timer:#x};")?;
+    writeln!(out, "pub const SELF_INDEX: u16 = {};", me.index)?;
+    let store = firmware_store(app, me, config)?;
+    writeln!(
+        out,
+        "pub const FIRMWARE_STORE: Option<u16> = {:?};",
+        store.map(|s| s.index)
+    )?;
 
     let devices = device_names(config)?;
     out.push_str("pub const DEVICES: &[DeviceConfig] = &[\n");
@@ -209,16 +232,67 @@ fn config_code(
             })?;
             members.push(bridge.to_string());
         }
+        let default_image = default_image(store, &key, r)?;
         writeln!(
             out,
             "    RegionConfig {{ device: {device}, bridges: &[{}], name: \
-             {:?} }},",
+             {:?}, default_image: {default_image:?} }},",
             members.join(", "),
             r.name
         )?;
     }
     out.push_str("];\n");
     Ok(out)
+}
+
+/// Longest image name `load_by_name` takes (`drv_fpga_api::IMAGE_NAME_LEN`).
+const IMAGE_NAME_LEN: usize = 32;
+
+/// Resolves `firmware-store`: a task that can call us.
+fn firmware_store<'a>(
+    app: &'a app_config::Config,
+    me: &app_config::Task,
+    config: &Config,
+) -> Result<Option<&'a app_config::Task>> {
+    let Some(name) = &config.firmware_store else {
+        return Ok(None);
+    };
+    let store = app
+        .task_by_name(name)
+        .ok_or_else(|| anyhow!("firmware-store: no task named {name:?}"))?;
+    if !store.task_slots.iter().any(|s| s.task == me.index) {
+        bail!(
+            "firmware-store: task {name:?} must have {:?} in its \
+             task-slots, or it cannot offer us its images",
+            me.name
+        );
+    }
+    Ok(Some(store))
+}
+
+/// A region's `default-image`, checked against the store's blobs.
+fn default_image(
+    store: Option<&app_config::Task>,
+    key: &str,
+    region: &Region,
+) -> Result<Option<String>> {
+    let Some(image) = &region.default_image else {
+        return Ok(None);
+    };
+    let Some(store) = store else {
+        bail!("{key}.default-image: needs a firmware-store to load it from");
+    };
+    if !store.blobs.contains(image) {
+        bail!(
+            "{key}.default-image: {image:?} is not one of the blobs of \
+             task {:?} (its `blobs`)",
+            store.name
+        );
+    }
+    if image.len() > IMAGE_NAME_LEN {
+        bail!("{key}.default-image: at most {IMAGE_NAME_LEN} bytes");
+    }
+    Ok(Some(image.clone()))
 }
 
 /// Checks the `watchdog` slot: called `jefe` (the name the code uses),

@@ -19,7 +19,9 @@ fn main() {
             0
         }
     };
-    let names = ["jefe", "ice40", "xc7", "fpga_mgr", "client_a", "client_b"];
+    let names = [
+        "jefe", "ice40", "xc7", "fpga_mgr", "client_a", "client_b", "store",
+    ];
     let indices: Vec<usize> = names.iter().map(|n| index(n)).collect();
     if !missing.is_empty() {
         println!(
@@ -57,6 +59,7 @@ fn main() {
         "pub const JEFE: usize = {};\npub const ICE40: usize = {};\n\
          pub const XC7: usize = {};\npub const MGR: usize = {};\n\
          pub const CLIENT_A: usize = {};\npub const CLIENT_B: usize = {};\n\
+         pub const STORE: usize = {};\n\
          pub const TASKS: usize = {};\npub const SEED: u64 = {seed:#x};",
         indices[0],
         indices[1],
@@ -64,6 +67,7 @@ fn main() {
         indices[3],
         indices[4],
         indices[5],
+        indices[6],
         config.tasks().len()
     );
 }

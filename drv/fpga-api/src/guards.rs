@@ -2,7 +2,7 @@
 //! a streamed load, so that a client cannot forget to release a lock or
 //! leave a half-sent image behind.
 
-use crate::{DeviceInfo, FpgaError, FpgaManager, FpgaState};
+use crate::{DeviceInfo, FpgaError, FpgaManager, FpgaState, ImageInfo};
 
 /// One device of the manager, by index.
 #[derive(Copy, Clone, Debug)]
@@ -52,6 +52,16 @@ impl<'a> Device<'a> {
         self.manager.status(self.index)
     }
 
+    /// What the device runs: the last image that brought it to
+    /// `OPERATING`, while it still is.
+    ///
+    /// # Errors
+    ///
+    /// `NoImage`, `BadDevice`.
+    pub fn image_info(&self) -> Result<ImageInfo, FpgaError> {
+        self.manager.image_info(self.index)
+    }
+
     /// Takes the device's lock, without waiting.
     ///
     /// # Errors
@@ -97,6 +107,23 @@ impl<'a> DeviceLock<'a> {
     ) -> Result<(), FpgaError> {
         self.manager()
             .load(self.device.index, flags, timeout_ms, image)
+    }
+
+    /// Loads the firmware store's image `name` (an app.toml `[blobs]`
+    /// key assigned to the store), like Linux's `request_firmware`.
+    ///
+    /// # Errors
+    ///
+    /// As [`DeviceLock::load`], plus `NoFirmwareStore`, `UnknownImage`
+    /// and `FirmwareStoreDied`.
+    pub fn load_by_name(
+        &self,
+        name: &[u8],
+        flags: u32,
+        timeout_ms: u32,
+    ) -> Result<(), FpgaError> {
+        self.manager()
+            .load_by_name(self.device.index, flags, timeout_ms, name)
     }
 
     /// Begins a streamed load of `image_len` bytes; feed it with

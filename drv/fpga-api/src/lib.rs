@@ -111,11 +111,32 @@ pub enum FpgaError {
     FirstChunkTooShort = 19,
     /// `load_end` came before all `image_len` bytes were streamed.
     ImageIncomplete = 20,
+    /// `image_info`: the device holds no image the manager knows of (it
+    /// is not `OPERATING`, or reached it before the manager started).
+    NoImage = 21,
+    /// `load_by_name`: the firmware store has no image by that name.
+    UnknownImage = 22,
+    /// `load_by_name`: no firmware store has offered its images (app.toml
+    /// names none, or it has not started, or it died and has not come
+    /// back yet).
+    NoFirmwareStore = 23,
+    /// The firmware store died while the manager was forwarding its image
+    /// to the driver: the lease was revoked, the load ends in the state
+    /// of the step it was in. Its restarted incarnation offers its images
+    /// again, and a later load can succeed.
+    FirmwareStoreDied = 24,
+    /// `attach_firmware` from a task app.toml does not name as the
+    /// manager's `firmware-store`.
+    NotFirmwareStore = 25,
+    /// `attach_firmware` with a catalog that is not whole [`CatalogEntry`]
+    /// records, holds more than [`CATALOG_MAX`], names an image twice or
+    /// points outside the images lease.
+    BadCatalog = 26,
 }
 
 impl FpgaError {
     /// Every error, in code order.
-    pub const ALL: [FpgaError; 20] = [
+    pub const ALL: [FpgaError; 26] = [
         Self::BadDevice,
         Self::BadBridge,
         Self::BadRegion,
@@ -136,6 +157,12 @@ impl FpgaError {
         Self::ManagerRestarted,
         Self::FirstChunkTooShort,
         Self::ImageIncomplete,
+        Self::NoImage,
+        Self::UnknownImage,
+        Self::NoFirmwareStore,
+        Self::FirmwareStoreDied,
+        Self::NotFirmwareStore,
+        Self::BadCatalog,
     ];
 }
 
@@ -275,6 +302,127 @@ pub mod op {
 /// many (the first ones of the load), and counts the rest.
 pub const OP_LOG_LEN: usize = 64;
 
+/// Bytes in an image's name ([`ImageInfo::name`], [`CatalogEntry::name`]):
+/// the longest app.toml `[blobs]` key `load_by_name` can ask for.
+pub const IMAGE_NAME_LEN: usize = 32;
+
+/// Bytes kept of a `.bit` header's design name ([`ImageInfo::design`]).
+pub const DESIGN_LEN: usize = 64;
+
+/// Bytes kept of a `.bit` header's part name ([`ImageInfo::part`]).
+pub const PART_LEN: usize = 32;
+
+/// What is loaded: the identity of the last image that brought a device
+/// to `OPERATING`, as `image_info` returns it. The manager records it
+/// when the load ends and forgets it when the device leaves `OPERATING`
+/// (a new load, a reset, a failed step), so it never describes an image
+/// the device no longer runs. Fixed layout (no padding), 184 bytes.
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    Eq,
+    PartialEq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+)]
+#[repr(C)]
+pub struct ImageInfo {
+    /// When the device reached `OPERATING`, in ms since boot.
+    pub loaded_at_ms: u64,
+    /// SHA-256 of the whole image as the client lent it (`.bit` header
+    /// included), computed by the manager while the bytes went to the
+    /// driver.
+    pub sha256: [u8; 32],
+    /// The image's length in bytes.
+    pub length: u32,
+    /// The image flags it was loaded with ([`crate::flags`]).
+    pub flags: u32,
+    /// The task that asked for the load, as raw `TaskId` bits (the
+    /// manager itself for a region's default image loaded at boot).
+    pub loader: u16,
+    /// The image's name in the firmware store, NUL-padded; empty unless
+    /// it was loaded by name.
+    pub name: [u8; IMAGE_NAME_LEN],
+    /// The `.bit` header's design name (key `a`), NUL-padded, cut at
+    /// [`DESIGN_LEN`] bytes; empty for an image without one.
+    pub design: [u8; DESIGN_LEN],
+    /// The `.bit` header's part (key `b`), NUL-padded.
+    pub part: [u8; PART_LEN],
+    /// Zero.
+    pub reserved: [u8; 6],
+}
+
+impl Default for ImageInfo {
+    fn default() -> Self {
+        zerocopy::FromZeros::new_zeroed()
+    }
+}
+
+impl ImageInfo {
+    /// The store's name for the image (empty unless loaded by name).
+    pub fn name(&self) -> &str {
+        padded_str(&self.name)
+    }
+
+    /// The `.bit` design name (empty if none).
+    pub fn design(&self) -> &str {
+        padded_str(&self.design)
+    }
+
+    /// The `.bit` part (empty if none).
+    pub fn part(&self) -> &str {
+        padded_str(&self.part)
+    }
+
+    /// The task that loaded it.
+    pub fn loader_task(&self) -> userlib::TaskId {
+        userlib::TaskId(self.loader)
+    }
+}
+
+/// Most images a firmware store may offer.
+pub const CATALOG_MAX: usize = 16;
+
+/// One image of the firmware store's catalog, the first lease of
+/// `attach_firmware`: its name and where it lies in the second lease
+/// (the store's images). Fixed layout, 40 bytes.
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    Default,
+    Eq,
+    PartialEq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+)]
+#[repr(C)]
+pub struct CatalogEntry {
+    /// The image's app.toml `[blobs]` key, NUL-padded.
+    pub name: [u8; IMAGE_NAME_LEN],
+    /// Its offset in the images lease.
+    pub offset: u32,
+    /// Its length in bytes.
+    pub length: u32,
+}
+
+impl CatalogEntry {
+    /// The name without its padding.
+    pub fn name(&self) -> &[u8] {
+        let end = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.name.len());
+        &self.name[..end]
+    }
+}
+
 /// A NUL-padded name as text; `"?"` if it is not UTF-8.
 fn padded_str(bytes: &[u8]) -> &str {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -283,7 +431,7 @@ fn padded_str(bytes: &[u8]) -> &str {
 
 /// The generated client stub; see [`FpgaManager`].
 pub mod idl {
-    use super::{DeviceInfo, FpgaError};
+    use super::{DeviceInfo, FpgaError, ImageInfo};
 
     include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 }
@@ -321,5 +469,23 @@ mod tests {
         info.bound = 1;
         info.driver = 0x0403;
         assert_eq!(info.driver_task(), Some(userlib::TaskId(0x0403)));
+    }
+
+    #[test]
+    fn image_info_and_catalog_entries_have_no_padding() {
+        assert_eq!(core::mem::size_of::<ImageInfo>(), 184);
+        assert_eq!(core::mem::size_of::<CatalogEntry>(), 40);
+        let mut info = ImageInfo::default();
+        info.name[..5].copy_from_slice(b"xc7_a");
+        info.design[..3].copy_from_slice(b"top");
+        assert_eq!(
+            (info.name(), info.design(), info.part()),
+            ("xc7_a", "top", "")
+        );
+        let mut entry = CatalogEntry::default();
+        entry.name[..2].copy_from_slice(b"ab");
+        assert_eq!(entry.name(), b"ab");
+        entry.name = [b'x'; IMAGE_NAME_LEN];
+        assert_eq!(entry.name().len(), IMAGE_NAME_LEN);
     }
 }

@@ -23,15 +23,16 @@
 
 use crate::Trace;
 use crate::config::DeviceConfig;
-use drv_fpga_api::{FpgaState, op};
+use drv_fpga_api::{FpgaState, ImageInfo, op};
 use drv_fpga_driver_api::idl::FpgaDriverOperation;
 use drv_fpga_driver_api::{DriverError, DriverInfo, FpgaDriver, HeaderInfo};
 use ringbuf::ringbuf_entry_root;
+use task_fpga_mgr::image::ImageDigest;
 use task_fpga_mgr::loader::{Deadline, DriverOps, Profile, Window};
 use task_fpga_mgr::oplog::OpLog;
 use userlib::{
-    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc, sys_get_timer,
-    sys_refresh_task_id, sys_send,
+    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc,
+    sys_borrow_read, sys_get_timer, sys_refresh_task_id, sys_send,
 };
 
 /// How long past a load's deadline the watchdog waits before faulting
@@ -206,7 +207,7 @@ pub fn read_status(task: TaskId) -> Result<u64, DriverError> {
     Ok(u64::from_le_bytes(reply))
 }
 
-/// What a [`Link`] records into: the device's state and op log.
+/// What a [`Link`] records into: the device's state, op log and image.
 pub struct Record<'a> {
     /// The device's index, for the trace.
     pub device: u8,
@@ -214,40 +215,68 @@ pub struct Record<'a> {
     pub state: &'a mut FpgaState,
     /// Its op log.
     pub log: &'a mut OpLog,
+    /// What it runs; forgotten when it leaves `OPERATING`.
+    pub image: &'a mut Option<ImageInfo>,
 }
 
-/// A load's link to the bound driver, serving one client message: every
-/// [`Window`] becomes a lease forwarded from the client's lease 0.
+/// Where a load's image is: lease `index` of `lender`, a task waiting on
+/// us (the client whose message we serve, or the firmware store), from
+/// byte `base`, `len` bytes long. Every [`Window`] is relative to `base`.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct Source {
+    /// The task that lent the lease.
+    pub lender: TaskId,
+    /// The lease's index in its message.
+    pub index: u8,
+    /// Where the image starts in the lease.
+    pub base: u32,
+    /// The image's length.
+    pub len: u32,
+}
+
+impl Source {
+    /// Lease 0 of a client's message, whole.
+    pub fn client(lender: TaskId, len: u32) -> Self {
+        Self {
+            lender,
+            index: 0,
+            base: 0,
+            len,
+        }
+    }
+}
+
+/// A load's link to the bound driver: every [`Window`] becomes a lease
+/// forwarded from the image's [`Source`], and is hashed on the way
+/// through `scratch`.
 pub struct Link<'a> {
     driver: FpgaDriver,
-    /// The client whose message we are serving.
-    lender: TaskId,
-    /// The length of its lease 0.
-    lease_len: u32,
+    source: Source,
     /// The load's deadline, for the watchdog.
     deadline: Deadline,
     record: Record<'a>,
+    /// Where we read the bytes we hash.
+    scratch: &'a mut [u8],
     /// A call returned a dead code: the driver must be unbound.
     died: bool,
 }
 
 impl<'a> Link<'a> {
-    /// A link to `driver` for a message from `lender` that lent
-    /// `lease_len` bytes, for a load due by `deadline`, recording into
-    /// `record`.
+    /// A link to `driver` for an image at `source`, for a load due by
+    /// `deadline`, recording into `record`, hashing through `scratch`.
     pub fn new(
         driver: TaskId,
-        lender: TaskId,
-        lease_len: u32,
+        source: Source,
         deadline: Deadline,
         record: Record<'a>,
+        scratch: &'a mut [u8],
     ) -> Self {
         Self {
             driver: FpgaDriver::from(driver),
-            lender,
-            lease_len,
+            source,
             deadline,
             record,
+            scratch,
             died: false,
         }
     }
@@ -267,15 +296,24 @@ impl<'a> Link<'a> {
     /// leave us waiting. Its death between this check and the SEND is
     /// left to the watchdog.
     fn lease(&self, w: Window) -> Result<Lease<'static>, DriverError> {
-        let end = u64::from(w.offset) + u64::from(w.len);
-        if end > u64::from(self.lease_len) {
-            return Err(DriverError::InvalidArgument);
-        }
-        if !crate::alive(self.lender) {
+        let offset = self.offset_of(w)?;
+        let s = &self.source;
+        if !crate::alive(s.lender) {
             return Err(DriverError::LeaseRevoked);
         }
         let read = LeaseAttributes::READ;
-        Ok(Lease::forwarded(self.lender, 0, read, w.offset, w.len))
+        Ok(Lease::forwarded(s.lender, s.index, read, offset, w.len))
+    }
+
+    /// Where `w` starts in the source's lease, once we know it fits.
+    fn offset_of(&self, w: Window) -> Result<u32, DriverError> {
+        let end = u64::from(w.offset) + u64::from(w.len);
+        if end > u64::from(self.source.len) {
+            return Err(DriverError::InvalidArgument);
+        }
+        // base + len fits the lease (checked when the source was made),
+        // so this cannot overflow; saturate rather than trust it.
+        Ok(self.source.base.saturating_add(w.offset))
     }
 
     /// Makes one driver call `f`, logged as `op` with a window of `len`,
@@ -344,8 +382,36 @@ impl DriverOps for Link<'_> {
         })
     }
 
+    /// Reads the window piece by piece into the scratch buffer (one
+    /// BORROW_READ each) and hashes it. A lender that stopped waiting
+    /// answers DEFECT or a dead code: the lease is gone.
+    fn digest(
+        &mut self,
+        window: Window,
+        digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
+        let start = self.offset_of(window)? as usize;
+        let s = self.source;
+        let mut done = 0;
+        while done < window.len as usize {
+            let n = self.scratch.len().min(window.len as usize - done);
+            let buf = &mut self.scratch[..n];
+            let index = usize::from(s.index);
+            let (rc, got) = sys_borrow_read(s.lender, index, start + done, buf);
+            if rc != 0 || got != n {
+                return Err(DriverError::LeaseRevoked);
+            }
+            digest.update(buf);
+            done += n;
+        }
+        Ok(())
+    }
+
     fn set_state(&mut self, state: FpgaState) {
         set_state(self.record.device, self.record.state, state);
+        if state != FpgaState::Operating {
+            *self.record.image = None;
+        }
     }
 
     fn now_ms(&self) -> u64 {

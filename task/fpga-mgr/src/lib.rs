@@ -1,7 +1,8 @@
 //! The FPGA manager's pure parts, host-testable: Linux's load sequence
 //! ([`loader`]), the per-device lock that dies with its holder ([`lock`]),
-//! the simulated bridges ([`bridge`]) and the record of a load's driver
-//! calls ([`oplog`]).
+//! the simulated bridges ([`bridge`]), the record of a load's driver
+//! calls ([`oplog`]), what an image is ([`image`]) and the firmware
+//! store's catalog ([`firmware`]).
 //!
 //! The task itself (`main.rs`) wires these to IPC: it forwards the client's
 //! lease windows to the bound driver, binds and unbinds drivers, and
@@ -12,6 +13,8 @@
 #![deny(unsafe_code)]
 
 pub mod bridge;
+pub mod firmware;
+pub mod image;
 pub mod loader;
 pub mod lock;
 pub mod oplog;

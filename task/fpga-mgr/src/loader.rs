@@ -23,7 +23,13 @@
 //! ([`FpgaError::FirstChunkTooShort`], with [`Stream::header_needed`]), so
 //! that the manager stays copy-free. Any failure records the matching
 //! `*_ERR` state and ends the load.
+//!
+//! Both paths also feed every image byte, once and in order, to an
+//! [`ImageDigest`] just before the bytes go to the driver ([`DriverOps::
+//! digest`]), so that a load that reaches `OPERATING` returns the image's
+//! [`Fingerprint`]: what is loaded.
 
+use crate::image::{Fingerprint, ImageDigest};
 use drv_fpga_api::{FpgaError, FpgaState};
 use drv_fpga_driver_api::{DriverError, DriverInfo, HeaderInfo, flags};
 
@@ -92,6 +98,19 @@ pub trait DriverOps {
         &mut self,
         flags: u32,
         timeout_ms: u32,
+    ) -> Result<(), DriverError>;
+
+    /// Feeds `window` of the image lease to `digest`, in order. The bytes
+    /// are only looked at (the manager reads them through a small buffer
+    /// and keeps nothing).
+    ///
+    /// # Errors
+    ///
+    /// `DriverError::LeaseRevoked` if the lease became unreadable.
+    fn digest(
+        &mut self,
+        window: Window,
+        digest: &mut ImageDigest,
     ) -> Result<(), DriverError>;
 
     /// Records the device's new state (and traces it).
@@ -309,6 +328,18 @@ fn write_init<D: DriverOps>(
     check_deadline(d, deadline, FpgaState::WriteInitErr)
 }
 
+/// Hashes `window` on its way to the driver. It changes no state (it is
+/// no driver op, so the states Linux's KUnit fakes record stay as they
+/// are); an unreadable lease fails the write that was to follow.
+fn digest<D: DriverOps>(
+    d: &mut D,
+    digest: &mut ImageDigest,
+    window: Window,
+) -> Result<(), FpgaError> {
+    d.digest(window, digest)
+        .map_err(|e| fail(d, FpgaState::WriteErr, FpgaError::WriteFailed, e))
+}
+
 /// `WRITE` of one window.
 fn write<D: DriverOps>(
     d: &mut D,
@@ -340,7 +371,8 @@ fn write_complete<D: DriverOps>(
     Ok(())
 }
 
-/// Loads a whole image of `image_len` bytes (the client's lease 0).
+/// Loads a whole image of `image_len` bytes (the client's lease 0);
+/// returns its identity once it is `OPERATING`.
 ///
 /// # Errors
 ///
@@ -352,7 +384,7 @@ pub fn load_image<D: DriverOps>(
     image_flags: u32,
     image_len: u32,
     deadline: &Deadline,
-) -> Result<(), FpgaError> {
+) -> Result<Fingerprint, FpgaError> {
     profile.check_flags(image_flags)?;
     if image_len == 0 {
         return Err(FpgaError::InvalidState);
@@ -379,12 +411,15 @@ pub fn load_image<D: DriverOps>(
         offset: start,
         len: end.saturating_sub(start),
     };
+    let mut hash = ImageDigest::new();
+    digest(d, &mut hash, Window::head(image_len))?;
     write(d, window, deadline)?;
-    write_complete(d, image_flags, deadline)
+    write_complete(d, image_flags, deadline)?;
+    Ok(hash.finish())
 }
 
 /// A streamed load under way (Linux's sg path, one `write` per chunk).
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Stream {
     image_flags: u32,
     image_len: u32,
@@ -395,6 +430,8 @@ pub struct Stream {
     header: Option<Header>,
     /// The first-chunk length the driver asked for, after a refusal.
     needed: Option<u32>,
+    /// Every accepted chunk, hashed.
+    digest: ImageDigest,
 }
 
 impl Stream {
@@ -421,6 +458,7 @@ impl Stream {
             received: 0,
             header: None,
             needed: None,
+            digest: ImageDigest::new(),
         };
         Ok((stream, profile.initial_header_size.min(image_len)))
     }
@@ -428,6 +466,11 @@ impl Stream {
     /// After a `FirstChunkTooShort`: the length the first chunk must have.
     pub fn header_needed(&self) -> Option<u32> {
         self.needed
+    }
+
+    /// The image flags it was begun with.
+    pub fn flags(&self) -> u32 {
+        self.image_flags
     }
 
     /// When the stream must be finished by.
@@ -464,6 +507,7 @@ impl Stream {
         };
         let (data_start, data_end) =
             header.data_range(profile.skip_header, self.image_len);
+        digest(d, &mut self.digest, Window::head(chunk_len))?;
         // The part of [start, start + chunk_len) that is data.
         let from = data_start.max(start);
         let to = data_end.min(start + chunk_len);
@@ -510,18 +554,23 @@ impl Stream {
         Ok(header)
     }
 
-    /// Ends the stream: `write_complete`, then `OPERATING`.
+    /// Ends the stream: `write_complete`, then `OPERATING`; returns the
+    /// image's identity.
     ///
     /// # Errors
     ///
     /// `ImageIncomplete` (state `WRITE_ERR`) if bytes are missing, or the
     /// failing step's error.
-    pub fn end<D: DriverOps>(self, d: &mut D) -> Result<(), FpgaError> {
+    pub fn end<D: DriverOps>(
+        self,
+        d: &mut D,
+    ) -> Result<Fingerprint, FpgaError> {
         if self.received != self.image_len || self.header.is_none() {
             d.set_state(FpgaState::WriteErr);
             return Err(FpgaError::ImageIncomplete);
         }
-        write_complete(d, self.image_flags, &self.deadline)
+        write_complete(d, self.image_flags, &self.deadline)?;
+        Ok(self.digest.finish())
     }
 }
 

@@ -15,6 +15,16 @@
 //! driver in windows. We are less important than our drivers (IPC only
 //! flows up), so a driver cannot call us, only post.
 //!
+//! It also records what each device runs (an [`ImageInfo`] with the
+//! SHA-256 of the bytes it forwarded, see [`task_fpga_mgr::image`]) and
+//! loads images by name from the firmware store, which lends them all for
+//! good (see [`task_fpga_mgr::firmware`] and [`store`]); a region may name
+//! a default image that we load at boot.
+//!
+//! Our state lives in one static, [`SERVER`], that `main` borrows once
+//! for good: nothing else touches it, but `humility fpga` reads it, from
+//! a dump as from a running system, to show every device.
+//!
 //! What the manager cannot do: interrupt a driver that hangs inside a
 //! call. SEND is synchronous, so a hung driver blocks us; a deadline past
 //! due is enforced by the supervisor faulting the driver (jefe's
@@ -25,19 +35,22 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+mod device;
 mod driver;
+mod load;
 mod ops;
+mod store;
 
 use counters::{count, counters};
-use driver::{Binding, Unbind};
+use device::Device;
+use driver::Unbind;
 use drv_fpga_api::{FpgaError, FpgaState};
 use idol_runtime::RequestError;
-use ringbuf::{ringbuf, ringbuf_entry};
+use ringbuf::{StaticCell, ringbuf};
 use task_fpga_mgr::bridge::Bridge;
-use task_fpga_mgr::loader::{Stream, error_state_of};
 use task_fpga_mgr::lock::Lock;
 use task_fpga_mgr::oplog::OpLog;
-use userlib::{TaskId, kipc};
+use userlib::TaskId;
 
 /// What the manager did, newest last; TaskIds carry their generation so a
 /// dump tells a restarted driver (or client) from its predecessor.
@@ -86,6 +99,17 @@ pub enum Trace {
         region: u8,
         result: Result<(), FpgaError>,
     },
+    /// The firmware store offered its catalog (or was refused).
+    Store {
+        store: TaskId,
+        images: u8,
+        result: Result<(), FpgaError>,
+    },
+    /// A region's default image, loaded at boot.
+    DefaultImage {
+        region: u8,
+        result: Result<(), FpgaError>,
+    },
 }
 
 ringbuf!(Trace, 64, Trace::None);
@@ -99,169 +123,39 @@ fn counted<T>(r: Result<T, FpgaError>) -> Result<T, RequestError<FpgaError>> {
     })
 }
 
-/// How long we wait before asking an announced driver again.
-const BIND_RETRY_MS: u64 = 2;
-
-/// Sets our timer to try binding again (a no-op without a `timer`
-/// notification: then only the next announcement binds).
-fn retry_bind_soon() {
-    if config::TIMER_MASK != 0 {
-        let at = userlib::sys_get_timer().now + BIND_RETRY_MS;
-        userlib::sys_set_timer(Some(at), config::TIMER_MASK);
-    }
-}
-
 /// Whether `task` is still the incarnation it names.
 fn alive(task: TaskId) -> bool {
     userlib::sys_refresh_task_id(task) == task
-}
-
-/// One device: its configuration, binding, lock and load in progress.
-pub struct Device {
-    config: &'static config::DeviceConfig,
-    index: u8,
-    binding: Option<Binding>,
-    /// An incarnation unbound by `remove`; never bound again.
-    removed: Option<TaskId>,
-    state: FpgaState,
-    lock: Lock,
-    stream: Option<Stream>,
-    /// The driver calls of the latest load.
-    log: OpLog,
-}
-
-impl Device {
-    fn set_state(&mut self, state: FpgaState) {
-        driver::set_state(self.index, &mut self.state, state);
-    }
-
-    /// Ends a streamed load that did not finish, leaving the `*_ERR` of the
-    /// step it was in.
-    fn abandon_stream(&mut self) {
-        if self.stream.take().is_some()
-            && let Some(failed) = error_state_of(self.state)
-        {
-            self.set_state(failed);
-        }
-    }
-
-    /// Drops the lock of a dead holder (and its half-done load).
-    fn reap(&mut self) {
-        if let Some(holder) = self.lock.reap(alive) {
-            ringbuf_entry!(Trace::HolderDied {
-                device: self.index,
-                holder
-            });
-            self.abandon_stream();
-        }
-    }
-
-    /// Reaps, then checks that `caller` holds the lock.
-    fn check_holder(&mut self, caller: TaskId) -> Result<(), FpgaError> {
-        self.reap();
-        self.lock.check(caller)
-    }
-
-    fn bound(&self) -> Result<Binding, FpgaError> {
-        self.binding.ok_or(FpgaError::NoDriver)
-    }
-
-    /// Forgets the driver; never waits for it or for anyone else.
-    ///
-    /// A removed driver lives on, so its peripherals are revoked: it must
-    /// not touch the device we no longer let anyone load through it. A
-    /// dead one cannot use them, and its next incarnation needs them
-    /// before it can announce itself (a driver sets its pins up first),
-    /// so they are restored.
-    fn unbind(&mut self, why: Unbind) {
-        if let Some(b) = self.binding.take() {
-            ringbuf_entry!(Trace::Unbound {
-                device: self.index,
-                driver: b.task,
-                why
-            });
-            let removed = why == Unbind::Removed;
-            driver::grant_peripherals(self.config, !removed);
-            if removed {
-                self.removed = Some(b.task);
-            }
-        }
-        self.abandon_stream();
-    }
-
-    /// After a driver fault (jefe's notice, before it restarts the
-    /// driver): a bound driver that died is unbound, and a removed one
-    /// that died gets its peripherals back for its next incarnation.
-    fn notice_death(&mut self) {
-        if let Some(b) = self.binding
-            && !alive(b.task)
-        {
-            self.unbind(Unbind::Died);
-        }
-        if let Some(r) = self.removed
-            && !alive(r)
-        {
-            self.removed = None;
-            driver::grant_peripherals(self.config, true);
-            ringbuf_entry!(Trace::RemovedDied {
-                device: self.index,
-                driver: r
-            });
-        }
-    }
-
-    /// Binds the configured driver's current incarnation if it is new.
-    fn bind(&mut self) {
-        let task = driver::current_task(self.config);
-        let current = self.binding.map(|b| b.task);
-        if current == Some(task) || self.removed == Some(task) {
-            return;
-        }
-        if current.is_some() {
-            self.unbind(Unbind::Replaced);
-        }
-        let Some(binding) = driver::describe(task) else {
-            // Announced, but not waiting for messages yet (or not any
-            // more): look again shortly, unless it is dead.
-            if !kipc::read_task_status(task.index()).is_faulted() {
-                retry_bind_soon();
-            }
-            return;
-        };
-        driver::grant_peripherals(self.config, true);
-        self.binding = Some(binding);
-        ringbuf_entry!(Trace::Bound {
-            device: self.index,
-            driver: binding.task
-        });
-        match driver::read_state(binding.task) {
-            Ok(state) => self.set_state(state),
-            Err(_) => self.unbind(Unbind::Died),
-        }
-    }
-
-    /// Unbinds if the driver died during the op that answered `r` (a
-    /// dead code, `died`, or an error saying so).
-    fn note(
-        &mut self,
-        r: Result<(), FpgaError>,
-        died: bool,
-    ) -> Result<(), FpgaError> {
-        if died || r == Err(FpgaError::DriverDied) {
-            self.unbind(Unbind::Died);
-        }
-        r
-    }
 }
 
 /// All of the manager's state.
 pub struct ServerImpl {
     devices: [Device; config::DEVICES.len()],
     bridges: [Bridge; config::BRIDGE_COUNT],
+    /// The firmware store's standing offer, once it has made one.
+    store: Option<store::Store>,
+    /// Regions whose default image we have tried to load since we started.
+    defaults_tried: [bool; config::REGIONS.len()],
+    /// Where we read the images we hash.
+    scratch: ringbuf::StaticRef<'static, [u8; SCRATCH_LEN]>,
 }
 
+/// Where the server lives: a static so that the debugger finds it by
+/// name (`humility fpga` reads every device's state, lock, binding and
+/// image from it, live or in a dump). `main` fills it and borrows it for
+/// good; no other code names it.
+static SERVER: StaticCell<Option<ServerImpl>> = StaticCell::new(None);
+
+/// Bytes the manager reads at a time to hash an image (one BORROW_READ
+/// each): large enough that the syscalls cost little next to the hashing.
+const SCRATCH_LEN: usize = 16 * 1024;
+
+/// The hashing buffer; in a static rather than on our 8 KiB stack.
+static SCRATCH: StaticCell<[u8; SCRATCH_LEN]> =
+    StaticCell::new([0; SCRATCH_LEN]);
+
 impl ServerImpl {
-    fn new() -> Self {
+    fn new(scratch: ringbuf::StaticRef<'static, [u8; SCRATCH_LEN]>) -> Self {
         Self {
             devices: core::array::from_fn(|i| Device {
                 config: &config::DEVICES[i],
@@ -273,8 +167,13 @@ impl ServerImpl {
                 lock: Lock::default(),
                 stream: None,
                 log: OpLog::default(),
+                image: None,
+                status: None,
             }),
             bridges: [Bridge::default(); config::BRIDGE_COUNT],
+            store: None,
+            defaults_tried: [false; config::REGIONS.len()],
+            scratch,
         }
     }
 
@@ -290,11 +189,13 @@ impl ServerImpl {
             .ok_or(FpgaError::BadBridge)
     }
 
-    /// On an announcement: bind every device whose driver is new.
+    /// On an announcement: bind every device whose driver is new, then
+    /// load any region default image that can now be loaded.
     fn bind_all(&mut self) {
         for d in &mut self.devices {
             d.bind();
         }
+        self.load_region_defaults();
     }
 }
 
@@ -319,7 +220,9 @@ impl idol_runtime::NotificationHandler for ServerImpl {
 #[allow(unsafe_code)]
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let mut server = ServerImpl::new();
+    let server = ServerImpl::new(SCRATCH.borrow_mut());
+    let mut cell = SERVER.borrow_mut();
+    let server = cell.insert(server);
     // Drivers announced themselves before we ran if we restarted (or they
     // are more important and started first); look without waiting.
     server.bind_all();
@@ -327,7 +230,7 @@ fn main() -> ! {
     loop {
         idol_runtime::dispatch::<_, idl::FpgaManagerOperation>(
             &mut buffer,
-            &mut server,
+            server,
         );
     }
 }
@@ -352,6 +255,9 @@ mod config {
         pub bridges: &'static [u8],
         /// Its name in app.toml.
         pub name: &'static str,
+        /// The firmware store's image to load at boot (app.toml
+        /// `default-image`, the overlay's `firmware-name`).
+        pub default_image: Option<&'static str>,
     }
 
     include!(concat!(env!("OUT_DIR"), "/config.rs"));
@@ -361,7 +267,7 @@ mod config {
 /// an unsafe attribute).
 #[allow(unsafe_code)]
 mod idl {
-    use drv_fpga_api::{DeviceInfo, FpgaError};
+    use drv_fpga_api::{DeviceInfo, FpgaError, ImageInfo};
 
     include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 }

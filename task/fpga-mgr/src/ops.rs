@@ -1,14 +1,16 @@
 //! The `FpgaManager` ops: thin methods that check the caller and the
 //! device, then hand the work to the loader, the lock or a bridge.
 
-use crate::driver::{self, Link, Record};
+use crate::device::Device;
+use crate::driver::{self, Link, Source};
 use crate::idl::InOrderFpgaManagerImpl;
-use crate::{Device, ServerImpl, Trace, counted};
-use drv_fpga_api::{DeviceInfo, FpgaError, FpgaState};
-use idol_runtime::{Leased, R, RequestError, W};
+use crate::load::{Request, now};
+use crate::store::ImageName;
+use crate::{ServerImpl, Trace, counted};
+use drv_fpga_api::{DeviceInfo, FpgaError, FpgaState, ImageInfo};
+use idol_runtime::{Leased, LenLimit, R, RequestError, W};
 use ringbuf::ringbuf_entry_root;
-use task_fpga_mgr::bridge;
-use task_fpga_mgr::loader::{self, Deadline, Stream};
+use task_fpga_mgr::loader::{Deadline, Stream};
 use userlib::{RecvMessage, TaskId};
 
 type Reply<T> = Result<T, RequestError<FpgaError>>;
@@ -16,46 +18,6 @@ type Reply<T> = Result<T, RequestError<FpgaError>>;
 /// The image lease's length; leases are at most `u32::MAX` bytes.
 fn lease_len(image: &Leased<R, [u8]>) -> u32 {
     u32::try_from(image.len()).unwrap_or(u32::MAX)
-}
-
-fn now() -> u64 {
-    userlib::sys_get_timer().now
-}
-
-impl Device {
-    /// Runs a whole-image load for `lender`, lock already checked.
-    fn load_image(
-        &mut self,
-        lender: TaskId,
-        flags: u32,
-        timeout_ms: u32,
-        len: u32,
-    ) -> Result<(), FpgaError> {
-        if self.stream.is_some() {
-            return Err(FpgaError::InvalidState);
-        }
-        let b = self.bound()?;
-        let deadline = Deadline::new(now(), timeout_ms);
-        self.log.clear();
-        let mut link = Link::new(b.task, lender, len, deadline, self.record());
-        let r =
-            loader::load_image(&mut link, &b.profile(), flags, len, &deadline);
-        let died = link.died();
-        ringbuf_entry_root!(Trace::Load {
-            device: self.index,
-            result: r
-        });
-        self.note(r, died)
-    }
-
-    /// Where a [`Link`] records this device's states and driver calls.
-    fn record(&mut self) -> Record<'_> {
-        Record {
-            device: self.index,
-            state: &mut self.state,
-            log: &mut self.log,
-        }
-    }
 }
 
 /// A failure whose cause is that the client itself died mid-call gets no
@@ -100,10 +62,16 @@ impl InOrderFpgaManagerImpl for ServerImpl {
     fn status(&mut self, _: &RecvMessage, device_index: u8) -> Reply<u64> {
         let d = counted(self.device(device_index))?;
         let b = counted(d.bound())?;
-        driver::read_status(b.task).or_else(|_| {
-            d.unbind(driver::Unbind::Died);
-            counted(Err(FpgaError::DriverDied))
-        })
+        match driver::read_status(b.task) {
+            Ok(bits) => {
+                d.status = Some(bits);
+                Ok(bits)
+            }
+            Err(_) => {
+                d.unbind(driver::Unbind::Died);
+                counted(Err(FpgaError::DriverDied))
+            }
+        }
     }
 
     fn lock(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
@@ -137,9 +105,20 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         timeout_ms: u32,
         image: Leased<R, [u8]>,
     ) -> Reply<()> {
-        let d = counted(self.device(device_index))?;
+        let source = Source::client(msg.sender, lease_len(&image));
+        let request = Request {
+            loader: msg.sender,
+            flags,
+            timeout_ms,
+            name: None,
+        };
+        let d = counted(
+            self.devices
+                .get_mut(usize::from(device_index))
+                .ok_or(FpgaError::BadDevice),
+        )?;
         counted(d.check_holder(msg.sender))?;
-        let r = d.load_image(msg.sender, flags, timeout_ms, lease_len(&image));
+        let r = d.load_image(source, &request, &mut self.scratch[..]);
         finish(d, msg.sender, r)
     }
 
@@ -171,16 +150,18 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         device_index: u8,
         chunk: Leased<R, [u8]>,
     ) -> Reply<()> {
-        let d = counted(self.device(device_index))?;
+        let d = self.devices.get_mut(usize::from(device_index));
+        let d = counted(d.ok_or(FpgaError::BadDevice))?;
         counted(d.check_holder(msg.sender))?;
         let b = counted(d.bound())?;
         let Some(mut stream) = d.stream.take() else {
             return counted(Err(FpgaError::InvalidState));
         };
-        let len = lease_len(&chunk);
+        let source = Source::client(msg.sender, lease_len(&chunk));
         let deadline = stream.deadline();
-        let mut link = Link::new(b.task, msg.sender, len, deadline, d.record());
-        let r = stream.chunk(&mut link, &b.profile(), len);
+        let scratch = &mut self.scratch[..];
+        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
+        let r = stream.chunk(&mut link, &b.profile(), source.len);
         let died = link.died();
         // Only a refused first chunk leaves the stream open.
         if matches!(r, Ok(()) | Err(FpgaError::FirstChunkTooShort)) {
@@ -202,25 +183,36 @@ impl InOrderFpgaManagerImpl for ServerImpl {
     ) -> Reply<u32> {
         let d = counted(self.device(device_index))?;
         counted(d.check_holder(msg.sender))?;
-        let needed = d.stream.and_then(|s| s.header_needed());
+        let needed = d.stream.as_ref().and_then(Stream::header_needed);
         counted(needed.ok_or(FpgaError::InvalidState))
     }
 
     fn load_end(&mut self, msg: &RecvMessage, device_index: u8) -> Reply<()> {
-        let d = counted(self.device(device_index))?;
+        let d = self.devices.get_mut(usize::from(device_index));
+        let d = counted(d.ok_or(FpgaError::BadDevice))?;
         counted(d.check_holder(msg.sender))?;
         let b = counted(d.bound())?;
         let Some(stream) = d.stream.take() else {
             return counted(Err(FpgaError::InvalidState));
         };
         let deadline = stream.deadline();
-        let mut link = Link::new(b.task, msg.sender, 0, deadline, d.record());
+        let request = Request {
+            loader: msg.sender,
+            flags: stream.flags(),
+            timeout_ms: 0,
+            name: None,
+        };
+        let source = Source::client(msg.sender, 0);
+        let scratch = &mut self.scratch[..];
+        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
         let r = stream.end(&mut link);
         let died = link.died();
+        let r = r.map(|f| d.loaded(&f, &request));
         ringbuf_entry_root!(Trace::Load {
             device: device_index,
             result: r
         });
+        d.refresh_status();
         counted(d.note(r, died))
     }
 
@@ -316,8 +308,14 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             .get(usize::from(region_index))
             .ok_or(FpgaError::BadRegion);
         let region = counted(region)?;
-        let len = lease_len(&image);
-        let r = self.program(msg.sender, region, flags, timeout_ms, len);
+        let source = Source::client(msg.sender, lease_len(&image));
+        let request = Request {
+            loader: msg.sender,
+            flags,
+            timeout_ms,
+            name: None,
+        };
+        let r = self.program(region, source, &request);
         ringbuf_entry_root!(Trace::Region {
             region: region_index,
             result: r
@@ -376,6 +374,67 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         Ok(counted(self.bridge(bridge_index))?.cycles())
     }
 
+    fn image_info(
+        &mut self,
+        _: &RecvMessage,
+        device_index: u8,
+    ) -> Reply<ImageInfo> {
+        let d = counted(self.device(device_index))?;
+        counted(d.image.ok_or(FpgaError::NoImage))
+    }
+
+    fn load_by_name(
+        &mut self,
+        msg: &RecvMessage,
+        device_index: u8,
+        flags: u32,
+        timeout_ms: u32,
+        name: LenLimit<Leased<R, [u8]>, 32>,
+    ) -> Reply<()> {
+        let name = ImageName::read(&name)?;
+        let request = Request {
+            loader: msg.sender,
+            flags,
+            timeout_ms,
+            name: Some(name),
+        };
+        counted(self.load_named(device_index, &request))
+    }
+
+    fn region_program_by_name(
+        &mut self,
+        msg: &RecvMessage,
+        region_index: u8,
+        flags: u32,
+        timeout_ms: u32,
+        name: LenLimit<Leased<R, [u8]>, 32>,
+    ) -> Reply<()> {
+        let name = ImageName::read(&name)?;
+        let request = Request {
+            loader: msg.sender,
+            flags,
+            timeout_ms,
+            name: Some(name),
+        };
+        let r = self.program_named(region_index, request);
+        ringbuf_entry_root!(Trace::Region {
+            region: region_index,
+            result: r
+        });
+        counted(r)
+    }
+
+    fn attach_firmware(
+        &mut self,
+        msg: &RecvMessage,
+        catalog: Leased<R, [u8]>,
+        images: Leased<R, [u8]>,
+    ) -> Reply<()> {
+        counted(self.attach_store(msg.sender, &catalog, &images))?;
+        // The store waits on us for good: its leases stay borrowable.
+        Err(RequestError::went_away())
+    }
+
     fn region_find(
         &mut self,
         _: &RecvMessage,
@@ -396,78 +455,5 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             None
         };
         counted(found.ok_or(FpgaError::BadRegion))
-    }
-}
-
-impl ServerImpl {
-    fn set_bridge(
-        &mut self,
-        caller: TaskId,
-        index: u8,
-        enabled: bool,
-    ) -> Reply<()> {
-        let bridge = counted(self.bridge(index))?;
-        counted(bridge.check_user(caller, crate::alive))?;
-        counted(bridge.set(enabled))?;
-        ringbuf_entry_root!(Trace::Bridge {
-            bridge: index,
-            enabled
-        });
-        Ok(())
-    }
-
-    /// Linux's `fpga_region_program_fpga`: lock, disable the bridges,
-    /// load, enable them, unlock. The lock is ours for the call only, and
-    /// so are the bridges (Linux keeps them held until `fpga_bridges_put`;
-    /// we never do). A failure leaves the bridges disabled.
-    fn program(
-        &mut self,
-        caller: TaskId,
-        region: &crate::config::RegionConfig,
-        flags: u32,
-        timeout_ms: u32,
-        len: u32,
-    ) -> Result<(), FpgaError> {
-        let d = self.device(region.device)?;
-        d.reap();
-        d.lock.acquire(caller)?;
-        let r = self.program_locked(caller, region, flags, timeout_ms, len);
-        self.device(region.device)?.lock.clear();
-        r
-    }
-
-    fn program_locked(
-        &mut self,
-        caller: TaskId,
-        region: &crate::config::RegionConfig,
-        flags: u32,
-        timeout_ms: u32,
-        len: u32,
-    ) -> Result<(), FpgaError> {
-        self.device(region.device)?.bound()?;
-        // Linux's get_bridges: a bridge someone else holds is -EBUSY,
-        // before anything changes.
-        for &b in region.bridges {
-            self.bridge(b)?.check_user(caller, crate::alive)?;
-        }
-        self.set_region_bridges(region, false)?;
-        let d = self.device(region.device)?;
-        d.load_image(caller, flags, timeout_ms, len)?;
-        self.set_region_bridges(region, true)
-    }
-
-    fn set_region_bridges(
-        &mut self,
-        region: &crate::config::RegionConfig,
-        enabled: bool,
-    ) -> Result<(), FpgaError> {
-        let r = bridge::set_all(&mut self.bridges, region.bridges, enabled);
-        for &b in region.bridges {
-            if let Some(bridge) = self.bridges.get(usize::from(b)) {
-                let enabled = bridge.enabled();
-                ringbuf_entry_root!(Trace::Bridge { bridge: b, enabled });
-            }
-        }
-        r.map_err(|(_, e)| e)
     }
 }

@@ -77,6 +77,10 @@ pub enum ClientOp {
     BridgeGet = 5,
     /// `(bridge)` → the manager's answer to `bridge_put`.
     BridgePut = 6,
+    /// `(device, image, flags, timeout_ms)` → 0 at once; then the helper
+    /// takes the lock if it does not hold it and loads the firmware store's image [`NamedImage`] `image` by
+    /// name, keeping the answer for [`ClientOp::Result`].
+    LoadByName = 7,
 }
 
 impl ClientOp {
@@ -88,6 +92,7 @@ impl ClientOp {
             4 => Some(Self::Result),
             5 => Some(Self::BridgeGet),
             6 => Some(Self::BridgePut),
+            7 => Some(Self::LoadByName),
             _ => None,
         }
     }
@@ -113,6 +118,36 @@ impl ClientImage {
             1 => Some(Self::Xc7),
             2 => Some(Self::Ice40Slow),
             _ => None,
+        }
+    }
+}
+
+/// Images of the firmware store (`test/fpga.toml`'s `store` task) the
+/// client helper can load by name.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u32)]
+pub enum NamedImage {
+    /// `ice40_blinky`, the iCE40 HX1K blinky.
+    Ice40 = 0,
+    /// `ice40_slow`: the same behind the driver's `SLOW` magic
+    /// (`test/bitstreams/hooks/ice40-hx1k-blinky-slow.bin`).
+    Ice40Slow = 1,
+}
+
+impl NamedImage {
+    pub fn from_u32(x: u32) -> Option<Self> {
+        match x {
+            0 => Some(Self::Ice40),
+            1 => Some(Self::Ice40Slow),
+            _ => None,
+        }
+    }
+
+    /// Its name in the store (its app.toml `[blobs]` key).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ice40 => "ice40_blinky",
+            Self::Ice40Slow => "ice40_slow",
         }
     }
 }

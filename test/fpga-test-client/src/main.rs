@@ -87,6 +87,22 @@ fn main() -> ! {
                 let (flags, timeout) = (word(data, 2), word(data, 3));
                 last = code(mgr.load(device, flags, timeout, image));
             }
+            ClientOp::LoadByName => {
+                sys_reply(m.sender, 0, &0u32.to_le_bytes());
+                let name = NamedImage::from_u32(word(data, 1))
+                    .map_or("", NamedImage::name);
+                if !held[slot] {
+                    let r = code(mgr.lock(device));
+                    held[slot] = r == 0;
+                }
+                let (flags, timeout) = (word(data, 2), word(data, 3));
+                last = code(mgr.load_by_name(
+                    device,
+                    flags,
+                    timeout,
+                    name.as_bytes(),
+                ));
+            }
         }
     }
 }

@@ -58,6 +58,10 @@ macro_rules! expect {
     };
 }
 
+// After the macros: the cases in this module use them.
+mod images;
+use images::*;
+
 /// Builds the case table: each case with its name as the runner prints it.
 macro_rules! test_cases {
     ($($name:ident),* $(,)?) => {
@@ -95,6 +99,11 @@ test_cases! {
     test_xc7_wrong_idcode,
     test_xc7_truncated,
     test_bad_requests,
+    test_image_identity_sha256,
+    test_image_identity_cleared_on_failure,
+    test_load_by_name,
+    test_load_by_unknown_name,
+    test_store_dies_mid_load,
 }
 
 #[unsafe(export_name = "main")]

@@ -88,6 +88,10 @@ pub struct Command {
     pub chunk_len: u32,
     /// For [`Workload::Verify`]: how long to keep retrying.
     pub deadline_ms: u32,
+    /// Load the firmware store's image by name (`load_by_name`) instead
+    /// of lending our own copy ([`Workload::Load`] and
+    /// [`Workload::Verify`]).
+    pub by_name: bool,
 }
 
 pub const COMMAND_LEN: usize = 12;
@@ -98,6 +102,7 @@ impl Command {
         b[0] = self.workload as u8;
         b[1] = self.device;
         b[2] = self.checkpoints as u8;
+        b[3] = self.by_name as u8;
         b[4..8].copy_from_slice(&self.chunk_len.to_le_bytes());
         b[8..12].copy_from_slice(&self.deadline_ms.to_le_bytes());
         b
@@ -111,6 +116,7 @@ impl Command {
             workload: Workload::from_u8(b[0])?,
             device: b[1],
             checkpoints: b[2] != 0,
+            by_name: b[3] != 0,
             chunk_len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
             deadline_ms: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
         })

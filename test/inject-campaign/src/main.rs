@@ -14,9 +14,17 @@
 //!   we arm the injection, N swept over that operation's syscalls;
 //! - after a delay, with `fault_task` / `reinit_task` from our timer.
 //!
+//! The firmware store is a victim too: it makes no syscall while the
+//! manager forwards its lease (it waits on the manager for good), so it
+//! is hit after a delay while both clients load by name from it; they
+//! may see `FirmwareStoreDied` (the load in flight) or `NoFirmwareStore`
+//! (a load before its new incarnation offered its images again), and the
+//! verification loads by name too.
+//!
 //! Then we check what every client saw: success, or an `FpgaError` that
 //! this victim may cause (a driver: `DriverDied`, `NoDriver`; the manager:
-//! `ManagerRestarted`, `NoDriver`; a client: nothing for the others),
+//! `ManagerRestarted`, `NoDriver`; the store: `FirmwareStoreDied`,
+//! `NoFirmwareStore`; a client: nothing for the others),
 //! within a bounded time; a client that has not answered after the
 //! watchdog's deadline is a hang (nothing in the kernel times out a call:
 //! our timer does). No task but the victim may have a new generation or
@@ -129,6 +137,12 @@ fn fpga_error_name(e: FpgaError) -> &'static str {
         ManagerRestarted => "ManagerRestarted",
         FirstChunkTooShort => "FirstChunkTooShort",
         ImageIncomplete => "ImageIncomplete",
+        NoImage => "NoImage",
+        UnknownImage => "UnknownImage",
+        NoFirmwareStore => "NoFirmwareStore",
+        FirmwareStoreDied => "FirmwareStoreDied",
+        NotFirmwareStore => "NotFirmwareStore",
+        BadCatalog => "BadCatalog",
     }
 }
 
@@ -141,13 +155,19 @@ const V_XC7: u8 = 1;
 const V_MGR: u8 = 2;
 const V_CLIENT_A: u8 = 3;
 const V_CLIENT_B: u8 = 4;
-const VICTIMS: [(&str, usize); 5] = [
+const V_STORE: u8 = 5;
+const VICTIMS: [(&str, usize); 6] = [
     ("ice40 driver", ICE40),
     ("xc7 driver", XC7),
     ("manager", MGR),
     ("client a", CLIENT_A),
     ("client b", CLIENT_B),
+    ("firmware store", STORE),
 ];
+/// Victims swept by syscall count (the store makes none mid-load).
+const SWEPT: u8 = 5;
+/// Cases that hit the store after a delay, per action.
+const STORE_CASES: usize = 40;
 
 /// The two clients, by client number (client a loads device 0, b 1).
 const CLIENTS: [usize; 2] = [CLIENT_A, CLIENT_B];
@@ -201,6 +221,11 @@ impl Case {
         } else {
             InjectionAction::Fault
         }
+    }
+
+    /// The store's cases load by name, so that its death matters.
+    fn by_name(&self) -> bool {
+        self.victim == V_STORE
     }
 
     fn group(&self) -> usize {
@@ -447,7 +472,11 @@ impl Campaign {
 
     /// Runs both clients once without injecting; returns each victim's
     /// syscalls over the case.
-    fn calibrate(&mut self, workload: Workload, checkpoints: bool) -> [u32; 5] {
+    fn calibrate(
+        &mut self,
+        workload: Workload,
+        checkpoints: bool,
+    ) -> [u32; VICTIMS.len()] {
         let before = VICTIMS.map(|(_, t)| kipc::read_syscall_count(t));
         let cmds = [0, 1].map(|d| Command {
             workload,
@@ -455,6 +484,7 @@ impl Campaign {
             checkpoints,
             chunk_len: chunk_len(d, 0),
             deadline_ms: 0,
+            by_name: false,
         });
         self.dispatch(cmds);
         let deadline = now() + WATCHDOG_MS;
@@ -464,7 +494,7 @@ impl Campaign {
                 finish(None, 0);
             }
         }
-        let mut k = [0; 5];
+        let mut k = [0; VICTIMS.len()];
         for (i, (_, t)) in VICTIMS.iter().enumerate() {
             k[i] = kipc::read_syscall_count(*t).wrapping_sub(before[i]);
         }
@@ -483,14 +513,16 @@ impl Campaign {
     }
 
     /// One verification round: both clients load (devices swapped if
-    /// `swap`) and must succeed. Returns (ok, slowest call ms, hung).
-    fn verify(&mut self, swap: bool) -> (bool, u32, bool) {
+    /// `swap`, from the firmware store if `by_name`) and must succeed.
+    /// Returns (ok, slowest call ms, hung).
+    fn verify(&mut self, swap: bool, by_name: bool) -> (bool, u32, bool) {
         let cmds = [0u8, 1].map(|c| Command {
             workload: Workload::Verify,
             device: c ^ u8::from(swap),
             checkpoints: false,
             chunk_len: 0,
             deadline_ms: VERIFY_MS,
+            by_name,
         });
         self.dispatch(cmds);
         let deadline = now() + u64::from(VERIFY_MS) + WATCHDOG_MS;
@@ -535,6 +567,7 @@ impl Campaign {
                 && usize::from(case.victim) == d,
             chunk_len: chunk_len(d, case.chunk_sel),
             deadline_ms: 0,
+            by_name: case.by_name(),
         });
         let mut delay_at = None;
         match case.trigger {
@@ -651,7 +684,7 @@ impl Campaign {
         }
         let parked = self.wait_parked(now() + RESTART_MS);
         let (recovered, slowest, vhung) = if parked {
-            self.verify(n % 2 == 1)
+            self.verify(n % 2 == 1, case.by_name())
         } else {
             (false, 0, false)
         };
@@ -730,6 +763,13 @@ fn allowed(victim: u8, c: usize, workload: Workload, code: u16) -> bool {
         // Everyone talks to the manager: the call in progress gets the dead
         // code, and a restarted manager may not have bound a driver yet.
         V_MGR => matches!(e, ManagerRestarted | NoDriver),
+        // Every by-name load borrows the store's lease: the one in flight
+        // dies with it, and a later one may come before its restarted
+        // incarnation has offered its images again.
+        V_STORE => {
+            workload == Workload::Load
+                && matches!(e, FirmwareStoreDied | NoFirmwareStore)
+        }
         // A dead client is nobody else's business; other drivers' clients
         // see nothing either.
         V_CLIENT_A | V_CLIENT_B | V_ICE40 | V_XC7 => false,
@@ -742,8 +782,8 @@ fn allowed(victim: u8, c: usize, workload: Workload, code: u16) -> bool {
 fn build_cases(
     rng: &mut Rng,
     cases: &mut [Case; MAX_CASES],
-    k_load: &[u32; 5],
-    k_stream: &[u32; 5],
+    k_load: &[u32; VICTIMS.len()],
+    k_stream: &[u32; VICTIMS.len()],
     steps: &[StepCounts; 2],
 ) -> usize {
     let mut n = 0;
@@ -754,7 +794,7 @@ fn build_cases(
         }
     };
     for restart in [false, true] {
-        for victim in 0..5u8 {
+        for victim in 0..SWEPT {
             // Streamed loads take many more syscalls: every third one, from
             // a seeded offset.
             for (workload, k, stride) in [
@@ -794,6 +834,18 @@ fn build_cases(
                 }
             }
         }
+    }
+    for i in 0..2 * STORE_CASES {
+        push(
+            &mut n,
+            Case {
+                victim: V_STORE,
+                restart: i % 2 == 1,
+                trigger: Trigger::Delay(rng.below(MAX_DELAY_MS + 1) as u16),
+                workload: Workload::Load,
+                chunk_sel: 0,
+            },
+        );
     }
     let goal = (n + 100).clamp(TARGET_CASES, MAX_CASES);
     while n < goal {
@@ -867,14 +919,20 @@ fn main() -> ! {
         finish(None, 0);
     }
     // Both devices bound and loadable before we start.
-    let (ok, _, _) = campaign.verify(false);
+    let (ok, _, _) = campaign.verify(false, false);
+    // And the firmware store has offered its images.
+    let (ok, _, _) = if ok {
+        campaign.verify(false, true)
+    } else {
+        (ok, 0, false)
+    };
     if !ok {
         finish(None, 0);
     }
     // Calibration: each victim's syscalls over a whole load and a
     // streamed load (the larger of two runs), and each driver's per step.
-    let mut k_load = [0u32; 5];
-    let mut k_stream = [0u32; 5];
+    let mut k_load = [0u32; VICTIMS.len()];
+    let mut k_stream = [0u32; VICTIMS.len()];
     for _ in 0..2 {
         let k = campaign.calibrate(Workload::Load, false);
         k_load = core::array::from_fn(|i| k_load[i].max(k[i]));
@@ -884,7 +942,7 @@ fn main() -> ! {
     let _ = campaign.calibrate(Workload::Stream, true);
     let steps = campaign.steps;
     say(format_args!(
-        "calibration: syscalls per load (ice40 drv, xc7 drv, mgr, client a, client b): whole {k_load:?}, streamed {k_stream:?}"
+        "calibration: syscalls per load (ice40 drv, xc7 drv, mgr, client a, client b, store): whole {k_load:?}, streamed {k_stream:?}"
     ));
     for (c, name) in ["ice40", "xc7"].iter().enumerate() {
         let k = &steps[c].k;

@@ -1,8 +1,9 @@
 //! A workload client of the restart injection campaign
 //! (`test/injection.toml`): an ordinary FPGA manager client that asks the
-//! campaign for work, performs it through `drv-fpga-api` (lock, load or
-//! streamed load, release) and reports exactly what it saw: success, or
-//! the `FpgaError` and the step it came from, and how long it took.
+//! campaign for work, performs it through `drv-fpga-api` (lock, load,
+//! streamed load or load by name from the firmware store, release) and
+//! reports exactly what it saw: success, or the `FpgaError` and the step
+//! it came from, and how long it took.
 //!
 //! It never retries on its own except in `Verify`, where retrying is the
 //! point: a system that recovered lets a load succeed before the deadline.
@@ -70,12 +71,28 @@ fn image(device: u8) -> &'static [u8] {
     }
 }
 
-/// lock, load, release.
-fn whole(dev: &Device<'_>, step: &mut Step) -> Result<(), FpgaError> {
+/// The firmware store's name for our device's image.
+fn image_name(device: u8) -> &'static [u8] {
+    match device {
+        0 => b"ice40_blinky",
+        _ => b"xc7_blinky",
+    }
+}
+
+/// lock, load (ours, or the store's by name), release.
+fn whole(
+    dev: &Device<'_>,
+    by_name: bool,
+    step: &mut Step,
+) -> Result<(), FpgaError> {
     *step = Step::Lock;
     let lock = dev.lock()?;
     *step = Step::Load;
-    lock.load(image(dev.index()), 0, LOAD_TIMEOUT_MS)
+    if by_name {
+        lock.load_by_name(image_name(dev.index()), 0, LOAD_TIMEOUT_MS)
+    } else {
+        lock.load(image(dev.index()), 0, LOAD_TIMEOUT_MS)
+    }
 }
 
 /// lock, load_begin, chunks, load_end, release, with a checkpoint before
@@ -119,6 +136,7 @@ fn stream(
 /// Retries until a load succeeds or the deadline passes.
 fn verify(
     dev: &Device<'_>,
+    cmd: &Command,
     deadline: u64,
     step: &mut Step,
     attempts: &mut u32,
@@ -127,7 +145,9 @@ fn verify(
         *attempts += 1;
         *step = Step::Bind;
         let r = match dev.info() {
-            Ok(info) if info.driver_task().is_some() => whole(dev, step),
+            Ok(info) if info.driver_task().is_some() => {
+                whole(dev, cmd.by_name, step)
+            }
             Ok(_) => Err(FpgaError::NoDriver),
             Err(e) => Err(e),
         };
@@ -136,7 +156,10 @@ fn verify(
                 FpgaError::NoDriver
                 | FpgaError::AlreadyLocked
                 | FpgaError::ManagerRestarted
-                | FpgaError::DriverDied,
+                | FpgaError::DriverDied
+                // A restarted store offers its images again shortly.
+                | FpgaError::NoFirmwareStore
+                | FpgaError::FirmwareStoreDied,
             ) if now() < deadline => hl::sleep_for(1),
             r => return r,
         }
@@ -151,11 +174,11 @@ fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
     // Guards are dropped inside each workload, so the time includes the
     // release and any abort.
     let r = match cmd.workload {
-        Workload::Load => whole(&dev, &mut step),
+        Workload::Load => whole(&dev, cmd.by_name, &mut step),
         Workload::Stream => stream(&dev, cmd, &mut step),
         Workload::Verify => {
             let deadline = start + u64::from(cmd.deadline_ms);
-            verify(&dev, deadline, &mut step, &mut attempts)
+            verify(&dev, cmd, deadline, &mut step, &mut attempts)
         }
     };
     Report {

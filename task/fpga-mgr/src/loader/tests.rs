@@ -53,6 +53,10 @@ struct Fake {
     op_ms: u64,
     /// `timeout_ms` write_complete was given.
     complete_timeout: Option<u32>,
+    /// Windows hashed, in order.
+    digested: Vec<Window>,
+    /// Make hashing find the lease revoked.
+    digest_fails: bool,
 }
 
 impl Fake {
@@ -70,6 +74,8 @@ impl Fake {
             now: 0,
             op_ms: 0,
             complete_timeout: None,
+            digested: Vec::new(),
+            digest_fails: false,
         }
     }
 
@@ -169,6 +175,19 @@ impl DriverOps for Fake {
         self.enter(Op::WriteComplete, None)
     }
 
+    fn digest(
+        &mut self,
+        window: Window,
+        digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
+        self.digested.push(window);
+        if self.digest_fails {
+            return Err(DriverError::LeaseRevoked);
+        }
+        digest.update(self.bytes(window));
+        Ok(())
+    }
+
     fn set_state(&mut self, state: FpgaState) {
         self.state = state;
         self.states.push(state);
@@ -192,7 +211,7 @@ fn deadline() -> Deadline {
 
 fn load(fake: &mut Fake, profile: &Profile) -> Result<(), FpgaError> {
     let len = fake.lease.len() as u32;
-    load_image(fake, profile, 0, len, &deadline())
+    load_image(fake, profile, 0, len, &deadline()).map(|_| ())
 }
 
 /// Asserts the KUnit sequence: each op ran in its own state, and
@@ -233,7 +252,7 @@ fn fpga_mgr_test_img_load_sgt() {
         Stream::begin(&KUNIT, 0, IMAGE_SIZE, deadline()).unwrap();
     assert_eq!(min, 0);
     assert_eq!(stream.chunk(&mut fake, &KUNIT, IMAGE_SIZE), Ok(()));
-    assert_eq!(stream.end(&mut fake), Ok(()));
+    assert_eq!(stream.end(&mut fake).map(|_| ()), Ok(()));
     assert_kunit_sequence(&fake);
 }
 
@@ -257,7 +276,7 @@ fn test_per_fragment_write() {
         assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
         at += len;
     }
-    assert_eq!(stream.end(&mut fake), Ok(()));
+    assert_eq!(stream.end(&mut fake).map(|_| ()), Ok(()));
     assert_eq!(fake.count(Op::Write), 4);
     let first = fake.calls.iter().find(|c| c.op == Op::Write).unwrap();
     assert_eq!(
@@ -291,7 +310,7 @@ fn a_chunk_wholly_inside_the_header_writes_nothing() {
     fake.lease = vec![b'P'; 4];
     assert_eq!(stream.chunk(&mut fake, &profile, 4), Ok(()));
     assert_eq!(fake.last(Op::Write).window, Some(Window::head(4)));
-    assert_eq!(stream.end(&mut fake), Ok(()));
+    assert_eq!(stream.end(&mut fake).map(|_| ()), Ok(()));
 }
 
 #[test]
@@ -439,13 +458,13 @@ fn unsupported_flags_are_refused_before_anything_happens() {
         IMAGE_SIZE,
         &deadline(),
     );
-    assert_eq!(r, Err(FpgaError::BadFlags));
+    assert_eq!(r.map(|_| ()), Err(FpgaError::BadFlags));
     let profile = Profile {
         supported_flags: flags::ALL | 1 << 9,
         ..KUNIT
     };
     let r = load_image(&mut fake, &profile, 1 << 9, IMAGE_SIZE, &deadline());
-    assert_eq!(r, Err(FpgaError::BadFlags));
+    assert_eq!(r.map(|_| ()), Err(FpgaError::BadFlags));
     assert!(fake.calls.is_empty() && fake.states.is_empty());
     let r = Stream::begin(&KUNIT, flags::COMPRESSED, 1, deadline());
     assert_eq!(r.map(|_| ()), Err(FpgaError::BadFlags));
@@ -457,7 +476,7 @@ fn a_load_past_its_deadline_times_out_in_the_step_that_overran() {
     fake.op_ms = 10;
     // parse x2 (20 ms), write_init (30), write (40): the write overran.
     let r = load_image(&mut fake, &KUNIT, 0, IMAGE_SIZE, &Deadline::new(0, 35));
-    assert_eq!(r, Err(FpgaError::Timeout));
+    assert_eq!(r.map(|_| ()), Err(FpgaError::Timeout));
     assert_eq!(fake.state, FpgaState::WriteErr);
     assert_eq!(fake.count(Op::WriteComplete), 0);
 }
@@ -468,7 +487,7 @@ fn write_complete_gets_what_is_left_of_the_deadline() {
     fake.op_ms = 10;
     let r =
         load_image(&mut fake, &KUNIT, 0, IMAGE_SIZE, &Deadline::new(0, 100));
-    assert_eq!(r, Ok(()));
+    assert_eq!(r.map(|_| ()), Ok(()));
     assert_eq!(fake.complete_timeout, Some(60));
 }
 
@@ -492,7 +511,10 @@ fn a_stream_may_not_outrun_its_image_nor_end_early() {
         Stream::begin(&KUNIT, 0, IMAGE_SIZE, deadline()).unwrap();
     fake.lease.truncate(2048);
     assert_eq!(stream.chunk(&mut fake, &KUNIT, 2048), Ok(()));
-    assert_eq!(stream.end(&mut fake), Err(FpgaError::ImageIncomplete));
+    assert_eq!(
+        stream.end(&mut fake).map(|_| ()),
+        Err(FpgaError::ImageIncomplete)
+    );
     assert_eq!(fake.state, FpgaState::WriteErr);
     assert_eq!(fake.count(Op::WriteComplete), 0);
 }
@@ -513,4 +535,51 @@ fn abandoned_steps_map_to_their_error_states() {
         Some(FpgaState::ParseHeaderErr)
     );
     assert_eq!(error_state_of(FpgaState::Operating), None);
+}
+
+/// SHA-256 of `bytes` through the same digest, in one piece.
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut d = ImageDigest::new();
+    d.update(bytes);
+    d.finish().sha256
+}
+
+#[test]
+fn a_whole_load_hashes_the_whole_image_once_before_its_write() {
+    let mut fake = Fake::new(kunit_image());
+    let f = load_image(&mut fake, &KUNIT, 0, IMAGE_SIZE, &deadline())
+        .expect("loads");
+    // The header too, though the driver skips it.
+    assert_eq!(fake.digested, [Window::head(IMAGE_SIZE)]);
+    assert_eq!((f.sha256, f.length), (sha256(&kunit_image()), IMAGE_SIZE));
+}
+
+#[test]
+fn a_stream_hashes_each_accepted_chunk_but_not_a_refused_one() {
+    let image = kunit_image();
+    let mut fake = Fake::new(Vec::new());
+    let (mut stream, _) =
+        Stream::begin(&KUNIT, 0, IMAGE_SIZE, deadline()).unwrap();
+    fake.lease = image[..1000].to_vec();
+    let r = stream.chunk(&mut fake, &KUNIT, 1000);
+    assert_eq!(r, Err(FpgaError::FirstChunkTooShort));
+    assert!(fake.digested.is_empty());
+    let mut at = 0;
+    for len in [1500, 1000, 1000, 596] {
+        fake.lease = image[at..at + len].to_vec();
+        assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
+        at += len;
+    }
+    let f = stream.end(&mut fake).expect("operating");
+    assert_eq!(fake.digested.len(), 4);
+    assert_eq!((f.sha256, f.length), (sha256(&image), IMAGE_SIZE));
+}
+
+#[test]
+fn a_lease_revoked_while_hashing_fails_the_write_before_it_starts() {
+    let mut fake = Fake::new(kunit_image());
+    fake.digest_fails = true;
+    assert_eq!(load(&mut fake, &KUNIT), Err(FpgaError::ClientWentAway));
+    assert_eq!(fake.state, FpgaState::WriteErr);
+    assert_eq!(fake.count(Op::Write), 0);
 }
