@@ -85,6 +85,17 @@ fn check_top_level(r: Reporter, raw: &RawConfig) -> Result<(), ConfigError> {
     if raw.name.is_empty() {
         return Err(r.error("name", "must not be empty"));
     }
+    if !image_manifest::is_image_name(&raw.name) {
+        return Err(r.error(
+            "name",
+            format!(
+                "{:?} is not a valid image name: it names the probe socket \
+                 and dump files, so use letters, digits, '-' or '_' (at \
+                 most 64, starting with a letter or digit)",
+                raw.name
+            ),
+        ));
+    }
     if crate::board::board(&raw.board).is_none() {
         let known: Vec<String> = crate::board::BOARDS
             .iter()

@@ -689,6 +689,22 @@ fn only_the_hosted_board_exists() {
 }
 
 #[test]
+fn an_image_name_that_would_move_the_socket_or_dumps_is_rejected() {
+    for bad in ["../escape", "a/b", ".hidden", "two words"] {
+        let text =
+            image("").replace("name = \"t\"", &format!("name = {bad:?}"));
+        assert_eq!(
+            error(&text),
+            format!(
+                "app.toml: name: {bad:?} is not a valid image name: it names \
+                 the probe socket and dump files, so use letters, digits, \
+                 '-' or '_' (at most 64, starting with a letter or digit)"
+            )
+        );
+    }
+}
+
+#[test]
 fn an_absolute_blob_path_is_rejected() {
     let text = format!("{}[blobs]\nbits = \"/etc/passwd\"\n", image(""));
     assert_eq!(

@@ -114,21 +114,44 @@ pub use debug_protocol::default_probe_path;
 /// `humility dump [file]`: asks the kernel to write a dump; returns its
 /// path.
 ///
+/// The kernel writes dumps only in its own dump directory and never over
+/// an existing file, so `file` is a file name, or a path in that
+/// directory.
+///
 /// # Errors
 ///
-/// On a dump, or if the kernel cannot write it.
+/// On a dump, a path elsewhere, or if the kernel cannot write it.
 pub fn dump(target: &mut Target, path: Option<&Path>) -> Result<String> {
     let probe = target.live("dump")?;
-    let mut request = serde_json::json!({ "op": "dump" });
-    if let Some(p) = path {
-        // The kernel resolves relative paths against its own directory;
-        // make it ours.
-        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-        request["path"] = p.display().to_string().into();
-    }
-    let answer = probe.request(request)?;
-    let written = answer["path"].as_str().unwrap_or("?");
+    let name = match path {
+        None => None,
+        Some(p) => Some(dump_name(p, probe.identity.dump_dir.as_deref())?),
+    };
+    let written = probe.dump(name.as_deref())?;
     Ok(format!("humility: dump written to {written}\n"))
+}
+
+/// The file name to ask the kernel for, given what the user typed.
+fn dump_name(path: &Path, dump_dir: Option<&str>) -> Result<String> {
+    let file = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{} names no file", path.display()))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        let same = dump_dir.is_some_and(|k| {
+            let ours = std::fs::canonicalize(dir).ok();
+            ours.is_some() && ours == std::fs::canonicalize(k).ok()
+        });
+        if !same {
+            return Err(anyhow!(
+                "the kernel writes dumps only in its dump directory ({}); \
+                 give a file name, or start the kernel with --dump-dir",
+                dump_dir.unwrap_or("unknown")
+            ));
+        }
+    }
+    Ok(file.to_owned())
 }
 
 #[cfg(test)]

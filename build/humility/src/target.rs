@@ -14,66 +14,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
-use serde::Deserialize;
-use serde_json::{Value as Json, json};
+use debug_protocol::wire::{
+    self, DumpWritten, Identity, MAX_LINE, MAX_QUEUE, MAX_READ, MemoryData,
+    Request, TaskTable,
+};
+use debug_protocol::{HexBytes, dump};
+use serde::de::DeserializeOwned;
 
 use crate::archive::Archive;
+
+pub use debug_protocol::TaskRow;
 
 /// How long we wait for the probe to answer one request. The kernel
 /// answers between two events, so only a wedged kernel takes this long.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The dump format we read (the kernel's `dump::FORMAT`).
-pub const DUMP_FORMAT: &str = "leasehold-dump-1";
-
-/// One row of the kernel's task table, as the probe and dumps give it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct TaskRow {
-    pub index: usize,
-    pub name: String,
-    pub generation: u8,
-    pub priority: u8,
-    /// Hex of `abi::TaskState::encode`.
-    pub state: String,
-    #[serde(default)]
-    pub syscalls: u64,
-    /// Pending (posted, not yet delivered) notification bits.
-    #[serde(default)]
-    pub notifications: u32,
-    /// Timer deadline, ms since boot.
-    #[serde(default)]
-    pub timer: Option<u64>,
-    /// The notification mask of the task's RECV, if the kernel reports
-    /// it (older kernels do not).
-    #[serde(default)]
-    pub recv_mask: Option<u32>,
-    /// Where the message of a task that panicked is in its RAM.
-    #[serde(default)]
-    pub panic: Option<PanicAt>,
-}
-
-/// A panic message's place in task RAM, as the kernel reports it.
-#[derive(Clone, Copy, Debug, Deserialize)]
-pub struct PanicAt {
-    pub address: u64,
-    pub length: u64,
-}
-
-impl TaskRow {
-    /// The decoded state.
-    ///
-    /// # Errors
-    ///
-    /// If the hex or the encoding is malformed.
-    pub fn decode_state(&self) -> Result<abi::TaskState> {
-        let bytes = unhex(&self.state).ok_or_else(|| {
-            anyhow!("task {}: state {:?} is not hex", self.name, self.state)
-        })?;
-        abi::TaskState::decode(&bytes).ok_or_else(|| {
-            anyhow!("task {}: undecodable state {}", self.name, self.state)
-        })
-    }
-}
+/// Bytes of task memory per `write` request: the hex and the envelope stay
+/// well inside the kernel's line limit.
+const WRITE_CHUNK: usize = MAX_LINE / 4;
 
 /// A running system or a dump.
 pub enum Target {
@@ -161,16 +119,20 @@ pub struct Probe {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     /// From `identity` at attach time.
+    pub identity: Identity,
+    /// From `identity` at attach time.
     pub uptime_ms: u64,
 }
 
 impl Probe {
-    /// Connects and checks that the running image is the archive's.
+    /// Connects, checks that the kernel at the other end is ours (its
+    /// uid: anyone else could be answering in its place), and that the
+    /// running image is the archive's.
     ///
     /// # Errors
     ///
-    /// "system not running" if there is no socket or nobody listens; the
-    /// image mismatch if the ids differ.
+    /// "system not running" if there is no socket or nobody listens; a
+    /// foreign server; the image mismatch if the ids differ.
     pub fn attach(path: &Path, archive: &Archive) -> Result<Self> {
         let stream = UnixStream::connect(path).map_err(|e| {
             use std::io::ErrorKind::*;
@@ -188,6 +150,19 @@ impl Probe {
                 _ => anyhow!("cannot connect to {}: {e}", path.display()),
             }
         })?;
+        let server =
+            rustix::net::sockopt::socket_peercred(&stream).map_err(|e| {
+                anyhow!("{}: no peer credentials: {e}", path.display())
+            })?;
+        let us = rustix::process::geteuid().as_raw();
+        if server.uid.as_raw() != us {
+            bail!(
+                "the probe at {} is served by uid {}, not by us (uid {us}); \
+                 refusing to talk to it",
+                path.display(),
+                server.uid.as_raw()
+            );
+        }
         stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
         stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
         let writer = stream.try_clone()?;
@@ -195,29 +170,38 @@ impl Probe {
             path: path.to_owned(),
             reader: BufReader::new(stream),
             writer,
+            identity: Identity {
+                name: String::new(),
+                image_id: String::new(),
+                git_revision: String::new(),
+                uptime_ms: 0,
+                dump_dir: None,
+            },
             uptime_ms: 0,
         };
-        let id = probe.request(json!({ "op": "identity" }))?;
-        let running = id["image_id"].as_str().unwrap_or("?").to_string();
-        if running != archive.image_id() {
+        let id: Identity = probe.call(&Request::Identity)?;
+        if id.image_id != archive.image_id() {
             bail!(
-                "archive and running image differ (archive {}, running \
-                 {running})",
-                archive.image_id()
+                "archive and running image differ (archive {}, running {})",
+                archive.image_id(),
+                id.image_id
             );
         }
-        probe.uptime_ms = id["uptime_ms"].as_u64().unwrap_or(0);
+        probe.uptime_ms = id.uptime_ms;
+        probe.identity = id;
         Ok(probe)
     }
 
-    /// Sends one request and returns the answer, `ok` checked.
+    /// Sends one request and returns its answer.
     ///
     /// # Errors
     ///
-    /// If the socket closes or times out, or the kernel refuses.
-    pub fn request(&mut self, request: Json) -> Result<Json> {
-        let mut line = request.to_string();
-        line.push('\n');
+    /// If the socket closes or times out, the answer is malformed, or the
+    /// kernel refuses (with its reason).
+    pub fn call<T: DeserializeOwned>(
+        &mut self,
+        request: &Request,
+    ) -> Result<T> {
         let closed = || {
             anyhow!(
                 "the probe at {} closed the connection mid-command (did the \
@@ -226,10 +210,12 @@ impl Probe {
             )
         };
         self.writer
-            .write_all(line.as_bytes())
+            .write_all(request.to_line().as_bytes())
             .map_err(|_| closed())?;
         let mut answer = String::new();
-        match self.reader.read_line(&mut answer) {
+        // An answer is never longer than the kernel's queue.
+        let limit = u64::try_from(MAX_QUEUE).unwrap_or(u64::MAX);
+        match (&mut self.reader).take(limit).read_line(&mut answer) {
             Ok(0) => return Err(closed()),
             Ok(_) => {}
             Err(e)
@@ -250,59 +236,85 @@ impl Probe {
         if !answer.ends_with('\n') {
             return Err(closed());
         }
-        let value: Json = serde_json::from_str(&answer)
-            .map_err(|e| anyhow!("the probe sent a malformed answer: {e}"))?;
-        if value["ok"] != Json::Bool(true) {
-            let why = value["error"].as_str().unwrap_or("no reason given");
-            bail!("the kernel refused: {why}");
-        }
-        Ok(value)
+        Ok(wire::parse_answer(&answer)?)
     }
 
     fn tasks(&mut self) -> Result<Vec<TaskRow>> {
-        let answer = self.request(json!({ "op": "tasks" }))?;
-        serde_json::from_value(answer["tasks"].clone())
-            .map_err(|e| anyhow!("the probe sent a malformed task table: {e}"))
+        let table: TaskTable = self.call(&Request::Tasks)?;
+        Ok(table.tasks)
     }
 
-    /// Reads task memory.
+    /// Reads task memory, in requests of at most [`MAX_READ`] bytes.
     ///
     /// # Errors
     ///
-    /// As [`Self::request`].
+    /// As [`Self::call`], or a short answer.
     pub fn read(
         &mut self,
         task: usize,
         address: u64,
         len: u64,
     ) -> Result<Vec<u8>> {
-        let answer = self.request(json!({
-            "op": "read", "task": task, "address": address, "length": len,
-        }))?;
-        let data = answer["data"].as_str().unwrap_or_default();
-        let bytes = unhex(data)
-            .ok_or_else(|| anyhow!("the probe sent malformed data"))?;
-        if bytes.len() as u64 != len {
-            bail!("the probe sent {} bytes, not {len}", bytes.len());
+        let outside = || anyhow!("{address:#x}+{len:#x} is not a 32-bit range");
+        let start = u32::try_from(address).map_err(|_| outside())?;
+        let len = u32::try_from(len).map_err(|_| outside())?;
+        start.checked_add(len).ok_or_else(outside)?;
+        let mut out = Vec::with_capacity(len as usize);
+        let mut done = 0u32;
+        while done < len {
+            let length = (len - done).min(MAX_READ);
+            let answer: MemoryData = self.call(&Request::Read {
+                task,
+                address: start + done,
+                length,
+            })?;
+            if answer.data.0.len() != length as usize {
+                bail!(
+                    "the probe sent {} bytes, not {length}",
+                    answer.data.0.len()
+                );
+            }
+            out.extend_from_slice(&answer.data.0);
+            done += length;
         }
-        Ok(bytes)
+        Ok(out)
     }
 
-    /// Writes task RAM.
+    /// Writes task RAM, in requests that fit the kernel's line limit.
     ///
     /// # Errors
     ///
-    /// As [`Self::request`].
+    /// As [`Self::call`].
     pub fn write(
         &mut self,
         task: usize,
         address: u64,
         data: &[u8],
     ) -> Result<()> {
-        self.request(json!({
-            "op": "write", "task": task, "address": address, "data": hex(data),
-        }))?;
+        let mut at = u32::try_from(address)
+            .map_err(|_| anyhow!("{address:#x} is not a 32-bit address"))?;
+        for chunk in data.chunks(WRITE_CHUNK) {
+            let _: wire::Done = self.call(&Request::Write {
+                task,
+                address: at,
+                data: HexBytes(chunk.to_vec()),
+            })?;
+            at = at.wrapping_add(chunk.len() as u32);
+        }
         Ok(())
+    }
+
+    /// Asks for a dump, named `name` in the kernel's dump directory or
+    /// named by the kernel; returns its path.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::call`] (a taken name, the dump caps).
+    pub fn dump(&mut self, name: Option<&str>) -> Result<String> {
+        let written: DumpWritten = self.call(&Request::Dump {
+            name: name.map(str::to_owned),
+        })?;
+        Ok(written.path)
     }
 }
 
@@ -316,20 +328,9 @@ pub struct Dump {
     ram: HashMap<usize, Vec<u8>>,
 }
 
-/// `dump.json`'s header fields.
-#[derive(Deserialize)]
-struct DumpHeader {
-    format: String,
-    image_id: String,
-    #[serde(default)]
-    uptime_ms: u64,
-    #[serde(default)]
-    reason: String,
-    tasks: Vec<TaskRow>,
-}
-
 impl Dump {
-    /// Opens a dump and checks it against the archive.
+    /// Opens a dump and checks it against the archive. Reads at most what
+    /// the archive says the tasks' RAM holds, whatever the file claims.
     ///
     /// # Errors
     ///
@@ -339,59 +340,28 @@ impl Dump {
         let name = path.display();
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow!("cannot open dump {name}: {e}"))?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-            anyhow!("dump {name} is corrupt or truncated ({e})")
-        })?;
-        let mut entry = |n: &str| -> Result<Vec<u8>> {
-            let mut f = zip.by_name(n).map_err(|e| {
-                anyhow!("dump {name} is corrupt or truncated ({n}: {e})")
-            })?;
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes).map_err(|e| {
-                anyhow!("dump {name} is corrupt or truncated ({n}: {e})")
-            })?;
-            Ok(bytes)
-        };
-        let header: DumpHeader = serde_json::from_slice(&entry("dump.json")?)
-            .map_err(|e| {
-            anyhow!("dump {name}: malformed dump.json: {e}")
-        })?;
-        if header.format != DUMP_FORMAT {
-            bail!(
-                "{name} is a {:?} dump; this humility reads {DUMP_FORMAT:?}",
-                header.format
-            );
-        }
-        if header.image_id != archive.image_id() {
+        let sizes: Vec<u64> = archive
+            .manifest
+            .tasks
+            .iter()
+            .map(|t| u64::from(t.ram.size))
+            .collect();
+        let contents = dump::read(std::io::BufReader::new(file), &sizes)
+            .map_err(|e| anyhow!("dump {name}: {e}"))?;
+        if contents.header.image_id != archive.image_id() {
             bail!(
                 "dump {name} is of another image (archive {}, dump {})",
                 archive.image_id(),
-                header.image_id
+                contents.header.image_id
             );
         }
-        let mut ram = HashMap::new();
-        for t in &archive.manifest.tasks {
-            let i = usize::from(t.index);
-            let bytes = entry(&format!("ram/{i}.bin"))?;
-            if bytes.len() as u64 != u64::from(t.ram.size) {
-                bail!(
-                    "dump {name} is truncated: ram/{i}.bin has {} bytes, \
-                     task {} has {}",
-                    bytes.len(),
-                    t.name,
-                    t.ram.size
-                );
-            }
-            ram.insert(i, bytes);
-        }
         Ok(Self {
-            tasks: header.tasks,
-            uptime_ms: header.uptime_ms,
-            reason: header.reason,
-            ram,
+            tasks: contents.header.tasks,
+            uptime_ms: contents.header.uptime_ms,
+            reason: contents.header.reason,
+            ram: contents.ram.into_iter().enumerate().collect(),
         })
     }
-
     fn read(
         &self,
         archive: &Archive,
@@ -426,16 +396,10 @@ impl Dump {
 
 /// Lower-case hex, as the probe speaks it.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ::hex::encode(bytes)
 }
 
 /// The inverse of [`hex`]; `None` if malformed.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    ::hex::decode(s).ok()
 }

@@ -64,7 +64,12 @@ pub fn panic_message(
 ) -> Option<String> {
     let at = row.panic?;
     let bytes = target
-        .read(archive, row.index, at.address, at.length)
+        .read(
+            archive,
+            row.index,
+            u64::from(at.address),
+            u64::from(at.length),
+        )
         .ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let words: Vec<&str> = text.split_whitespace().collect();

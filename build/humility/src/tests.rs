@@ -214,10 +214,12 @@ fn row(index: usize, state: &TaskState, recv_mask: Option<u32>) -> TaskRow {
         name: String::new(),
         generation: 0,
         priority: 0,
-        state: hex(&state.encode()),
+        state: state.encode().to_vec().into(),
         syscalls: 0,
         notifications: 0,
         timer: Some(1071),
+        ram: debug_protocol::Range { base: 0, size: 0 },
+        flash: debug_protocol::Range { base: 0, size: 0 },
         recv_mask,
         panic: None,
     }
@@ -295,10 +297,14 @@ fn task_states_read_like_humility() {
 #[test]
 fn a_malformed_state_is_an_error_not_a_panic() {
     let mut r = row(0, &TaskState::default(), None);
-    r.state = "zz".into();
+    r.state = vec![0xff; 3].into();
     assert!(r.decode_state().is_err());
-    r.state = "ff".repeat(20);
+    r.state = vec![0xff; 20].into();
     assert!(r.decode_state().is_err());
+    // Non-hex in a row from the wire is refused when the row is read.
+    let text = r#"{"index":0,"name":"t","generation":0,"priority":0,
+        "state":"zz","ram":{"base":0,"size":0},"flash":{"base":0,"size":0}}"#;
+    assert!(serde_json::from_str::<TaskRow>(text).is_err());
 }
 
 /// A dump of the test archive's image, with `ram` for every task.
@@ -306,10 +312,13 @@ fn dump_files(image_id: &str, ram_len: usize) -> Vec<(String, Vec<u8>)> {
     let tasks: Vec<_> = (0..4)
         .map(|i| {
             json!({"index": i, "name": "t", "generation": 0, "priority": i,
-                   "state": hex(&TaskState::default().encode())})
+                   "state": hex(&TaskState::default().encode()),
+                   "ram": {"base": 0, "size": 0x100},
+                   "flash": {"base": 0, "size": 0}})
         })
         .collect();
     let header = json!({"format": "leasehold-dump-1", "image_id": image_id,
+                        "name": "unit", "git_revision": "abc",
                         "uptime_ms": 5, "reason": "test", "tasks": tasks});
     let mut files =
         vec![("dump.json".to_string(), header.to_string().into_bytes())];
@@ -431,6 +440,19 @@ fn a_missing_probe_socket_means_not_running() {
     );
 }
 
+/// A fake kernel's answer to `identity`.
+fn identity(image_id: &str) -> String {
+    debug_protocol::wire::answer_line(&Ok(debug_protocol::wire::Identity {
+        name: "unit".into(),
+        image_id: image_id.into(),
+        git_revision: "abc".into(),
+        uptime_ms: 1,
+        dump_dir: None,
+    }))
+    .trim_end()
+    .to_owned()
+}
+
 /// A fake kernel that answers `identity` and then hangs up, as a kernel
 /// that exits mid-command does.
 #[test]
@@ -448,8 +470,7 @@ fn a_probe_that_goes_away_mid_command_is_a_clear_error() {
         let mut line = String::new();
         reader.read_line(&mut line).expect("identity");
         let mut w = stream;
-        writeln!(w, "{}", json!({"ok": true, "image_id": id, "uptime_ms": 1}))
-            .expect("answer");
+        writeln!(w, "{}", identity(&id)).expect("answer");
         line.clear();
         reader.read_line(&mut line).expect("tasks");
         // ...and exit without answering.
@@ -467,8 +488,7 @@ fn a_probe_that_goes_away_mid_command_is_a_clear_error() {
     let other = std::thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         let mut w = stream;
-        writeln!(w, "{}", json!({"ok": true, "image_id": "00000000000000ff"}))
-            .expect("answer");
+        writeln!(w, "{}", identity("00000000000000ff")).expect("answer");
     });
     let err =
         crate::target::Probe::attach(&dir.path().join("o.sock"), &archive)

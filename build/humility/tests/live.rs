@@ -443,8 +443,16 @@ fn test_jefe_external_control() {
         jefe_ring.contains("Dumped { task: TaskId(2/gen1), ok: true }"),
         "{jefe_ring}"
     );
-    let policy_dump = sys.dir.path().join("leasehold-demo.dump.1");
-    assert!(policy_dump.is_file(), "no dump by policy");
+    // The kernel names its dumps `<image>-<boot time>-<n>.dump`; this
+    // run's first is the policy's.
+    let policy_dump = std::fs::read_dir(sys.dir.path())
+        .expect("dump directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("leasehold-demo-") && name.ends_with("-1.dump")
+        })
+        .expect("no dump by policy");
     let archive = image().archive.display().to_string();
     let policy = policy_dump.display().to_string();
     let held = succeeded(
@@ -674,7 +682,7 @@ fn fake_probe(path: &Path, image_id: String) -> std::thread::JoinHandle<()> {
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
         let answer = format!(
-            r#"{{"ok":true,"name":"leasehold-demo","image_id":"{image_id}","uptime_ms":1}}"#
+            r#"{{"ok":true,"name":"leasehold-demo","image_id":"{image_id}","git_revision":"x","uptime_ms":1}}"#
         );
         writeln!(writer, "{answer}").unwrap();
         line.clear();

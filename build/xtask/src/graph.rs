@@ -118,8 +118,9 @@ fn peripheral_node(name: &str) -> String {
     format!("peripheral:{name}")
 }
 
-/// A DOT quoted id. Names are validated (lowercase, digits, `-`, `_`), but
-/// the image name is free text, so escape anyway.
+/// A DOT quoted id. Names are validated (task and peripheral names:
+/// lowercase, digits, `-`, `_`; the image name: a file-name-safe
+/// identifier), but escape anyway: the quoting must not depend on it.
 fn quote(id: &str) -> String {
     format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -131,7 +132,7 @@ mod tests {
     #[test]
     fn slots_uses_irqs_and_the_fault_notification_are_edges() {
         let text = r#"
-            name = "g \"1\""
+            name = "g-1"
             board = "hosted"
             stacksize = 1024
             [tasks.jefe]
@@ -155,7 +156,7 @@ mod tests {
         "#;
         let c = Config::parse(text, "app.toml").expect("valid");
         let dot = dot(&c);
-        assert!(dot.starts_with("digraph \"g \\\"1\\\"\" {\n"), "{dot}");
+        assert!(dot.starts_with("digraph \"g-1\" {\n"), "{dot}");
         for line in [
             "\"task:drv\" -> \"task:jefe\" [label = \"sys\"];",
             "\"task:idle\" -> \"task:drv\";",
@@ -168,5 +169,10 @@ mod tests {
         }
         assert!(dot.ends_with("}\n"));
         assert_eq!(dot.matches('{').count(), dot.matches('}').count());
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_escaped() {
+        assert_eq!(quote(r#"g "1" \ x"#), r#""g \"1\" \\ x""#);
     }
 }

@@ -44,11 +44,23 @@ impl Kernel {
         stdin: Stdio,
         stdout: Stdio,
     ) -> Result<Self> {
+        Self::spawn_with_args(kernel, archive, &[], stdin, stdout)
+    }
+
+    /// As [`Kernel::spawn`], with more arguments after the archive.
+    pub fn spawn_with_args(
+        kernel: &Path,
+        archive: &Path,
+        args: &[&std::ffi::OsStr],
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> Result<Self> {
         // Catch signals before the child exists, so none is lost between.
         let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
             .context("cannot install signal handlers")?;
         let child = Command::new(kernel)
             .arg(archive)
+            .args(args)
             .stdin(stdin)
             .stdout(stdout)
             .spawn()

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod attack;
 mod bench;
 mod cargo;
 mod clippy;

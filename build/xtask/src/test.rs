@@ -29,7 +29,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, other: Tally) {
+    pub fn add(&mut self, other: Tally) {
         self.passed += other.passed;
         self.failed += other.failed;
     }
@@ -111,14 +111,28 @@ impl ImageRun {
 fn run_image(app_toml: &Path, timeout: Duration) -> Result<ImageRun> {
     let label = app_toml.display().to_string();
     let image = crate::dist::dist(app_toml)?;
-    let mut kernel = Kernel::spawn(
+    // The attack image also gets host-side cases (build/xtask/src/attack.rs),
+    // and its dumps go to a directory of its own.
+    let attack = crate::attack::is_attack_image(app_toml);
+    let dumps = tempfile::tempdir().context("dump directory")?;
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    if attack {
+        args.extend(["--dump-dir".as_ref(), dumps.path().as_os_str()]);
+    }
+    let mut kernel = Kernel::spawn_with_args(
         &image.kernel,
         &image.archive,
+        &args,
         Stdio::null(),
         Stdio::piped(),
     )?;
     let stdout = kernel.take_stdout().context("kernel stdout")?;
-    let reader = std::thread::spawn(move || read_cases(BufReader::new(stdout)));
+    let log = crate::attack::KernelLog::default();
+    let reader = std::thread::spawn({
+        let log = log.clone();
+        move || read_cases(BufReader::new(stdout), &log)
+    });
+    let host = attack.then(|| crate::attack::run_live(&log, dumps.path()));
     let status = kernel.wait_timeout(timeout)?;
     let hung = status.is_none();
     let status = match status {
@@ -127,6 +141,10 @@ fn run_image(app_toml: &Path, timeout: Duration) -> Result<ImageRun> {
     };
     // Tasks holding the pipe die with the kernel, so this ends promptly.
     let (mut tally, last_line) = reader.join().unwrap_or_default();
+    if let Some(host) = host {
+        tally.add(host);
+        tally.add(crate::attack::run_hostile(&image.kernel, &image.archive));
+    }
     let problem = judge(status, tally, hung, timeout);
     if let Some(problem) = &problem {
         eprintln!("error: image {label}: {problem}");
@@ -164,13 +182,17 @@ fn judge(
 
 /// Echoes the kernel's output and counts case lines; returns the counts
 /// and the last line.
-fn read_cases(input: impl BufRead) -> (Tally, String) {
+fn read_cases(
+    input: impl BufRead,
+    log: &crate::attack::KernelLog,
+) -> (Tally, String) {
     let mut tally = Tally::default();
     let mut last = String::new();
     let mut out = std::io::stdout();
     for line in input.lines() {
         let Ok(line) = line else { break };
         let _ = writeln!(out, "{line}");
+        log.push(&line);
         match case_result(&line) {
             Some(true) => tally.passed += 1,
             Some(false) => tally.failed += 1,
@@ -178,6 +200,7 @@ fn read_cases(input: impl BufRead) -> (Tally, String) {
         }
         last = line;
     }
+    log.close();
     (tally, last)
 }
 

@@ -8,6 +8,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Is `name` acceptable as an image name? It becomes part of the probe
+/// socket's and every dump's file name, so it must be one plain path
+/// component: letters, digits, `-` and `_`, at most 64, starting with a
+/// letter or digit. (`../x` would move the socket and the dumps.)
+pub fn is_image_name(name: &str) -> bool {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(ok)
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 /// File name of the manifest inside an image archive.
 pub const MANIFEST_PATH: &str = "manifest.json";
 
@@ -204,5 +216,19 @@ mod tests {
         assert!(!r.contains(0x1000, 0x101));
         assert!(!r.contains(0xFFF, 1));
         assert!(!r.contains(u64::MAX, 2));
+    }
+
+    #[test]
+    fn image_names_are_one_plain_path_component() {
+        for good in ["leasehold-demo", "kernel-tests", "a", "x_1", "7up"] {
+            assert!(is_image_name(good), "{good}");
+        }
+        let long = "x".repeat(65);
+        for bad in [
+            "", "../x", "a/b", ".hidden", "-rf", "_x", "a b", "ä", "a.b",
+            "a\n", &long,
+        ] {
+            assert!(!is_image_name(bad), "{bad:?}");
+        }
     }
 }

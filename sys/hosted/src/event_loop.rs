@@ -9,7 +9,9 @@
 //! here is reentrant and nothing runs concurrently.
 
 use crate::image::{self, TaskImage};
+use crate::log::klog;
 use crate::memory::{HostPlatform, Ram, TaskMemory};
+use crate::probe::{Probe, socket::Location};
 use crate::seccomp::{self, Notif, NotifResp};
 use crate::spawn::{self, Process};
 use crate::{devices::Devices, faults};
@@ -18,40 +20,23 @@ use anyhow::Result;
 use image_manifest::ImageManifest;
 use kern::task::{IrqRoute, MemoryRegion};
 use kern::{Effects, Kernel, Peripheral, Task, TaskDesc};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const TOKEN_SIGNAL: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
 /// Kernel log lines about one task printed in full before rate limiting.
 const LOG_BURST: u64 = 20;
-/// Probe connections are `CONN_BASE + id`; a task incarnation is
-/// `spawn number << 16 | task index`, always below `CONN_BASE`.
-const CONN_BASE: u64 = 1 << 62;
+// Probe connections are `probe::CONNECTION_TOKEN_BASE + id`; a task
+// incarnation is `spawn number << 16 | task index`, always below it.
 
 /// Where the kernel listens for a debugger and writes dumps.
 pub struct Options {
     pub one_cpu: bool,
     pub verbose: bool,
+    /// `--probe`; else the default for the image's name.
     pub probe: Option<std::path::PathBuf>,
     pub dump_dir: std::path::PathBuf,
-}
-
-/// The debug probe's listening socket and open connections.
-struct Probe {
-    listener: std::os::unix::net::UnixListener,
-    path: std::path::PathBuf,
-    conns: std::collections::HashMap<
-        u64,
-        (std::os::unix::net::UnixStream, Vec<u8>),
-    >,
-    next_id: u64,
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// What the platform tracks for a task's current process.
@@ -190,18 +175,24 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         image_id: manifest.image_id,
         shutdown: None,
         manifest: manifest.clone(),
-        dump_dir: opts.dump_dir.clone(),
-        dumps_written: 0,
+        dumps: crate::dump::DumpDir::open(
+            &opts.dump_dir,
+            &manifest.name,
+            manifest.tasks.len(),
+        )?,
     };
     let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
-    let probe_path = opts
-        .probe
-        .clone()
-        .unwrap_or_else(|| debug_protocol::default_probe_path(&manifest.name));
+    let location = match &opts.probe {
+        Some(path) => Location::Explicit(path.clone()),
+        None => Location::Default {
+            dir: debug_protocol::path::default_probe_dir(),
+            file: debug_protocol::path::probe_file_name(&manifest.name),
+        },
+    };
     let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
-    hosted.open_probe(&probe_path)?;
-    println!(
-        "kernel: booting image {} ({:016x}), {} tasks",
+    hosted.open_probe(&location)?;
+    klog!(
+        "booting image {} ({:016x}), {} tasks",
         hosted.manifest.name,
         hosted.manifest.image_id,
         hosted.manifest.tasks.len()
@@ -211,10 +202,7 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
         tasks: kernel.tasks.len() as u16,
     });
     hosted.apply(&mut kernel);
-    println!(
-        "kernel: all tasks started in {} us",
-        started.elapsed().as_micros()
-    );
+    klog!("all tasks started in {} us", started.elapsed().as_micros());
     let code = hosted.serve(&mut kernel);
     hosted.stop_all(&mut kernel);
     Ok(code)
@@ -327,7 +315,9 @@ impl Hosted {
                         return code;
                     }
                 } else if token == TOKEN_PROBE {
-                    self.accept_probe();
+                    if let Some(p) = self.probe.as_mut() {
+                        p.accept(self.epoll.as_fd());
+                    }
                 } else if token == TOKEN_TIMER {
                     self.armed_us = None;
                     let mut buf = [0u8; 8];
@@ -339,8 +329,17 @@ impl Hosted {
                             8,
                         )
                     };
-                } else if token >= CONN_BASE {
-                    self.on_probe_data(k, token);
+                } else if Probe::owns(token) {
+                    let flags =
+                        rustix::event::epoll::EventFlags::from_bits_retain(
+                            ev.events,
+                        );
+                    let effects = &mut self.effects;
+                    if let Some(p) = self.probe.as_mut() {
+                        p.on_ready(self.epoll.as_fd(), token, flags, |line| {
+                            crate::probe::requests::answer(k, effects, line)
+                        });
+                    }
                 } else if ev.events & libc::EPOLLIN as u32 != 0 {
                     self.on_trap(k, token);
                 }
@@ -452,7 +451,7 @@ impl Hosted {
             }
             let signo = u32::from_le_bytes([si[0], si[1], si[2], si[3]]) as i32;
             if signo != libc::SIGCHLD {
-                println!("kernel: signal {signo}, stopping");
+                klog!("signal {signo}, stopping");
                 stop = Some(130);
             }
         }
@@ -611,7 +610,13 @@ impl Hosted {
             });
             self.log(i, &line);
             if self.manifest.kernel.dump_on_fault {
-                self.write_dump(k, None, &line);
+                let cause = crate::dump::Cause::Task(i);
+                let _ = k.platform.write_dump(
+                    k.tasks.as_slice(),
+                    cause,
+                    None,
+                    &line,
+                );
             }
         }
     }
@@ -624,11 +629,9 @@ impl Hosted {
         let n = self.logged[i];
         self.logged[i] += 1;
         if self.verbose || n < LOG_BURST {
-            println!("kernel: {line}");
+            klog!("{line}");
         } else if n.is_multiple_of(1000) {
-            println!(
-                "kernel: {line} (event {n} for this task; others not shown)"
-            );
+            klog!("{line} (event {n} for this task; others not shown)");
         }
     }
 
@@ -696,7 +699,7 @@ impl Hosted {
         match Ram::new(&t.name, &self.images[i].ram_init) {
             Ok(ram) => k.platform.memory[i].ram = ram,
             Err(e) => {
-                println!("kernel: task {}: cannot allocate RAM: {e}", t.name)
+                klog!("task {}: cannot allocate RAM: {e}", t.name)
             }
         }
         if k.tasks.as_mut_slice()[i].state()
@@ -729,11 +732,11 @@ impl Hosted {
                     token,
                 });
                 if let Err(e) = self.watch(fd, token) {
-                    println!("kernel: task {name}: {e:#}");
+                    klog!("task {name}: {e:#}");
                 }
             }
             Err(e) => {
-                println!("kernel: task {name}: cannot start: {e:#}");
+                klog!("task {name}: cannot start: {e:#}");
                 self.effects
                     .merge(k.fault(i, FaultInfo::HostSignal { signal: 0 }));
             }
@@ -785,8 +788,8 @@ impl Hosted {
     fn stop_all(&mut self, k: &mut Kernel<'_, HostPlatform>) {
         if self.verbose {
             for (i, t) in k.tasks.iter().enumerate() {
-                println!(
-                    "kernel: task {}: gen {}, {} syscalls, {:?}",
+                klog!(
+                    "task {}: gen {}, {} syscalls, {:?}",
                     self.manifest.tasks[i].name,
                     t.generation().get(),
                     t.syscall_count(),
@@ -798,7 +801,13 @@ impl Hosted {
             self.kill(i);
         }
         for z in self.zombies.drain(..) {
-            spawn::kill_and_reap(z.pid);
+            if !spawn::kill_and_reap(z.pid, &z.pidfd) {
+                klog!(
+                    "task process {} did not die within {:?}",
+                    z.pid,
+                    spawn::CHILD_TIMEOUT
+                );
+            }
         }
     }
 }
@@ -818,249 +827,11 @@ fn is_ram_mmap(t: &image_manifest::TaskEntry, n: &Notif) -> bool {
 }
 
 impl Hosted {
-    fn open_probe(&mut self, path: &std::path::Path) -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-            let _ = std::fs::set_permissions(
-                dir,
-                std::fs::Permissions::from_mode(0o700),
-            );
-        }
-        let _ = std::fs::remove_file(path);
-        let listener =
-            std::os::unix::net::UnixListener::bind(path).map_err(|e| {
-                anyhow::anyhow!("probe socket {}: {e}", path.display())
-            })?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        listener.set_nonblocking(true)?;
-        self.watch(listener.as_raw_fd(), TOKEN_PROBE)?;
-        println!("kernel: debug probe at {}", path.display());
-        self.probe = Some(Probe {
-            listener,
-            path: path.to_owned(),
-            conns: Default::default(),
-            next_id: 0,
-        });
+    fn open_probe(&mut self, location: &Location) -> Result<()> {
+        let probe = Probe::open(location)?;
+        self.watch(probe.listener_fd().as_raw_fd(), TOKEN_PROBE)?;
+        klog!("debug probe at {}", probe.path().display());
+        self.probe = Some(probe);
         Ok(())
-    }
-
-    fn accept_probe(&mut self) {
-        loop {
-            let Some(p) = self.probe.as_mut() else { return };
-            let Ok((stream, _)) = p.listener.accept() else {
-                return;
-            };
-            crate::trace::record(crate::trace::Trace::ProbeConnected);
-            let id = CONN_BASE + p.next_id;
-            p.next_id += 1;
-            let fd = stream.as_raw_fd();
-            p.conns.insert(id, (stream, Vec::new()));
-            if self.watch(fd, id).is_err()
-                && let Some(p) = self.probe.as_mut()
-            {
-                p.conns.remove(&id);
-            }
-        }
-    }
-
-    /// Reads what a debugger sent; answers each complete line. A closed
-    /// or broken connection is simply dropped.
-    fn on_probe_data(&mut self, k: &mut Kernel<'_, HostPlatform>, token: u64) {
-        use std::io::{Read, Write};
-        let Some(p) = self.probe.as_mut() else { return };
-        let Some((stream, buf)) = p.conns.get_mut(&token) else {
-            return;
-        };
-        let mut chunk = [0u8; 4096];
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => {
-                p.conns.remove(&token);
-                return;
-            }
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        let mut lines = Vec::new();
-        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-            lines.push(buf.drain(..=pos).collect::<Vec<u8>>());
-        }
-        if buf.len() > 1 << 26 {
-            p.conns.remove(&token);
-            return;
-        }
-        for line in lines {
-            let text = String::from_utf8_lossy(&line);
-            let answer = match crate::probe::parse(text.trim()) {
-                Ok(req) => self.probe_request(k, req),
-                Err(e) => crate::probe::error(e),
-            };
-            let Some(p) = self.probe.as_mut() else { return };
-            let Some((stream, _)) = p.conns.get_mut(&token) else {
-                return;
-            };
-            let mut out = answer.to_string();
-            out.push('\n');
-            // Answers are written whole; a debugger that stops reading
-            // loses its connection, never the kernel's attention.
-            let _ = stream.set_nonblocking(false);
-            let ok = stream.write_all(out.as_bytes()).is_ok();
-            let _ = stream.set_nonblocking(true);
-            if !ok {
-                p.conns.remove(&token);
-            }
-        }
-    }
-
-    fn probe_request(
-        &mut self,
-        k: &mut Kernel<'_, HostPlatform>,
-        req: crate::probe::Request,
-    ) -> serde_json::Value {
-        use crate::probe::{Request, error, hex, unhex};
-        use serde_json::json;
-        let n = k.tasks.len();
-        let bad_task = |t: usize| error(format!("no task {t} (image has {n})"));
-        match req {
-            Request::Identity => json!({
-                "ok": true,
-                "name": self.manifest.name,
-                "image_id": format!("{:016x}", self.manifest.image_id),
-                "git_revision": self.manifest.git_revision,
-                "uptime_ms": k.platform.boot.elapsed().as_millis() as u64,
-            }),
-            Request::Tasks => json!({
-                "ok": true,
-                "tasks": crate::dump::task_table_json(&self.manifest, k.tasks.as_slice()),
-            }),
-            Request::Read {
-                task,
-                address,
-                length,
-            } => {
-                if task >= n {
-                    return bad_task(task);
-                }
-                if length > crate::probe::MAX_READ {
-                    return error(format!(
-                        "read of {length} bytes is too large"
-                    ));
-                }
-                match read_task(
-                    &self.manifest.tasks[task],
-                    &k.platform.memory[task],
-                    address,
-                    length,
-                ) {
-                    Ok(bytes) => json!({ "ok": true, "data": hex(&bytes) }),
-                    Err(e) => error(e),
-                }
-            }
-            Request::Write {
-                task,
-                address,
-                data,
-            } => {
-                if task >= n {
-                    return bad_task(task);
-                }
-                let bytes = match unhex(&data) {
-                    Ok(b) => b,
-                    Err(e) => return error(e),
-                };
-                let ram = &self.manifest.tasks[task].ram;
-                if !ram.contains(address as u64, bytes.len() as u64) {
-                    return error(format!(
-                        "{address:#x}+{} is not in task {task}'s RAM",
-                        bytes.len()
-                    ));
-                }
-                let at = kern::Location { task, address };
-                match kern::Platform::write(&mut k.platform, at, &bytes) {
-                    Ok(()) => json!({ "ok": true }),
-                    Err(_) => error(format!(
-                        "{address:#x}+{} is not writable in task {task}",
-                        bytes.len()
-                    )),
-                }
-            }
-            Request::Dump { path } => {
-                let path = path.map(std::path::PathBuf::from);
-                match self.write_dump(k, path, "requested by the debugger") {
-                    Some(p) => {
-                        json!({ "ok": true, "path": p.display().to_string() })
-                    }
-                    None => {
-                        error("could not write the dump (see the kernel log)")
-                    }
-                }
-            }
-            Request::Inject { task, nth, action } => {
-                if task == 0 || task >= n {
-                    return error(format!("cannot inject into task {task}"));
-                }
-                let action = match action.as_str() {
-                    "fault" => abi::InjectionAction::Fault,
-                    "restart" => abi::InjectionAction::Restart,
-                    other => {
-                        return error(format!(
-                            "unknown action {other:?} (fault, restart)"
-                        ));
-                    }
-                };
-                k.arm_injection(task, nth, action, abi::TaskId::KERNEL);
-                json!({ "ok": true })
-            }
-            Request::Trace => {
-                let rows: Vec<_> = crate::trace::entries()
-                    .into_iter()
-                    .map(|(line, generation, count, event)| {
-                        json!({ "line": line, "generation": generation, "count": count, "event": event })
-                    })
-                    .collect();
-                json!({ "ok": true, "entries": rows })
-            }
-            Request::Fault { task } => {
-                if task == 0 || task >= n {
-                    return error(format!("cannot fault task {task}"));
-                }
-                self.effects.merge(
-                    k.fault(task, FaultInfo::Injected(abi::TaskId::KERNEL)),
-                );
-                json!({ "ok": true })
-            }
-        }
-    }
-
-    /// Writes a dump; returns its path.
-    fn write_dump(
-        &mut self,
-        k: &mut Kernel<'_, HostPlatform>,
-        path: Option<std::path::PathBuf>,
-        reason: &str,
-    ) -> Option<std::path::PathBuf> {
-        k.platform.write_dump(k.tasks.as_slice(), path, reason)
-    }
-}
-
-/// Reads task memory for the debugger: flash or RAM, even of a dead task.
-fn read_task(
-    t: &image_manifest::TaskEntry,
-    mem: &crate::memory::TaskMemory,
-    address: u32,
-    length: u32,
-) -> std::result::Result<Vec<u8>, String> {
-    let (a, l) = (address as u64, length as u64);
-    if t.ram.contains(a, l) {
-        let off = (a - t.ram.base as u64) as usize;
-        Ok(mem.ram.bytes()[off..off + length as usize].to_vec())
-    } else if t.flash.contains(a, l) {
-        let off = (a - t.flash.base as u64) as usize;
-        Ok(mem.flash[off..off + length as usize].to_vec())
-    } else {
-        Err(format!(
-            "{address:#x}+{length:#x} is outside task {}'s memory",
-            t.name
-        ))
     }
 }

@@ -9,6 +9,7 @@ mod dump;
 mod event_loop;
 mod faults;
 mod image;
+mod log;
 mod memory;
 mod probe;
 mod seccomp;
@@ -16,6 +17,7 @@ mod spawn;
 mod trace;
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Boot a Leasehold image on the hosted platform.
@@ -31,10 +33,11 @@ struct Args {
     #[arg(long, short)]
     verbose: bool,
     /// Debug probe socket (default: $XDG_RUNTIME_DIR/leasehold-<image>.sock,
-    /// else /tmp/leasehold-<uid>/<image>.sock).
+    /// else $TMPDIR/leasehold-<uid>/leasehold-<image>.sock). Its directory
+    /// must be ours and closed to everyone else.
     #[arg(long)]
     probe: Option<std::path::PathBuf>,
-    /// Where dump files go.
+    /// Where dump files go (opened once, at boot).
     #[arg(long, default_value = ".")]
     dump_dir: std::path::PathBuf,
 }
@@ -50,7 +53,10 @@ fn main() -> ExitCode {
     match event_loop::run(&args.archive, opts) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("leasehold-kernel: error: {e:#}");
+            // One line: the chain of contexts, joined.
+            let text = format!("{e:#}").replace('\n', " ");
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "leasehold-kernel: error: {text}");
             ExitCode::from(2)
         }
     }

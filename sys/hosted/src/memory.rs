@@ -8,6 +8,7 @@
 //! kernel mappings, and a dead task's RAM is still there to inspect.
 
 use crate::devices::Devices;
+use crate::log::klog;
 use kern::{Location, MemoryError, PeripheralFault, Platform};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -62,6 +63,15 @@ impl Ram {
         // Safety: the mapping lives as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
+
+    /// The RAM, writable. The task may write it at the same time through
+    /// its own mapping: for the debugger's writes that is the point, and
+    /// bytes are bytes (no invariant of ours lives in task RAM).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // Safety: the mapping lives as long as `self`, and `&mut self`
+        // makes this the kernel's only view of it for the borrow.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
 }
 
 impl Drop for Ram {
@@ -87,38 +97,109 @@ pub struct HostPlatform {
     pub boot: std::time::Instant,
     pub image_id: u64,
     pub shutdown: Option<u32>,
-    /// For dumps: the image's identity and where dump files go.
+    /// For dumps and the probe: the image's identity.
     pub manifest: image_manifest::ImageManifest,
-    pub dump_dir: std::path::PathBuf,
-    pub dumps_written: u32,
+    pub dumps: crate::dump::DumpDir,
 }
 
 impl HostPlatform {
-    /// Writes a dump (at `path`, or a numbered file in the dump
-    /// directory); returns where, or `None` if it failed (said on the log).
+    /// Writes a dump (named `name` in the dump directory, or the next
+    /// automatic name); returns its path. Failures and skips are one-line
+    /// reasons, also on the log.
     pub fn write_dump(
         &mut self,
         tasks: &[kern::Task],
-        path: Option<std::path::PathBuf>,
+        cause: crate::dump::Cause,
+        name: Option<&str>,
         reason: &str,
-    ) -> Option<std::path::PathBuf> {
-        let path = path.unwrap_or_else(|| {
-            self.dumps_written += 1;
-            let name =
-                format!("{}.dump.{}", self.manifest.name, self.dumps_written);
-            self.dump_dir.join(name)
+    ) -> Result<std::path::PathBuf, String> {
+        let header = debug_protocol::dump::DumpHeader {
+            format: debug_protocol::dump::FORMAT.into(),
+            name: self.manifest.name.clone(),
+            image_id: format!("{:016x}", self.manifest.image_id),
+            git_revision: self.manifest.git_revision.clone(),
+            uptime_ms: crate::probe::requests::millis(self.boot.elapsed()),
+            reason: reason.into(),
+            tasks: crate::dump::task_rows(&self.manifest, tasks),
+        };
+        let rams: Vec<&[u8]> =
+            self.memory.iter().map(|m| m.ram.bytes()).collect();
+        let written = self.dumps.write(cause, name, |file| {
+            debug_protocol::dump::write(file, &header, &rams)?;
+            Ok(())
         });
-        match crate::dump::write(&path, &self.manifest, tasks, self, reason) {
-            Ok(()) => {
+        match &written {
+            Ok(path) => {
                 crate::trace::record(crate::trace::Trace::DumpWritten);
-                println!("kernel: wrote dump {} ({reason})", path.display());
-                Some(path)
+                klog!("wrote dump {} ({reason})", path.display());
             }
-            Err(e) => {
-                println!("kernel: dump failed: {e:#}");
-                None
-            }
+            Err(e) => klog!("no dump written: {e}"),
         }
+        written
+    }
+
+    /// Reads task memory for the debugger: flash or RAM, even of a dead
+    /// task.
+    pub fn read_any(
+        &self,
+        task: usize,
+        address: u32,
+        length: u32,
+    ) -> Result<Vec<u8>, String> {
+        let (Some(t), Some(m)) =
+            (self.manifest.tasks.get(task), self.memory.get(task))
+        else {
+            return Err(format!("no task {task}"));
+        };
+        let (a, l) = (u64::from(address), u64::from(length));
+        let found = if t.ram.contains(a, l) {
+            slice_at(m.ram.bytes(), t.ram.base, address, length)
+        } else if t.flash.contains(a, l) {
+            slice_at(&m.flash, t.flash.base, address, length)
+        } else {
+            None
+        };
+        found.map(<[u8]>::to_vec).ok_or_else(|| {
+            format!(
+                "{address:#x}+{length:#x} is outside task {}'s memory",
+                t.name
+            )
+        })
+    }
+
+    /// Writes task RAM for the debugger.
+    pub fn write_ram(
+        &mut self,
+        task: usize,
+        address: u32,
+        data: &[u8],
+    ) -> Result<(), String> {
+        let (Some(t), Some(m)) =
+            (self.manifest.tasks.get(task), self.memory.get_mut(task))
+        else {
+            return Err(format!("no task {task}"));
+        };
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let outside = || {
+            format!(
+                "{address:#x}+{:#x} is not in task {}'s RAM",
+                data.len(),
+                t.name
+            )
+        };
+        if !t.ram.contains(u64::from(address), u64::from(len)) {
+            return Err(outside());
+        }
+        let start = usize::try_from(address.wrapping_sub(t.ram.base))
+            .map_err(|_| outside())?;
+        let dst = m
+            .ram
+            .bytes_mut()
+            .get_mut(start..)
+            .and_then(|r| r.get_mut(..data.len()))
+            .ok_or_else(outside)?;
+        dst.copy_from_slice(data);
+        Ok(())
     }
 
     /// Where `len` bytes at `at` are: in the task's RAM (the kernel's
@@ -259,11 +340,9 @@ impl Platform for HostPlatform {
     }
 
     fn console_write(&mut self, task: usize, line: &[u8]) {
-        use std::io::Write;
         let text = String::from_utf8_lossy(line);
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "[{}] {}", self.names[task], text.trim_end());
-        let _ = out.flush();
+        let name = self.names.get(task).map_or("?", String::as_str);
+        crate::log::console(name, text.trim_end());
     }
 
     fn shutdown(&mut self, code: u32) {
@@ -273,6 +352,20 @@ impl Platform for HostPlatform {
     fn dump(&mut self, tasks: &[kern::Task], culprit: usize) -> bool {
         let name = self.names.get(culprit).cloned().unwrap_or_default();
         let reason = format!("requested because of task {name}");
-        self.write_dump(tasks, None, &reason).is_some()
+        let cause = crate::dump::Cause::Task(culprit);
+        self.write_dump(tasks, cause, None, &reason).is_ok()
     }
+}
+
+/// `length` bytes at `address` of a region starting at `base` whose
+/// contents are `bytes`; `None` if any of it is outside.
+fn slice_at(
+    bytes: &[u8],
+    base: u32,
+    address: u32,
+    length: u32,
+) -> Option<&[u8]> {
+    let start = usize::try_from(address.checked_sub(base)?).ok()?;
+    let len = usize::try_from(length).ok()?;
+    bytes.get(start..)?.get(..len)
 }

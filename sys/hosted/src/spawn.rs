@@ -3,7 +3,38 @@
 
 use crate::seccomp::{self, Notif, NotifResp};
 use anyhow::{Result, bail};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// How long a new task may take to hand over its listener and reach its
+/// `execveat`, and a killed process to die. Far beyond what either takes
+/// on a loaded machine (a spawn is well under a millisecond); what it
+/// bounds is a child stopped or killed at the wrong moment, which would
+/// otherwise hang the whole kernel in a blocking wait.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Waits until `fd` is ready for `events` or `timeout` passes; `false`
+/// on timeout. Only then may a blocking call on it follow.
+fn wait_ready(fd: impl AsFd, events: PollFlags, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ts = Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&fd, events)];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(0) if left.is_zero() => return false,
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            // Ready, or hung up / in error: the call that follows reports
+            // which, without blocking.
+            Ok(_) => return true,
+            Err(_) => return false,
+        }
+    }
+}
 
 /// A running task process.
 pub struct Process {
@@ -92,10 +123,10 @@ pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
     }
     // Safety: fresh fd.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    let listener = match receive_fd(&ours) {
+    let listener = match receive_fd(&ours, CHILD_TIMEOUT) {
         Ok(l) => l,
         Err(e) => {
-            kill_and_reap(pid);
+            kill_and_reap(pid, &pidfd);
             return Err(e);
         }
     };
@@ -104,8 +135,8 @@ pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
         pidfd,
         listener,
     };
-    if let Err(e) = admit_exec(&p) {
-        kill_and_reap(pid);
+    if let Err(e) = admit_exec(&p, CHILD_TIMEOUT) {
+        kill_and_reap(pid, &p.pidfd);
         return Err(e);
     }
     Ok(p)
@@ -113,7 +144,7 @@ pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
 
 /// Traces the child (so faults arrive with their address) and lets its
 /// first `execveat` through.
-fn admit_exec(p: &Process) -> Result<()> {
+fn admit_exec(p: &Process, timeout: Duration) -> Result<()> {
     // Safety: seizing our own child; options are plain flags.
     let r = unsafe {
         libc::ptrace(
@@ -136,9 +167,14 @@ fn admit_exec(p: &Process) -> Result<()> {
             seccomp::USER_NOTIF_FD_SYNC_WAKE_UP,
         )
     };
+    // RECV blocks while the child lives and has not trapped: a child
+    // stopped before its `execveat` would hold us forever.
+    if !wait_ready(&p.listener, PollFlags::IN, timeout) {
+        bail!("the task did not reach its execveat within {timeout:?}");
+    }
     let mut n = Notif::default();
-    // Safety: RECV fills our zeroed struct. The child is about to make (or
-    // already made) its `execveat`, so this does not block for long.
+    // Safety: RECV fills our zeroed struct; the listener is readable (a
+    // notification waits) or hung up (RECV fails at once).
     if unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_RECV, &mut n) } != 0 {
         return Err(last_error("waiting for the task's execveat"));
     }
@@ -158,7 +194,12 @@ fn admit_exec(p: &Process) -> Result<()> {
     Ok(())
 }
 
-fn receive_fd(sock: &OwnedFd) -> Result<OwnedFd> {
+fn receive_fd(sock: &OwnedFd, timeout: Duration) -> Result<OwnedFd> {
+    if !wait_ready(sock, PollFlags::IN, timeout) {
+        bail!(
+            "the task did not hand over its seccomp listener within {timeout:?}"
+        );
+    }
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr() as *mut _,
@@ -186,12 +227,22 @@ fn receive_fd(sock: &OwnedFd) -> Result<OwnedFd> {
     }
 }
 
-pub fn kill_and_reap(pid: libc::pid_t) {
-    // Safety: signalling and reaping our own child.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+/// Kills our child and reaps it, waiting at most [`CHILD_TIMEOUT`] for it
+/// to die; `false` if it has not (the event loop reaps it when it does).
+pub fn kill_and_reap(pid: libc::pid_t, pidfd: &OwnedFd) -> bool {
+    let _ = rustix::process::pidfd_send_signal(
+        pidfd,
+        rustix::process::Signal::KILL,
+    );
+    // A pidfd becomes readable when its process exits.
+    if !wait_ready(pidfd, PollFlags::IN, CHILD_TIMEOUT) {
+        return false;
     }
+    // Safety: reaping our own child, without blocking.
+    let r = unsafe {
+        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL | libc::WNOHANG)
+    };
+    r == pid
 }
 
 /// The child between `fork` and `execveat`. Only async-signal-safe calls.
@@ -298,5 +349,59 @@ unsafe fn send_fd(sock: RawFd, fd: RawFd) {
         (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
         std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
         libc::sendmsg(sock, &msg, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_never_hands_over_its_listener_times_out() {
+        // Our end of a socket pair whose other end is alive but silent,
+        // as with a child stopped before it could send.
+        let (ours, _silent) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let e = receive_fd(&ours, Duration::from_millis(20)).unwrap_err();
+        assert!(e.to_string().contains("did not hand over"), "{e}");
+    }
+
+    #[test]
+    fn a_child_that_dies_before_handing_over_is_an_error_at_once() {
+        let (ours, theirs) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::SEQPACKET,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        drop(theirs);
+        // Hung up: no wait for the (long) timeout.
+        let e = receive_fd(&ours, CHILD_TIMEOUT).unwrap_err();
+        assert!(e.to_string().contains("died before"), "{e}");
+    }
+
+    #[test]
+    fn a_listener_that_never_reports_an_exec_times_out() {
+        // A pipe with its writer open never becomes readable, as a
+        // listener whose child never traps.
+        let (read, _write) = rustix::pipe::pipe().unwrap();
+        let p = Process {
+            pid: 0,
+            pidfd: read.try_clone().unwrap(),
+            listener: read,
+        };
+        // SEIZE of pid 0 fails first; what matters is that nothing blocks.
+        assert!(admit_exec(&p, Duration::from_millis(20)).is_err());
+        assert!(!wait_ready(
+            &p.listener,
+            PollFlags::IN,
+            Duration::from_millis(20)
+        ));
     }
 }
