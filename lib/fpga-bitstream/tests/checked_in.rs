@@ -63,10 +63,10 @@ fn every_checked_in_image_parses() {
             };
             let swapped = d.format == Format::BinSwapped;
             assert_eq!(swapped, name.contains("swapped"), "{name}");
-            let s = parser::validate(raw, Some(part.idcode), swapped)
+            let s = parser::validate(raw, Some(part), swapped)
                 .unwrap_or_either(name);
             assert_eq!(s.idcode, Some(part.idcode));
-            assert_eq!(s.crc_checks, 1);
+            assert!(s.crc_checks >= 1, "{name}");
             assert!(s.frame_words > 0 && s.started);
         } else {
             panic!("{name}: no parser for this file name");

@@ -106,15 +106,22 @@ pub enum IoError {
     },
 }
 
-/// Every model name [`Board::new`] accepts.
-pub const MODELS: [&str; 7] = [
+/// Every model name [`Board::new`] accepts: the controllers, the iCE40s,
+/// then each 7-series part under its own name ([`xc7::PARTS`]).
+pub const MODELS: [&str; 13] = [
     "spi-controller",
     "gpio",
     "ice40-hx1k",
     "ice40-hx8k",
     "ice40-up5k",
-    "xc7a35t",
-    "xc7a50t",
+    xc7::PARTS[0].name,
+    xc7::PARTS[1].name,
+    xc7::PARTS[2].name,
+    xc7::PARTS[3].name,
+    xc7::PARTS[4].name,
+    xc7::PARTS[5].name,
+    xc7::PARTS[6].name,
+    xc7::PARTS[7].name,
 ];
 
 enum Fpga {
@@ -148,9 +155,10 @@ fn fpga_for(model: &str) -> Option<Fpga> {
         "ice40-hx1k" => Fpga::Ice40(Ice40Model::new(Ice40Device::Hx1k)),
         "ice40-hx8k" => Fpga::Ice40(Ice40Model::new(Ice40Device::Hx8k)),
         "ice40-up5k" => Fpga::Ice40(Ice40Model::new(Ice40Device::Up5k)),
-        "xc7a35t" => Fpga::Xc7(Xc7Model::new(xc7::XC7A35T)),
-        "xc7a50t" => Fpga::Xc7(Xc7Model::new(xc7::XC7A50T)),
-        _ => return None,
+        _ => {
+            let part = xc7::PARTS.into_iter().find(|p| p.name == model)?;
+            Fpga::Xc7(Xc7Model::new(part))
+        }
     })
 }
 

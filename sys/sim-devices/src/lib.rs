@@ -8,9 +8,11 @@
 //! - `spi-controller` ([`spi`]): chip select, bit order, dummy clocks, DMA.
 //! - `gpio` ([`gpio`]): 32 lines wired to FPGA pins (CRESET_B, CDONE, SS_B;
 //!   PROGRAM_B, INIT_B, DONE), with edge interrupts.
-//! - `ice40-hx1k`, `ice40-hx8k`, `ice40-up5k` ([`ice40`]) and `xc7a35t`,
-//!   `xc7a50t` ([`xc7`]): configuration engines that parse and check the
-//!   bitstream with `fpga-bitstream`, as the silicon does.
+//! - `ice40-hx1k`, `ice40-hx8k`, `ice40-up5k` ([`ice40`]) and the 7-series
+//!   parts `xc7a35t`, `xc7a50t`, `xc7a100t`, `xc7a200t`, `xc7k70t`,
+//!   `xc7k325t`, `xc7s25`, `xc7s50` ([`xc7`]): configuration engines that
+//!   parse and check the bitstream with `fpga-bitstream`, as the silicon
+//!   does.
 //!
 //! Two kinds of failure are kept strictly apart. An [`IoError`] is a bad
 //! *access* (no such register, a write to a read-only one, a reserved bit):
@@ -31,7 +33,7 @@ pub mod xc7;
 
 mod board;
 
-pub use board::{Board, BoardError, IoError};
+pub use board::{Board, BoardError, IoError, MODELS};
 
 /// An FPGA pin a GPIO line can be wired to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -65,6 +65,11 @@ pub fn error_code(kind: &ErrorKind) -> u32 {
         ErrorKind::CrcMismatch { .. } => 10,
         ErrorKind::NoSync => 11,
         ErrorKind::Truncated => 12,
+        ErrorKind::Encrypted { .. } => 13,
+        ErrorKind::FrameOverrun { .. } => 14,
+        ErrorKind::MfwrWithoutFrame => 15,
+        ErrorKind::ReadOnlyRegister { .. } => 16,
+        ErrorKind::UnsupportedCommand { .. } => 17,
     }
 }
 
@@ -97,7 +102,7 @@ impl Xc7Model {
             state: State::Housecleaning {
                 until: HOUSECLEANING_US,
             },
-            parser: Parser::new(Some(part.idcode), false),
+            parser: Parser::new(Some(part), false),
             bytes: 0,
             ignored: 0,
         }
@@ -112,7 +117,7 @@ impl Xc7Model {
         if let State::Housecleaning { until } = self.state
             && now >= until
         {
-            self.parser = Parser::new(Some(self.part.idcode), false);
+            self.parser = Parser::new(Some(self.part), false);
             self.state = State::Configuring;
         }
     }

@@ -148,3 +148,10 @@ fn unwired_lines_read_what_is_driven() {
     // Line 3 is DONE (low, unconfigured); lines 0/1 driven 1/0.
     assert_eq!(b.read_register(2, gpio::IN, 0), Ok(0b01));
 }
+
+#[test]
+fn every_7_series_part_is_a_board_model() {
+    for part in fpga_bitstream::xc7::PARTS {
+        assert!(sim_devices::MODELS.contains(&part.name), "{}", part.name);
+    }
+}

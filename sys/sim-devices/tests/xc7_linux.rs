@@ -83,8 +83,7 @@ fn linux_sequence_configures_from_the_checked_in_bin() {
     assert!(write_complete(&mut r).is_some());
     assert!(r.line(INIT_B) && r.line(DONE));
     assert_eq!(r.debug(STATE), model::DONE);
-    let summary =
-        parser::validate(&image, Some(xc7::XC7A35T.idcode), false).unwrap();
+    let summary = parser::validate(&image, Some(xc7::XC7A35T), false).unwrap();
     assert_eq!(Some(r.debug(DESIGN)), summary.last_crc);
     assert_eq!(r.debug(FRAMES) as u64, summary.frame_words);
 }
@@ -215,4 +214,65 @@ fn init_b_rising_after_housecleaning_raises_an_edge_on_advance() {
     assert!(r.board.take_irqs().is_empty());
     r.board.advance(deadline);
     assert_eq!(r.board.take_irqs(), vec![(GPIO, gpio::IRQ_EDGE)]);
+}
+
+/// The real Vivado stream (test/bitstreams/README.md says where it came
+/// from): its raw data after the `.bit` header.
+fn vivado_raw() -> Vec<u8> {
+    let bit = bitstream("xc7a35t-cmoda7-mandel.bit");
+    let header = bitfile::parse_bit_header(&bit).unwrap();
+    bit[header.data_offset..].to_vec()
+}
+
+#[test]
+fn the_real_vivado_stream_configures_the_35t_model() {
+    let raw = vivado_raw();
+    let mut r = rig();
+    assert!(write_init(&mut r));
+    write(&mut r, &raw);
+    // Vivado's 400 trailing NOPs give startup its clocks: DONE is up
+    // without a single poll.
+    assert_eq!(write_complete(&mut r), Some(0));
+    assert!(r.line(INIT_B) && r.line(DONE));
+    assert_eq!(r.debug(DESIGN), 0xE3AD_7EA5);
+    assert_eq!(r.debug(FRAMES), xc7::XC7A35T.frame_words());
+    // And again after a PROGRAM_B pulse: the model starts clean.
+    assert!(write_init(&mut r));
+    write(&mut r, &raw);
+    assert_eq!(write_complete(&mut r), Some(0));
+}
+
+#[test]
+fn the_real_35t_stream_fails_every_other_part_with_init_b_low() {
+    let raw = vivado_raw();
+    for part in xc7::PARTS.into_iter().filter(|p| *p != xc7::XC7A35T) {
+        let mut r = Rig::new(part.name, &["program_b", "init_b", "done"]);
+        assert!(write_init(&mut r), "{}", part.name);
+        write(&mut r, &raw);
+        assert_eq!(write_complete(&mut r), None, "{}", part.name);
+        assert!(!r.line(INIT_B) && !r.line(DONE), "{}", part.name);
+        let e = r.board.fpga_error(FPGA).unwrap();
+        assert!(e.contains("IdcodeMismatch"), "{}: {e}", part.name);
+        assert_eq!(r.debug(ERROR), 7);
+    }
+}
+
+#[test]
+fn an_encrypted_stream_is_refused_with_its_reason() {
+    let mut raw = vivado_raw();
+    // Edit: MASK 0x401 -> 0x441 and CTL0 0x501 -> 0x541 (the DEC bit, as
+    // an encrypted Vivado stream sets it); both words are found by value.
+    let words = [0x3000_C001u32, 0x401, 0x3000_A001, 0x501];
+    let pattern: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+    let at = raw.windows(16).position(|w| w == pattern).unwrap();
+    raw[at + 7] |= 0x40;
+    raw[at + 15] |= 0x40;
+    let mut r = rig();
+    assert!(write_init(&mut r));
+    write(&mut r, &raw);
+    assert_eq!(write_complete(&mut r), None);
+    assert!(!r.line(INIT_B));
+    let e = r.board.fpga_error(FPGA).unwrap();
+    assert!(e.contains("Encrypted"), "{e}");
+    assert_eq!(r.debug(ERROR), 13);
 }

@@ -25,7 +25,6 @@
 use drv_fpga_api::{
     Device, FpgaError, FpgaManager, FpgaState, OpRecord, flags, op, status,
 };
-use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, XC7A50T};
 use fpga_test_api::*;
 use task_jefe_api::{Disposition, Jefe};
 use userlib::*;
@@ -61,6 +60,8 @@ macro_rules! expect {
 // After the macros: the cases in this module use them.
 mod images;
 use images::*;
+mod vivado;
+use vivado::*;
 
 /// Builds the case table: each case with its name as the runner prints it.
 macro_rules! test_cases {
@@ -96,8 +97,12 @@ test_cases! {
     test_ice40_truncated,
     test_ice40_wrong_device,
     test_xc7_bad_crc,
-    test_xc7_wrong_idcode,
-    test_xc7_truncated,
+    test_xc7_vivado_real,
+    test_xc7_vivado_bitflip,
+    test_xc7_vivado_truncated,
+    test_xc7_vivado_wrong_part,
+    test_xc7_compressed,
+    test_xc7_encrypted_refused,
     test_bad_requests,
     test_image_identity_sha256,
     test_image_identity_cleared_on_failure,
@@ -429,7 +434,6 @@ fn xc7_bit_sizes() -> (u32, u32) {
 
 /// Scratch memory for images built at test time; one user at a time.
 static mut SCRATCH: [u8; 40 * 1024] = [0; 40 * 1024];
-static mut FRAMES: [u32; 64 * FRAME_WORDS] = [0; 64 * FRAME_WORDS];
 
 /// `len` bytes of scratch, zeroed. Cases are sequential and never hold
 /// two, so the `&mut` is unique.
@@ -1143,48 +1147,6 @@ fn test_xc7_bad_crc() {
     let e = FpgaError::WriteCompleteFailed;
     let bits = status::OPERATION_ERR | status::CRC_ERR;
     expect_rejected(XC7, bad, TIMEOUT_MS, e, bits);
-}
-
-/// A valid stream (right CRC) for the XC7A50T: the IDCODE check fails,
-/// INIT_B low. The same builder with the 35T's IDCODE reproduces the
-/// checked-in `.bin` byte for byte, so the IDCODE is all that differs.
-fn test_xc7_wrong_idcode() {
-    // Safety: single-threaded; the only reference to FRAMES.
-    let frames: &'static mut [u32; 64 * FRAME_WORDS] =
-        unsafe { &mut *core::ptr::addr_of_mut!(FRAMES) };
-    // gen_xc7_bitstreams's xorshift32.
-    let mut x = 0x2545_F491u32;
-    for f in frames.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        *f = x;
-    }
-    let build = |idcode: u32| -> &'static [u8] {
-        let builder = StreamBuilder::new(idcode, &frames[..]).expect("frames");
-        let out = scratch(builder.len());
-        let mut at = 0;
-        builder.write(&mut |d: &[u8]| {
-            out[at..at + d.len()].copy_from_slice(d);
-            at += d.len();
-        });
-        out
-    };
-    let right = build(XC7A35T.idcode);
-    expect!(right == blob!(xc7_bin), "the builder's 35T stream differs");
-    let wrong = build(XC7A50T.idcode);
-    let e = FpgaError::WriteCompleteFailed;
-    let bits = status::OPERATION_ERR | status::CRC_ERR;
-    expect_rejected(XC7, wrong, TIMEOUT_MS, e, bits);
-}
-
-/// Half a raw stream: no DESYNC, DONE never rises, INIT_B stays high
-/// ("missing sync word or incomplete bitstream"): the driver times out.
-fn test_xc7_truncated() {
-    let bin = blob!(xc7_bin);
-    let half = &bin[..bin.len() / 2];
-    let e = FpgaError::Timeout;
-    expect_rejected(XC7, half, 300, e, status::OPERATION_ERR);
 }
 
 /// Bad indices, bad flags and calls without the lock get clear errors

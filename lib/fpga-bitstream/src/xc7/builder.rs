@@ -1,13 +1,21 @@
 //! Writes valid 7-series configuration streams.
 //!
-//! We cannot run Vivado here, so test images come from this builder: the
-//! packet sequence is the one Vivado writes and prjxray documents for the
-//! XC7A50T (UG470 table 5-18 shape): padding, bus-width pattern, sync,
-//! TIMER/WBSTAR/CMD NULL/RCRC, COR0/COR1/IDCODE/SWITCH, MASK/CTL0/CTL1,
-//! FAR, WCFG, one type-2 FDRI write of all frames, the CRC check, then
-//! GRESTORE, LFRM, START and DESYNC. Frame *contents* are whatever the
-//! caller supplies; the device model checks the stream's structure, IDCODE
-//! and CRC, not the meaning of the frames.
+//! Only the 32 MiB throughput benchmark uses it: every test stream is the
+//! real Vivado fixture in `test/bitstreams/` or an edited copy of it, so
+//! the model is never checked against streams its own crate wrote. The
+//! packet sequence is the real fixture's, packet for packet (a test in
+//! `tests/vivado_fixture.rs` compares them): padding, bus-width pattern,
+//! sync, TIMER/WBSTAR/CMD NULL/RCRC, RBCRC_SW, COR0/COR1/IDCODE/SWITCH,
+//! MASK/CTL0/MASK/CTL1, FAR, WCFG, a type-2 FDRI write of the frames, the
+//! first CRC check, GRESTORE, LFRM, 100 NOPs, START, FAR/MASK/CTL0, the
+//! second CRC check, DESYNC and 400 NOPs. Frame *contents* are whatever
+//! the caller supplies.
+//!
+//! A stream longer than a part's configuration array is split into FDRI
+//! writes of at most [`StreamBuilder::frames_per_write`] frames, each
+//! after `FAR <- 0` and WCFG: the same frames written again from the
+//! first address, which a device accepts (the 32 MiB benchmark is larger
+//! than any single-die 7-series array).
 
 use super::{
     BUS_WIDTH_PATTERN, Command, DUMMY, FRAME_WORDS, NOP, Register, SYNC_WORD,
@@ -39,13 +47,14 @@ pub struct StreamBuilder<'a> {
     leading_dummies: usize,
     trailing_nops: usize,
     crc_check: bool,
+    frames_per_write: usize,
 }
 
 impl<'a> StreamBuilder<'a> {
     /// A builder writing `frames` (101 words each) to a device with
-    /// `idcode`. Defaults: 8 leading dummy words, a CRC check, and 16 NOPs
-    /// after DESYNC (Vivado pads its streams the same way, which also
-    /// gives the startup sequence its clocks).
+    /// `idcode`. Defaults: 8 leading dummy words, the CRC checks, 400
+    /// NOPs after DESYNC (as Vivado pads its streams, which also gives the
+    /// startup sequence its clocks), and all frames in one FDRI write.
     ///
     /// # Errors
     ///
@@ -63,9 +72,17 @@ impl<'a> StreamBuilder<'a> {
             idcode,
             frames,
             leading_dummies: 8,
-            trailing_nops: 16,
+            trailing_nops: 400,
             crc_check: true,
+            frames_per_write: usize::MAX,
         })
+    }
+
+    /// Splits the frame data into FDRI writes of at most `frames` frames
+    /// (at least 1), each from frame address 0.
+    pub fn frames_per_write(mut self, frames: usize) -> Self {
+        self.frames_per_write = frames.max(1);
+        self
     }
 
     /// Sets the NOP words after DESYNC (0 ends the stream at DESYNC, so
@@ -138,7 +155,7 @@ impl<'a> StreamBuilder<'a> {
         s.w.word(NOP);
         s.command(Command::Rcrc);
         s.w.words(&[NOP, NOP]);
-        s.write(Register::Reserved13, 0);
+        s.write(Register::RbcrcSw, 0);
         s.write(Register::Cor0, COR0);
         s.write(Register::Cor1, 0);
         s.write(Register::Idcode, self.idcode);
@@ -149,33 +166,44 @@ impl<'a> StreamBuilder<'a> {
         s.write(Register::Mask, 0);
         s.write(Register::Ctl1, 0);
         s.w.words(&[NOP; 8]);
-        s.write(Register::Far, 0);
-        s.command(Command::Wcfg);
-        s.w.word(NOP);
-        if !self.frames.is_empty() {
-            s.w.word(Register::Fdri.write_header(0));
-            s.w.word(0x5000_0000 | self.frames.len() as u32);
-            for &f in self.frames {
-                s.crc = crc::update(s.crc, Register::Fdri.address(), f);
+        let per_write = self.frames_per_write.saturating_mul(FRAME_WORDS);
+        let mut chunks = self.frames.chunks(per_write.max(FRAME_WORDS));
+        let first = chunks.next().unwrap_or(&[]);
+        for chunk in core::iter::once(first).chain(chunks) {
+            s.write(Register::Far, 0);
+            s.command(Command::Wcfg);
+            s.w.word(NOP);
+            if !chunk.is_empty() {
+                s.w.word(Register::Fdri.write_header(0));
+                s.w.word(0x5000_0000 | chunk.len() as u32);
+                for &f in chunk {
+                    s.crc = crc::update(s.crc, Register::Fdri.address(), f);
+                }
+                s.w.words(chunk);
             }
-            s.w.words(self.frames);
         }
-        if self.crc_check {
-            let value = s.crc;
-            s.w.words(&[Register::Crc.write_header(1), value]);
-        }
+        s.check(self.crc_check);
+        s.w.words(&[NOP; 2]);
         s.command(Command::Grestore);
         s.w.word(NOP);
         s.command(Command::Lfrm);
-        s.w.words(&[NOP; 4]);
+        s.w.words(&[NOP; 100]);
         s.command(Command::Start);
         s.w.word(NOP);
+        s.write(Register::Far, END_FAR);
+        s.write(Register::Mask, 0x501);
+        s.write(Register::Ctl0, 0x501);
+        s.check(self.crc_check);
+        s.w.words(&[NOP; 2]);
         s.command(Command::Desync);
         for _ in 0..self.trailing_nops {
             s.w.word(NOP);
         }
     }
 }
+
+/// The frame address Vivado writes after START in the XC7A35T fixture.
+const END_FAR: u32 = 0x03BE_0000;
 
 /// Register writes with the CRC kept as the device keeps it.
 struct Stream<'w, W: Words> {
@@ -187,6 +215,14 @@ impl<W: Words> Stream<'_, W> {
     fn write(&mut self, register: Register, value: u32) {
         self.w.words(&[register.write_header(1), value]);
         self.crc = crc::update(self.crc, register.address(), value);
+    }
+
+    /// A CRC check (which starts the CRC again), or nothing.
+    fn check(&mut self, enabled: bool) {
+        if enabled {
+            self.w.words(&[Register::Crc.write_header(1), self.crc]);
+            self.crc = 0;
+        }
     }
 
     fn command(&mut self, command: Command) {

@@ -14,12 +14,14 @@
 //!   detection.
 //! - [`crc`]: the 37-bit CRC-32C, bitwise reference and fast tables.
 //! - [`parser`]: the incremental packet parser a device model runs.
+//! - [`registers`]: the register file and command effects it keeps.
 //! - [`builder`]: [`StreamBuilder`], which writes a valid stream.
 
 pub mod bitfile;
 pub mod builder;
 pub mod crc;
 pub mod parser;
+pub mod registers;
 
 pub use builder::StreamBuilder;
 pub use parser::Parser;
@@ -78,8 +80,9 @@ pub enum Register {
     Wbstar = 0x10,
     /// Watchdog timer.
     Timer = 0x11,
-    /// Undocumented; Vivado writes 0 to it right after RCRC.
-    Reserved13 = 0x13,
+    /// Readback CRC software check (RBCRC_SW in Vivado's own bitstream
+    /// dumps; not in UG470's table). Vivado writes 0 to it after RCRC.
+    RbcrcSw = 0x13,
     /// Boot history status (read only).
     Bootsts = 0x16,
     /// Control 1.
@@ -109,7 +112,7 @@ impl Register {
             0x0E => Register::Cor1,
             0x10 => Register::Wbstar,
             0x11 => Register::Timer,
-            0x13 => Register::Reserved13,
+            0x13 => Register::RbcrcSw,
             0x16 => Register::Bootsts,
             0x18 => Register::Ctl1,
             0x1F => Register::Bspi,
@@ -200,41 +203,76 @@ impl Command {
     }
 }
 
-/// A 7-series part we know the JTAG IDCODE of.
+/// A 7-series part: its JTAG IDCODE and the size of its configuration
+/// array.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Part {
-    /// Vivado's part name without package/speed ("xc7a35t").
+    /// Vivado's part name without package/speed ("xc7a35t"); also the
+    /// board's peripheral model name.
     pub name: &'static str,
     /// IDCODE as written in the bitstream (revision nibble zero).
     pub idcode: u32,
+    /// The full bitstream's length in bits (UG470 table 1-1, "Bitstream
+    /// Length"): what Vivado writes for this part with default options.
+    pub bitstream_bits: u32,
 }
 
-/// Artix-7 35T (prjxray `xc7a35t`).
-pub const XC7A35T: Part = Part {
-    name: "xc7a35t",
-    idcode: 0x0362_D093,
-};
+/// Words of a default (uncompressed, unencrypted) Vivado stream that are
+/// not frame data: padding, bus-width pattern, sync, the register writes
+/// around FDRI and the trailing NOPs. Measured on the real XC7A35T stream
+/// in `test/bitstreams/` (548,003 words of which FDRI takes 547,420), and
+/// the same for every single-die 7-series part: UG470's bitstream length
+/// minus these words is a whole number of 101-word frames for each part
+/// in [`PARTS`] (a unit test checks it).
+pub const VIVADO_OVERHEAD_WORDS: u32 = 583;
 
-/// Artix-7 50T (the prjxray UG470 walk-through example).
-pub const XC7A50T: Part = Part {
-    name: "xc7a50t",
-    idcode: 0x0362_C093,
-};
+impl Part {
+    /// Frame-data words a full configuration writes through FDRI: the
+    /// configuration array, including the pad frames Vivado writes at the
+    /// end of each row. A stream may not write more from one frame
+    /// address.
+    pub const fn frame_words(&self) -> u32 {
+        self.bitstream_bits / 32 - VIVADO_OVERHEAD_WORDS
+    }
 
+    /// The configuration array in 101-word frames.
+    pub const fn frames(&self) -> u32 {
+        self.frame_words() / FRAME_WORDS as u32
+    }
+}
+
+const fn part(name: &'static str, idcode: u32, bitstream_bits: u32) -> Part {
+    Part {
+        name,
+        idcode,
+        bitstream_bits,
+    }
+}
+
+// IDCODEs and bitstream lengths: UG470 (v1.11) table 1-1, "Bitstream
+// Length", which lists both for every 7-series part.
+
+/// Artix-7 35T (the real fixture's part).
+pub const XC7A35T: Part = part("xc7a35t", 0x0362_D093, 17_536_096);
+/// Artix-7 50T: the 35T's die size with its own IDCODE.
+pub const XC7A50T: Part = part("xc7a50t", 0x0362_C093, 17_536_096);
 /// Artix-7 100T.
-pub const XC7A100T: Part = Part {
-    name: "xc7a100t",
-    idcode: 0x0363_1093,
-};
-
+pub const XC7A100T: Part = part("xc7a100t", 0x0363_1093, 30_606_304);
 /// Artix-7 200T.
-pub const XC7A200T: Part = Part {
-    name: "xc7a200t",
-    idcode: 0x0363_6093,
-};
+pub const XC7A200T: Part = part("xc7a200t", 0x0363_6093, 77_845_216);
+/// Kintex-7 70T.
+pub const XC7K70T: Part = part("xc7k70t", 0x0364_7093, 24_090_592);
+/// Kintex-7 325T.
+pub const XC7K325T: Part = part("xc7k325t", 0x0365_1093, 91_548_896);
+/// Spartan-7 25.
+pub const XC7S25: Part = part("xc7s25", 0x037C_4093, 9_934_432);
+/// Spartan-7 50.
+pub const XC7S50: Part = part("xc7s50", 0x0362_F093, 17_536_096);
 
 /// Every part in this table.
-pub const PARTS: [Part; 4] = [XC7A35T, XC7A50T, XC7A100T, XC7A200T];
+pub const PARTS: [Part; 8] = [
+    XC7A35T, XC7A50T, XC7A100T, XC7A200T, XC7K70T, XC7K325T, XC7S25, XC7S50,
+];
 
 /// The bits of an IDCODE that identify the die. The top nibble is the
 /// silicon revision, which differs between chips of one part and which the

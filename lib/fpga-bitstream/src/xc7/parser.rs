@@ -1,22 +1,40 @@
 //! An incremental parser for 7-series configuration packets.
 //!
 //! It behaves like the device's configuration logic: it skips bytes until
-//! the sync word, then decodes packets word by word, keeps the running CRC,
-//! checks IDCODE and CRC writes, and loses sync at DESYNC (after which it
-//! looks for the next sync word again, as the device does).
+//! the sync word (the dummy words and the bus-width pattern before it are
+//! noise to a serial device), then decodes packets word by word, keeps the
+//! running CRC, checks IDCODE and CRC writes, and loses sync at DESYNC
+//! (after which it looks for the next sync word again, as the device
+//! does). Register values and command effects live in
+//! [`ConfigRegisters`].
+//!
+//! The CRC rules, checked against two real Vivado streams: every register
+//! write except to CRC extends it; RCRC resets it to 0; and a CRC check
+//! resets it to 0 as well, so a stream's second check covers only what
+//! came after the first.
+//!
+//! Frame data is checked against the part: no more frame words may follow
+//! one FAR write than the part's configuration array holds
+//! ([`super::Part::frame_words`]), counting each MFWR copy as a frame.
+//! Encrypted streams (CBC written, or CTL0.DEC set) are refused: the model
+//! holds no AES key.
 //!
 //! Frame data, the bulk of a stream, never produces per-word events: one
 //! [`Event::FrameData`] covers every whole word available in the input, and
 //! its CRC is computed over the slice in place ([`super::crc::update_words`]).
 
-use super::{Command, IDCODE_DIE_MASK, Register, SYNC_WORD, crc};
+use super::registers::ConfigRegisters;
+use super::{
+    Command, FRAME_WORDS, IDCODE_DIE_MASK, Part, Register, SYNC_WORD, crc,
+};
 
 /// What the stream did, in order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The sync word: packets follow.
     Sync,
-    /// A word written to a register other than CMD, CRC and FDRI.
+    /// A word written to a register other than CMD, CRC and FDRI (MFWR
+    /// words included: the copy itself is [`Event::FrameCopied`]).
     Write {
         /// The register.
         register: Register,
@@ -30,6 +48,8 @@ pub enum Event {
         /// Words in this event.
         words: u32,
     },
+    /// An MFWR write copied the last frame to the frame address.
+    FrameCopied,
     /// A CRC register write matched the running CRC.
     CrcOk {
         /// The checked value.
@@ -93,6 +113,32 @@ pub enum ErrorKind {
     NoSync,
     /// The stream ended after sync but before DESYNC.
     Truncated,
+    /// The stream is encrypted (a CBC write, or CTL0.DEC set through
+    /// MASK); this device holds no AES key, so it cannot load it.
+    Encrypted {
+        /// The register whose write showed it.
+        register: Register,
+    },
+    /// More frame data after one FAR write than the part has frames: the
+    /// stream is for a larger part, or corrupt.
+    FrameOverrun {
+        /// Frame words the part takes from one address.
+        limit: u32,
+    },
+    /// An MFWR write without a frame to copy (no MFW command, or no frame
+    /// written since WCFG).
+    MfwrWithoutFrame,
+    /// A write to a read-only register (STAT, FDRO, BOOTSTS).
+    ReadOnlyRegister {
+        /// The register.
+        register: Register,
+    },
+    /// A command slave serial cannot carry out: IPROG reboots from a boot
+    /// flash at WBSTAR, which this configuration mode does not have.
+    UnsupportedCommand {
+        /// The command.
+        command: Command,
+    },
 }
 
 /// A rejected stream: what and where.
@@ -109,7 +155,7 @@ pub struct Error {
 pub struct Summary {
     /// The IDCODE written, if any.
     pub idcode: Option<u32>,
-    /// Frame-data words written to FDRI.
+    /// Frame-data words written to FDRI (MFWR copies not included).
     pub frame_words: u64,
     /// CRC checks that passed.
     pub crc_checks: u32,
@@ -117,6 +163,8 @@ pub struct Summary {
     pub last_crc: Option<u32>,
     /// Whether START was issued.
     pub started: bool,
+    /// Frames copied by MFWR (a compressed stream).
+    pub frames_copied: u32,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -132,45 +180,52 @@ enum State {
 pub struct Parser {
     state: State,
     swapped: bool,
-    expected_idcode: Option<u32>,
+    part: Option<Part>,
     partial: [u8; 4],
     partial_len: usize,
     pos: u64,
     crc: u32,
     last_type1: Option<Register>,
-    idcode: Option<u32>,
-    wcfg: bool,
-    started: bool,
-    synced_once: bool,
+    regs: ConfigRegisters,
     desynced: bool,
     frame_words: u64,
+    /// Frame words since the last FAR write (the overrun check).
+    run_words: u64,
+    /// Whether a whole frame was written since WCFG (MFWR copies it).
+    have_frame: bool,
+    frames_copied: u32,
     crc_checks: u32,
     last_crc: Option<u32>,
 }
 
 impl Parser {
-    /// A parser for a device whose IDCODE is `expected_idcode` (or any
-    /// device, when `None`). `swapped` reads byte-swapped (Zynq PCAP
-    /// order) words.
-    pub fn new(expected_idcode: Option<u32>, swapped: bool) -> Self {
+    /// A parser for `part` (its IDCODE and array size are checked), or
+    /// for any device when `None`. `swapped` reads byte-swapped (Zynq
+    /// PCAP order) words.
+    pub fn new(part: Option<Part>, swapped: bool) -> Self {
         Parser {
             state: State::Presync { window: 0 },
             swapped,
-            expected_idcode,
+            part,
             partial: [0; 4],
             partial_len: 0,
             pos: 0,
             crc: 0,
             last_type1: None,
-            idcode: None,
-            wcfg: false,
-            started: false,
-            synced_once: false,
+            regs: ConfigRegisters::default(),
             desynced: false,
             frame_words: 0,
+            run_words: 0,
+            have_frame: false,
+            frames_copied: 0,
             crc_checks: 0,
             last_crc: None,
         }
+    }
+
+    /// The registers as the stream has written them so far.
+    pub fn registers(&self) -> &ConfigRegisters {
+        &self.regs
     }
 
     /// Bytes consumed so far.
@@ -190,17 +245,18 @@ impl Parser {
 
     /// Whether START has been issued.
     pub fn started(&self) -> bool {
-        self.started
+        self.regs.flags.started
     }
 
     /// What the stream has done so far.
     pub fn summary(&self) -> Summary {
         Summary {
-            idcode: self.idcode,
+            idcode: self.regs.idcode,
             frame_words: self.frame_words,
             crc_checks: self.crc_checks,
             last_crc: self.last_crc,
-            started: self.started,
+            started: self.regs.flags.started,
+            frames_copied: self.frames_copied,
         }
     }
 
@@ -235,9 +291,14 @@ impl Parser {
                 && self.partial_len == 0
                 && rest.len() >= 4
             {
-                let words = remaining.min((rest.len() / 4) as u32);
-                let n = self.frame_data(rest, words);
-                return Ok((used + n, Some(Event::FrameData { words })));
+                let room = self.frame_room();
+                if room > 0 {
+                    let words =
+                        remaining.min((rest.len() / 4) as u32).min(room);
+                    let n = self.frame_data(rest, words);
+                    return Ok((used + n, Some(Event::FrameData { words })));
+                }
+                // No room: the next word fails through the slow path.
             }
             // One word, possibly assembled across calls.
             let need = 4 - self.partial_len;
@@ -310,7 +371,6 @@ impl Parser {
                 self.pos += i as u64 + 1;
                 self.state = State::Header;
                 self.partial_len = 0;
-                self.synced_once = true;
                 return (i + 1, true);
             }
         }
@@ -319,13 +379,41 @@ impl Parser {
         (rest.len(), false)
     }
 
-    /// Consumes `words` whole FDRI words from the front of `rest`.
+    /// Frame words the part still takes from the current frame address
+    /// (`u32::MAX` when no part is checked).
+    fn frame_room(&self) -> u32 {
+        match self.part {
+            Some(p) => {
+                let limit = p.frame_words() as u64;
+                limit.saturating_sub(self.run_words) as u32
+            }
+            None => u32::MAX,
+        }
+    }
+
+    /// Counts `words` more frame words from the current address.
+    fn take_frame_words(&mut self, words: u32) -> Result<(), ErrorKind> {
+        if words > self.frame_room() {
+            let limit = self.part.map_or(u32::MAX, |p| p.frame_words());
+            return Err(ErrorKind::FrameOverrun { limit });
+        }
+        self.run_words += words as u64;
+        if self.run_words >= FRAME_WORDS as u64 {
+            self.have_frame = true;
+        }
+        Ok(())
+    }
+
+    /// Consumes `words` whole FDRI words (at most [`Self::frame_room`])
+    /// from the front of `rest`.
     fn frame_data(&mut self, rest: &[u8], words: u32) -> usize {
         let n = words as usize * 4;
         let address = Register::Fdri.address();
         self.crc =
             crc::update_words(self.crc, address, &rest[..n], self.swapped);
         self.pos += n as u64;
+        // Cannot fail: the caller kept `words` within the room.
+        let _ = self.take_frame_words(words);
         self.frame_words += words as u64;
         self.finish_payload_words(Register::Fdri, words);
         n
@@ -393,21 +481,43 @@ impl Parser {
             0b11 => return Err(ErrorKind::BadOpcode { header }),
             _ => {}
         }
-        if register == Register::Fdri && count > 0 {
-            if self.expected_idcode.is_some() && self.idcode.is_none() {
-                return Err(ErrorKind::FdriBeforeIdcode);
-            }
-            if !self.wcfg {
-                return Err(ErrorKind::FdriWithoutWcfg);
-            }
-        }
         if count > 0 {
+            self.check_packet(register)?;
             self.state = State::Payload {
                 register,
                 remaining: count,
             };
         }
+        if register == Register::Mfwr && count > 0 {
+            // One MFWR packet copies the last frame once, to FAR.
+            self.take_frame_words(FRAME_WORDS as u32)?;
+            self.frames_copied += 1;
+            return Ok(Some(Event::FrameCopied));
+        }
         Ok(None)
+    }
+
+    /// Refuses a packet the device would refuse before its first word.
+    fn check_packet(&self, register: Register) -> Result<(), ErrorKind> {
+        match register {
+            Register::Fdri => {
+                if self.part.is_some() && self.regs.idcode.is_none() {
+                    return Err(ErrorKind::FdriBeforeIdcode);
+                }
+                if !self.regs.flags.wcfg {
+                    return Err(ErrorKind::FdriWithoutWcfg);
+                }
+            }
+            Register::Mfwr if !self.regs.flags.mfw || !self.have_frame => {
+                return Err(ErrorKind::MfwrWithoutFrame);
+            }
+            Register::Cbc => return Err(ErrorKind::Encrypted { register }),
+            Register::Stat | Register::Fdro | Register::Bootsts => {
+                return Err(ErrorKind::ReadOnlyRegister { register });
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn payload(
@@ -422,6 +532,10 @@ impl Parser {
                     found: value,
                 });
             }
+            // A check starts the CRC again: the next check covers only
+            // the writes after this one (both real Vivado streams we
+            // have need this for their second check to match).
+            self.crc = 0;
             self.crc_checks += 1;
             self.last_crc = Some(value);
             return Ok(Some(Event::CrcOk { value }));
@@ -430,35 +544,51 @@ impl Parser {
         match register {
             Register::Cmd => self.command(value).map(Some),
             Register::Fdri => {
+                self.take_frame_words(1)?;
                 self.frame_words += 1;
                 Ok(Some(Event::FrameData { words: 1 }))
             }
             Register::Idcode => {
-                if let Some(expected) = self.expected_idcode
-                    && expected & IDCODE_DIE_MASK != value & IDCODE_DIE_MASK
+                if let Some(part) = self.part
+                    && part.idcode & IDCODE_DIE_MASK != value & IDCODE_DIE_MASK
                 {
                     return Err(ErrorKind::IdcodeMismatch {
-                        expected,
+                        expected: part.idcode,
                         found: value,
                     });
                 }
-                self.idcode = Some(value);
+                self.regs.write(register, value);
                 Ok(Some(Event::Write { register, value }))
             }
-            _ => Ok(Some(Event::Write { register, value })),
+            Register::Far => {
+                self.regs.write(register, value);
+                self.run_words = 0;
+                Ok(Some(Event::Write { register, value }))
+            }
+            _ => {
+                self.regs.write(register, value);
+                if self.regs.decrypting() {
+                    return Err(ErrorKind::Encrypted { register });
+                }
+                Ok(Some(Event::Write { register, value }))
+            }
         }
     }
 
     fn command(&mut self, code: u32) -> Result<Event, ErrorKind> {
         let command =
             Command::from_code(code).ok_or(ErrorKind::BadCommand { code })?;
+        self.regs.command(command);
         match command {
             Command::Rcrc => self.crc = 0,
-            Command::Wcfg => self.wcfg = true,
-            Command::Start => self.started = true,
+            Command::Wcfg => self.have_frame = false,
+            Command::Iprog => {
+                return Err(ErrorKind::UnsupportedCommand { command });
+            }
             Command::Desync => {
                 self.desynced = true;
-                self.wcfg = false;
+                self.regs.flags.wcfg = false;
+                self.regs.flags.mfw = false;
                 self.state = State::Presync { window: 0 };
                 return Ok(Event::Desync);
             }
@@ -476,10 +606,10 @@ impl Parser {
 /// report it.
 pub fn validate(
     raw: &[u8],
-    expected_idcode: Option<u32>,
+    part: Option<Part>,
     swapped: bool,
 ) -> Result<Summary, Error> {
-    let mut parser = Parser::new(expected_idcode, swapped);
+    let mut parser = Parser::new(part, swapped);
     let mut rest = raw;
     while !rest.is_empty() {
         let (used, _) = parser.feed(rest)?;

@@ -19,7 +19,7 @@ fn frames(n: usize) -> Vec<u32> {
 
 fn build(idcode: u32, f: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
-    let b = StreamBuilder::new(idcode, f).unwrap();
+    let b = StreamBuilder::new(idcode, f).unwrap().trailing_nops(16);
     b.write(&mut |d| out.extend_from_slice(d));
     assert_eq!(out.len(), b.len());
     out
@@ -29,12 +29,12 @@ fn build(idcode: u32, f: &[u32]) -> Vec<u8> {
 fn built_stream_validates_for_its_device_in_any_chunking() {
     let f = frames(12);
     let raw = build(XC7A35T.idcode, &f);
-    let whole = parser::validate(&raw, Some(XC7A35T.idcode), false).unwrap();
+    let whole = parser::validate(&raw, Some(XC7A35T), false).unwrap();
     assert_eq!(whole.frame_words, f.len() as u64);
-    assert_eq!(whole.crc_checks, 1);
+    assert_eq!(whole.crc_checks, 2);
     assert!(whole.started);
     for chunk in [1, 3, 5, 4096] {
-        let mut p = Parser::new(Some(XC7A35T.idcode), false);
+        let mut p = Parser::new(Some(XC7A35T), false);
         for piece in raw.chunks(chunk) {
             let mut rest = piece;
             while !rest.is_empty() {
@@ -77,7 +77,7 @@ fn events_follow_the_ug470_sequence() {
 #[test]
 fn wrong_idcode_is_rejected_at_the_idcode_write() {
     let raw = build(XC7A50T.idcode, &frames(2));
-    let e = parser::validate(&raw, Some(XC7A35T.idcode), false).unwrap_err();
+    let e = parser::validate(&raw, Some(XC7A35T), false).unwrap_err();
     assert_eq!(
         e.kind,
         ErrorKind::IdcodeMismatch {
@@ -94,15 +94,16 @@ fn wrong_idcode_is_rejected_at_the_idcode_write() {
 #[test]
 fn idcode_revision_nibble_is_ignored() {
     let raw = build(0x1362_D093, &frames(1));
-    assert!(parser::validate(&raw, Some(XC7A35T.idcode), false).is_ok());
+    assert!(parser::validate(&raw, Some(XC7A35T), false).is_ok());
 }
 
 #[test]
 fn corrupted_frame_word_is_a_crc_mismatch() {
     let mut raw = build(XC7A35T.idcode, &frames(3));
-    let at = raw.len() / 2;
-    raw[at] ^= 1;
-    let e = parser::validate(&raw, Some(XC7A35T.idcode), false).unwrap_err();
+    // Into the frame data: past the type-2 FDRI header.
+    let type2 = raw.windows(4).position(|w| w[0] == 0x50).unwrap();
+    raw[type2 + 200] ^= 1;
+    let e = parser::validate(&raw, Some(XC7A35T), false).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::CrcMismatch { .. }), "{e:?}");
 }
 
@@ -121,7 +122,7 @@ fn stream_without_crc_check_still_configures() {
 #[test]
 fn truncated_and_unsynced_streams_are_reported() {
     let raw = build(XC7A35T.idcode, &frames(2));
-    let e = parser::validate(&raw[..raw.len() / 2], None, false).unwrap_err();
+    let e = parser::validate(&raw[..raw.len() / 3], None, false).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Truncated);
     let e = parser::validate(&[0xFF; 64], None, false).unwrap_err();
     assert_eq!(e.kind, ErrorKind::NoSync);

@@ -3,8 +3,8 @@
 //!
 //! 1. Builds a 32 MiB Xilinx 7-series stream for the XC7A35T in RAM with
 //!    `fpga-bitstream`'s `StreamBuilder` (valid UG470: sync, IDCODE,
-//!    one type-2 FDRI write of ~83,000 frames, CRC, START, DESYNC), so the
-//!    device model checks every word of it.
+//!    ~83,000 frames in type-2 FDRI writes of one 35T array each, CRC,
+//!    START, DESYNC), so the device model checks every word of it.
 //! 2. Loads it whole, several times (`xc7_load_32mib`, end to end: parse
 //!    the header, write_init with its PROGRAM_B pulse and 7.5 ms program
 //!    latency, the write, write_complete), and streamed with the data in
@@ -167,8 +167,10 @@ fn main() -> ! {
         x ^= x << 5;
         *w = x;
     }
+    // More frames than the 35T has: written in passes from frame 0.
     let builder = StreamBuilder::new(XC7A35T.idcode, &frames[..])
-        .unwrap_or_else(|_| fail("StreamBuilder", FpgaError::BadFlags));
+        .unwrap_or_else(|_| fail("StreamBuilder", FpgaError::BadFlags))
+        .frames_per_write(XC7A35T.frames() as usize);
     let mut len = 0;
     builder.write(&mut |bytes: &[u8]| {
         buf[len..len + bytes.len()].copy_from_slice(bytes);
