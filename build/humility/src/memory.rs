@@ -150,7 +150,7 @@ pub fn readmem(
     if len == 0 || len > MAX_LEN {
         bail!("length {len} is out of range (1 to {MAX_LEN})");
     }
-    if len % unit.size() as u64 != 0 {
+    if !len.is_multiple_of(unit.size() as u64) {
         bail!(
             "length {len} is not a whole number of {}-byte units",
             unit.size()
