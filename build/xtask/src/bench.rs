@@ -232,7 +232,7 @@ pub fn ipc(root: &Path) -> Result<()> {
 const IDOL_MAX_RATIO: f64 = 1.10;
 
 /// The idol benchmark: a generated zero-argument op through
-/// `idol_runtime::dispatch` against the raw null round trip, timed by one
+/// `idol_runtime::serve` against the raw null round trip, timed by one
 /// client in alternating batches of the same run, on one CPU.
 ///
 /// # Errors

@@ -306,7 +306,8 @@ mod tests {
             assert_eq!(Sysnum::try_from(n), Ok(s));
             assert_eq!(s as u32, n);
         }
-        assert_eq!(Sysnum::try_from(15), Err(()));
+        assert_eq!(Sysnum::try_from(15), Ok(Sysnum::ReplyRecv));
+        assert_eq!(Sysnum::try_from(16), Err(()));
         assert_eq!(Sysnum::try_from(u32::MAX), Err(()));
     }
 

@@ -157,12 +157,41 @@ pub fn sys_reply_recv(
         Some(r) => (r.peer, r.code, r.message),
         None => (TaskId::KERNEL, 0, &[][..]),
     };
+    let reply = (peer, code, addr(message), message.len() as u32);
+    reply_recv(reply, buffer, notification_mask, sender)
+}
+
+/// As [`sys_reply_recv`], with the reply `(peer, code, length)` in the
+/// first `length` bytes of `buffer` itself: the kernel sends the reply
+/// before it receives into the same bytes, so a server loop needs only
+/// one buffer. A length past the buffer is cut to it.
+pub fn sys_reply_recv_in_place(
+    reply: Option<(TaskId, u32, usize)>,
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Option<TaskId>,
+) -> Result<RecvMessage, ClosedRecvError> {
+    let reply = match reply {
+        Some((peer, code, length)) => {
+            (peer, code, addr(buffer), length.min(buffer.len()) as u32)
+        }
+        None => (TaskId::KERNEL, 0, 0, 0),
+    };
+    reply_recv(reply, buffer, notification_mask, sender)
+}
+
+fn reply_recv(
+    (peer, code, message, message_len): (TaskId, u32, u32, u32),
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Option<TaskId>,
+) -> Result<RecvMessage, ClosedRecvError> {
     let filter = sender.map_or(0, |s| RECV_CLOSED | s.0 as u32);
     let mut f = frame([
         peer.0 as u32,
         code,
-        addr(message),
-        message.len() as u32,
+        message,
+        message_len,
         addr(buffer),
         buffer.len() as u32,
         notification_mask,
