@@ -19,6 +19,8 @@
 //! anything.
 
 pub mod dump;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod path;
 pub mod registers;
 pub mod wire;
