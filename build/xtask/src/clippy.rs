@@ -3,9 +3,9 @@
 //! Plain `cargo clippy` covers only host crates (the workspace's
 //! `default-members`): a task crate builds for the task target, and its
 //! build script needs the image it belongs to. This runs clippy on each
-//! task of the images (by default `app.toml` and every `test/` image) the
-//! way `dist` builds it, once per crate and feature set, with warnings
-//! denied.
+//! task of the images (by default `app.toml`, every `test/` image and
+//! `test/debugger/app.toml`) the way `dist` builds it, once per crate and
+//! feature set, with warnings denied.
 
 use anyhow::{Context, Result, anyhow, bail};
 use app_config::Config;
@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 
 use crate::cargo::{TASK_TARGET, Workspace};
 
-/// The default images: `app.toml` and `test/*.toml`.
+/// The default images: `app.toml`, `test/*.toml`, and the images
+/// host-side tests boot (`test/debugger/app.toml`, humility's).
 pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
     let mut images = vec![root.join("app.toml")];
+    let debugger = root.join("test/debugger/app.toml");
     let mut tests: Vec<PathBuf> = std::fs::read_dir(root.join("test"))
         .context("cannot list test/")?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -24,6 +26,9 @@ pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     tests.sort();
     images.extend(tests);
+    if debugger.is_file() {
+        images.push(debugger);
+    }
     Ok(images)
 }
 
@@ -73,9 +78,33 @@ pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
             }
         }
     }
+    // Task libraries with tests are also built for the host by `cargo
+    // xtask test`; their test code is checked the same way.
+    let libraries = crate::host_tests::task_libraries_with_tests(&ws)?;
+    if !libraries.is_empty() {
+        eprintln!("clippy --lib --tests {} (host)", libraries.join(" "));
+        let mut cmd = ws.cargo();
+        cmd.args(["clippy", "--quiet", "--lib", "--tests"]);
+        for library in &libraries {
+            cmd.args(["-p", library]);
+        }
+        if fix {
+            cmd.args(["--fix", "--allow-dirty", "--allow-staged"]);
+        } else {
+            cmd.args(["--", "-D", "warnings"]);
+        }
+        let status = cmd.status().context("cannot run cargo clippy")?;
+        if !status.success() {
+            failed.extend(libraries.iter().map(|l| format!("{l} (tests)")));
+        }
+    }
     if !failed.is_empty() {
         bail!("clippy found problems in {}", failed.join(", "));
     }
-    eprintln!("clippy: {} task crates clean", seen.len());
+    eprintln!(
+        "clippy: {} task crates and {} task libraries' tests clean",
+        seen.len(),
+        libraries.len()
+    );
     Ok(())
 }
