@@ -16,6 +16,26 @@ pub struct Board {
     pub memory: MemoryMap,
 }
 
+impl Board {
+    /// The peripheral `model` names it has, in the order messages list
+    /// them.
+    pub fn models(&self) -> Vec<&'static str> {
+        match self.name {
+            HOSTED_BOARD => hosted_models(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The hosted board's models: the simulated board's (`sim-devices`), and
+/// `test-device`, the register file the kernel emulates itself for the
+/// conformance suite (`sys/hosted/src/devices.rs`).
+fn hosted_models() -> Vec<&'static str> {
+    let mut models = sim_devices::MODELS.to_vec();
+    models.push("test-device");
+    models
+}
+
 /// The hosted board's name: tasks are Linux processes.
 pub const HOSTED_BOARD: &str = "hosted";
 

@@ -48,7 +48,7 @@ pub(crate) fn validate(
         .peripherals
         .iter()
         .enumerate()
-        .map(|(i, (name, p))| peripheral(r, &names, i, name, p))
+        .map(|(i, (name, p))| peripheral(r, &raw.board, &names, i, name, p))
         .collect::<Result<Vec<_>, _>>()?;
     let tasks = raw
         .tasks
@@ -220,6 +220,7 @@ pub(crate) fn quote_key(key: &str) -> String {
 
 fn peripheral(
     r: Reporter,
+    board: &str,
     names: &Names,
     index: usize,
     name: &str,
@@ -228,6 +229,20 @@ fn peripheral(
     let key = |k: &str| format!("peripherals.{name}.{k}");
     if p.model.is_empty() {
         return Err(r.error(key("model"), "must not be empty"));
+    }
+    // check_top_level has made sure the board exists.
+    if let Some(b) = crate::board::board(board) {
+        let models = b.models();
+        if !models.contains(&p.model.as_str()) {
+            return Err(r.error(
+                key("model"),
+                format!(
+                    "unknown model {:?}; the {board} board's models are {}",
+                    p.model,
+                    models.join(", ")
+                ),
+            ));
+        }
     }
     let managed_by = match &p.managed_by {
         None => None,

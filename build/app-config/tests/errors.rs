@@ -251,7 +251,7 @@ fn using_an_unknown_peripheral_is_rejected() {
 #[test]
 fn using_a_peripheral_twice_is_rejected() {
     let text = format!(
-        "{}[peripherals.spi1]\nmodel = \"spi\"\n",
+        "{}[peripherals.spi1]\nmodel = \"spi-controller\"\n",
         image(&task("ping", 2, "uses = [\"spi1\", \"spi1\"]"))
     );
     assert_eq!(
@@ -263,7 +263,7 @@ fn using_a_peripheral_twice_is_rejected() {
 #[test]
 fn a_manager_naming_no_task_is_rejected() {
     let text = format!(
-        "{}[peripherals.spi1]\nmodel = \"spi\"\nmanaged-by = \"fpga\"\n",
+        "{}[peripherals.spi1]\nmodel = \"spi-controller\"\nmanaged-by = \"fpga\"\n",
         image("")
     );
     assert_eq!(
@@ -324,7 +324,7 @@ fn irq_image(drv_extra: &str, more: &str) -> String {
         &format!("notifications = [\"spi-irq\"]\n{drv_extra}"),
     );
     format!(
-        "{}{more}[peripherals.spi1]\nmodel = \"spi\"\nirqs = [\"irq\"]\n",
+        "{}{more}[peripherals.spi1]\nmodel = \"spi-controller\"\nirqs = [\"irq\"]\n",
         image(&drv)
     )
 }
@@ -407,7 +407,7 @@ fn an_irq_may_be_routed_to_only_one_task() {
 #[test]
 fn a_repeated_irq_line_is_rejected() {
     let text = format!(
-        "{}[peripherals.spi1]\nmodel = \"spi\"\nirqs = [\"irq\", \"irq\"]\n",
+        "{}[peripherals.spi1]\nmodel = \"spi-controller\"\nirqs = [\"irq\", \"irq\"]\n",
         image("")
     );
     assert_eq!(
@@ -670,7 +670,10 @@ fn a_bad_task_name_is_rejected() {
 
 #[test]
 fn a_bad_peripheral_name_is_rejected() {
-    let text = format!("{}[peripherals.1spi]\nmodel = \"spi\"\n", image(""));
+    let text = format!(
+        "{}[peripherals.1spi]\nmodel = \"spi-controller\"\n",
+        image("")
+    );
     assert_eq!(
         error(&text),
         "app.toml: peripherals.1spi: \"1spi\" is not a valid name: use a \
@@ -821,4 +824,22 @@ fn a_task_blob_must_be_declared_under_blobs() {
         "app.toml: tasks.ping.blobs: no blob named \"nope\" (declare it \
          under [blobs])"
     );
+}
+
+#[test]
+fn an_unknown_peripheral_model_names_the_key_and_the_models() {
+    let text =
+        format!("{}[peripherals.fpga0]\nmodel = \"xc7a35\"\n", image(""));
+    let e = error(&text);
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(
+        e.starts_with(
+            "app.toml: peripherals.fpga0.model: unknown model \"xc7a35\"; \
+             the hosted board's models are spi-controller, gpio, "
+        ),
+        "{e}"
+    );
+    for model in ["xc7a35t", "xc7k325t", "xc7s50", "test-device"] {
+        assert!(e.contains(model), "{model} missing: {e}");
+    }
 }

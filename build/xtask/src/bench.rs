@@ -315,9 +315,11 @@ pub fn fpga(root: &Path) -> Result<()> {
     let whole = get(&m, "xc7_load_32mib")?;
     let data = get(&m, "xc7_data_32mib")?;
     let ice40 = get(&m, "ice40_load_blinky")?;
+    let vivado = get(&m, "xc7_load_vivado")?;
     let task_memcpy = get(&m, "memcpy_32mib_task")?;
     row("xc7 32 MiB load, end to end", whole);
     row("xc7 32 MiB data phase (one chunk)", data);
+    row("xc7 real Vivado .bit load, end to end", vivado);
     row("ice40 blinky load, end to end", ice40);
     row("memcpy 32 MiB, host", &memcpy);
     row("memcpy 32 MiB, in the task", task_memcpy);
@@ -344,6 +346,12 @@ pub fn fpga(root: &Path) -> Result<()> {
     );
     println!("fpga load MB/s {load:.0}");
     println!("ratio fpga/memcpy {:.3}", load / host);
+    let real = mb_per_s(size("xc7_vivado")?, vivado.median);
+    println!(
+        "xc7 real Vivado .bit MB/s {real:.0}; memcpy MB/s {host:.0}; \
+         ratio {:.3}",
+        real / host
+    );
     Ok(())
 }
 

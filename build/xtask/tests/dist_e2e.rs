@@ -117,6 +117,34 @@ fn a_task_over_its_flash_cap_is_one_line_naming_it_and_both_numbers() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+#[test]
+fn an_unknown_peripheral_model_is_one_line_naming_the_key_and_the_models() {
+    // A misspelled FPGA model (the 35T without its `t`) used to pass dist
+    // and fail at boot.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.toml");
+    let text = format!(
+        "inherit = {:?}\nname = \"xtask-e2e-model\"\n\
+         [peripherals.fpga0]\nmodel = \"xc7a35\"\n",
+        fixture("pingpong.toml").display().to_string()
+    );
+    std::fs::write(&path, text).expect("write");
+    let out = dist(&path);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let prefix = format!(
+        "error: {}: peripherals.fpga0.model: unknown model \"xc7a35\"; \
+         the hosted board's models are spi-controller, gpio,",
+        path.display()
+    );
+    assert!(errors[0].starts_with(&prefix), "{stderr}");
+    assert!(errors[0].contains("xc7a35t"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// One row of `cargo xtask sizes`: the task name and its numbers (`auto`
 /// caps as `None`).
 fn sizes_rows(stdout: &str) -> Vec<(String, Vec<Option<u64>>)> {

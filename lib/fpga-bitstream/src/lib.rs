@@ -8,6 +8,8 @@
 //!
 //! - [`ice40`]: Lattice iCE40 SPI-slave bitstreams in the Project IceStorm
 //!   format (preamble, nibble-coded commands, CRAM/BRAM blocks, CRC-16).
+//! - [`ecp5`]: Lattice ECP5 sysCONFIG bitstreams (preamble, commands,
+//!   per-frame CRC-16), as ecppack writes them.
 //! - [`xc7`]: Xilinx 7-series configuration streams (UG470): the `.bit`
 //!   header, byte-swapped `.bin` detection, the packet stream with its
 //!   37-bit CRC-32C, and a [`xc7::StreamBuilder`] that writes valid streams.
@@ -25,6 +27,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod ecp5;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 pub mod ice40;

@@ -68,6 +68,15 @@ fn every_checked_in_image_parses() {
             assert_eq!(s.idcode, Some(part.idcode));
             assert!(s.crc_checks >= 1, "{name}");
             assert!(s.frame_words > 0 && s.started);
+        } else if let Some(rest) = name.strip_prefix("ecp5-") {
+            let part = match &rest[..3] {
+                "25f" => fpga_bitstream::ecp5::LFE5U_25F,
+                "85f" => fpga_bitstream::ecp5::LFE5U_85F,
+                other => panic!("{name}: unknown part {other}"),
+            };
+            let s = fpga_bitstream::ecp5::validate(data, Some(part))
+                .unwrap_or_either(name);
+            assert!(s.done && s.frames == u32::from(part.frames), "{name}");
         } else {
             panic!("{name}: no parser for this file name");
         }

@@ -9,7 +9,9 @@
 //!    the header, write_init with its PROGRAM_B pulse and 7.5 ms program
 //!    latency, the write, write_complete), and streamed with the data in
 //!    one chunk timed alone (`xc7_data_32mib`, the write path only).
-//! 3. Loads the real iCE40 blinky image (`ice40_load_blinky`).
+//! 3. Loads the real Vivado XC7A35T stream whole, end to end
+//!    (`xc7_load_vivado`), and the real iCE40 blinky image
+//!    (`ice40_load_blinky`).
 //! 4. Copies the 32 MiB in our own RAM (`memcpy_32mib_task`).
 //! 5. Kills the xc7 driver at its first syscall inside a streamed load's
 //!    third chunk (after write_init and 1 MiB of data) and times, from
@@ -215,6 +217,21 @@ fn main() -> ! {
         }
         size("xc7_data", len - 4096);
         report("xc7_data_32mib", &mut data);
+    }
+
+    {
+        // The real Vivado stream (test/bitstreams), whole `.bit`.
+        let image = blob!(xc7_vivado);
+        let lock = xc7.lock().unwrap_or_else(|e| fail("lock xc7", e));
+        let mut t = [0u64; LOADS];
+        for s in t.iter_mut() {
+            let t0 = tsc();
+            lock.load(image, 0, TIMEOUT_MS)
+                .unwrap_or_else(|e| fail("xc7 vivado load", e));
+            *s = clock.ns(tsc() - t0);
+        }
+        size("xc7_vivado", image.len());
+        report("xc7_load_vivado", &mut t);
     }
 
     {
