@@ -2,12 +2,13 @@
 //! kernel calls.
 
 use crate::Pin;
+use crate::ecp5::Ecp5Model;
 use crate::gpio::{self, Gpio};
 use crate::ice40::Ice40Model;
 use crate::spi::{self, Spi};
 use crate::xc7::Xc7Model;
 use fpga_bitstream::ice40::Ice40Device;
-use fpga_bitstream::xc7;
+use fpga_bitstream::{ecp5, xc7};
 use serde_json::{Map, Value};
 
 /// A board description the models cannot be built from.
@@ -107,8 +108,9 @@ pub enum IoError {
 }
 
 /// Every model name [`Board::new`] accepts: the controllers, the iCE40s,
-/// then each 7-series part under its own name ([`xc7::PARTS`]).
-pub const MODELS: [&str; 13] = [
+/// then each 7-series part under its own name ([`xc7::PARTS`]), then each
+/// ECP5 ([`ecp5::PARTS`]).
+pub const MODELS: [&str; 15] = [
     "spi-controller",
     "gpio",
     "ice40-hx1k",
@@ -122,11 +124,14 @@ pub const MODELS: [&str; 13] = [
     xc7::PARTS[5].name,
     xc7::PARTS[6].name,
     xc7::PARTS[7].name,
+    ecp5::PARTS[0].name,
+    ecp5::PARTS[1].name,
 ];
 
 enum Fpga {
     Ice40(Ice40Model),
     Xc7(Xc7Model),
+    Ecp5(Ecp5Model),
 }
 
 enum Kind {
@@ -156,6 +161,9 @@ fn fpga_for(model: &str) -> Option<Fpga> {
         "ice40-hx8k" => Fpga::Ice40(Ice40Model::new(Ice40Device::Hx8k)),
         "ice40-up5k" => Fpga::Ice40(Ice40Model::new(Ice40Device::Up5k)),
         _ => {
+            if let Some(p) = ecp5::PARTS.into_iter().find(|p| p.name == model) {
+                return Some(Fpga::Ecp5(Ecp5Model::new(p)));
+            }
             let part = xc7::PARTS.into_iter().find(|p| p.name == model)?;
             Fpga::Xc7(Xc7Model::new(part))
         }
@@ -164,13 +172,17 @@ fn fpga_for(model: &str) -> Option<Fpga> {
 
 fn pin_for(model: &str, pin: &str) -> Option<Pin> {
     let ice40 = model.starts_with("ice40-");
+    let ecp5 = model.starts_with("lfe5");
+    let xc7 = !ice40 && !ecp5;
     Some(match pin {
         "creset_b" if ice40 => Pin::CresetB,
         "cdone" if ice40 => Pin::Cdone,
         "ss_b" if ice40 => Pin::SsB,
-        "program_b" if !ice40 => Pin::ProgramB,
-        "init_b" if !ice40 => Pin::InitB,
+        "program_b" if xc7 => Pin::ProgramB,
+        "init_b" if xc7 => Pin::InitB,
         "done" if !ice40 => Pin::Done,
+        "programn" if ecp5 => Pin::ProgramN,
+        "initn" if ecp5 => Pin::InitN,
         _ => return None,
     })
 }
@@ -416,6 +428,7 @@ impl Board {
             Kind::Fpga(f) => match &mut **f {
                 Fpga::Ice40(m) => m.read_debug(reg, now),
                 Fpga::Xc7(m) => m.read_debug(reg, now),
+                Fpga::Ecp5(m) => m.read_debug(reg, now),
             }
             .ok_or(missing)?,
         };
@@ -475,6 +488,7 @@ impl Board {
                 let exists = match &mut **f {
                     Fpga::Ice40(m) => m.read_debug(reg, now).is_some(),
                     Fpga::Xc7(m) => m.read_debug(reg, now).is_some(),
+                    Fpga::Ecp5(m) => m.read_debug(reg, now).is_some(),
                 };
                 return Err(if exists {
                     IoError::ReadOnly { periph, reg }
@@ -509,7 +523,8 @@ impl Board {
     }
 
     /// DMA in: clocks `out.len()` bytes (MOSI high) and stores what MISO
-    /// carried (always 0xFF: the FPGAs do not drive it while configuring).
+    /// carried: an ECP5's answer to a read command, else 0xFF (the other
+    /// FPGAs do not drive MISO while configuring).
     ///
     /// # Errors
     ///
@@ -525,10 +540,31 @@ impl Board {
         if !matches!(self.periphs[periph].kind, Kind::Spi(_)) {
             return Err(IoError::NoBulk { periph });
         }
-        self.dummy_clocks(periph, out.len() as u64, now);
-        out.fill(0xFF);
+        if let Some(m) = self.ecp5_behind(periph) {
+            m.read(out, now);
+            self.transfer_done(periph);
+        } else {
+            self.dummy_clocks(periph, out.len() as u64, now);
+            out.fill(0xFF);
+        }
         self.update_edges(now);
         Ok(())
+    }
+
+    /// The ECP5 behind SPI controller `periph`, with its chip select
+    /// asserted (MISO is only driven then).
+    fn ecp5_behind(&mut self, periph: usize) -> Option<&mut Ecp5Model> {
+        let Kind::Spi(s) = &self.periphs[periph].kind else {
+            return None;
+        };
+        let device = s.device.filter(|_| s.cs())?;
+        match &mut self.periphs[device].kind {
+            Kind::Fpga(f) => match &mut **f {
+                Fpga::Ecp5(m) => Some(m),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Interrupts raised since the last call: (peripheral, line name).
@@ -552,6 +588,7 @@ impl Board {
             .filter_map(|p| match &p.kind {
                 Kind::Fpga(f) => match &**f {
                     Fpga::Xc7(m) => m.next_deadline(),
+                    Fpga::Ecp5(m) => m.next_deadline(),
                     Fpga::Ice40(_) => None,
                 },
                 _ => None,
@@ -591,6 +628,7 @@ impl Board {
             Kind::Fpga(f) => match &**f {
                 Fpga::Ice40(m) => m.error().map(|e| format!("{e:?}")),
                 Fpga::Xc7(m) => m.error().map(|e| format!("{e:?}")),
+                Fpga::Ecp5(m) => m.error().map(|e| format!("{e:?}")),
             },
             _ => None,
         }
@@ -631,6 +669,15 @@ impl Board {
                         m.set_inputs(creset_b, ss, now);
                     }
                 }
+                Fpga::Ecp5(_) => {
+                    let programn = self.input_level(d, Pin::ProgramN);
+                    let cs = self.ss_asserted(d);
+                    if let Kind::Fpga(f) = &mut self.periphs[d].kind
+                        && let Fpga::Ecp5(m) = &mut **f
+                    {
+                        m.set_inputs(programn, cs, now);
+                    }
+                }
                 Fpga::Xc7(_) => {
                     let program_b = self.input_level(d, Pin::ProgramB);
                     if let Kind::Fpga(f) = &mut self.periphs[d].kind
@@ -649,6 +696,8 @@ impl Board {
                 (Fpga::Ice40(m), Pin::Cdone) => m.cdone(),
                 (Fpga::Xc7(m), Pin::InitB) => m.init_b(now),
                 (Fpga::Xc7(m), Pin::Done) => m.done(now),
+                (Fpga::Ecp5(m), Pin::InitN) => m.initn(now),
+                (Fpga::Ecp5(m), Pin::Done) => m.done(now),
                 _ => true,
             },
             _ => true,
@@ -744,6 +793,7 @@ impl Board {
             match &mut **f {
                 Fpga::Ice40(m) => m.shift(data, now),
                 Fpga::Xc7(m) => m.shift(data, now),
+                Fpga::Ecp5(m) => m.shift(data, now),
             }
         }
         self.scratch = scratch;

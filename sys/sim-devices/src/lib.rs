@@ -10,9 +10,9 @@
 //!   PROGRAM_B, INIT_B, DONE), with edge interrupts.
 //! - `ice40-hx1k`, `ice40-hx8k`, `ice40-up5k` ([`ice40`]) and the 7-series
 //!   parts `xc7a35t`, `xc7a50t`, `xc7a100t`, `xc7a200t`, `xc7k70t`,
-//!   `xc7k325t`, `xc7s25`, `xc7s50` ([`xc7`]): configuration engines that
-//!   parse and check the bitstream with `fpga-bitstream`, as the silicon
-//!   does.
+//!   `xc7k325t`, `xc7s25`, `xc7s50` ([`xc7`]), and the ECP5s `lfe5u-25f`,
+//!   `lfe5u-85f` ([`ecp5`]): configuration engines that parse and check
+//!   the bitstream with `fpga-bitstream`, as the silicon does.
 //!
 //! Two kinds of failure are kept strictly apart. An [`IoError`] is a bad
 //! *access* (no such register, a write to a read-only one, a reserved bit):
@@ -26,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ecp5;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 pub mod gpio;
@@ -51,8 +52,12 @@ pub enum Pin {
     ProgramB,
     /// 7-series INIT_B (open drain): low = housecleaning or error.
     InitB,
-    /// 7-series DONE (open drain): high = configured.
+    /// 7-series and ECP5 DONE (open drain): high = configured.
     Done,
+    /// ECP5 PROGRAMN (input, pulled up): low = clear configuration.
+    ProgramN,
+    /// ECP5 INITN (open drain): low = clearing or error.
+    InitN,
 }
 
 impl Pin {
@@ -65,11 +70,13 @@ impl Pin {
             Pin::ProgramB => "program_b",
             Pin::InitB => "init_b",
             Pin::Done => "done",
+            Pin::ProgramN => "programn",
+            Pin::InitN => "initn",
         }
     }
 
     /// Whether the FPGA drives this pin (otherwise the board drives it).
     pub fn is_output(self) -> bool {
-        matches!(self, Pin::Cdone | Pin::InitB | Pin::Done)
+        matches!(self, Pin::Cdone | Pin::InitB | Pin::Done | Pin::InitN)
     }
 }
