@@ -3,11 +3,14 @@
 //! we copy to `OUT_DIR/kconfig.rs` for `config.rs` to include. Without
 //! it (a plain `cargo check`) an empty table is used, which links but
 //! boots nothing.
+//!
+//! The binary comes out as a relocatable object (the Thumb target's
+//! rustflags in `.cargo/config.toml` say `-r`, as tasks need); xtask
+//! links it with `kernel.ld`.
 
 fn main() {
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     println!("cargo:rerun-if-env-changed=LEASEHOLD_KCONFIG");
-    println!("cargo:rerun-if-changed=kernel.ld");
     let text = match std::env::var_os("LEASEHOLD_KCONFIG") {
         Some(path) => {
             println!("cargo:rerun-if-changed={}", path.to_string_lossy());
@@ -23,9 +26,4 @@ fn main() {
             .to_owned(),
     };
     std::fs::write(out.join("kconfig.rs"), text).unwrap();
-    let target = std::env::var("TARGET").unwrap_or_default();
-    if target.starts_with("thumb") {
-        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-        println!("cargo:rustc-link-arg-bins=-T{dir}/kernel.ld");
-    }
 }

@@ -83,9 +83,8 @@ pub use error::ConfigError;
 pub use inherit::{INHERIT_KEY, Provenance};
 pub use layout::{
     Area, FLASH_BASE, FLASH_END, FLASH_GAP, HOSTED_MEMORY, MPS2_AN386_MEMORY,
-    MPU_MIN_REGION,
-    Memory, MemoryMap, RAM_BASE, RAM_END, REGION_ALIGN, RegionRule,
-    STACK_ALIGN, TaskLayout, TaskUsage,
+    MPU_MIN_REGION, Memory, MemoryMap, RAM_BASE, RAM_END, REGION_ALIGN,
+    RegionRule, STACK_ALIGN, TaskLayout, TaskUsage,
 };
 pub use manifest::{ManifestExtras, blob_archive_path, task_elf_path};
 pub use rules::{FAULT_NOTIFICATION_NAME, IDLE_TASK};

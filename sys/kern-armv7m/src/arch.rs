@@ -77,11 +77,21 @@ static mut CURRENT_SAVE: *mut SavedRegs = &raw mut BOOT_SAVE;
 /// never runs again.
 static mut BOOT_SAVE: SavedRegs = SavedRegs::ZERO;
 
+/// Makes thread mode unprivileged from the next exception return on:
+/// every task runs so. Called once, by the boot thread's `svc`.
+pub fn unprivileged_threads() {
+    // Safety: CONTROL.nPRIV only affects thread mode, which resumes when
+    // this exception returns (into a task, whose registers are set up).
+    unsafe {
+        core::arch::asm!("msr control, {0}", "isb", in(reg) 1u32);
+    }
+}
+
 /// Makes `save` the context the current exception returns into.
 pub fn set_current(save: &mut SavedRegs) {
     // Safety: only kernel entries (which never nest) call this, and the
     // pointer stays valid: it points into the board, which lives forever.
-    unsafe { *(&raw mut CURRENT_SAVE) = save };
+    unsafe { CURRENT_SAVE = save };
 }
 
 /// An exception entry that may switch tasks: saves the context into
@@ -144,7 +154,7 @@ const EXC_RETURN_FROM_THREAD: u32 = 1 << 3;
 extern "C" fn on_fault() {
     let status = crate::faults::Status::take();
     // Safety: read inside the kernel entry that saved it.
-    let exc_return = unsafe { (**(&raw const CURRENT_SAVE)).exc_return };
+    let exc_return = unsafe { (*CURRENT_SAVE).exc_return };
     if exc_return & EXC_RETURN_FROM_THREAD == 0 {
         panic!(
             "fault in the kernel: CFSR {:#010x} HFSR {:#010x} MMFAR {:#010x} \
@@ -287,18 +297,13 @@ extern "C" fn boot() -> ! {
     write(SYST_RVR, CORE_HZ / 1000 - 1);
     write(SYST_CVR, 0);
     write(SYST_CSR, 0b111);
-    // Tasks run unprivileged; the first `svc` (taken by `Board::syscall`
-    // as the start signal) enters the first task, and this thread never
-    // runs again.
-    // Safety: switching this thread to unprivileged and trapping.
-    unsafe {
-        core::arch::asm!(
-            "msr control, {nprivileged}",
-            "isb",
-            "svc #0",
-            nprivileged = in(reg) 1u32,
-        );
-    }
+    // The first `svc` (which `Board::syscall` takes as the start signal,
+    // calling `unprivileged_threads`) enters the first task, and this
+    // thread never runs again. It stays privileged until then: an
+    // interrupt taken here is stacked on the kernel's own stack, which
+    // unprivileged code could not write.
+    // Safety: a trap into our own SVC handler.
+    unsafe { core::arch::asm!("svc #0") };
     loop {
         core::hint::spin_loop();
     }

@@ -42,8 +42,9 @@ pub fn with_board<R>(f: impl FnOnce(&mut Board) -> R) -> R {
     if IN_KERNEL.swap(true, Ordering::Acquire) {
         panic!("kernel re-entered");
     }
+    let slot = &raw mut BOARD;
     // Safety: the flag above makes this the only live reference.
-    let board = unsafe { (*(&raw mut BOARD)).as_mut() };
+    let board = unsafe { (*slot).as_mut() };
     let Some(board) = board else {
         panic!("kernel entered before boot");
     };
@@ -57,8 +58,7 @@ pub fn with_board<R>(f: impl FnOnce(&mut Board) -> R) -> R {
 /// exception that uses the board can happen.
 pub fn init() {
     static mut TABLE: Option<[Task; TASK_COUNT]> = None;
-    static mut PERIPHERAL_TABLE: Option<[Peripheral; PERIPHERAL_COUNT]> =
-        None;
+    static mut PERIPHERAL_TABLE: Option<[Peripheral; PERIPHERAL_COUNT]> = None;
     let tasks = core::array::from_fn(|i| {
         let t = &TASKS[i];
         Task::new(TaskDesc {
@@ -90,10 +90,11 @@ pub fn init() {
     });
     // Safety: called once at boot, before interrupts that reach the
     // board are enabled; nothing else refers to these statics.
+    let (table, peripheral_table) = (&raw mut TABLE, &raw mut PERIPHERAL_TABLE);
     let (tasks, peripherals) = unsafe {
         (
-            (*(&raw mut TABLE)).insert(tasks),
-            (*(&raw mut PERIPHERAL_TABLE)).insert(peripherals),
+            (*table).insert(tasks),
+            (*peripheral_table).insert(peripherals),
         )
     };
     let mut board = Board {
@@ -105,8 +106,9 @@ pub fn init() {
     };
     let effects = board.kernel.boot();
     board.apply(effects);
+    let slot = &raw mut BOARD;
     // Safety: as above.
-    unsafe { *(&raw mut BOARD) = Some(board) };
+    unsafe { *slot = Some(board) };
 }
 
 impl Board {
@@ -115,6 +117,7 @@ impl Board {
         if !self.started {
             // The boot thread's `svc`: start the first task.
             self.started = true;
+            arch::unprivileged_threads();
             self.after_event();
             return;
         }
@@ -137,8 +140,7 @@ impl Board {
         let i = self.current;
         let t = &TASKS[i];
         let sp = self.saves[i].psp;
-        let stack_size = t.stack_top.saturating_sub(t.ram.0);
-        let fault = faults::classify(status, t.ram.0, stack_size, sp);
+        let fault = faults::classify(status, t.ram.0, sp);
         let effects = self.kernel.fault(i, fault);
         self.apply(effects);
         self.after_event();
@@ -148,7 +150,8 @@ impl Board {
     /// [`Board::reschedule`]).
     pub fn tick(&mut self) -> bool {
         self.kernel.platform.ticks = self.kernel.platform.ticks.wrapping_add(1);
-        self.deadline.is_some_and(|d| d <= self.kernel.platform.ticks)
+        self.deadline
+            .is_some_and(|d| d <= self.kernel.platform.ticks)
     }
 
     /// PendSV: let due timers fire, then choose a task.
@@ -223,7 +226,7 @@ impl Board {
             tasks[i].state() == TaskState::Healthy(SchedState::Runnable)
         };
         let mut best: Option<usize> = None;
-        for step in 1..=TASK_COUNT {
+        for step in (0..TASK_COUNT).map(|s| s + 1) {
             let i = (self.current + step).checked_rem(TASK_COUNT).unwrap_or(0);
             if !runnable(i) {
                 continue;

@@ -24,9 +24,9 @@ pub fn init() {
 fn put(byte: u8) {
     // Safety: as in `init`.
     unsafe {
-        while core::ptr::read_volatile(STATE as *const u32) & STATE_TX_FULL
-            != 0
-        {}
+        while core::ptr::read_volatile(STATE as *const u32) & STATE_TX_FULL != 0
+        {
+        }
         core::ptr::write_volatile(DATA as *mut u32, u32::from(byte));
     }
 }

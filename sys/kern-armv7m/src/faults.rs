@@ -57,35 +57,38 @@ impl Status {
     }
 }
 
-/// Classifies a fault of a task whose RAM begins at `ram_base`, whose
-/// stack is `stack_size` bytes at its bottom, and whose stack pointer was
-/// `sp` when the fault was taken.
-pub fn classify(s: Status, ram_base: u32, stack_size: u32, sp: u32) -> FaultInfo {
-    let below_stack = ram_base.saturating_sub(stack_size.max(32))..ram_base;
+/// Classifies a fault of a task whose RAM begins at `ram_base` (its stack
+/// is at the bottom) and whose stack pointer was `sp` when the fault was
+/// taken.
+///
+/// A stack overflow is recognised by the hardware failing to push the
+/// exception frame: a task whose stack pointer has left its RAM cannot
+/// take any exception without that, so every overflow shows it. A stray
+/// access just below the RAM with the stack pointer still inside is an
+/// ordinary memory fault (below us lies another task's region, not a
+/// guard).
+pub fn classify(s: Status, ram_base: u32, sp: u32) -> FaultInfo {
     let cfsr = s.cfsr;
     if cfsr & (MSTKERR | MLSPERR | STKERR | LSPERR) != 0 {
-        // The hardware could not push the exception frame: the stack ran
-        // out of the task's RAM.
-        return FaultInfo::StackOverflow { address: sp };
+        let address = match cfsr & MMARVALID != 0 && s.mmfar < ram_base {
+            true => s.mmfar,
+            false => sp,
+        };
+        return FaultInfo::StackOverflow { address };
     }
     if cfsr & IACCVIOL != 0 {
         return FaultInfo::IllegalText;
     }
     if cfsr & (DACCVIOL | MUNSTKERR) != 0 {
         let address = (cfsr & MMARVALID != 0).then_some(s.mmfar);
-        if let Some(address) = address
-            && below_stack.contains(&address)
-        {
-            return FaultInfo::StackOverflow { address };
-        }
         return FaultInfo::MemoryAccess {
             address,
             source: FaultSource::User,
         };
     }
     if cfsr & 0xFF00 != 0 {
-        let address = (cfsr & BFARVALID != 0 && cfsr & IBUSERR == 0)
-            .then_some(s.bfar);
+        let address =
+            (cfsr & BFARVALID != 0 && cfsr & IBUSERR == 0).then_some(s.bfar);
         return FaultInfo::BusError {
             address,
             source: FaultSource::User,

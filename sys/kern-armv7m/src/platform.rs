@@ -32,7 +32,11 @@ impl Mps2 {
 
 /// The address of `[at.address, at.address + len)` if it lies in task
 /// `at.task`'s RAM, or (for reads) its flash.
-fn checked(at: Location, len: usize, write: bool) -> Result<usize, MemoryError> {
+fn checked(
+    at: Location,
+    len: usize,
+    write: bool,
+) -> Result<usize, MemoryError> {
     let refused = MemoryError {
         task: at.task,
         address: at.address,
@@ -46,7 +50,11 @@ fn checked(at: Location, len: usize, write: bool) -> Result<usize, MemoryError> 
     if inside(task.ram) {
         Ok(at.address as usize)
     } else if inside(task.flash) {
-        if write { Err(refused) } else { Ok(at.address as usize) }
+        if write {
+            Err(refused)
+        } else {
+            Ok(at.address as usize)
+        }
     } else {
         Err(refused)
     }

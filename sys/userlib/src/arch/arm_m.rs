@@ -34,7 +34,6 @@ pub fn syscall_raw(nr: u32, frame: u32) {
             "pop {{r4-r11}}",
             inout("r0") frame => _,
             in("r1") nr,
-            options(nostack),
         );
     }
 }
