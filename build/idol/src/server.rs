@@ -83,6 +83,7 @@ pub(crate) fn server_tokens(iface: &Interface) -> TokenStream {
         .iter()
         .filter(|op| !op.args.is_empty())
         .map(|op| common::args_size_expr(iface, op));
+    let reply_sizes_list = iface.ops.iter().map(common::reply_size);
     let in_order = in_order_trait(iface);
     let glue = dispatch_glue(iface);
     let counters = server_counters(iface);
@@ -93,10 +94,11 @@ pub(crate) fn server_tokens(iface: &Interface) -> TokenStream {
         #reply_sizes
         #args_structs
 
-        /// The largest message any op takes: the size of the buffer to
-        /// pass to `idol_runtime::dispatch`.
+        /// The size of the buffer to pass to `idol_runtime::dispatch` or
+        /// `serve`: the largest message any op takes or reply it sends
+        /// (the stub writes its reply where the message was).
         pub const INCOMING_SIZE: usize =
-            idol_runtime::max_size(&[#(#sizes),*]);
+            idol_runtime::max_size(&[#(#sizes,)* #(#reply_sizes_list),*]);
 
         #in_order
         #glue
@@ -287,7 +289,7 @@ fn dispatch_glue(iface: &Interface) -> TokenStream {
         quote! {
             #op_enum::#variant => (
                 &#counters.#variant,
-                #serve(self.1, incoming, msg),
+                #serve(self.1, buffer, msg),
             ),
         }
     });
@@ -307,9 +309,12 @@ fn dispatch_glue(iface: &Interface) -> TokenStream {
             fn handle(
                 &mut self,
                 op: #op_enum,
-                incoming: &[u8],
+                buffer: &mut [u8],
                 msg: &userlib::RecvMessage,
-            ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+            ) -> core::result::Result<
+                idol_runtime::Reply,
+                idol_runtime::RequestError<u16>,
+            > {
                 let (counters, result) = match op {
                     #(#arms)*
                 };
@@ -337,10 +342,19 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
             userlib::ClientError::BadMessageContents,
         ))
     };
+    // `dispatch` checked the length against the buffer; this is the
+    // panic-free way to say so.
+    let incoming = quote! {
+        let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+            return Err(idol_runtime::RequestError::Fail(
+                userlib::ClientError::BadMessageSize,
+            ));
+        };
+    };
     let decode = match op.encoding {
         // An op without arguments takes an empty message.
         _ if op.args.is_empty() => quote! {
-            if !incoming.is_empty() {
+            if msg.message_len != 0 {
                 return Err(idol_runtime::RequestError::Fail(
                     userlib::ClientError::BadMessageSize,
                 ));
@@ -348,6 +362,7 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
         },
         // A zerocopy message has exactly one valid length.
         Encoding::Zerocopy => quote! {
+            #incoming
             let args = match <#args_ty as idol_runtime::zerocopy::FromBytes>
                 ::read_from_bytes(incoming)
             {
@@ -365,6 +380,7 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
                 _ => quote!(ssmarshal),
             };
             quote! {
+                #incoming
                 let args = match #codec::deserialize::<#args_ty>(incoming) {
                     Ok((args, _)) => args,
                     Err(_) => { #bad_contents; }
@@ -385,9 +401,12 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
     quote! {
         fn #serve<S: #trait_name>(
             server: &mut S,
-            incoming: &[u8],
+            buffer: &mut [u8],
             msg: &userlib::RecvMessage,
-        ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+        ) -> core::result::Result<
+            idol_runtime::Reply,
+            idol_runtime::RequestError<u16>,
+        > {
             #decode
             let result = <S as #trait_name>::#method(
                 server,
@@ -398,7 +417,6 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
             match result {
                 Ok(value) => {
                     #reply
-                    Ok(())
                 }
                 #error
             }
@@ -452,11 +470,12 @@ fn reply_ok(op: &Operation, qualified: &Literal) -> TokenStream {
     match op.encoding {
         Encoding::Zerocopy => quote! {
             #convert
-            userlib::sys_reply(
-                msg.sender,
+            Ok(idol_runtime::reply_bytes(
+                buffer,
                 0,
                 idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
+                #qualified,
+            ))
         },
         Encoding::Hubpack | Encoding::Ssmarshal => {
             let size = common::reply_size(op);
@@ -466,11 +485,9 @@ fn reply_ok(op: &Operation, qualified: &Literal) -> TokenStream {
             };
             quote! {
                 #convert
-                let mut reply = [0u8; #size];
-                match #codec::serialize(&mut reply, &value) {
-                    Ok(length) => {
-                        userlib::sys_reply(msg.sender, 0, &reply[..length]);
-                    }
+                let body = buffer.get_mut(..#size).unwrap_or_default();
+                match #codec::serialize(body, &value) {
+                    Ok(len) => Ok(idol_runtime::Reply { code: 0, len }),
                     Err(_) => idol_runtime::unencodable(#qualified),
                 }
             }
@@ -497,16 +514,14 @@ fn reply_error(
             quote! {
                 Err(idol_runtime::RequestError::Runtime(error)) => {
                     #counters.#method.count_error();
-                    let mut reply = [0u8; #size];
-                    match hubpack::serialize(&mut reply, &error) {
-                        Ok(length) => userlib::sys_reply(
-                            msg.sender,
-                            idol_runtime::COMPLEX_ERROR_CODE,
-                            &reply[..length],
-                        ),
+                    let body = buffer.get_mut(..#size).unwrap_or_default();
+                    match hubpack::serialize(body, &error) {
+                        Ok(len) => Ok(idol_runtime::Reply {
+                            code: idol_runtime::COMPLEX_ERROR_CODE,
+                            len,
+                        }),
                         Err(_) => idol_runtime::unencodable(#qualified),
                     }
-                    Ok(())
                 }
                 Err(idol_runtime::RequestError::Fail(failure)) => {
                     Err(idol_runtime::RequestError::Fail(failure))

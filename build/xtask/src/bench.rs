@@ -190,8 +190,12 @@ pub fn ipc(root: &Path) -> Result<()> {
         "ipc null round trip, one cpu",
         get(&one, "null_round_trip")?,
     );
+    let combined_one = get(&one, "null_round_trip_reply_recv")?;
+    row("ipc null round trip, reply-recv, one cpu", combined_one);
     row("pipe round trip, one cpu", &pipe_one);
     row("ipc null round trip, free", get(&free, "null_round_trip")?);
+    let combined_free = get(&free, "null_round_trip_reply_recv")?;
+    row("ipc null round trip, reply-recv, free", combined_free);
     row("pipe round trip, free", &pipe_free);
     let borrow = get(&free, "borrow_1mib_round_trip")?;
     row("1 MiB borrow round trip, free", borrow);
@@ -207,6 +211,18 @@ pub fn ipc(root: &Path) -> Result<()> {
         "ratio ipc/pipe free {:.2}",
         get(&free, "null_round_trip")?.median / pipe_free.median
     );
+    println!(
+        "ratio ipc-reply-recv/pipe one-cpu {:.2}",
+        combined_one.median / pipe_one.median
+    );
+    println!(
+        "ratio ipc-reply-recv/pipe free {:.2}",
+        combined_free.median / pipe_free.median
+    );
+    println!(
+        "ratio reply-recv/recv+reply one-cpu {:.2}",
+        combined_one.median / get(&one, "null_round_trip")?.median
+    );
     println!("ratio borrow/memcpy {:.2}", memcpy.median / borrow_only);
     Ok(())
 }
@@ -216,7 +232,7 @@ pub fn ipc(root: &Path) -> Result<()> {
 const IDOL_MAX_RATIO: f64 = 1.10;
 
 /// The idol benchmark: a generated zero-argument op through
-/// `idol_runtime::dispatch` against the raw null round trip, timed by one
+/// `idol_runtime::serve` against the raw null round trip, timed by one
 /// client in alternating batches of the same run, on one CPU.
 ///
 /// # Errors

@@ -73,6 +73,26 @@ pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
             }
         }
     }
+    // Task libraries with tests are also built for the host by `cargo
+    // xtask test`; their test code is checked the same way.
+    let libraries = crate::host_tests::task_libraries_with_tests(&ws)?;
+    if !libraries.is_empty() {
+        eprintln!("clippy --lib --tests {} (host)", libraries.join(" "));
+        let mut cmd = ws.cargo();
+        cmd.args(["clippy", "--quiet", "--lib", "--tests"]);
+        for library in &libraries {
+            cmd.args(["-p", library]);
+        }
+        if fix {
+            cmd.args(["--fix", "--allow-dirty", "--allow-staged"]);
+        } else {
+            cmd.args(["--", "-D", "warnings"]);
+        }
+        let status = cmd.status().context("cannot run cargo clippy")?;
+        if !status.success() {
+            failed.extend(libraries.iter().map(|l| format!("{l} (tests)")));
+        }
+    }
     // The ARMv7-M kernel, with the empty task table it gets outside an
     // image build.
     if seen.iter().any(|(_, _, target)| *target == ARMV7M_TARGET) {
@@ -99,6 +119,10 @@ pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
     if !failed.is_empty() {
         bail!("clippy found problems in {}", failed.join(", "));
     }
-    eprintln!("clippy: {} task crates clean", seen.len());
+    eprintln!(
+        "clippy: {} task crates and {} task libraries' tests clean",
+        seen.len(),
+        libraries.len()
+    );
     Ok(())
 }

@@ -23,6 +23,7 @@ mod dist;
 mod elf;
 mod fuzz;
 mod graph;
+mod host_tests;
 mod kernel;
 mod link;
 mod print;

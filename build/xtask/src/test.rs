@@ -18,7 +18,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::Exit;
-use crate::cargo::Workspace;
 use crate::kernel::exit_code;
 
 /// Cases passed and failed, summed over everything run.
@@ -41,7 +40,7 @@ pub fn test(images: &[PathBuf], timeout: u64) -> Result<()> {
     let mut last_line = String::new();
     let mut ok = true;
     if images.is_empty() {
-        let (host, host_ok) = host_tests()?;
+        let (host, host_ok) = crate::host_tests::run()?;
         total.add(host);
         ok &= host_ok;
     }
@@ -50,6 +49,7 @@ pub fn test(images: &[PathBuf], timeout: u64) -> Result<()> {
     } else {
         images.to_vec()
     };
+    let mut parts = Vec::new();
     for image in &images {
         // Build errors already name the file.
         let run = run_image(image, timeout).unwrap_or_else(|e| {
@@ -59,10 +59,19 @@ pub fn test(images: &[PathBuf], timeout: u64) -> Result<()> {
         total.add(run.tally);
         ok &= run.passed;
         last_line = run.last_line;
+        let root = crate::workspace_root();
+        let label = image.strip_prefix(&root).unwrap_or(image);
+        parts.push((label.display().to_string(), run.tally));
+    }
+    if parts.len() > 1 {
+        println!("test images (passed, failed):");
+        for (label, tally) in &parts {
+            println!("  {:>4} {:>2}  {label}", tally.passed, tally.failed);
+        }
     }
     let summary = format!("{} passed, {} failed", total.passed, total.failed);
     // One image's runner already ended with the same line.
-    if last_line.trim() != summary {
+    if parts.len() > 1 || last_line.trim() != summary {
         println!("{summary}");
     }
     if ok && total.failed == 0 {
@@ -220,48 +229,6 @@ pub fn case_result(line: &str) -> Option<bool> {
     }
 }
 
-/// Runs `cargo test` on the workspace's host crates and sums its
-/// `test result:` lines.
-fn host_tests() -> Result<(Tally, bool)> {
-    let ws = Workspace::new(crate::workspace_root());
-    let mut child = ws
-        .cargo()
-        // Every test binary runs even after one fails, so the counts are
-        // complete.
-        .args(["test", "--no-fail-fast"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot run cargo test")?;
-    let stdout = child.stdout.take().context("cargo test stdout")?;
-    let mut tally = Tally::default();
-    let mut out = std::io::stdout();
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let _ = writeln!(out, "{line}");
-        if let Some(t) = cargo_test_result(&line) {
-            tally.add(t);
-        }
-    }
-    let status = child.wait().context("waiting for cargo test")?;
-    if !status.success() {
-        eprintln!("error: cargo test failed ({status})");
-        if tally.failed == 0 {
-            tally.failed = 1;
-        }
-    }
-    Ok((tally, status.success()))
-}
-
-/// `test result: ok. 3 passed; 0 failed; ...`.
-pub fn cargo_test_result(line: &str) -> Option<Tally> {
-    let rest = line.trim().strip_prefix("test result: ")?;
-    let (_, counts) = rest.split_once(". ")?;
-    let mut parts = counts.split("; ");
-    let passed = parts.next()?.strip_suffix(" passed")?.parse().ok()?;
-    let failed = parts.next()?.strip_suffix(" failed")?.parse().ok()?;
-    Some(Tally { passed, failed })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,28 +253,6 @@ mod tests {
         );
         assert_eq!(case_result("3 passed, 0 failed"), None);
         assert_eq!(case_result("test_x ... running"), None);
-    }
-
-    #[test]
-    fn cargo_summaries_are_summed_from_both_outcomes() {
-        let ok = "test result: ok. 12 passed; 0 failed; 1 ignored; 0 \
-                  measured; 0 filtered out; finished in 0.01s";
-        let bad = "test result: FAILED. 3 passed; 2 failed; 0 ignored";
-        assert_eq!(
-            cargo_test_result(ok),
-            Some(Tally {
-                passed: 12,
-                failed: 0
-            })
-        );
-        assert_eq!(
-            cargo_test_result(bad),
-            Some(Tally {
-                passed: 3,
-                failed: 2
-            })
-        );
-        assert_eq!(cargo_test_result("running 3 tests"), None);
     }
 
     #[test]

@@ -87,8 +87,10 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
     assert_eq!(mgr.task_slots.len(), 3);
 
     let kernel = target_dir().join("release/leasehold-kernel");
-    let probe = std::env::temp_dir()
-        .join(format!("leasehold-boot-e2e-{}.sock", std::process::id()));
+    // The kernel refuses a probe socket in a directory others may write
+    // (such as /tmp itself), so the socket goes in a private one.
+    let probe_dir = tempfile::tempdir().expect("private probe directory");
+    let probe = probe_dir.path().join("probe.sock");
     let mut child = Command::new(&kernel)
         .arg(&archive)
         .arg("--probe")

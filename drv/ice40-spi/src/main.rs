@@ -433,9 +433,7 @@ fn main() -> ! {
     let rc = announce(config::MANAGER, config::ANNOUNCE_MASK);
     ringbuf_entry!(Trace::Announced(rc));
     let mut buffer = [0u8; idl::INCOMING_SIZE];
-    loop {
-        idol_runtime::dispatch(&mut buffer, &mut server);
-    }
+    idol_runtime::serve(&mut buffer, &mut server)
 }
 
 mod config {

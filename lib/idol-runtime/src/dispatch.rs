@@ -106,6 +106,16 @@ pub trait ServerOp: Copy + TryFrom<u32> {
     }
 }
 
+/// What a stub answers a message with: a response code, and a reply body
+/// the stub wrote into the first `len` bytes of the buffer the message
+/// arrived in (the generated `INCOMING_SIZE` holds every op's message and
+/// every reply, so one buffer serves both ways).
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct Reply {
+    pub code: u32,
+    pub len: usize,
+}
+
 /// Implemented (by generated code) for `(PhantomData<Op>, &mut S)` where
 /// `S` implements the interface's `InOrder*Impl` trait. The tuple is
 /// Hubris's trick to keep a blanket impl per interface from overlapping.
@@ -116,24 +126,25 @@ pub trait Server<Op: ServerOp> {
     /// The task named by `recv_source` has died.
     fn closed_recv_fail(&mut self);
 
-    /// Decodes and serves one message whose size, op, reply capacity and
-    /// lease count `dispatch` has checked; the leases themselves are the
-    /// stub's to check (see [`dispatch`]). `Ok` means the stub has
-    /// replied; `Err` asks `dispatch` to reply with the code, or to fault
-    /// the client.
+    /// Decodes and serves one message (its first `msg.message_len` bytes
+    /// in `buffer`) whose size, op, reply capacity and lease count have
+    /// been checked; the leases themselves are the stub's to check (see
+    /// [`dispatch`]). `Ok` is the reply, written into `buffer`; `Err` asks
+    /// the loop to reply with the code, or to fault the client.
     fn handle(
         &mut self,
         op: Op,
-        incoming: &[u8],
+        buffer: &mut [u8],
         msg: &RecvMessage,
-    ) -> Result<(), RequestError<u16>>;
+    ) -> Result<Reply, RequestError<u16>>;
 }
 
-/// Receives one message or notification and handles it.
+/// Receives one message or notification, handles it and replies.
 ///
-/// Call it in a loop. `buffer` must hold `INCOMING_SIZE` bytes (generated
-/// with the server support). Before calling into `server`, it faults the
-/// client (never the server) when:
+/// Call it in a loop, or let [`serve`] loop (one trap fewer per message).
+/// `buffer` must hold `INCOMING_SIZE` bytes (generated with the server
+/// support). Before calling into `server`, it faults the client (never
+/// the server) when:
 ///
 /// 1. the message is longer than `buffer` (`BadMessageSize`);
 /// 2. the op number is unknown (`UndefinedOperation`);
@@ -171,31 +182,106 @@ where
             }
         },
     };
+    if let Some((peer, reply)) = answer(&mut server, buffer, &msg) {
+        let body = buffer.get(..reply.len).unwrap_or(&[]);
+        userlib::sys_reply(peer, reply.code, body);
+    }
+}
 
+/// The server loop: as [`dispatch`] forever, but each reply leaves with
+/// the next receive in one REPLY_RECV trap, so a round trip costs the
+/// server one trap instead of two. The checks, and what reaches the
+/// server and the client, are exactly `dispatch`'s.
+pub fn serve<S, Op>(buffer: &mut [u8], server: &mut S) -> !
+where
+    S: NotificationHandler,
+    Op: ServerOp,
+    for<'a> (PhantomData<Op>, &'a mut S): Server<Op>,
+{
+    let mut pending: Option<(TaskId, Reply)> = None;
+    loop {
+        let mask = server.current_notification_mask();
+        let mut server = (PhantomData::<Op>, &mut *server);
+        let source = server.recv_source();
+        let reply = pending.take().map(|(peer, r)| (peer, r.code, r.len));
+        let received =
+            userlib::sys_reply_recv_in_place(reply, buffer, mask, source);
+        let msg = match received {
+            Ok(msg) => msg,
+            Err(ClosedRecvError::Dead(_)) => {
+                server.closed_recv_fail();
+                continue;
+            }
+        };
+        pending = answer(&mut server, buffer, &msg);
+    }
+}
+
+/// Handles one received message: a notification goes to the server; a
+/// message is checked (faulting the client if it is malformed) and handed
+/// to the stub. Returns the reply to send, if any.
+fn answer<S, Op>(
+    server: &mut (PhantomData<Op>, &mut S),
+    buffer: &mut [u8],
+    msg: &RecvMessage,
+) -> Option<(TaskId, Reply)>
+where
+    S: NotificationHandler,
+    Op: ServerOp,
+    for<'a> (PhantomData<Op>, &'a mut S): Server<Op>,
+{
     if msg.sender == TaskId::KERNEL {
         server.1.handle_notification(msg.operation);
-        return;
+        return None;
     }
-
-    let op = match check_message::<Op>(&msg, buffer.len()) {
+    let op = match check_message::<Op>(msg, buffer.len()) {
         Ok(op) => op,
         Err(reason) => {
             userlib::sys_reply_fault(msg.sender, reason);
-            return;
+            return None;
         }
     };
-    // check_message showed message_len <= buffer.len().
-    let incoming = &buffer[..msg.message_len as usize];
-    match server.handle(op, incoming, &msg) {
-        Ok(()) => {}
+    match server.handle(op, buffer, msg) {
+        Ok(reply) => Some((msg.sender, reply)),
         Err(RequestError::Runtime(code)) => {
-            userlib::sys_reply(msg.sender, u32::from(code), &[]);
+            let reply = Reply {
+                code: u32::from(code),
+                len: 0,
+            };
+            Some((msg.sender, reply))
         }
         Err(RequestError::Fail(failure)) => {
             if let Some(reason) = failure.into_fault() {
                 userlib::sys_reply_fault(msg.sender, reason);
             }
+            None
         }
+    }
+}
+
+/// Writes `body` as the reply at the start of `buffer` (a generated stub's
+/// `Ok` path for zerocopy replies).
+///
+/// # Panics
+///
+/// If `buffer` is shorter than `body`: the generated `INCOMING_SIZE`
+/// covers every reply, so that is a server built with the wrong buffer,
+/// a bug to find at once rather than a reply to truncate.
+pub fn reply_bytes(
+    buffer: &mut [u8],
+    code: u32,
+    body: &[u8],
+    op: &'static str,
+) -> Reply {
+    match buffer.get_mut(..body.len()) {
+        Some(slot) => {
+            slot.copy_from_slice(body);
+            Reply {
+                code,
+                len: body.len(),
+            }
+        }
+        None => crate::unencodable(op),
     }
 }
 

@@ -26,8 +26,8 @@ mod leased;
 
 pub use counters::{ClientOpCounters, ServerOpCounters};
 pub use dispatch::{
-    LeaseAccess, LeaseSpec, NotificationHandler, Server, ServerOp, check_lease,
-    check_leases, check_message, dispatch,
+    LeaseAccess, LeaseSpec, NotificationHandler, Reply, Server, ServerOp,
+    check_lease, check_leases, check_message, dispatch, reply_bytes, serve,
 };
 pub use leased::{Access, Leased, LenLimit, R, RW, ReadAccess, W, WriteAccess};
 pub use userlib::ClientError;

@@ -29,7 +29,7 @@ pub use task_id::*;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// Syscall numbers. Values 0..=13 are Hubris's.
+/// Syscall numbers. Values 0..=13 are Hubris's; 14 and 15 are Leasehold's.
 ///
 /// `TryFrom<u32>` is written out by hand rather than derived so that a
 /// reader can see every accepted number next to its variant.
@@ -53,6 +53,9 @@ pub enum Sysnum {
     /// Leasehold: a register or bulk operation on a simulated peripheral,
     /// checked against the caller's (revocable) peripheral grant.
     PeripheralIo = 14,
+    /// Leasehold (seL4's `ReplyRecv`): REPLY to one caller, then RECV, in
+    /// one trap, so that a server's round trip costs two traps, not three.
+    ReplyRecv = 15,
 }
 
 impl TryFrom<u32> for Sysnum {
@@ -75,6 +78,7 @@ impl TryFrom<u32> for Sysnum {
             12 => Self::ReplyFault,
             13 => Self::IrqStatus,
             14 => Self::PeripheralIo,
+            15 => Self::ReplyRecv,
             _ => return Err(()),
         })
     }
@@ -302,7 +306,8 @@ mod tests {
             assert_eq!(Sysnum::try_from(n), Ok(s));
             assert_eq!(s as u32, n);
         }
-        assert_eq!(Sysnum::try_from(15), Err(()));
+        assert_eq!(Sysnum::try_from(15), Ok(Sysnum::ReplyRecv));
+        assert_eq!(Sysnum::try_from(16), Err(()));
         assert_eq!(Sysnum::try_from(u32::MAX), Err(()));
     }
 

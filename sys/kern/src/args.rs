@@ -50,6 +50,16 @@ pub struct ReplyArgs {
     pub message: USlice,
 }
 
+/// REPLY_RECV: `[peer, code, message, message_len, buffer, buffer_len,
+/// notification_mask, sender filter]`: a REPLY's four words, then a
+/// RECV's. A peer of `TaskId::KERNEL` means there is no one to answer yet
+/// (a server's first receive).
+#[derive(Copy, Clone, Debug)]
+pub struct ReplyRecvArgs {
+    pub reply: Option<ReplyArgs>,
+    pub recv: RecvArgs,
+}
+
 /// REPLY_FAULT: `[peer, reason]`.
 #[derive(Copy, Clone, Debug)]
 pub struct ReplyFaultArgs {
@@ -124,6 +134,15 @@ pub struct KipcArgs {
     pub response: USlice,
 }
 
+/// A RECV's four argument words, wherever they sit in the frame.
+fn recv_args(buffer: u32, length: u32, mask: u32, filter: u32) -> RecvArgs {
+    RecvArgs {
+        buffer: USlice::new(buffer, length),
+        notification_mask: mask,
+        from: (filter & RECV_CLOSED != 0).then_some(TaskId(filter as u16)),
+    }
+}
+
 /// Combines two 32-bit words into a 64-bit value (low word first).
 fn u64_from_words(low: u32, high: u32) -> u64 {
     u64::from(low) | (u64::from(high) << 32)
@@ -154,11 +173,7 @@ impl SavedState {
 
     pub fn as_recv_args(&self) -> RecvArgs {
         let [buffer, length, mask, filter, ..] = self.args;
-        RecvArgs {
-            buffer: USlice::new(buffer, length),
-            notification_mask: mask,
-            from: (filter & RECV_CLOSED != 0).then_some(TaskId(filter as u16)),
-        }
+        recv_args(buffer, length, mask, filter)
     }
 
     pub fn as_reply_args(&self) -> ReplyArgs {
@@ -168,6 +183,36 @@ impl SavedState {
             code,
             message: USlice::new(message, length),
         }
+    }
+
+    pub fn as_reply_recv_args(&self) -> ReplyRecvArgs {
+        let [
+            peer,
+            code,
+            message,
+            length,
+            buffer,
+            buffer_len,
+            mask,
+            filter,
+        ] = self.args;
+        let peer = TaskId(peer as u16);
+        ReplyRecvArgs {
+            reply: (peer != TaskId::KERNEL).then_some(ReplyArgs {
+                peer,
+                code,
+                message: USlice::new(message, length),
+            }),
+            recv: recv_args(buffer, buffer_len, mask, filter),
+        }
+    }
+
+    /// Turns a REPLY_RECV whose reply is done into the RECV it now is:
+    /// the receive words move to where RECV keeps them. (The argument
+    /// words are the task's to lose: results overwrite them anyway.)
+    pub fn become_recv(&mut self) {
+        let [_, _, _, _, buffer, length, mask, filter] = self.args;
+        self.args = [buffer, length, mask, filter, 0, 0, 0, 0];
     }
 
     pub fn as_reply_fault_args(&self) -> ReplyFaultArgs {

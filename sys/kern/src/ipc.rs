@@ -2,7 +2,7 @@
 //!
 //! Argument layouts are the typed views in [`crate::args`].
 
-use crate::args::SendArgs;
+use crate::args::{RecvArgs, ReplyArgs, SendArgs};
 use crate::err::{Outcome, UserError};
 use crate::lease::LeaseError;
 use crate::task::{self, TaskIndex, TaskTable};
@@ -143,6 +143,35 @@ impl<P: Platform> Kernel<'_, P> {
         caller: TaskIndex,
     ) -> Result<Outcome, UserError> {
         let args = self.tasks[caller].save.as_recv_args();
+        self.recv_with(caller, args)
+    }
+
+    /// REPLY_RECV: the REPLY, then the RECV. A mistake in the reply faults
+    /// the caller before it receives anything, exactly as a REPLY would;
+    /// a reply to a client that is no longer waiting is dropped and the
+    /// receive goes ahead.
+    pub(crate) fn reply_recv(
+        &mut self,
+        caller: TaskIndex,
+    ) -> Result<Outcome, UserError> {
+        let args = self.tasks[caller].save.as_reply_recv_args();
+        // Both halves are checked before either acts, so a bad receive
+        // buffer cannot leave a reply half delivered by a faulted server.
+        check_slice(&self.tasks[caller], args.recv.buffer, true)?;
+        if let Some(reply) = args.reply {
+            self.reply_with(caller, reply)?;
+        }
+        // From here on the task is in a plain RECV, and whoever delivers
+        // to it later (a sender, a notification) reads RECV's layout.
+        self.tasks[caller].save.become_recv();
+        self.recv(caller)
+    }
+
+    fn recv_with(
+        &mut self,
+        caller: TaskIndex,
+        args: RecvArgs,
+    ) -> Result<Outcome, UserError> {
         check_slice(&self.tasks[caller], args.buffer, true)?;
         self.tasks[caller].set_sched(SchedState::InRecv(args.from));
         if task::deliver_notifications(&mut self.tasks, caller) {
@@ -189,9 +218,19 @@ impl<P: Platform> Kernel<'_, P> {
         caller: TaskIndex,
     ) -> Result<Outcome, UserError> {
         let args = self.tasks[caller].save.as_reply_args();
+        self.reply_with(caller, args)?;
+        Ok(Outcome::Resume)
+    }
+
+    /// Delivers a reply; the caller's own outcome is its syscall's to say.
+    fn reply_with(
+        &mut self,
+        caller: TaskIndex,
+        args: ReplyArgs,
+    ) -> Result<(), UserError> {
         check_slice(&self.tasks[caller], args.message, false)?;
         let Some(client) = self.waiting_client(caller, args.peer)? else {
-            return Ok(Outcome::Resume);
+            return Ok(());
         };
         let reply_buffer = self.tasks[client].save.reply_buffer();
         if args.message.length > reply_buffer.length {
@@ -205,12 +244,11 @@ impl<P: Platform> Kernel<'_, P> {
         if let Err(error) = copied {
             // The client's reply buffer was refused: its fault, and
             // faulting it is all the reply there is.
-            self.blame(caller, error)?;
-            return Ok(Outcome::Resume);
+            return self.blame(caller, error);
         }
         let rets = [args.code, args.message.length, 0, 0, 0, 0, 0, 0];
         self.tasks.wake_with(client, rets);
-        Ok(Outcome::Resume)
+        Ok(())
     }
 
     /// The index of `peer` if it is waiting for our reply; `None` (a reply

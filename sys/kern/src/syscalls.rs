@@ -69,6 +69,7 @@ impl<P: Platform> Kernel<'_, P> {
             Ok(Sysnum::ReplyFault) => self.reply_fault(caller),
             Ok(Sysnum::IrqStatus) => self.irq_status(caller),
             Ok(Sysnum::PeripheralIo) => self.peripheral_io(caller),
+            Ok(Sysnum::ReplyRecv) => self.reply_recv(caller),
             Err(()) => Err(UsageError::BadSyscallNumber.into()),
         }
     }

@@ -2,100 +2,16 @@
 //! shares (block, resume, fault, restart, notify).
 
 use crate::effects::Effects;
+
+mod desc;
+mod notify;
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Generation, InjectionAction, Kipcnum,
+    FAULT_NOTIFICATION, FaultInfo, Generation, InjectionAction,
     PANIC_MESSAGE_MAX, SchedState, TaskId, TaskState, dead_response_code,
 };
-
-/// A memory region a task may touch.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-pub struct MemoryRegion {
-    pub base: u32,
-    pub size: u32,
-    pub writable: bool,
-}
-
-impl MemoryRegion {
-    /// Whether `[address, address + length)` lies inside this region.
-    /// Computed in `u64`, so no end wraps around.
-    pub fn contains(&self, address: u32, length: u32) -> bool {
-        let end = u64::from(address).wrapping_add(u64::from(length));
-        let region_end =
-            u64::from(self.base).wrapping_add(u64::from(self.size));
-        address >= self.base && end <= region_end
-    }
-}
-
-/// One IRQ routed to a task.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-pub struct IrqRoute {
-    pub peripheral: u16,
-    /// The notification bit(s) it posts.
-    pub mask: u32,
-}
-
-/// The static description of a task, from the image manifest. Never
-/// changes after boot.
-#[derive(Clone, Debug)]
-pub struct TaskDesc {
-    pub priority: u8,
-    pub start: bool,
-    /// Flash (read-only) and RAM (read-write).
-    pub regions: [MemoryRegion; 2],
-    /// Task indices this task may SEND (and POST) to: its `task-slots`.
-    pub slots: &'static [u16],
-    /// Further task indices this task may POST to: its `post-to`.
-    pub post_to: &'static [u16],
-    /// Peripheral indices this task may access (its `uses`).
-    pub uses: &'static [u16],
-    pub irqs: &'static [IrqRoute],
-    /// Bit `Kipcnum::grant_bit()` set for each privileged kipc granted.
-    pub kipc_grants: u64,
-    /// Notification bits only the kernel may post to this task: its IRQs,
-    /// its timer and (for the supervisor) the fault bit. POST refuses them.
-    pub kernel_notifications: u32,
-}
-
-impl TaskDesc {
-    /// Whether `[address, address + length)` lies in one region with the
-    /// needed access. Empty slices are always acceptable, as in Hubris.
-    pub fn can_access(&self, address: u32, length: u32, write: bool) -> bool {
-        length == 0
-            || self.regions.iter().any(|region| {
-                (region.writable || !write) && region.contains(address, length)
-            })
-    }
-
-    pub fn may_call(&self, index: usize) -> bool {
-        self.slots.iter().any(|&slot| usize::from(slot) == index)
-    }
-
-    /// Whether this task may POST to task `index`: one in its task-slots
-    /// or its `post-to` list.
-    pub fn may_post(&self, index: usize) -> bool {
-        self.may_call(index)
-            || self.post_to.iter().any(|&task| usize::from(task) == index)
-    }
-
-    pub fn may_kipc(&self, op: Kipcnum, own_index: TaskIndex) -> bool {
-        own_index.is_supervisor()
-            || op.is_unprivileged()
-            || self.kipc_grants & op.grant_bit() != 0
-    }
-
-    pub fn irq_mask(&self) -> u32 {
-        self.irqs.iter().fold(0, |mask, route| mask | route.mask)
-    }
-}
-
-/// A peripheral and whether its grant is currently revoked.
-#[derive(Clone, Debug)]
-pub struct Peripheral {
-    /// The task that may revoke and restore the grant (besides the
-    /// supervisor).
-    pub managed_by: Option<u16>,
-    pub revoked: bool,
-}
+pub use desc::{IrqRoute, MemoryRegion, Peripheral, TaskDesc};
+pub(crate) use notify::{deliver_notifications, irq_control, irq_status};
+pub use notify::{post, raise_irq};
 
 /// A task's syscall "registers" (see `abi::SyscallFrame`). The typed
 /// views of `args` live in [`crate::args`].
@@ -404,87 +320,6 @@ pub fn reinit(tasks: &mut TaskTable<'_>, index: TaskIndex, start: bool) {
     tasks.1.restart(index);
     if start {
         tasks.start(index);
-    }
-}
-
-/// ORs `bits` into task `index`'s notifications and delivers them if it
-/// is waiting for any of them.
-pub fn post(tasks: &mut TaskTable<'_>, index: TaskIndex, bits: u32) {
-    tasks[index].notifications |= bits;
-    deliver_notifications(tasks, index);
-}
-
-/// If task `index` is receiving and has a notification it is waiting for,
-/// delivers it (clearing those bits) and wakes it. Returns whether it did.
-pub(crate) fn deliver_notifications(
-    tasks: &mut TaskTable<'_>,
-    index: TaskIndex,
-) -> bool {
-    let task = &mut tasks[index];
-    if !matches!(task.sched(), Some(SchedState::InRecv(_))) {
-        return false;
-    }
-    let fired = task.notifications & task.save.as_recv_args().notification_mask;
-    if fired == 0 {
-        return false;
-    }
-    task.notifications &= !fired;
-    let kernel = u32::from(TaskId::KERNEL.0);
-    tasks.wake_with(index, [0, kernel, fired, 0, 0, 0, 0, 0]);
-    true
-}
-
-/// A device interrupt for task `index`'s notification bits `mask`: posted
-/// if enabled (and then disabled until the task re-enables it, as
-/// Hubris), otherwise left pending.
-pub fn raise_irq(tasks: &mut TaskTable<'_>, index: TaskIndex, mask: u32) {
-    let task = &mut tasks[index];
-    let mask = mask & task.desc.irq_mask();
-    let fire = mask & task.irq_enabled;
-    task.irq_pending |= mask & !fire;
-    task.irq_enabled &= !fire;
-    if fire != 0 {
-        post(tasks, index, fire);
-    }
-}
-
-/// `IrqStatus` for a mask (bits of the task's IRQs).
-pub(crate) fn irq_status(task: &Task, mask: u32) -> u32 {
-    let mut status = 0;
-    if task.irq_enabled & mask != 0 {
-        status |= abi::IrqStatus::ENABLED.0;
-    }
-    if task.irq_pending & mask != 0 {
-        status |= abi::IrqStatus::PENDING.0;
-    }
-    if task.notifications & mask != 0 {
-        status |= abi::IrqStatus::POSTED.0;
-    }
-    status
-}
-
-/// Enables and/or clears IRQs; an enable with a pending IRQ fires it.
-pub(crate) fn irq_control(
-    tasks: &mut TaskTable<'_>,
-    index: TaskIndex,
-    mask: u32,
-    enable: bool,
-    clear: bool,
-) {
-    let task = &mut tasks[index];
-    if clear {
-        task.irq_pending &= !mask;
-    }
-    if !enable {
-        task.irq_enabled &= !mask;
-        return;
-    }
-    task.irq_enabled |= mask;
-    let pending = task.irq_pending & mask;
-    if pending != 0 {
-        task.irq_pending &= !pending;
-        task.irq_enabled &= !pending;
-        post(tasks, index, pending);
     }
 }
 

@@ -115,6 +115,11 @@ fn recv(
         0,
     ]);
     syscall(Sysnum::Recv, &mut f);
+    received(&f)
+}
+
+/// What RECV and REPLY_RECV return: the response code and the message.
+fn received(f: &SyscallFrame) -> (u32, RecvMessage) {
     let r = f.rets;
     (
         r[0],
@@ -127,6 +132,77 @@ fn recv(
             lease_count: r[5],
         },
     )
+}
+
+/// A reply for [`sys_reply_recv`] to send before it receives.
+#[derive(Copy, Clone, Debug)]
+pub struct Reply<'a> {
+    pub peer: TaskId,
+    pub code: u32,
+    pub message: &'a [u8],
+}
+
+/// Answers `reply` (if any) and then receives, in one trap: seL4's
+/// `ReplyRecv`, a server loop's whole turn. Receives from anyone, or with
+/// `sender` only from that task (or a notification in `notification_mask`).
+/// As with [`sys_reply`], a reply to a peer that stopped waiting is
+/// dropped; the receive happens regardless.
+pub fn sys_reply_recv(
+    reply: Option<Reply<'_>>,
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Option<TaskId>,
+) -> Result<RecvMessage, ClosedRecvError> {
+    let (peer, code, message) = match reply {
+        Some(r) => (r.peer, r.code, r.message),
+        None => (TaskId::KERNEL, 0, &[][..]),
+    };
+    let reply = (peer, code, addr(message), message.len() as u32);
+    reply_recv(reply, buffer, notification_mask, sender)
+}
+
+/// As [`sys_reply_recv`], with the reply `(peer, code, length)` in the
+/// first `length` bytes of `buffer` itself: the kernel sends the reply
+/// before it receives into the same bytes, so a server loop needs only
+/// one buffer. A length past the buffer is cut to it.
+pub fn sys_reply_recv_in_place(
+    reply: Option<(TaskId, u32, usize)>,
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Option<TaskId>,
+) -> Result<RecvMessage, ClosedRecvError> {
+    let reply = match reply {
+        Some((peer, code, length)) => {
+            (peer, code, addr(buffer), length.min(buffer.len()) as u32)
+        }
+        None => (TaskId::KERNEL, 0, 0, 0),
+    };
+    reply_recv(reply, buffer, notification_mask, sender)
+}
+
+fn reply_recv(
+    (peer, code, message, message_len): (TaskId, u32, u32, u32),
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Option<TaskId>,
+) -> Result<RecvMessage, ClosedRecvError> {
+    let filter = sender.map_or(0, |s| RECV_CLOSED | s.0 as u32);
+    let mut f = frame([
+        peer.0 as u32,
+        code,
+        message,
+        message_len,
+        addr(buffer),
+        buffer.len() as u32,
+        notification_mask,
+        filter,
+    ]);
+    syscall(Sysnum::ReplyRecv, &mut f);
+    let (rc, m) = received(&f);
+    match extract_new_generation(rc) {
+        Some(g) if sender.is_some() => Err(ClosedRecvError::Dead(g)),
+        _ => Ok(m),
+    }
 }
 
 /// Receives a message from anyone, or a notification in `notification_mask`.

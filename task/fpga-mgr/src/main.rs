@@ -227,12 +227,7 @@ fn main() -> ! {
     // are more important and started first); look without waiting.
     server.bind_all();
     let mut buffer = [0u8; idl::INCOMING_SIZE];
-    loop {
-        idol_runtime::dispatch::<_, idl::FpgaManagerOperation>(
-            &mut buffer,
-            server,
-        );
-    }
+    idol_runtime::serve::<_, idl::FpgaManagerOperation>(&mut buffer, server)
 }
 
 /// Configuration from app.toml (`task/fpga-mgr/build.rs`).

@@ -174,12 +174,7 @@ fn main() -> ! {
     let mut server = ServerImpl::new(now());
     server.arm_timer();
     let mut buffer = [0u8; idl::INCOMING_SIZE];
-    loop {
-        idol_runtime::dispatch::<_, idl::JefeOperation>(
-            &mut buffer,
-            &mut server,
-        );
-    }
+    idol_runtime::serve::<_, idl::JefeOperation>(&mut buffer, &mut server)
 }
 
 fn now() -> u64 {

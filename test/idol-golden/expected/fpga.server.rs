@@ -301,8 +301,9 @@ pub struct Fpga_lock_ARGS {
     pub device_index: u8,
 }
 
-/// The largest message any op takes: the size of the buffer to
-/// pass to `idol_runtime::dispatch`.
+/// The size of the buffer to pass to `idol_runtime::dispatch` or
+/// `serve`: the largest message any op takes or reply it sends
+/// (the stub writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
         core::mem::size_of::<Fpga_device_enabled_ARGS>(),
@@ -319,6 +320,23 @@ pub const INCOMING_SIZE: usize = idol_runtime::max_size(
         core::mem::size_of::<Fpga_user_design_read_reg_ARGS>(),
         core::mem::size_of::<Fpga_user_design_write_reg_ARGS>(),
         core::mem::size_of::<Fpga_lock_ARGS>(),
+        DEVICE_ENABLED_REPLY_SIZE,
+        SET_DEVICE_ENABLED_REPLY_SIZE,
+        RESET_DEVICE_REPLY_SIZE,
+        DEVICE_STATE_REPLY_SIZE,
+        DEVICE_ID_REPLY_SIZE,
+        START_BITSTREAM_LOAD_REPLY_SIZE,
+        CONTINUE_BITSTREAM_LOAD_REPLY_SIZE,
+        FINISH_BITSTREAM_LOAD_REPLY_SIZE,
+        USER_DESIGN_ENABLED_REPLY_SIZE,
+        SET_USER_DESIGN_ENABLED_REPLY_SIZE,
+        RESET_USER_DESIGN_REPLY_SIZE,
+        USER_DESIGN_READ_REPLY_SIZE,
+        USER_DESIGN_WRITE_REPLY_SIZE,
+        USER_DESIGN_READ_REG_REPLY_SIZE,
+        USER_DESIGN_WRITE_REG_REPLY_SIZE,
+        LOCK_REPLY_SIZE,
+        RELEASE_REPLY_SIZE,
     ],
 );
 
@@ -482,105 +500,102 @@ for (core::marker::PhantomData<FpgaOperation>, &'_ mut S) {
     fn handle(
         &mut self,
         op: FpgaOperation,
-        incoming: &[u8],
+        buffer: &mut [u8],
         msg: &userlib::RecvMessage,
-    ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+    ) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
         let (counters, result) = match op {
             FpgaOperation::device_enabled => {
                 (
                     &__FPGA_SERVER_COUNTERS.device_enabled,
-                    serve_device_enabled(self.1, incoming, msg),
+                    serve_device_enabled(self.1, buffer, msg),
                 )
             }
             FpgaOperation::set_device_enabled => {
                 (
                     &__FPGA_SERVER_COUNTERS.set_device_enabled,
-                    serve_set_device_enabled(self.1, incoming, msg),
+                    serve_set_device_enabled(self.1, buffer, msg),
                 )
             }
             FpgaOperation::reset_device => {
                 (
                     &__FPGA_SERVER_COUNTERS.reset_device,
-                    serve_reset_device(self.1, incoming, msg),
+                    serve_reset_device(self.1, buffer, msg),
                 )
             }
             FpgaOperation::device_state => {
                 (
                     &__FPGA_SERVER_COUNTERS.device_state,
-                    serve_device_state(self.1, incoming, msg),
+                    serve_device_state(self.1, buffer, msg),
                 )
             }
             FpgaOperation::device_id => {
-                (
-                    &__FPGA_SERVER_COUNTERS.device_id,
-                    serve_device_id(self.1, incoming, msg),
-                )
+                (&__FPGA_SERVER_COUNTERS.device_id, serve_device_id(self.1, buffer, msg))
             }
             FpgaOperation::start_bitstream_load => {
                 (
                     &__FPGA_SERVER_COUNTERS.start_bitstream_load,
-                    serve_start_bitstream_load(self.1, incoming, msg),
+                    serve_start_bitstream_load(self.1, buffer, msg),
                 )
             }
             FpgaOperation::continue_bitstream_load => {
                 (
                     &__FPGA_SERVER_COUNTERS.continue_bitstream_load,
-                    serve_continue_bitstream_load(self.1, incoming, msg),
+                    serve_continue_bitstream_load(self.1, buffer, msg),
                 )
             }
             FpgaOperation::finish_bitstream_load => {
                 (
                     &__FPGA_SERVER_COUNTERS.finish_bitstream_load,
-                    serve_finish_bitstream_load(self.1, incoming, msg),
+                    serve_finish_bitstream_load(self.1, buffer, msg),
                 )
             }
             FpgaOperation::user_design_enabled => {
                 (
                     &__FPGA_SERVER_COUNTERS.user_design_enabled,
-                    serve_user_design_enabled(self.1, incoming, msg),
+                    serve_user_design_enabled(self.1, buffer, msg),
                 )
             }
             FpgaOperation::set_user_design_enabled => {
                 (
                     &__FPGA_SERVER_COUNTERS.set_user_design_enabled,
-                    serve_set_user_design_enabled(self.1, incoming, msg),
+                    serve_set_user_design_enabled(self.1, buffer, msg),
                 )
             }
             FpgaOperation::reset_user_design => {
                 (
                     &__FPGA_SERVER_COUNTERS.reset_user_design,
-                    serve_reset_user_design(self.1, incoming, msg),
+                    serve_reset_user_design(self.1, buffer, msg),
                 )
             }
             FpgaOperation::user_design_read => {
                 (
                     &__FPGA_SERVER_COUNTERS.user_design_read,
-                    serve_user_design_read(self.1, incoming, msg),
+                    serve_user_design_read(self.1, buffer, msg),
                 )
             }
             FpgaOperation::user_design_write => {
                 (
                     &__FPGA_SERVER_COUNTERS.user_design_write,
-                    serve_user_design_write(self.1, incoming, msg),
+                    serve_user_design_write(self.1, buffer, msg),
                 )
             }
             FpgaOperation::user_design_read_reg => {
                 (
                     &__FPGA_SERVER_COUNTERS.user_design_read_reg,
-                    serve_user_design_read_reg(self.1, incoming, msg),
+                    serve_user_design_read_reg(self.1, buffer, msg),
                 )
             }
             FpgaOperation::user_design_write_reg => {
                 (
                     &__FPGA_SERVER_COUNTERS.user_design_write_reg,
-                    serve_user_design_write_reg(self.1, incoming, msg),
+                    serve_user_design_write_reg(self.1, buffer, msg),
                 )
             }
             FpgaOperation::lock => {
-                (&__FPGA_SERVER_COUNTERS.lock, serve_lock(self.1, incoming, msg))
+                (&__FPGA_SERVER_COUNTERS.lock, serve_lock(self.1, buffer, msg))
             }
             FpgaOperation::release => {
-                (&__FPGA_SERVER_COUNTERS.release, serve_release(self.1, incoming, msg))
+                (&__FPGA_SERVER_COUNTERS.release, serve_release(self.1, buffer, msg))
             }
         };
         counters.count_call();
@@ -593,9 +608,14 @@ for (core::marker::PhantomData<FpgaOperation>, &'_ mut S) {
 
 fn serve_device_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_device_enabled_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -610,12 +630,14 @@ fn serve_device_enabled<S: InOrderFpgaImpl>(
     match result {
         Ok(value) => {
             let value: u8 = u8::from(value);
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.device_enabled",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -623,9 +645,14 @@ fn serve_device_enabled<S: InOrderFpgaImpl>(
 
 fn serve_set_device_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_set_device_enabled_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -644,12 +671,14 @@ fn serve_set_device_enabled<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.set_device_enabled",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -657,9 +686,14 @@ fn serve_set_device_enabled<S: InOrderFpgaImpl>(
 
 fn serve_reset_device<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_reset_device_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -673,12 +707,14 @@ fn serve_reset_device<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::reset_device(server, msg, args.device_index);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.reset_device",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -686,9 +722,14 @@ fn serve_reset_device<S: InOrderFpgaImpl>(
 
 fn serve_device_state<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_device_state_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -703,12 +744,14 @@ fn serve_device_state<S: InOrderFpgaImpl>(
     match result {
         Ok(value) => {
             let value: u8 = value as u8;
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.device_state",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -716,9 +759,14 @@ fn serve_device_state<S: InOrderFpgaImpl>(
 
 fn serve_device_id<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_device_id_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -732,12 +780,14 @@ fn serve_device_id<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::device_id(server, msg, args.device_index);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.device_id",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -745,9 +795,14 @@ fn serve_device_id<S: InOrderFpgaImpl>(
 
 fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_start_bitstream_load_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -777,12 +832,14 @@ fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.start_bitstream_load",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -790,10 +847,10 @@ fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
 
 fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -807,12 +864,14 @@ fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.continue_bitstream_load",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -820,10 +879,10 @@ fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
 
 fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -831,12 +890,14 @@ fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::finish_bitstream_load(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.finish_bitstream_load",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -844,9 +905,14 @@ fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
 
 fn serve_user_design_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_user_design_enabled_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -865,12 +931,14 @@ fn serve_user_design_enabled<S: InOrderFpgaImpl>(
     match result {
         Ok(value) => {
             let value: u8 = u8::from(value);
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.user_design_enabled",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -878,9 +946,14 @@ fn serve_user_design_enabled<S: InOrderFpgaImpl>(
 
 fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_set_user_design_enabled_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -899,12 +972,14 @@ fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.set_user_design_enabled",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -912,9 +987,14 @@ fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
 
 fn serve_reset_user_design<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_reset_user_design_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -932,12 +1012,14 @@ fn serve_reset_user_design<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.reset_user_design",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -945,9 +1027,14 @@ fn serve_reset_user_design<S: InOrderFpgaImpl>(
 
 fn serve_user_design_read<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_user_design_read_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -978,12 +1065,14 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.user_design_read",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -991,9 +1080,14 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
 
 fn serve_user_design_write<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_user_design_write_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -1024,12 +1118,14 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.user_design_write",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -1037,9 +1133,14 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
 
 fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_user_design_read_reg_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -1058,12 +1159,14 @@ fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.user_design_read_reg",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -1071,9 +1174,14 @@ fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
 
 fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_user_design_write_reg_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -1103,12 +1211,14 @@ fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.user_design_write_reg",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -1116,9 +1226,14 @@ fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
 
 fn serve_lock<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Fpga_lock_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -1132,12 +1247,14 @@ fn serve_lock<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::lock(server, msg, args.device_index);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.lock",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -1145,10 +1262,10 @@ fn serve_lock<S: InOrderFpgaImpl>(
 
 fn serve_release<S: InOrderFpgaImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -1156,12 +1273,14 @@ fn serve_release<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::release(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Fpga.release",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }

@@ -137,14 +137,25 @@ pub struct Jefe_dump_task_region_ARGS {
     pub length: u32,
 }
 
-/// The largest message any op takes: the size of the buffer to
-/// pass to `idol_runtime::dispatch`.
+/// The size of the buffer to pass to `idol_runtime::dispatch` or
+/// `serve`: the largest message any op takes or reply it sends
+/// (the stub writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
         core::mem::size_of::<Jefe_set_state_ARGS>(),
         core::mem::size_of::<Jefe_set_reset_reason_ARGS>(),
         <Jefe_get_dump_area_ARGS as hubpack::SerializedSize>::MAX_SIZE,
         <Jefe_dump_task_region_ARGS as hubpack::SerializedSize>::MAX_SIZE,
+        GET_STATE_REPLY_SIZE,
+        SET_STATE_REPLY_SIZE,
+        REQUEST_RESET_REPLY_SIZE,
+        GET_RESET_REASON_REPLY_SIZE,
+        SET_RESET_REASON_REPLY_SIZE,
+        REINITIALIZE_DUMP_AREAS_REPLY_SIZE,
+        GET_DUMP_AREA_REPLY_SIZE,
+        DUMP_TASK_REGION_REPLY_SIZE,
+        RESTART_ME_RAW_REPLY_SIZE,
+        READ_FAULT_COUNTS_REPLY_SIZE,
     ],
 );
 
@@ -248,68 +259,62 @@ for (core::marker::PhantomData<JefeOperation>, &'_ mut S) {
     fn handle(
         &mut self,
         op: JefeOperation,
-        incoming: &[u8],
+        buffer: &mut [u8],
         msg: &userlib::RecvMessage,
-    ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+    ) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
         let (counters, result) = match op {
             JefeOperation::get_state => {
-                (
-                    &__JEFE_SERVER_COUNTERS.get_state,
-                    serve_get_state(self.1, incoming, msg),
-                )
+                (&__JEFE_SERVER_COUNTERS.get_state, serve_get_state(self.1, buffer, msg))
             }
             JefeOperation::set_state => {
-                (
-                    &__JEFE_SERVER_COUNTERS.set_state,
-                    serve_set_state(self.1, incoming, msg),
-                )
+                (&__JEFE_SERVER_COUNTERS.set_state, serve_set_state(self.1, buffer, msg))
             }
             JefeOperation::request_reset => {
                 (
                     &__JEFE_SERVER_COUNTERS.request_reset,
-                    serve_request_reset(self.1, incoming, msg),
+                    serve_request_reset(self.1, buffer, msg),
                 )
             }
             JefeOperation::get_reset_reason => {
                 (
                     &__JEFE_SERVER_COUNTERS.get_reset_reason,
-                    serve_get_reset_reason(self.1, incoming, msg),
+                    serve_get_reset_reason(self.1, buffer, msg),
                 )
             }
             JefeOperation::set_reset_reason => {
                 (
                     &__JEFE_SERVER_COUNTERS.set_reset_reason,
-                    serve_set_reset_reason(self.1, incoming, msg),
+                    serve_set_reset_reason(self.1, buffer, msg),
                 )
             }
             JefeOperation::reinitialize_dump_areas => {
                 (
                     &__JEFE_SERVER_COUNTERS.reinitialize_dump_areas,
-                    serve_reinitialize_dump_areas(self.1, incoming, msg),
+                    serve_reinitialize_dump_areas(self.1, buffer, msg),
                 )
             }
             JefeOperation::get_dump_area => {
                 (
                     &__JEFE_SERVER_COUNTERS.get_dump_area,
-                    serve_get_dump_area(self.1, incoming, msg),
+                    serve_get_dump_area(self.1, buffer, msg),
                 )
             }
             JefeOperation::dump_task_region => {
                 (
                     &__JEFE_SERVER_COUNTERS.dump_task_region,
-                    serve_dump_task_region(self.1, incoming, msg),
+                    serve_dump_task_region(self.1, buffer, msg),
                 )
             }
             JefeOperation::restart_me_raw => {
                 (
                     &__JEFE_SERVER_COUNTERS.restart_me_raw,
-                    serve_restart_me_raw(self.1, incoming, msg),
+                    serve_restart_me_raw(self.1, buffer, msg),
                 )
             }
             JefeOperation::read_fault_counts => {
                 (
                     &__JEFE_SERVER_COUNTERS.read_fault_counts,
-                    serve_read_fault_counts(self.1, incoming, msg),
+                    serve_read_fault_counts(self.1, buffer, msg),
                 )
             }
         };
@@ -323,10 +328,10 @@ for (core::marker::PhantomData<JefeOperation>, &'_ mut S) {
 
 fn serve_get_state<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -334,12 +339,14 @@ fn serve_get_state<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::get_state(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Jefe.get_state",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -347,9 +354,14 @@ fn serve_get_state<S: InOrderJefeImpl>(
 
 fn serve_set_state<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Jefe_set_state_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -363,12 +375,14 @@ fn serve_set_state<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::set_state(server, msg, args.state);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Jefe.set_state",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -376,10 +390,10 @@ fn serve_set_state<S: InOrderJefeImpl>(
 
 fn serve_request_reset<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -387,12 +401,14 @@ fn serve_request_reset<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::request_reset(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Jefe.request_reset",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -400,10 +416,10 @@ fn serve_request_reset<S: InOrderJefeImpl>(
 
 fn serve_get_reset_reason<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -411,14 +427,16 @@ fn serve_get_reset_reason<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::get_reset_reason(server, msg);
     match result {
         Ok(value) => {
-            let mut reply = [0u8; GET_RESET_REASON_REPLY_SIZE];
-            match ssmarshal::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer.get_mut(..GET_RESET_REASON_REPLY_SIZE).unwrap_or_default();
+            match ssmarshal::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Jefe.get_reset_reason"),
             }
-            Ok(())
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -426,9 +444,14 @@ fn serve_get_reset_reason<S: InOrderJefeImpl>(
 
 fn serve_set_reset_reason<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match ssmarshal::deserialize::<Jefe_set_reset_reason_ARGS>(incoming) {
         Ok((args, _)) => args,
         Err(_) => {
@@ -442,14 +465,16 @@ fn serve_set_reset_reason<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::set_reset_reason(server, msg, args.reason);
     match result {
         Ok(value) => {
-            let mut reply = [0u8; SET_RESET_REASON_REPLY_SIZE];
-            match ssmarshal::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer.get_mut(..SET_RESET_REASON_REPLY_SIZE).unwrap_or_default();
+            match ssmarshal::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Jefe.set_reset_reason"),
             }
-            Ok(())
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -457,10 +482,10 @@ fn serve_set_reset_reason<S: InOrderJefeImpl>(
 
 fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -468,14 +493,18 @@ fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::reinitialize_dump_areas(server, msg);
     match result {
         Ok(value) => {
-            let mut reply = [0u8; REINITIALIZE_DUMP_AREAS_REPLY_SIZE];
-            match hubpack::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer
+                .get_mut(..REINITIALIZE_DUMP_AREAS_REPLY_SIZE)
+                .unwrap_or_default();
+            match hubpack::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Jefe.reinitialize_dump_areas"),
             }
-            Ok(())
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -483,9 +512,14 @@ fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
 
 fn serve_get_dump_area<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match hubpack::deserialize::<Jefe_get_dump_area_ARGS>(incoming) {
         Ok((args, _)) => args,
         Err(_) => {
@@ -499,14 +533,16 @@ fn serve_get_dump_area<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::get_dump_area(server, msg, args.index);
     match result {
         Ok(value) => {
-            let mut reply = [0u8; GET_DUMP_AREA_REPLY_SIZE];
-            match hubpack::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer.get_mut(..GET_DUMP_AREA_REPLY_SIZE).unwrap_or_default();
+            match hubpack::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Jefe.get_dump_area"),
             }
-            Ok(())
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -514,9 +550,14 @@ fn serve_get_dump_area<S: InOrderJefeImpl>(
 
 fn serve_dump_task_region<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match hubpack::deserialize::<Jefe_dump_task_region_ARGS>(incoming) {
         Ok((args, _)) => args,
         Err(_) => {
@@ -536,14 +577,16 @@ fn serve_dump_task_region<S: InOrderJefeImpl>(
     );
     match result {
         Ok(value) => {
-            let mut reply = [0u8; DUMP_TASK_REGION_REPLY_SIZE];
-            match hubpack::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer.get_mut(..DUMP_TASK_REGION_REPLY_SIZE).unwrap_or_default();
+            match hubpack::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Jefe.dump_task_region"),
             }
-            Ok(())
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -551,10 +594,10 @@ fn serve_dump_task_region<S: InOrderJefeImpl>(
 
 fn serve_restart_me_raw<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -562,12 +605,14 @@ fn serve_restart_me_raw<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::restart_me_raw(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Jefe.restart_me_raw",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -575,10 +620,10 @@ fn serve_restart_me_raw<S: InOrderJefeImpl>(
 
 fn serve_read_fault_counts<S: InOrderJefeImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -591,12 +636,14 @@ fn serve_read_fault_counts<S: InOrderJefeImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Jefe.read_fault_counts",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }

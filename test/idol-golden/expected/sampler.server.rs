@@ -90,12 +90,17 @@ pub struct Sampler_temperature_ARGS {
     pub length: u32,
 }
 
-/// The largest message any op takes: the size of the buffer to
-/// pass to `idol_runtime::dispatch`.
+/// The size of the buffer to pass to `idol_runtime::dispatch` or
+/// `serve`: the largest message any op takes or reply it sends
+/// (the stub writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
         <Sampler_configure_ARGS as hubpack::SerializedSize>::MAX_SIZE,
         core::mem::size_of::<Sampler_temperature_ARGS>(),
+        CONFIGURE_REPLY_SIZE,
+        TEMPERATURE_REPLY_SIZE,
+        FILTER_REPLY_SIZE,
+        LATEST_REPLY_SIZE,
     ],
 );
 
@@ -166,27 +171,27 @@ for (core::marker::PhantomData<SamplerOperation>, &'_ mut S) {
     fn handle(
         &mut self,
         op: SamplerOperation,
-        incoming: &[u8],
+        buffer: &mut [u8],
         msg: &userlib::RecvMessage,
-    ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+    ) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
         let (counters, result) = match op {
             SamplerOperation::configure => {
                 (
                     &__SAMPLER_SERVER_COUNTERS.configure,
-                    serve_configure(self.1, incoming, msg),
+                    serve_configure(self.1, buffer, msg),
                 )
             }
             SamplerOperation::temperature => {
                 (
                     &__SAMPLER_SERVER_COUNTERS.temperature,
-                    serve_temperature(self.1, incoming, msg),
+                    serve_temperature(self.1, buffer, msg),
                 )
             }
             SamplerOperation::filter => {
-                (&__SAMPLER_SERVER_COUNTERS.filter, serve_filter(self.1, incoming, msg))
+                (&__SAMPLER_SERVER_COUNTERS.filter, serve_filter(self.1, buffer, msg))
             }
             SamplerOperation::latest => {
-                (&__SAMPLER_SERVER_COUNTERS.latest, serve_latest(self.1, incoming, msg))
+                (&__SAMPLER_SERVER_COUNTERS.latest, serve_latest(self.1, buffer, msg))
             }
         };
         counters.count_call();
@@ -199,9 +204,14 @@ for (core::marker::PhantomData<SamplerOperation>, &'_ mut S) {
 
 fn serve_configure<S: InOrderSamplerImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match hubpack::deserialize::<Sampler_configure_ARGS>(incoming) {
         Ok((args, _)) => args,
         Err(_) => {
@@ -221,29 +231,29 @@ fn serve_configure<S: InOrderSamplerImpl>(
     );
     match result {
         Ok(value) => {
-            let mut reply = [0u8; CONFIGURE_REPLY_SIZE];
-            match hubpack::serialize(&mut reply, &value) {
-                Ok(length) => {
-                    userlib::sys_reply(msg.sender, 0, &reply[..length]);
+            let body = buffer.get_mut(..CONFIGURE_REPLY_SIZE).unwrap_or_default();
+            match hubpack::serialize(body, &value) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: 0,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Sampler.configure"),
             }
-            Ok(())
         }
         Err(idol_runtime::RequestError::Runtime(error)) => {
             __SAMPLER_SERVER_COUNTERS.configure.count_error();
-            let mut reply = [0u8; CONFIGURE_REPLY_SIZE];
-            match hubpack::serialize(&mut reply, &error) {
-                Ok(length) => {
-                    userlib::sys_reply(
-                        msg.sender,
-                        idol_runtime::COMPLEX_ERROR_CODE,
-                        &reply[..length],
-                    )
+            let body = buffer.get_mut(..CONFIGURE_REPLY_SIZE).unwrap_or_default();
+            match hubpack::serialize(body, &error) {
+                Ok(len) => {
+                    Ok(idol_runtime::Reply {
+                        code: idol_runtime::COMPLEX_ERROR_CODE,
+                        len,
+                    })
                 }
                 Err(_) => idol_runtime::unencodable("Sampler.configure"),
             }
-            Ok(())
         }
         Err(idol_runtime::RequestError::Fail(failure)) => {
             Err(idol_runtime::RequestError::Fail(failure))
@@ -253,9 +263,14 @@ fn serve_configure<S: InOrderSamplerImpl>(
 
 fn serve_temperature<S: InOrderSamplerImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Sampler_temperature_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -275,12 +290,14 @@ fn serve_temperature<S: InOrderSamplerImpl>(
     match result {
         Ok(value) => {
             let value: u32 = <u32 as core::convert::From<Celsius>>::from(value);
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Sampler.temperature",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }
@@ -288,10 +305,10 @@ fn serve_temperature<S: InOrderSamplerImpl>(
 
 fn serve_filter<S: InOrderSamplerImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -307,12 +324,14 @@ fn serve_filter<S: InOrderSamplerImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Sampler.filter",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -320,10 +339,10 @@ fn serve_filter<S: InOrderSamplerImpl>(
 
 fn serve_latest<S: InOrderSamplerImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -332,12 +351,14 @@ fn serve_latest<S: InOrderSamplerImpl>(
     match result {
         Ok(value) => {
             let value: u16 = <u16 as core::convert::From<Rate>>::from(value);
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Sampler.latest",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(|never| match never {})),
     }

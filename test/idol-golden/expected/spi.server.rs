@@ -118,14 +118,20 @@ pub struct Spi_lock_ARGS {
     pub cs_state: u8,
 }
 
-/// The largest message any op takes: the size of the buffer to
-/// pass to `idol_runtime::dispatch`.
+/// The size of the buffer to pass to `idol_runtime::dispatch` or
+/// `serve`: the largest message any op takes or reply it sends
+/// (the stub writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
         core::mem::size_of::<Spi_read_ARGS>(),
         core::mem::size_of::<Spi_write_ARGS>(),
         core::mem::size_of::<Spi_exchange_ARGS>(),
         core::mem::size_of::<Spi_lock_ARGS>(),
+        READ_REPLY_SIZE,
+        WRITE_REPLY_SIZE,
+        EXCHANGE_REPLY_SIZE,
+        LOCK_REPLY_SIZE,
+        RELEASE_REPLY_SIZE,
     ],
 );
 
@@ -204,24 +210,24 @@ for (core::marker::PhantomData<SpiOperation>, &'_ mut S) {
     fn handle(
         &mut self,
         op: SpiOperation,
-        incoming: &[u8],
+        buffer: &mut [u8],
         msg: &userlib::RecvMessage,
-    ) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+    ) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
         let (counters, result) = match op {
             SpiOperation::read => {
-                (&__SPI_SERVER_COUNTERS.read, serve_read(self.1, incoming, msg))
+                (&__SPI_SERVER_COUNTERS.read, serve_read(self.1, buffer, msg))
             }
             SpiOperation::write => {
-                (&__SPI_SERVER_COUNTERS.write, serve_write(self.1, incoming, msg))
+                (&__SPI_SERVER_COUNTERS.write, serve_write(self.1, buffer, msg))
             }
             SpiOperation::exchange => {
-                (&__SPI_SERVER_COUNTERS.exchange, serve_exchange(self.1, incoming, msg))
+                (&__SPI_SERVER_COUNTERS.exchange, serve_exchange(self.1, buffer, msg))
             }
             SpiOperation::lock => {
-                (&__SPI_SERVER_COUNTERS.lock, serve_lock(self.1, incoming, msg))
+                (&__SPI_SERVER_COUNTERS.lock, serve_lock(self.1, buffer, msg))
             }
             SpiOperation::release => {
-                (&__SPI_SERVER_COUNTERS.release, serve_release(self.1, incoming, msg))
+                (&__SPI_SERVER_COUNTERS.release, serve_release(self.1, buffer, msg))
             }
         };
         counters.count_call();
@@ -234,9 +240,14 @@ for (core::marker::PhantomData<SpiOperation>, &'_ mut S) {
 
 fn serve_read<S: InOrderSpiImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Spi_read_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -257,12 +268,14 @@ fn serve_read<S: InOrderSpiImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Spi.read",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -270,9 +283,14 @@ fn serve_read<S: InOrderSpiImpl>(
 
 fn serve_write<S: InOrderSpiImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Spi_write_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -293,12 +311,14 @@ fn serve_write<S: InOrderSpiImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Spi.write",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -306,9 +326,14 @@ fn serve_write<S: InOrderSpiImpl>(
 
 fn serve_exchange<S: InOrderSpiImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Spi_exchange_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -332,12 +357,14 @@ fn serve_exchange<S: InOrderSpiImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Spi.exchange",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -345,9 +372,14 @@ fn serve_exchange<S: InOrderSpiImpl>(
 
 fn serve_lock<S: InOrderSpiImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let Some(incoming) = buffer.get(..msg.message_len as usize) else {
+        return Err(
+            idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
+        );
+    };
     let args = match <Spi_lock_ARGS as idol_runtime::zerocopy::FromBytes>::read_from_bytes(
         incoming,
     ) {
@@ -375,12 +407,14 @@ fn serve_lock<S: InOrderSpiImpl>(
     );
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Spi.lock",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }
@@ -388,10 +422,10 @@ fn serve_lock<S: InOrderSpiImpl>(
 
 fn serve_release<S: InOrderSpiImpl>(
     server: &mut S,
-    incoming: &[u8],
+    buffer: &mut [u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<(), idol_runtime::RequestError<u16>> {
-    if !incoming.is_empty() {
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
@@ -399,12 +433,14 @@ fn serve_release<S: InOrderSpiImpl>(
     let result = <S as InOrderSpiImpl>::release(server, msg);
     match result {
         Ok(value) => {
-            userlib::sys_reply(
-                msg.sender,
-                0,
-                idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
-            );
-            Ok(())
+            Ok(
+                idol_runtime::reply_bytes(
+                    buffer,
+                    0,
+                    idol_runtime::zerocopy::IntoBytes::as_bytes(&value),
+                    "Spi.release",
+                ),
+            )
         }
         Err(error) => Err(error.map_runtime(u16::from)),
     }

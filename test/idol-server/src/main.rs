@@ -1,9 +1,9 @@
 //! The `IdolTest` server of the idol system tests, in the shape of
 //! Hubris's `test-idol-server`: generated dispatch over
-//! `idol_runtime::dispatch`, one thin method per op.
+//! `idol_runtime::serve`, one thin method per op.
 //!
 //! Every check on what a client sends (sizes, op numbers, leases) is
-//! `dispatch`'s, before any of this code runs; the cases that break those
+//! the runtime's, before any of this code runs; the cases that break those
 //! rules check that the *client* is faulted and we carry on.
 
 #![no_std]
@@ -27,12 +27,7 @@ struct ServerImpl {
 fn main() -> ! {
     let mut buffer = [0u8; idl::INCOMING_SIZE];
     let mut server = ServerImpl { stored: 0 };
-    loop {
-        idol_runtime::dispatch::<_, idl::IdolTestOperation>(
-            &mut buffer,
-            &mut server,
-        );
-    }
+    idol_runtime::serve::<_, idl::IdolTestOperation>(&mut buffer, &mut server)
 }
 
 impl NotificationHandler for ServerImpl {

@@ -65,6 +65,17 @@ fn main() -> ! {
         assert_eq!(rc, 1 << 20);
     });
     report("borrow_1mib_round_trip", &borrow);
+    // The same null round trip with the server on REPLY_RECV.
+    let (rc, _) = sys_send(server, 2, &[], &mut [], &[]);
+    assert_eq!(rc, 0);
+    for _ in 0..2000 {
+        sys_send(server, 0, &[], &mut [], &[]);
+    }
+    let combined = measure(20_000, || {
+        let (rc, _) = sys_send(server, 0, &[], &mut [], &[]);
+        assert_eq!(rc, 0);
+    });
+    report("null_round_trip_reply_recv", &combined);
     kipc::shutdown(0);
     loop {
         sys_recv_notification(0);
