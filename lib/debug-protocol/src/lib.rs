@@ -18,6 +18,8 @@
 //! anything.
 
 pub mod dump;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod path;
 pub mod wire;
 
