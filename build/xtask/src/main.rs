@@ -17,6 +17,7 @@ mod archive;
 mod armv7m;
 mod attack;
 mod bench;
+mod bench_fpga_host;
 mod bench_humility;
 mod cargo;
 mod clippy;
