@@ -527,6 +527,59 @@ impl Parser {
     }
 }
 
+/// What the bytes before the preamble say (see [`scan_header`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Header {
+    /// The preamble starts at this offset; everything before it is a
+    /// well-formed comment block or `0xFF` padding.
+    Preamble(usize),
+    /// The bytes so far are a valid start; the preamble is further on.
+    NeedMore,
+    /// Not an ECP5 image: something other than a comment block or
+    /// padding before the preamble.
+    Invalid,
+}
+
+/// Finds where the commands of an ECP5 image start, as a loader that
+/// wants to refuse a foreign file before touching the device does: the
+/// bytes before [`PREAMBLE`] must be `0xFF` padding, or the comment block
+/// `ecppack` and Diamond write (`FF 00`, printable text and NULs, `FF`)
+/// followed by padding. The device itself ignores them all; this only
+/// tells an ECP5 image from, say, a Xilinx `.bit` sent to the wrong port.
+pub fn scan_header(data: &[u8]) -> Header {
+    let mut at = 0;
+    if data.len() >= 2 && data[..2] == [0xFF, 0x00] {
+        at = 2;
+        loop {
+            match data.get(at) {
+                None => return Header::NeedMore,
+                Some(0xFF) => break,
+                Some(&b) if comment_byte(b) => at += 1,
+                Some(_) => return Header::Invalid,
+            }
+        }
+    }
+    // Padding (including the comment's closing 0xFF), whose last two
+    // bytes open the preamble.
+    let pad = data[at..].iter().take_while(|&&b| b == 0xFF).count();
+    let end = at + pad;
+    match data.get(end..end + 2) {
+        _ if end - at < 2 && end < data.len() => Header::Invalid,
+        None if data.get(end).is_none_or(|&b| b == PREAMBLE[2]) => {
+            Header::NeedMore
+        }
+        Some(&[a, b]) if a == PREAMBLE[2] && b == PREAMBLE[3] => {
+            Header::Preamble(end - 2)
+        }
+        _ => Header::Invalid,
+    }
+}
+
+/// NULs, printable ASCII and white space: what a comment block holds.
+fn comment_byte(b: u8) -> bool {
+    b == 0 || b.is_ascii_whitespace() || b.is_ascii_graphic()
+}
+
 /// Parses a whole stream held in memory.
 ///
 /// # Errors

@@ -100,3 +100,45 @@ fn any_chunking_reaches_the_same_verdict() {
         assert_eq!(p.finish(), whole, "chunk {chunk}");
     }
 }
+
+#[test]
+fn scan_header_finds_the_preamble_of_each_real_image_at_every_cut() {
+    use ecp5::Header;
+    for (name, _) in IMAGES {
+        let bit = image(name);
+        let at = bit
+            .windows(4)
+            .position(|w| w == ecp5::PREAMBLE)
+            .expect("preamble");
+        assert!(at > 16 && at < 100, "{name}: preamble at {at}");
+        assert_eq!(ecp5::scan_header(&bit), Header::Preamble(at), "{name}");
+        // Every shorter prefix is a valid start, never a wrong answer.
+        for cut in 0..at + 4 {
+            assert_eq!(
+                ecp5::scan_header(&bit[..cut]),
+                Header::NeedMore,
+                "{name} cut at {cut}"
+            );
+        }
+        // Without the comment block, as a raw stream.
+        assert_eq!(ecp5::scan_header(&bit[at..]), Header::Preamble(0));
+    }
+}
+
+#[test]
+fn scan_header_refuses_what_is_not_an_ecp5_image() {
+    use ecp5::Header;
+    let xc7 = image("xc7a35t-blinky.bit");
+    let ice40 = image("ice40-hx1k-blinky.bin");
+    for (what, data) in [
+        ("xilinx .bit", &xc7[..]),
+        ("ice40 .bin", &ice40[..]),
+        ("zeros", &[0u8; 64][..]),
+        ("one pad byte", &[0xFF, 0xBD, 0xB3, 0x00][..]),
+        ("binary in the comment", &[0xFF, 0x00, b'a', 0x80, 0xFF][..]),
+        ("junk after padding", &[0xFF, 0xFF, 0xFF, 0x3B, 0, 0][..]),
+        ("half a preamble", &[0xFF, 0xFF, 0xBD, 0xB4][..]),
+    ] {
+        assert_eq!(ecp5::scan_header(data), Header::Invalid, "{what}");
+    }
+}
