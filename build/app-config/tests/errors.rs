@@ -874,3 +874,21 @@ fn an_unknown_peripheral_model_names_the_key_and_the_models() {
         assert!(e.contains(model), "{model} missing: {e}");
     }
 }
+
+#[test]
+fn the_mps2_board_knows_only_the_test_device() {
+    let text = format!(
+        "{}[peripherals.fpga0]\nmodel = \"xc7a35t\"\n",
+        image("").replace("\"hosted\"", "\"mps2-an386\"")
+    );
+    assert_eq!(
+        error(&text),
+        "app.toml: peripherals.fpga0.model: unknown model \"xc7a35t\"; the \
+         mps2-an386 board's models are test-device"
+    );
+    let ok = format!(
+        "{}[peripherals.dev]\nmodel = \"test-device\"\n",
+        image("").replace("\"hosted\"", "\"mps2-an386\"")
+    );
+    Config::parse(&ok, "app.toml").expect("test-device on mps2-an386");
+}
