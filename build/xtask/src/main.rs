@@ -16,6 +16,7 @@
 mod archive;
 mod attack;
 mod bench;
+mod callers;
 mod cargo;
 mod clippy;
 mod dist;

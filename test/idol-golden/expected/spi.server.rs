@@ -238,11 +238,12 @@ for (core::marker::PhantomData<SpiOperation>, &'_ mut S) {
     }
 }
 
-fn serve_read<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_read<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -258,14 +259,23 @@ fn serve_read<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::read(
+    <S as InOrderSpiImpl>::read(
         server,
         msg,
         args.device_index,
         idol_runtime::Leased::write_only_slice(msg.sender, 0, Some(65535))
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_read<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_read(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.read);
     match result {
         Ok(value) => {
             Ok(
@@ -281,11 +291,12 @@ fn serve_read<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_write<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_write<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -301,14 +312,23 @@ fn serve_write<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::write(
+    <S as InOrderSpiImpl>::write(
         server,
         msg,
         args.device_index,
         idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(65535))
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_write<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_write(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.write);
     match result {
         Ok(value) => {
             Ok(
@@ -324,11 +344,12 @@ fn serve_write<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_exchange<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_exchange<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -344,7 +365,7 @@ fn serve_exchange<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::exchange(
+    <S as InOrderSpiImpl>::exchange(
         server,
         msg,
         args.device_index,
@@ -354,7 +375,16 @@ fn serve_exchange<S: InOrderSpiImpl>(
         idol_runtime::Leased::write_only_slice(msg.sender, 1, Some(65535))
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_exchange<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_exchange(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.exchange);
     match result {
         Ok(value) => {
             Ok(
@@ -370,11 +400,12 @@ fn serve_exchange<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_lock<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_lock<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -390,7 +421,7 @@ fn serve_lock<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::lock(
+    <S as InOrderSpiImpl>::lock(
         server,
         msg,
         args.device_index,
@@ -404,7 +435,16 @@ fn serve_lock<S: InOrderSpiImpl>(
                 );
             }
         },
-    );
+    )
+}
+
+fn serve_lock<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_lock(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.lock);
     match result {
         Ok(value) => {
             Ok(
@@ -420,17 +460,27 @@ fn serve_lock<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_release<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_release<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderSpiImpl>::release(server, msg);
+    <S as InOrderSpiImpl>::release(server, msg)
+}
+
+fn serve_release<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_release(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.release);
     match result {
         Ok(value) => {
             Ok(
@@ -463,6 +513,41 @@ static __SPI_SERVER_COUNTERS: SpiServerCounters = SpiServerCounters {
     exchange: idol_runtime::ServerOpCounters::new(),
     lock: idol_runtime::ServerOpCounters::new(),
     release: idol_runtime::ServerOpCounters::new(),
+};
+
+/// How each `Spi` op ended: `Ok`, or its error by variant, or the client refused; `humility counters` prints them.
+#[allow(non_snake_case)]
+#[repr(C)]
+pub struct SpiOutcomeCounters {
+    pub read: idol_runtime::OutcomeCounters<SpiError>,
+    pub write: idol_runtime::OutcomeCounters<SpiError>,
+    pub exchange: idol_runtime::OutcomeCounters<SpiError>,
+    pub lock: idol_runtime::OutcomeCounters<SpiError>,
+    pub release: idol_runtime::OutcomeCounters<SpiError>,
+}
+
+#[used]
+static __SPI_OUTCOME_COUNTERS: SpiOutcomeCounters = SpiOutcomeCounters {
+    read: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    write: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    exchange: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    lock: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    release: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
 };
 
 /// The `Spi` interface as written, for debuggers: with it they can call ops by name given only this task's ELF.
