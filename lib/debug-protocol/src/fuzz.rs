@@ -114,6 +114,11 @@ pub fn sample_dump(sizes: &[u64]) -> Vec<u8> {
         git_revision: "seed".into(),
         uptime_ms: 42,
         reason: "seed".into(),
+        registers: sizes
+            .iter()
+            .enumerate()
+            .map(|(i, _)| (i == 0).then(sample_registers))
+            .collect(),
         tasks,
     };
     let rams: Vec<Vec<u8>> =
@@ -122,6 +127,17 @@ pub fn sample_dump(sizes: &[u64]) -> Vec<u8> {
     dump::write(Cursor::new(Vec::new()), &header, &refs)
         .map(Cursor::into_inner)
         .unwrap_or_default()
+}
+
+/// A faulted task's registers, as a dump carries them.
+fn sample_registers() -> crate::Registers {
+    use crate::registers::{Capture, RIP, RSP};
+    let mut r = crate::Registers::new(Capture::Fault);
+    r.values[RIP] = Some(0x1000_0123);
+    r.values[RSP] = Some(0x2000_0ff0);
+    r.fault_address = Some(0);
+    r.signal = Some(11);
+    r
 }
 
 #[cfg(test)]
@@ -169,6 +185,7 @@ mod tests {
             ),
             ("fault", Request::Fault { task: 1 }),
             ("trace", Request::Trace),
+            ("registers", Request::Registers { task: 2 }),
         ];
         requests
             .into_iter()

@@ -12,6 +12,7 @@
 //! | `inject` | `task`, `nth`, `action` (`fault`/`restart`) | [`Done`] |
 //! | `fault` | `task` | [`Done`] |
 //! | `trace` | | [`TraceEntries`] |
+//! | `registers` | `task` | [`crate::Registers`] |
 //!
 //! Every answer has `ok`; a refused request has `ok: false` and `error`
 //! (one line). The kernel answers requests in order, one answer per line.
@@ -79,6 +80,9 @@ pub enum Request {
     Fault { task: usize },
     /// The kernel's own trace.
     Trace,
+    /// A task's registers: at its fault for a faulted task, else read
+    /// now (see [`crate::registers::Capture`]).
+    Registers { task: usize },
 }
 
 impl Request {
@@ -258,6 +262,7 @@ mod tests {
             },
             Request::Fault { task: 1 },
             Request::Trace,
+            Request::Registers { task: 4 },
         ];
         for r in all {
             let line = r.to_line();
@@ -285,6 +290,9 @@ mod tests {
             br#"{"op":"write","task":1,"address":0,"data":"\xc3\xa90"}"#,
             br#"{"op":"write","task":1,"address":0,"data":"abc"}"#,
             br#"{"op":"inject","task":1,"nth":1,"action":"explode"}"#,
+            br#"{"op":"registers"}"#,
+            br#"{"op":"registers","task":-1}"#,
+            br#"{"op":"registers","task":"jefe"}"#,
         ] {
             assert!(Request::parse(bad).is_err(), "{bad:?}");
         }

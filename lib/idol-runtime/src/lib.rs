@@ -33,7 +33,7 @@ pub use counters::Count;
 pub use dispatch::{
     LeaseAccess, LeaseSpec, NotificationHandler, Reply, Server, ServerOp,
     caller_allowed, check_lease, check_leases, check_message, dispatch,
-    reply_bytes, serve,
+    lease_info, reply_bytes, serve, with_lease_descriptors,
 };
 pub use leased::{Access, Leased, LenLimit, R, RW, ReadAccess, W, WriteAccess};
 pub use userlib::ClientError;

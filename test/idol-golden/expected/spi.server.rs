@@ -119,14 +119,28 @@ pub struct Spi_lock_ARGS {
 }
 
 /// The size of the buffer to pass to `idol_runtime::dispatch` or
-/// `serve`: the largest message any op takes or reply it sends
-/// (the stub writes its reply where the message was).
+/// `serve`: the largest message any op takes (with room for the
+/// kernel's descriptors of its leases) or reply it sends (the stub
+/// writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
-        core::mem::size_of::<Spi_read_ARGS>(),
-        core::mem::size_of::<Spi_write_ARGS>(),
-        core::mem::size_of::<Spi_exchange_ARGS>(),
-        core::mem::size_of::<Spi_lock_ARGS>(),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_read_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_write_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_exchange_ARGS>(),
+            2usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_lock_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
         READ_REPLY_SIZE,
         WRITE_REPLY_SIZE,
         EXCHANGE_REPLY_SIZE,
@@ -263,7 +277,15 @@ fn call_read<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::write_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     )
@@ -316,7 +338,15 @@ fn call_write<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     )
@@ -369,10 +399,26 @@ fn call_exchange<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-        idol_runtime::Leased::write_only_slice(msg.sender, 1, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                1,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 1),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     )
@@ -526,8 +572,9 @@ pub struct SpiOutcomeCounters {
     pub release: idol_runtime::OutcomeCounters<SpiError>,
 }
 
+/// Public so that a server can report its own outcomes.
 #[used]
-static __SPI_OUTCOME_COUNTERS: SpiOutcomeCounters = SpiOutcomeCounters {
+pub static __SPI_OUTCOME_COUNTERS: SpiOutcomeCounters = SpiOutcomeCounters {
     read: <core::result::Result<
         (),
         idol_runtime::RequestError<SpiError>,
