@@ -253,11 +253,11 @@ type Simple<T> = Result<T, RequestError<core::convert::Infallible>>;
 type Fallible<T> = Result<T, RequestError<JefeError>>;
 
 impl idl::InOrderJefeImpl for ServerImpl {
-    fn get_state(&mut self, msg: &RecvMessage) -> Simple<u32> {
+    fn get_state(&mut self, _: &RecvMessage) -> Simple<u32> {
         Ok(self.state)
     }
 
-    fn set_state(&mut self, msg: &RecvMessage, state: u32) -> Simple<()> {
+    fn set_state(&mut self, _: &RecvMessage, state: u32) -> Simple<()> {
         if state != self.state {
             self.state = state;
             ringbuf_entry!(Trace::StateChanged(state));
@@ -282,7 +282,7 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn read_fault_counts(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         data: Leased<W, [u32]>,
     ) -> Simple<u32> {
         let n = data.len().min(NUM_TASKS);
@@ -294,7 +294,7 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn set_disposition(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
         disposition: Disposition,
     ) -> Fallible<()> {
@@ -335,7 +335,7 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn disarm_watchdog(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
     ) -> Fallible<()> {
         let i = checked_index(task_index)?;
@@ -347,17 +347,13 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn get_disposition(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
     ) -> Fallible<Disposition> {
         Ok(self.disposition[checked_index(task_index)?])
     }
 
-    fn dump_task(
-        &mut self,
-        msg: &RecvMessage,
-        task_index: u32,
-    ) -> Fallible<()> {
+    fn dump_task(&mut self, _: &RecvMessage, task_index: u32) -> Fallible<()> {
         let i = checked_index(task_index)?;
         let ok = userlib::kipc::dump_task(i);
         ringbuf_entry!(Trace::Dumped {
