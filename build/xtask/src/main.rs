@@ -16,6 +16,7 @@
 mod archive;
 mod attack;
 mod bench;
+mod bench_fpga_host;
 mod bench_humility;
 mod callers;
 mod cargo;
