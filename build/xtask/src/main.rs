@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod armv7m;
 mod attack;
 mod bench;
 mod bench_fpga_host;
