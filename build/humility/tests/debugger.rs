@@ -509,7 +509,8 @@ fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
     // (handling a timer tick or a held fault), so wait for its receive
     // rather than expecting it at one instant.
     sys.wait_for(&["tasks"], "waiter and jefe receiving", |tasks| {
-        row(tasks, "waiter").ends_with(" recv") && row(tasks, "jefe").contains("recv")
+        row(tasks, "waiter").ends_with(" recv")
+            && row(tasks, "jefe").contains("recv")
     });
     assert!(
         !sys.log_text().contains("panicked at"),
