@@ -15,6 +15,7 @@ mod attacks;
 mod fuzz_corpus;
 mod grants;
 mod ipc_edges;
+mod ipc_property;
 mod leases;
 mod reply_recv;
 
