@@ -305,6 +305,7 @@ fn apply(k: &mut Kernel<'_, FakePlatform>, op: &Op, cov: &mut Coverage) {
 }
 
 /// The invariants after each step: see the asserts.
+#[allow(clippy::needless_range_loop)] // tasks are indexed by number in the kernel too
 fn check(
     k: &Kernel<'_, FakePlatform>,
     op: &Op,
