@@ -163,6 +163,14 @@ pub enum HelperOp {
     /// Replies at once, waits until the server is blocked inside
     /// `wait_forever`, then faults it with kipc `fault_task`.
     FaultServerMidCall = 5,
+    /// Replies at once, then calls `fill` (a write op) lending its buffer
+    /// read-only: the server must fault us with `BadLeases` before
+    /// `fill` runs (if it ran, its write would fail and we would never be
+    /// answered).
+    FillReadOnly = 6,
+    /// Replies at once, then calls `sum` (a read op) lending its buffer
+    /// write-only: likewise.
+    SumWriteOnly = 7,
 }
 
 impl HelperOp {
@@ -173,6 +181,8 @@ impl HelperOp {
             Self::ReplyTooSmall,
             Self::UnknownOp,
             Self::FaultServerMidCall,
+            Self::FillReadOnly,
+            Self::SumWriteOnly,
         ]
         .into_iter()
         .find(|&o| o as u32 == op)
