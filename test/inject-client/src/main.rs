@@ -13,10 +13,11 @@
 #![no_std]
 #![no_main]
 
-use drv_fpga_api::{Device, FpgaError, FpgaManager};
+use drv_fpga_api::{Device, FpgaError, FpgaManager, FpgaState};
+use sha2::{Digest, Sha256};
 use test_inject_api::{
-    CODE_OK, COMMAND_LEN, Command, OP_CHECKPOINT, OP_REPORT, Report, Step,
-    Workload,
+    CODE_OK, CODE_OK_DRIVER_CHANGED, CODE_OK_UNCONFIRMED, COMMAND_LEN, Command,
+    OP_CHECKPOINT, OP_REPORT, Report, Step, Workload,
 };
 use userlib::*;
 
@@ -166,11 +167,33 @@ fn verify(
     }
 }
 
+/// Whether `dev` is configured with our image after the manager said
+/// `Ok`: it records `OPERATING`, its pins say so (the driver reads CDONE /
+/// DONE now), and the image it runs has our image's length and SHA-256.
+/// We hold no lock, but no other client loads this device meanwhile.
+fn configured(mgr: &FpgaManager, dev: &Device<'_>) -> bool {
+    let image = image(dev.index());
+    let pins = mgr.hardware_state(dev.index()).map(FpgaState::try_from);
+    let identity = dev.image_info();
+    dev.state() == Ok(FpgaState::Operating)
+        && pins == Ok(Ok(FpgaState::Operating))
+        && identity.is_ok_and(|info| {
+            info.length as usize == image.len()
+                && info.sha256 == <[u8; 32]>::from(Sha256::digest(image))
+        })
+}
+
+/// The bound driver of `dev`, as the manager knows it now.
+fn driver(dev: &Device<'_>) -> Option<TaskId> {
+    dev.info().ok().and_then(|info| info.driver_task())
+}
+
 fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
     let start = now();
     let dev = Device::new(mgr, cmd.device);
     let mut step = Step::None;
     let mut attempts = 0;
+    let driver_before = driver(&dev);
     // Guards are dropped inside each workload, so the time includes the
     // release and any abort.
     let r = match cmd.workload {
@@ -181,11 +204,19 @@ fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
             verify(&dev, cmd, deadline, &mut step, &mut attempts)
         }
     };
+    // Distrust success: an Ok must mean a configured device, loaded
+    // while the driver that started the load lived (a Verify may retry
+    // across a driver's restart, so only its last load counts there).
+    let driver_changed =
+        cmd.workload != Workload::Verify && driver(&dev) != driver_before;
+    let code = match r {
+        Ok(()) if driver_changed => CODE_OK_DRIVER_CHANGED,
+        Ok(()) if !configured(mgr, &dev) => CODE_OK_UNCONFIRMED,
+        Ok(()) => CODE_OK,
+        Err(e) => u16::from(e),
+    };
     Report {
-        code: match r {
-            Ok(()) => CODE_OK,
-            Err(e) => u16::from(e),
-        },
+        code,
         step,
         elapsed_ms: now().saturating_sub(start) as u32,
         attempts,
