@@ -67,6 +67,8 @@
 mod board;
 mod config;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 mod inherit;
 mod layout;
 mod manifest;

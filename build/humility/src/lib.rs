@@ -16,9 +16,11 @@
 //! Errors are one line (`humility: error: ...`), never a backtrace: the
 //! reader is debugging their system, not humility.
 //!
-//! Deliberately not here (yet): Humility's `readmem`, `stackmargin`,
-//! `registers` and `flash`; a hosted task's registers live in the kernel
-//! process and the probe does not expose them.
+//! Stack traces (`tasks -s`) are unwound from the registers the kernel
+//! reads for the probe or records in a dump, with the task ELF's CFI
+//! ([`stack`]); `stackmargin` reads the stack paint the kernel lays down
+//! at each start ([`memory`]). Deliberately not here (yet): Humility's
+//! `flash`.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,8 @@ pub mod elf;
 pub mod hiffy;
 pub mod info;
 pub mod jefe;
+pub mod memory;
+pub mod stack;
 pub mod target;
 pub mod tasks;
 pub mod value;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
-use humility::{Options, Session, hiffy, info, jefe, tasks, vars};
+use humility::{Options, Session, hiffy, info, jefe, memory, tasks, vars};
 
 /// A Humility-style debugger for Leasehold images, live or from a dump.
 #[derive(Parser, Debug)]
@@ -33,9 +33,55 @@ struct Args {
 enum Command {
     /// Lists tasks: generation, priority, state, fault.
     Tasks {
-        /// Also show syscall counts, notifications, timers and memory.
+        /// Also show syscall counts, notifications, timers, memory and
+        /// registers.
         #[arg(short, long)]
         verbose: bool,
+        /// Also show each task's stack trace.
+        #[arg(short, long)]
+        stack: bool,
+        /// Only this task.
+        task: Option<String>,
+    },
+    /// Shows a task's registers (at its fault, for a faulted task).
+    Registers {
+        /// Also show its stack trace.
+        #[arg(short, long)]
+        stack: bool,
+        /// The task.
+        task: String,
+    },
+    /// Shows each task's stack size, the deepest it has been, and the
+    /// margin left.
+    Stackmargin,
+    /// Reads task memory as hex and ASCII.
+    Readmem {
+        /// As 32-bit words.
+        #[arg(short, long, group = "unit")]
+        word: bool,
+        /// As bytes (the default).
+        #[arg(short, long, group = "unit")]
+        byte: bool,
+        /// As 64-bit longs.
+        #[arg(short, long, group = "unit")]
+        long: bool,
+        /// The task whose symbol is meant, when several have it.
+        #[arg(short, long)]
+        task: Option<String>,
+        /// An address (0x... or decimal) or a symbol.
+        address: String,
+        /// Bytes (default: the symbol's size, else 256).
+        length: Option<String>,
+    },
+    /// Writes a 32-bit word into a task's RAM.
+    Writeword {
+        /// The task whose symbol is meant, when several have it.
+        #[arg(short, long)]
+        task: Option<String>,
+        /// An address (0x... or decimal) or a symbol.
+        address: String,
+        /// The value (0x... or decimal).
+        value: String,
     },
     /// Shows the image's configuration (works without a system).
     Manifest,
@@ -140,9 +186,66 @@ fn run(args: Args) -> Result<String> {
     match args.command {
         Command::Manifest => Ok(info::manifest(&session.archive)),
         Command::Map => Ok(info::map(&session.archive)),
-        Command::Tasks { verbose } => {
+        Command::Tasks {
+            verbose,
+            stack,
+            task,
+        } => {
             let (archive, target) = session.parts()?;
-            tasks::tasks(archive, target, verbose)
+            let show = tasks::Show { verbose, stack };
+            tasks::tasks(archive, target, show, task.as_deref())
+        }
+        Command::Registers { stack, task } => {
+            session.archive.task(&task)?;
+            let (archive, target) = session.parts()?;
+            memory::registers(archive, target, &task, stack)
+        }
+        Command::Stackmargin => {
+            let (archive, target) = session.parts()?;
+            memory::stackmargin(archive, target)
+        }
+        Command::Readmem {
+            word,
+            byte: _,
+            long,
+            task,
+            address,
+            length,
+        } => {
+            let unit = match (word, long) {
+                (true, _) => memory::Unit::Word,
+                (_, true) => memory::Unit::Long,
+                _ => memory::Unit::Byte,
+            };
+            let length = match length {
+                Some(l) => Some(memory::parse_number(&l).ok_or_else(|| {
+                    anyhow!("{l:?} is not a length (0x... or decimal)")
+                })?),
+                None => None,
+            };
+            let (archive, target) = session.parts()?;
+            memory::readmem(
+                archive,
+                target,
+                &address,
+                task.as_deref(),
+                length,
+                unit,
+            )
+        }
+        Command::Writeword {
+            task,
+            address,
+            value,
+        } => {
+            let (archive, target) = session.parts()?;
+            memory::writeword(
+                archive,
+                target,
+                &address,
+                task.as_deref(),
+                &value,
+            )
         }
         Command::Readvar { list, task, name } => {
             let task = match &task {

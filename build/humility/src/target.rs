@@ -18,7 +18,7 @@ use debug_protocol::wire::{
     self, DumpWritten, Identity, MAX_LINE, MAX_QUEUE, MAX_READ, MemoryData,
     Request, TaskTable,
 };
-use debug_protocol::{HexBytes, dump};
+use debug_protocol::{HexBytes, Registers, dump};
 use serde::de::DeserializeOwned;
 
 use crate::archive::Archive;
@@ -95,6 +95,27 @@ impl Target {
                 "a dump cannot be changed; attach to a running system \
                  (without -d) for this command"
             ),
+        }
+    }
+
+    /// Task `task`'s registers: now for a live system (at its fault for
+    /// a faulted task), as the dump recorded them for a dump.
+    ///
+    /// # Errors
+    ///
+    /// If the kernel cannot read them (it says why), or the dump has none
+    /// for the task.
+    pub fn registers(&mut self, task: usize) -> Result<Registers> {
+        match self {
+            Self::Live(p) => p.call(&Request::Registers { task }),
+            Self::Dump(d) => {
+                d.registers.get(task).cloned().flatten().ok_or_else(|| {
+                    anyhow!(
+                        "the dump has no registers for task {task} (it was \
+                         not running, or the dump predates registers)"
+                    )
+                })
+            }
         }
     }
 
@@ -325,6 +346,8 @@ pub struct Dump {
     pub uptime_ms: u64,
     /// Why the kernel wrote it.
     pub reason: String,
+    /// Task `i`'s registers, where the kernel could read them.
+    pub registers: Vec<Option<Registers>>,
     ram: HashMap<usize, Vec<u8>>,
 }
 
@@ -359,6 +382,7 @@ impl Dump {
             tasks: contents.header.tasks,
             uptime_ms: contents.header.uptime_ms,
             reason: contents.header.reason,
+            registers: contents.header.registers,
             ram: contents.ram.into_iter().enumerate().collect(),
         })
     }

@@ -16,17 +16,34 @@ use anyhow::Result;
 use crate::archive::Archive;
 use crate::target::{Target, TaskRow};
 
-/// The table; with `verbose`, each task's counts, pending notifications,
-/// timer and memory follow its row.
+/// What `tasks` shows besides the table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Show {
+    /// Counts, notifications, timer, memory and registers.
+    pub verbose: bool,
+    /// Each task's stack trace.
+    pub stack: bool,
+}
+
+/// The table; with `show.verbose`, each task's counts, pending
+/// notifications, timer, memory and registers follow its row, and with
+/// `show.stack` its stack trace. `only` limits it to one task. A task
+/// within 10% of overflowing its stack is marked.
 ///
 /// # Errors
 ///
-/// If the task table cannot be read or holds an undecodable state.
+/// If the task table cannot be read or holds an undecodable state, or
+/// `only` names no task.
 pub fn tasks(
     archive: &Archive,
     target: &mut Target,
-    verbose: bool,
+    show: Show,
+    only: Option<&str>,
 ) -> Result<String> {
+    let only = match only {
+        Some(name) => Some(usize::from(archive.task(name)?.index)),
+        None => None,
+    };
     let rows = target.tasks()?;
     let now = target.uptime_ms();
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
@@ -34,25 +51,66 @@ pub fn tasks(
         "{:>2} {:<width$} {:>3} {:>3} STATE\n",
         "ID", "TASK", "GEN", "PRI"
     );
-    for row in &rows {
+    for row in rows.iter().filter(|r| only.is_none_or(|o| o == r.index)) {
         let state = row.decode_state()?;
-        let text = match (&state, panic_message(archive, target, row)) {
+        let mut text = match (&state, panic_message(archive, target, row)) {
             (TaskState::Faulted { original_state, .. }, Some(msg)) => format!(
                 "FAULT: panicked: {msg} (was: {})",
                 sched_string(archive, original_state, row, now)
             ),
             _ => state_string(archive, &state, row, now),
         };
+        if let Ok(u) = crate::memory::task_stack_use(archive, target, row.index)
+            && u.near_overflow()
+        {
+            let _ = write!(
+                text,
+                " [stack {} of {} bytes used: within 10% of overflow]",
+                u.used, u.size
+            );
+        }
         let _ = writeln!(
             out,
             "{:>2} {:<width$} {:>3} {:>3} {text}",
             row.index, row.name, row.generation, row.priority
         );
-        if verbose {
+        if show.verbose {
             out.push_str(&details(archive, row, now));
+        }
+        if show.verbose || show.stack {
+            out.push_str(&machine_state(archive, target, row.index, show));
         }
     }
     Ok(out)
+}
+
+/// Registers (`-v`) and the stack trace (`-s`) of one task, or why they
+/// cannot be had (a task that is not running has neither).
+fn machine_state(
+    archive: &Archive,
+    target: &mut Target,
+    index: usize,
+    show: Show,
+) -> String {
+    let regs = match target.registers(index) {
+        Ok(r) => r,
+        Err(e) => return format!("     (no registers: {e:#})\n"),
+    };
+    let mut out = String::new();
+    if show.verbose {
+        out.push_str(&crate::memory::format_registers(&regs, "     "));
+    }
+    if show.stack {
+        match crate::stack::trace_from(archive, target, index, &regs) {
+            Ok(frames) => {
+                out.push_str(&crate::stack::format_frames(&frames, "     "))
+            }
+            Err(e) => {
+                let _ = writeln!(out, "     (no stack trace: {e:#})");
+            }
+        }
+    }
+    out
 }
 
 /// The message of a task that panicked, on one line, if the kernel says

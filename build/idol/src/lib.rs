@@ -27,6 +27,8 @@ pub mod check;
 pub mod client;
 mod common;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod server;
 pub mod syntax;
 

@@ -3,9 +3,9 @@
 //! Plain `cargo clippy` covers only host crates (the workspace's
 //! `default-members`): a task crate builds for the task target, and its
 //! build script needs the image it belongs to. This runs clippy on each
-//! task of the images (by default `app.toml` and every `test/` image) the
-//! way `dist` builds it, once per crate and feature set, with warnings
-//! denied.
+//! task of the images (by default `app.toml`, every `test/` image and
+//! `test/debugger/app.toml`) the way `dist` builds it, once per crate and
+//! feature set, with warnings denied.
 
 use anyhow::{Context, Result, anyhow, bail};
 use app_config::Config;
@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 
 use crate::cargo::{TASK_TARGET, Workspace};
 
-/// The default images: `app.toml` and `test/*.toml`.
+/// The default images: `app.toml`, `test/*.toml`, and the images
+/// host-side tests boot (`test/debugger/app.toml`, humility's).
 pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
     let mut images = vec![root.join("app.toml")];
+    let debugger = root.join("test/debugger/app.toml");
     let mut tests: Vec<PathBuf> = std::fs::read_dir(root.join("test"))
         .context("cannot list test/")?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -24,6 +26,9 @@ pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     tests.sort();
     images.extend(tests);
+    if debugger.is_file() {
+        images.push(debugger);
+    }
     Ok(images)
 }
 

@@ -3,8 +3,11 @@
 //! cargo leaves each task as one relocatable object; we link it with
 //! rust-lld (shipped with every rustup toolchain, so nothing to install)
 //! and a linker script generated from the task's [`TaskLayout`]. Flash
-//! holds text and read-only data behind the ELF headers; RAM starts with
-//! the stack, so an overflow runs into the unmapped guard below it.
+//! holds text and read-only data behind the ELF headers, and the
+//! call-frame information (`.eh_frame`, which `-C force-unwind-tables`
+//! makes rustc emit even with `panic = "abort"`) that humility unwinds
+//! stacks with; RAM starts with the stack, so an overflow runs into the
+//! unmapped guard below it.
 //!
 //! A link is skipped when a stamp file shows that the object, the script
 //! and the command are what they were last time, which keeps a no-change
@@ -35,6 +38,7 @@ SECTIONS {{
   .rodata : {{ *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) *(.got .got.plt) }} :text
   .task_slot_table : {{ KEEP(*(.task_slot_table)) }} :text
   .idolatry : {{ KEEP(*(.idolatry)) }} :text
+  .eh_frame : {{ KEEP(*(.eh_frame)) }} :text
   __flash_end = .;
   . = {ram:#x};
   __ram_base = .;
@@ -45,7 +49,7 @@ SECTIONS {{
   .bss (NOLOAD) : {{ *(.bss .bss.*) *(COMMON) }} :ram
   __ram_used_end = .;
   __ram_end = {ram:#x} + {ram_size:#x};
-  /DISCARD/ : {{ *(.eh_frame*) *(.note*) *(.comment) }}
+  /DISCARD/ : {{ *(.note*) *(.comment) }}
 }}
 "
     )

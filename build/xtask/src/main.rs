@@ -16,6 +16,7 @@
 mod archive;
 mod attack;
 mod bench;
+mod bench_humility;
 mod cargo;
 mod clippy;
 mod dist;
@@ -151,6 +152,9 @@ enum Benchmark {
     Idol,
     /// A 32 MiB 7-series load and an iCE40 image end to end, against memcpy.
     Fpga,
+    /// humility's `tasks -s` and a dump of the live default image,
+    /// against plain `humility tasks`.
+    Humility,
 }
 
 fn main() -> ExitCode {
@@ -192,6 +196,7 @@ fn main() -> ExitCode {
             Benchmark::Ipc => bench::ipc(&workspace_root()),
             Benchmark::Idol => bench::idol(&workspace_root()),
             Benchmark::Fpga => bench::fpga(&workspace_root()),
+            Benchmark::Humility => bench_humility::humility(&workspace_root()),
         },
     };
     match result {

@@ -10,7 +10,7 @@
 //! RAM entry the size the archive says the task has), so a zip bomb or a
 //! lying size field costs at most that much memory.
 
-use crate::TaskRow;
+use crate::{Registers, TaskRow};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, Write};
 
@@ -46,6 +46,11 @@ pub struct DumpHeader {
     #[serde(default)]
     pub reason: String,
     pub tasks: Vec<TaskRow>,
+    /// Task `i`'s registers when the dump was written (at its fault for
+    /// a faulted task), where the kernel could read them. Dumps written
+    /// before registers were dumped have none.
+    #[serde(default)]
+    pub registers: Vec<Option<Registers>>,
 }
 
 /// Writes a dump: the header, then `rams[i]` as task `i`'s RAM.
@@ -202,6 +207,7 @@ mod tests {
                 recv_mask: Some(1),
                 panic: None,
             }],
+            registers: vec![None],
         }
     }
 
@@ -217,6 +223,14 @@ mod tests {
         let dump = read(Cursor::new(bytes), &[4, 8]).unwrap();
         assert_eq!(dump.header, header());
         assert_eq!(dump.ram, vec![vec![1, 2, 3, 4], vec![5; 8]]);
+    }
+
+    #[test]
+    fn a_dump_without_registers_still_reads() {
+        let mut text = serde_json::to_value(header()).unwrap();
+        text.as_object_mut().unwrap().remove("registers");
+        let old: DumpHeader = serde_json::from_value(text).unwrap();
+        assert!(old.registers.is_empty());
     }
 
     #[test]

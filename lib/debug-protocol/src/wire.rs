@@ -12,6 +12,7 @@
 //! | `inject` | `task`, `nth`, `action` (`fault`/`restart`) | [`Done`] |
 //! | `fault` | `task` | [`Done`] |
 //! | `trace` | | [`TraceEntries`] |
+//! | `registers` | `task` | [`crate::Registers`] |
 //!
 //! Every answer has `ok`; a refused request has `ok: false` and `error`
 //! (one line). The kernel answers requests in order, one answer per line.
@@ -79,6 +80,9 @@ pub enum Request {
     Fault { task: usize },
     /// The kernel's own trace.
     Trace,
+    /// A task's registers: at its fault for a faulted task, else read
+    /// now (see [`crate::registers::Capture`]).
+    Registers { task: usize },
 }
 
 impl Request {
@@ -90,7 +94,12 @@ impl Request {
     /// A one-line reason: not JSON, not UTF-8, an unknown `op` or field,
     /// a missing field, bad hex.
     pub fn parse(line: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(line).map_err(|e| format!("bad request: {e}"))
+        // serde's message quotes what it could not match (an unknown op,
+        // field or variant) as decoded text, which may hold a newline: a
+        // client's line must not become two lines of anyone's log.
+        serde_json::from_slice(line).map_err(|e| {
+            format!("bad request: {}", escape_controls(&e.to_string()))
+        })
     }
 
     /// The request as one line, newline included.
@@ -99,6 +108,20 @@ impl Request {
         line.push('\n');
         line
     }
+}
+
+/// `text` with its control characters (newlines, escapes) written as
+/// Rust escapes, so that it stays one printable line.
+pub fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Answer to `identity`.
@@ -204,6 +227,15 @@ pub fn parse_answer<T: DeserializeOwned>(line: &str) -> Result<T, AnswerError> {
 mod tests {
     use super::*;
 
+    /// Found by the probe_request fuzz target: an unknown op whose JSON
+    /// escapes decode to a newline made the error two lines.
+    #[test]
+    fn an_error_quoting_the_request_stays_one_line() {
+        let e = Request::parse(br#"{"op":"x\ny"}"#).unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains(r"x\ny"), "{e}");
+    }
+
     #[test]
     fn requests_round_trip_and_garbage_is_refused() {
         let all = [
@@ -230,6 +262,7 @@ mod tests {
             },
             Request::Fault { task: 1 },
             Request::Trace,
+            Request::Registers { task: 4 },
         ];
         for r in all {
             let line = r.to_line();
@@ -257,6 +290,9 @@ mod tests {
             br#"{"op":"write","task":1,"address":0,"data":"\xc3\xa90"}"#,
             br#"{"op":"write","task":1,"address":0,"data":"abc"}"#,
             br#"{"op":"inject","task":1,"nth":1,"action":"explode"}"#,
+            br#"{"op":"registers"}"#,
+            br#"{"op":"registers","task":-1}"#,
+            br#"{"op":"registers","task":"jefe"}"#,
         ] {
             assert!(Request::parse(bad).is_err(), "{bad:?}");
         }

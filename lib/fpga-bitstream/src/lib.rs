@@ -25,5 +25,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod ice40;
 pub mod xc7;

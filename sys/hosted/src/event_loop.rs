@@ -180,6 +180,7 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
             &manifest.name,
             manifest.tasks.len(),
         )?,
+        registers: crate::registers::Registry::new(manifest.tasks.len()),
     };
     let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
     let location = match &opts.probe {
@@ -487,6 +488,7 @@ impl Hosted {
             self.zombies.retain(|z| z.pid != pid);
             if let Some(i) = self.task_of_pid(pid) {
                 self.slots[i] = None;
+                k.platform.registers.gone(i);
                 if !k.tasks.as_mut_slice()[i].is_faulted() {
                     let f = if si.si_code == libc::CLD_EXITED {
                         FaultInfo::HostSignal { signal: 0 }
@@ -513,6 +515,13 @@ impl Hosted {
             unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
             return;
         };
+        if signo >> 8 == libc::PTRACE_EVENT_STOP {
+            // A stop the debugger's register read asked for and did not
+            // collect itself (see `registers`), or a group stop: go on.
+            // Safety: resuming our own tracee.
+            unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
+            return;
+        }
         if !faults::is_fault_signal(signo & 0x7F) {
             // Safety: resume it with the signal it was getting.
             unsafe {
@@ -533,6 +542,7 @@ impl Hosted {
             libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs);
             regs.rip
         };
+        k.platform.registers.at_fault(i, pid, &raw);
         let f = faults::classify(&self.manifest.tasks[i], &raw, rip);
         self.effects.merge(k.fault(i, f));
     }
@@ -597,7 +607,11 @@ impl Hosted {
 
     /// Ends task `i`'s execution; logs (and dumps, if asked) its fault.
     fn stop(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
+        if k.tasks.as_slice().get(i).is_some_and(Task::is_faulted) {
+            k.platform.registers.before_kill(i);
+        }
         self.kill(i);
+        k.platform.registers.gone(i);
         let Some(task) = k.tasks.as_slice().get(i) else {
             return;
         };
@@ -694,6 +708,7 @@ impl Hosted {
     /// the core started the task.
     fn restart(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
         self.kill(i);
+        k.platform.registers.gone(i);
         let name = self.manifest.tasks[i].name.clone();
         let t = &self.manifest.tasks[i];
         match Ram::new(&t.name, &self.images[i].ram_init) {
@@ -722,6 +737,7 @@ impl Hosted {
                     generation: k.tasks.as_mut_slice()[i].generation().get(),
                     pid: process.pid,
                 });
+                k.platform.registers.started(i, process.pid);
                 self.spawns += 1;
                 let token = (self.spawns << 16) | i as u64;
                 self.slots[i] = Some(Slot {

@@ -142,6 +142,7 @@ fn check_regions(t: &TaskEntry) -> Result<(), String> {
 fn split(t: &TaskEntry, elf: Vec<u8>) -> Result<TaskImage> {
     let mut flash = vec![0u8; t.flash.size as usize];
     let mut ram_init = vec![0u8; t.ram.size as usize];
+    paint_stack(t, &mut ram_init);
     {
         let obj = object::File::parse(&*elf).context("not an ELF file")?;
         for seg in obj.segments() {
@@ -166,6 +167,22 @@ fn split(t: &TaskEntry, elf: Vec<u8>) -> Result<TaskImage> {
         flash,
         ram_init,
     })
+}
+
+/// Fills the stack part of a task's initial RAM with
+/// [`debug_protocol::registers::STACK_PAINT`], so that a debugger can
+/// tell how deep the stack has ever gone (`humility stackmargin`): every
+/// incarnation starts from this image. Segments placed after this win,
+/// though no segment lives in the stack.
+fn paint_stack(t: &TaskEntry, ram_init: &mut [u8]) {
+    let start = t.stack.base.saturating_sub(t.ram.base) as usize;
+    let end = start.saturating_add(t.stack.size as usize);
+    if let Some(stack) = ram_init.get_mut(start..end) {
+        let paint = debug_protocol::registers::STACK_PAINT.to_le_bytes();
+        for word in stack.chunks_mut(4) {
+            word.copy_from_slice(&paint[..word.len()]);
+        }
+    }
 }
 
 /// Copies a segment's file bytes into `buf` (region `r`'s contents) if

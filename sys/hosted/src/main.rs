@@ -12,6 +12,7 @@ mod image;
 mod log;
 mod memory;
 mod probe;
+mod registers;
 mod seccomp;
 mod spawn;
 mod trace;

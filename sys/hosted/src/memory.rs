@@ -100,6 +100,8 @@ pub struct HostPlatform {
     /// For dumps and the probe: the image's identity.
     pub manifest: image_manifest::ImageManifest,
     pub dumps: crate::dump::DumpDir,
+    /// What can be known of each task's registers.
+    pub registers: crate::registers::Registry,
 }
 
 impl HostPlatform {
@@ -121,6 +123,7 @@ impl HostPlatform {
             uptime_ms: crate::probe::requests::millis(self.boot.elapsed()),
             reason: reason.into(),
             tasks: crate::dump::task_rows(&self.manifest, tasks),
+            registers: self.registers.all(&faulted(tasks)),
         };
         let rams: Vec<&[u8]> =
             self.memory.iter().map(|m| m.ram.bytes()).collect();
@@ -355,6 +358,11 @@ impl Platform for HostPlatform {
         let cause = crate::dump::Cause::Task(culprit);
         self.write_dump(tasks, cause, None, &reason).is_ok()
     }
+}
+
+/// Which tasks are faulted (their registers are those of the fault).
+pub fn faulted(tasks: &[kern::Task]) -> Vec<bool> {
+    tasks.iter().map(kern::Task::is_faulted).collect()
 }
 
 /// `length` bytes at `address` of a region starting at `base` whose

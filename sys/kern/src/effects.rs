@@ -46,8 +46,30 @@ impl TaskSet {
         }
     }
 
+    /// Removes every member of `other`.
+    fn subtract(&mut self, other: &Self) {
+        for (word, theirs) in self.0.iter_mut().zip(other.0) {
+            *word &= !theirs;
+        }
+    }
+
+    /// The members in increasing order. Every syscall's effects are
+    /// walked, so this visits set bits only (a few words, one
+    /// `trailing_zeros` per member), not all `MAX_TASKS` indices: walking
+    /// every index cost a third of an IPC round trip.
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..MAX_TASKS).filter(|&index| self.contains(index))
+        self.0.iter().enumerate().flat_map(|(word_index, &word)| {
+            let base = word_index.wrapping_mul(64);
+            let mut bits = word;
+            core::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits.wrapping_sub(1);
+                Some(base.wrapping_add(bit))
+            })
+        })
     }
 
     fn is_empty(&self) -> bool {
@@ -104,9 +126,7 @@ impl Effects {
     /// restarted task's first syscall): resumptions of an execution that
     /// was stopped afterwards are dropped by the core as it decides.
     pub fn merge(&mut self, later: Effects) {
-        for index in later.stop.iter() {
-            self.resume.remove(index);
-        }
+        self.resume.subtract(&later.stop);
         self.stop.union(&later.stop);
         self.restart.union(&later.restart);
         self.resume.union(&later.resume);
@@ -146,6 +166,25 @@ mod tests {
         again.resume.insert(tasks[1]);
         first.merge(again);
         assert!(first.resumes(1) && first.stops(1));
+    }
+
+    #[test]
+    fn iteration_yields_exactly_the_members_in_order() {
+        let members = [0, 1, 63, 64, 65, 500, MAX_TASKS - 2, MAX_TASKS - 1];
+        let mut set = TaskSet::default();
+        for m in members {
+            set.insert(m);
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), members);
+        let mut other = TaskSet::default();
+        other.insert(64);
+        other.insert(500);
+        set.subtract(&other);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [0, 1, 63, 65, MAX_TASKS - 2, MAX_TASKS - 1]
+        );
+        assert_eq!(TaskSet::default().iter().count(), 0);
     }
 
     #[test]

@@ -24,6 +24,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod gpio;
 pub mod ice40;
 pub mod spi;

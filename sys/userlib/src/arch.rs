@@ -10,17 +10,34 @@ use abi::{HOSTED_SYSCALL_BASE, SyscallFrame, Sysnum};
 /// The kernel reads `frame.args` and writes `frame.rets` before it resumes
 /// us; the `asm!` block is not `nomem`, so the compiler assumes the frame
 /// may have changed.
+///
+/// The callee-saved `rbp`, `rbx`, `r12`, `r13` and `r14` are copied into
+/// the unused argument registers `rsi`, `rdx`, `r10`, `r8` and `r9`: the
+/// kernel ignores them, but Linux shows a task blocked in a syscall only
+/// by its `rip`, `rsp` and argument registers (`/proc/<pid>/syscall`), and
+/// a debugger needs the frame pointer to unwind a waiting task's stack.
 #[inline(always)]
 pub fn syscall(n: Sysnum, frame: &mut SyscallFrame) {
     let frame_ptr: *mut SyscallFrame = frame;
     // Safety: the private syscall numbers are handled by the kernel
     // process, which only reads and writes `*frame_ptr`; `rcx` and `r11`
-    // are clobbered by the `syscall` instruction itself.
+    // are clobbered by the `syscall` instruction itself, and the copies
+    // only write registers declared clobbered.
     unsafe {
         core::arch::asm!(
+            "mov rsi, rbp",
+            "mov rdx, rbx",
+            "mov r10, r12",
+            "mov r8, r13",
+            "mov r9, r14",
             "syscall",
             inlateout("rax") HOSTED_SYSCALL_BASE + n as u64 => _,
             in("rdi") frame_ptr,
+            out("rsi") _,
+            out("rdx") _,
+            out("r10") _,
+            out("r8") _,
+            out("r9") _,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),

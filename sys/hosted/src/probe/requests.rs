@@ -54,6 +54,7 @@ pub fn answer(
         }
         Request::Fault { task } => wire::answer_line(&fault(k, effects, task)),
         Request::Trace => wire::answer_line(&Ok(trace())),
+        Request::Registers { task } => wire::answer_line(&registers(k, task)),
     }
 }
 
@@ -152,6 +153,17 @@ fn fault(
     let i = supervised_task(k, task)?;
     effects.merge(k.fault(i, FaultInfo::Injected(TaskId::KERNEL)));
     Ok(Done {})
+}
+
+fn registers(
+    k: Kern<'_, '_>,
+    task: usize,
+) -> Result<debug_protocol::Registers, String> {
+    let i = task_index(k, task)?;
+    let faulted = k.tasks.as_slice()[i].is_faulted();
+    k.platform.registers.read(i, faulted).map_err(|why| {
+        format!("task {}: {why}", k.platform.manifest.tasks[i].name)
+    })
 }
 
 fn trace() -> TraceEntries {

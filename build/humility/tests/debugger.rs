@@ -1,0 +1,502 @@
+//! humility's debugger commands against a real system: the debugger test
+//! image (`test/debugger/app.toml`), whose tasks are left in known
+//! states by `test/debug-tasks`: `deep` waits at the bottom of a
+//! recursion, `nullread` faulted reading address 0, `panicker` panicked,
+//! `waiter` waits in `sys_recv_open` and owns the statics `KNOWN` (flash)
+//! and `COUNTER` (RAM).
+//!
+//! Each test boots its own kernel with a private probe socket and dump
+//! directory, waits until every task has reached its state (never a
+//! sleep standing in for that), and runs the real `humility` binary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A limit against a hung system, far above what a loaded machine needs.
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// `test/debug-tasks`: the recursion's depth and each frame's buffer.
+const DEPTH: usize = 24;
+const FRAME_BYTES: u64 = 512;
+
+struct Image {
+    archive: PathBuf,
+    kernel: PathBuf,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace().join(d)
+            }
+        }
+        _ => workspace().join("target"),
+    }
+}
+
+fn image() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .args(["run", "-q", "-p", "xtask", "--", "dist"])
+            .arg("test/debugger/app.toml")
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run cargo xtask dist");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "cargo xtask dist:\n{text}");
+        let archive = text
+            .lines()
+            .find_map(|l| l.strip_prefix("wrote "))
+            .map(|p| workspace().join(p.trim()))
+            .expect("xtask names the archive it wrote");
+        let kernel = target_dir().join("release/leasehold-kernel");
+        assert!(archive.is_file(), "no archive at {}", archive.display());
+        assert!(kernel.is_file(), "no kernel at {}", kernel.display());
+        Image { archive, kernel }
+    })
+}
+
+/// The debugger image, booted; dropping it stops the kernel.
+struct System {
+    child: Child,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl System {
+    /// Boots and waits until every task is where the tests expect it.
+    fn boot() -> Self {
+        let image = image();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("probe.sock");
+        let log = dir.path().join("kernel.log");
+        let out = std::fs::File::create(&log).expect("kernel log");
+        let child = Command::new(&image.kernel)
+            .arg(&image.archive)
+            .arg("--probe")
+            .arg(&socket)
+            .arg("--dump-dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log fd"))
+            .stderr(out)
+            .spawn()
+            .expect("cannot start the kernel");
+        let sys = Self {
+            child,
+            dir,
+            socket,
+            log,
+        };
+        sys.wait_log("debug probe at");
+        sys.wait_for(&["tasks"], "every task in its state", |t| {
+            row(t, "nullread").contains("FAULT: mem fault")
+                && row(t, "panicker").contains("FAULT: panicked")
+                && row(t, "deep").contains("notif: bit0")
+                && row(t, "waiter").ends_with(" recv")
+        });
+        sys
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, what: &str) {
+        let t0 = Instant::now();
+        while !self.log_text().contains(what) {
+            assert!(
+                t0.elapsed() < WAIT_LIMIT,
+                "no {what:?} within {WAIT_LIMIT:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn humility(&self, args: &[&str]) -> Output {
+        let mut all = vec![
+            "-a".to_owned(),
+            image().archive.display().to_string(),
+            "-p".to_owned(),
+            self.socket.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        humility(&all)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        succeeded(&self.humility(args), args)
+    }
+
+    /// Runs `humility <args>` until `f` holds for its output.
+    fn wait_for(
+        &self,
+        args: &[&str],
+        what: &str,
+        f: impl Fn(&str) -> bool,
+    ) -> String {
+        let t0 = Instant::now();
+        loop {
+            let out = self.humility(args);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() && f(&text) {
+                return text;
+            }
+            assert!(
+                t0.elapsed() < WAIT_LIMIT,
+                "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n{text}\
+                 {}\nkernel log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends one raw probe request line; returns the answer line.
+    fn raw(&self, line: &str) -> String {
+        let mut s = UnixStream::connect(&self.socket).expect("probe");
+        s.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+        s.write_all(line.as_bytes()).unwrap();
+        s.write_all(b"\n").unwrap();
+        let mut answer = String::new();
+        BufReader::new(s).read_line(&mut answer).unwrap();
+        answer
+    }
+
+    /// Humility against a dump this system wrote.
+    fn dump(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let out = self.ok(&["dump", name]);
+        assert!(out.contains("dump written to"), "{out}");
+        assert!(path.is_file(), "{}", path.display());
+        path
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn humility<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_humility"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run humility")
+}
+
+fn on_dump(dump: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "-a".to_owned(),
+        image().archive.display().to_string(),
+        "-d".to_owned(),
+        dump.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    succeeded(&humility(&all), args)
+}
+
+fn succeeded<S: std::fmt::Debug>(out: &Output, args: &[S]) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "humility {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A clean failure: exit status 1, one `humility: error:` line with
+/// `want` in it, no panic.
+fn failed_with(out: &Output, want: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "not a clean failure:\n{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one error line expected:\n{stderr}");
+    assert!(
+        lines[0].starts_with("humility: error: ") && lines[0].contains(want),
+        "expected an error about {want:?}:\n{stderr}"
+    );
+}
+
+/// Task `name`'s row of `tasks`.
+fn row(tasks: &str, name: &str) -> String {
+    tasks
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The frames of `tasks -s <task>`: (frame number, pc, function), one
+/// per function (inlined functions share their frame's number).
+fn frames(text: &str) -> Vec<(usize, u64, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.strip_prefix('#')?.parse().ok()?;
+            let pc =
+                u64::from_str_radix(w.next()?.strip_prefix("0x")?, 16).ok()?;
+            Some((n, pc, w.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The functions of frame `n`, innermost first.
+fn functions_of(frames: &[(usize, u64, String)], n: usize) -> Vec<&str> {
+    frames
+        .iter()
+        .filter(|f| f.0 == n)
+        .map(|f| f.2.as_str())
+        .collect()
+}
+
+/// A register's value in `registers` output (`-` gives `None`).
+fn register(text: &str, name: &str) -> Option<u64> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let i = words.windows(2).position(|w| w[0] == name && w[1] == "=")?;
+    u64::from_str_radix(words.get(i + 2)?.strip_prefix("0x")?, 16).ok()
+}
+
+/// The traces `tasks -s` gives for each task, checked against what each
+/// task of the image is doing; the same from a dump.
+fn check_traces(tasks_s: impl Fn(&str) -> String) {
+    let waiter = frames(&tasks_s("waiter"));
+    let f0 = functions_of(&waiter, 0);
+    assert!(
+        f0.contains(&"userlib::syscalls::sys_recv_open")
+            && f0.last() == Some(&"debug_tasks::wait_for_messages"),
+        "waiter's first frame: {waiter:?}"
+    );
+    assert_eq!(functions_of(&waiter, 1), ["main"], "{waiter:?}");
+
+    let nullread = frames(&tasks_s("nullread"));
+    assert_eq!(
+        functions_of(&nullread, 0).last(),
+        Some(&"debug_tasks::read_null"),
+        "the faulting instruction first: {nullread:?}"
+    );
+    assert_eq!(functions_of(&nullread, 1), ["main"], "{nullread:?}");
+
+    let panicker = frames(&tasks_s("panicker"));
+    let names: Vec<&str> = panicker.iter().map(|f| f.2.as_str()).collect();
+    let at = |name: &str| names.iter().position(|n| *n == name);
+    let (Some(handler), Some(fmt), Some(explode), Some(main)) = (
+        at("__rustc::rust_begin_unwind"),
+        at("core::panicking::panic_fmt"),
+        at("debug_tasks::explode"),
+        at("main"),
+    ) else {
+        panic!("panicker's trace: {panicker:?}");
+    };
+    assert!(
+        handler < fmt && fmt < explode && explode < main,
+        "{names:?}"
+    );
+
+    let deep = frames(&tasks_s("deep"));
+    let descents = deep
+        .iter()
+        .filter(|f| f.2 == "debug_tasks::deep::descend")
+        .count();
+    assert_eq!(descents, DEPTH + 1, "{deep:?}");
+    assert!(deep.iter().any(|f| f.2 == "debug_tasks::deep::bottom"));
+    assert_eq!(deep.last().map(|f| f.2.as_str()), Some("_start"));
+}
+
+#[test]
+fn test_stack_traces_name_the_right_functions_live_and_on_dumps() {
+    let sys = System::boot();
+    check_traces(|task| sys.ok(&["tasks", "-s", task]));
+    // The inlined syscall stub is marked as such.
+    let waiter = sys.ok(&["tasks", "-s", "waiter"]);
+    assert!(
+        waiter.contains("userlib::syscalls::sys_recv_open [inlined]"),
+        "{waiter}"
+    );
+    let dump = sys.dump("traces.dump");
+    check_traces(|task| on_dump(&dump, &["tasks", "-s", task]));
+    // Every task in one listing, too.
+    let all = sys.ok(&["tasks", "-s"]);
+    for name in ["jefe", "deep", "nullread", "panicker", "waiter", "idle"] {
+        assert!(!row(&all, name).is_empty(), "{all}");
+    }
+    assert_eq!(all.matches(" _start\n").count(), 6, "{all}");
+}
+
+#[test]
+fn test_registers_show_the_fault() {
+    let sys = System::boot();
+    let regs = sys.ok(&["registers", "nullread"]);
+    assert!(regs.contains("registers at the fault"), "{regs}");
+    assert!(regs.contains("fault address: 0x0\n"), "{regs}");
+    assert!(regs.contains("signal: 11\n"), "{regs}");
+    // rip is the faulting instruction: the first frame of the trace.
+    let trace = frames(&sys.ok(&["tasks", "-s", "nullread"]));
+    assert_eq!(register(&regs, "rip"), Some(trace[0].1), "{regs}");
+    // The same registers from a dump.
+    let dump = sys.dump("regs.dump");
+    assert_eq!(on_dump(&dump, &["registers", "nullread"]), regs);
+    // A waiting task: what the kernel can see of it, the rest marked.
+    let waiter = sys.ok(&["registers", "waiter"]);
+    assert!(waiter.contains("waiting in a kernel call"), "{waiter}");
+    assert!(register(&waiter, "rsp").is_some(), "{waiter}");
+    assert!(register(&waiter, "rbp").is_some(), "{waiter}");
+    assert_eq!(register(&waiter, "r15"), None, "{waiter}");
+    // `-s` adds the trace; `tasks -v` shows registers too.
+    let with_stack = sys.ok(&["registers", "-s", "waiter"]);
+    assert!(with_stack.contains("wait_for_messages"), "{with_stack}");
+    let verbose = sys.ok(&["tasks", "-v", "nullread"]);
+    assert!(verbose.contains("fault address: 0x0"), "{verbose}");
+}
+
+#[test]
+fn test_stackmargin_matches_the_deep_frames() {
+    let sys = System::boot();
+    let margins = sys.ok(&["stackmargin"]);
+    let deep = row(&margins, "deep");
+    let cols: Vec<u64> = deep
+        .split_whitespace()
+        .skip(2)
+        .take(3)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [size, deepest, margin] = cols[..] else {
+        panic!("{margins}");
+    };
+    assert_eq!(size, 16384, "{margins}");
+    assert_eq!(deepest + margin, size, "{margins}");
+    // What the frames add up to: from the stack's top to the stack
+    // pointer where the task waits, at the bottom of the recursion.
+    let map = sys.ok(&["tasks", "-v", "deep"]);
+    let ram = map
+        .split_whitespace()
+        .skip_while(|w| *w != "ram")
+        .nth(1)
+        .and_then(|w| w.trim_end_matches(',').split('+').next())
+        .and_then(|w| u64::from_str_radix(w.strip_prefix("0x")?, 16).ok())
+        .unwrap_or_else(|| panic!("{map}"));
+    let sp = register(&sys.ok(&["registers", "deep"]), "rsp").unwrap();
+    let frames_use = ram + size - sp;
+    assert!(frames_use >= DEPTH as u64 * FRAME_BYTES, "{frames_use}");
+    let diff = deepest.abs_diff(frames_use);
+    assert!(
+        diff * 20 <= frames_use,
+        "deepest {deepest} vs frames {frames_use}:\n{margins}"
+    );
+    // The same from a dump; and other tasks are far from overflow.
+    let dump = sys.dump("margins.dump");
+    assert_eq!(on_dump(&dump, &["stackmargin"]), margins);
+    assert!(!margins.contains("within 10%"), "{margins}");
+}
+
+#[test]
+fn test_readmem_and_writeword() {
+    let sys = System::boot();
+    let known = sys.ok(&["readmem", "KNOWN"]);
+    assert!(known.contains("|leasehold-debug!|"), "{known}");
+    assert!(known.contains(" 6c 65 61 73 "), "{known}");
+    let counter = sys.ok(&["readmem", "-w", "COUNTER"]);
+    assert!(counter.contains(": 12345678 "), "{counter}");
+    // By address, as longs.
+    let address = counter.split(':').next().unwrap().trim().to_owned();
+    let as_long = sys.ok(&["readmem", "-l", &address, "8"]);
+    assert!(as_long.starts_with(&address), "{as_long}");
+
+    let out = sys.ok(&["writeword", "COUNTER", "0xcafef00d"]);
+    assert!(out.contains("wrote 0xcafef00d"), "{out}");
+    let value = sys.ok(&["readvar", "COUNTER"]);
+    assert!(value.contains(&format!("= {}", 0xcafe_f00du32)), "{value}");
+    let out = sys.ok(&["writeword", &address, "7"]);
+    assert!(out.contains("wrote 0x00000007"), "{out}");
+    assert!(sys.ok(&["readvar", "COUNTER"]).contains("= 7\n"));
+
+    // A dump reads, and refuses writes.
+    let dump = sys.dump("mem.dump");
+    assert_eq!(on_dump(&dump, &["readmem", "KNOWN"]), known);
+    let mut args = vec![
+        "-a".to_owned(),
+        image().archive.display().to_string(),
+        "-d".to_owned(),
+        dump.display().to_string(),
+    ];
+    args.extend(["writeword", "COUNTER", "1"].map(String::from));
+    failed_with(&humility(&args), "a dump cannot be changed");
+}
+
+#[test]
+fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
+    let sys = System::boot();
+    failed_with(&sys.humility(&["registers", "nosuch"]), "unknown task");
+    failed_with(&sys.humility(&["tasks", "-s", "nosuch"]), "unknown task");
+    failed_with(
+        &sys.humility(&["readmem", "0x10"]),
+        "outside every task's memory",
+    );
+    failed_with(&sys.humility(&["readmem", "0xffffffffffff"]), "outside");
+    failed_with(&sys.humility(&["readmem", "KNOWN", "0x100000"]), "runs out");
+    failed_with(&sys.humility(&["readmem", "NO_SUCH_SYMBOL"]), "no symbol");
+    failed_with(&sys.humility(&["readmem", "KNOWN", "0"]), "out of range");
+    failed_with(&sys.humility(&["readmem", "KNOWN", "zz"]), "not a length");
+    failed_with(
+        &sys.humility(&["writeword", "KNOWN", "1"]),
+        "cannot be written",
+    );
+    failed_with(
+        &sys.humility(&["writeword", "COUNTER", "0x100000000"]),
+        "not a 32-bit number",
+    );
+    // The kernel itself refuses bad register and memory requests.
+    for (request, want) in [
+        (r#"{"op":"registers","task":99}"#, "no task 99"),
+        (r#"{"op":"registers","task":-1}"#, "bad request"),
+        (r#"{"op":"registers"}"#, "bad request"),
+        (
+            r#"{"op":"read","task":4,"address":16,"length":4}"#,
+            "outside",
+        ),
+        (
+            r#"{"op":"write","task":4,"address":268435456,"data":"00"}"#,
+            "not in task",
+        ),
+    ] {
+        let answer = sys.raw(request);
+        assert!(
+            answer.contains(r#""ok":false"#) && answer.contains(want),
+            "{request}: {answer}"
+        );
+    }
+    // Still serving, and nothing changed.
+    let tasks = sys.ok(&["tasks"]);
+    assert!(row(&tasks, "waiter").ends_with(" recv"), "{tasks}");
+    assert!(row(&tasks, "jefe").contains("recv"), "{tasks}");
+    assert!(
+        !sys.log_text().contains("panicked at"),
+        "{}",
+        sys.log_text()
+    );
+}
