@@ -600,12 +600,11 @@ mod tests {
         }
     }
 
-    /// `answer` for `msg` with a 16-byte buffer: the reply, and the
-    /// clients faulted (with why).
-    fn answered(
-        recorder: &mut Recorder,
-        msg: &RecvMessage,
-    ) -> (Option<(TaskId, Reply)>, Vec<(TaskId, ReplyFaultReason)>) {
+    /// What `answer` did: the reply, and the clients faulted (with why).
+    type Answered = (Option<(TaskId, Reply)>, Vec<(TaskId, ReplyFaultReason)>);
+
+    /// `answer` for `msg` with a 16-byte buffer.
+    fn answered(recorder: &mut Recorder, msg: &RecvMessage) -> Answered {
         let mut faults = vec![];
         let mut server = (PhantomData::<TestOp>, recorder);
         let mut buffer = [0u8; 16];
