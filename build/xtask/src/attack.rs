@@ -6,8 +6,8 @@
 //! Two groups of cases, each printing `test_<name> ... ok` (or `...
 //! FAILED <why>`) into the same tally as the image's own cases:
 //!
-//! - [`run_live`]: against the image's kernel while its in-system attackers
-//!   run. The last case checks that the kernel still answers, no task is
+//! - [`run_live`]: against the image's kernel, once its in-system cases
+//!   are done (the runner says so on the console). The last case checks that the kernel still answers, no task is
 //!   left faulted and the ticker's timer still fires; then we fault the
 //!   image's gate task through the probe, which tells its runner to stop.
 //! - [`run_hostile`]: against kernels of the same image that we start
@@ -40,9 +40,17 @@ pub fn is_attack_image(app_toml: &Path) -> bool {
     app_toml.file_stem().is_some_and(|s| s == "attack")
 }
 
-/// The image's fixed task indices (see `test/attack.toml`).
-const GATE: usize = 1;
-const TICKER: usize = 2;
+/// The image's fixed task indices (see `test/attack.toml`; checked
+/// against the task table's names by `test_attack_image_layout`).
+const GATE: usize = 5;
+const TICKER: usize = 6;
+
+/// What the runner prints when the in-system cases are done.
+const IN_SYSTEM_DONE: &str = "attack: in-system cases done";
+
+/// How long the in-system cases may take (the image's own timeout stops
+/// a hung run sooner or later; this only bounds our wait).
+const IN_SYSTEM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How long we wait for one probe answer. Only a wedged kernel takes it.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,8 +100,17 @@ impl KernelLog {
         from: usize,
         pred: impl Fn(&str) -> bool,
     ) -> Option<String> {
+        self.wait_for_within(from, pred, CONDITION_TIMEOUT)
+    }
+
+    fn wait_for_within(
+        &self,
+        from: usize,
+        pred: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> Option<String> {
         let (lock, cv) = &*self.inner;
-        let deadline = Instant::now() + CONDITION_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         let mut g = lock.lock().ok()?;
         loop {
             if let Some(l) = g.0.iter().skip(from).find(|l| pred(l)) {
@@ -189,6 +206,19 @@ pub fn run_live(log: &KernelLog, dump_dir: &Path) -> Tally {
     let probe = PathBuf::from(
         line.trim_start_matches("kernel: debug probe at ").trim(),
     );
+    // The in-system attackers go first; then it is our turn.
+    let done = log.wait_for_within(
+        0,
+        |l| l.contains(IN_SYSTEM_DONE),
+        IN_SYSTEM_TIMEOUT,
+    );
+    if done.is_none() {
+        report(
+            &mut tally,
+            "test_in_system_cases_finished",
+            Err("the runner never said the in-system cases were done".into()),
+        );
+    }
     let mut live = Live {
         probe,
         dump_dir: dump_dir.to_owned(),
@@ -201,6 +231,7 @@ pub fn run_live(log: &KernelLog, dump_dir: &Path) -> Tally {
         .and_then(|t| t.get(TICKER).map(|r| r.syscalls))
         .unwrap_or(0);
     let cases: &[Case<Live>] = &[
+        ("test_attack_image_layout", attack_image_layout),
         ("test_probe_non_ascii_hex", probe_non_ascii_hex),
         ("test_probe_garbage_lines", probe_garbage_lines),
         ("test_probe_out_of_bounds_requests", probe_out_of_bounds),
@@ -235,6 +266,23 @@ fn report(tally: &mut Tally, name: &str, outcome: Outcome) {
             let _ = writeln!(out, "[host] {name} ... FAILED {why}");
         }
     }
+}
+
+/// The gate and ticker are where [`GATE`] and [`TICKER`] say.
+fn attack_image_layout(live: &Live) -> Outcome {
+    let t = Client::connect(&live.probe)?.tasks()?;
+    for (index, name) in [(GATE, "gate"), (TICKER, "ticker")] {
+        match t.get(index) {
+            Some(r) if r.name == name => {}
+            other => {
+                return Err(format!(
+                    "task {index} should be {name}, is {:?}",
+                    other.map(|r| &r.name)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A ram address of task `task`, from the task table.

@@ -16,6 +16,7 @@ mod fuzz_corpus;
 mod grants;
 mod ipc_edges;
 mod ipc_property;
+mod lease_info;
 mod leases;
 mod reply_recv;
 

@@ -1,7 +1,8 @@
 //! The attack cases: one per attack a task could make on the kernel or
 //! on another task, each checking the exact outcome (the attacker faulted
 //! with the right fault, or refused) and that the victim and everyone
-//! else carry on. The runner (`test-runner`) prints `test_<name> ... ok`.
+//! else carry on. The runner (`test-runner`, built with `host-cases`)
+//! prints `test_<name> ... ok`; xtask's host-side cases follow.
 //!
 //! The attacks that get their author faulted are made by `mallory` (see
 //! `attack-api`); the ones a server makes are played by the puppet `srv`.

@@ -13,6 +13,13 @@
 //! `N passed, M failed` at the end, then shut the system down with exit
 //! status 0 only if nothing failed.
 //!
+//! Built with the `host-cases` feature (the attack image), we do not shut
+//! down when the suite is done: xtask's host-side cases run next, against
+//! the same kernel. We say so on the console, restart whatever faults
+//! from then on, and shut down (0 only if no case failed) when the host
+//! side faults the `gate` task through the debug probe: a fault the
+//! kernel injected, which no task can fake. xtask prints the one tally.
+//!
 //! As the supervisor we never SEND to anything but the kernel, and we must
 //! never fault: nothing here panics on what a task sends us.
 
@@ -77,6 +84,8 @@ struct Runner {
     /// Restart any faulted task but the suite at once.
     auto_restart: bool,
     crashes_outside_cases: u32,
+    /// (`host-cases`) the suite is done; the host side's turn.
+    suite_done: bool,
 }
 
 impl Runner {
@@ -97,7 +106,13 @@ impl Runner {
     fn on_faults(&mut self) {
         let mut start = 1;
         while let Some(f) = kipc::find_faulted_task(start) {
-            if f == tasks::SUITE {
+            #[cfg(feature = "host-cases")]
+            if f == tasks::GATE && injected_by_the_kernel(f) {
+                self.host_side_done();
+            }
+            if self.suite_done {
+                kipc::reinit_task(f, true);
+            } else if f == tasks::SUITE {
                 self.on_suite_fault();
             } else if self.auto_restart {
                 kipc::reinit_task(f, true);
@@ -213,17 +228,65 @@ impl Runner {
         kipc::console_write(line.bytes());
     }
 
-    /// Prints the summary and ends the run; never returns.
-    fn finish(&mut self) -> ! {
+    /// Prints the summary and ends the run (with `host-cases`: hands over
+    /// to the host side, which ends it).
+    fn finish(&mut self) {
         let mut line = Line::new();
+        if cfg!(feature = "host-cases") {
+            let _ = write!(
+                line,
+                "attack: in-system cases done: {} of {} ok; \
+                 host-side cases next",
+                self.passed,
+                self.passed + self.failed
+            );
+            kipc::console_write(line.bytes());
+            self.suite_done = true;
+            self.current = None;
+            sys_set_timer(None, notifications::TIMER_MASK);
+            // Whatever faulted meanwhile is restarted now.
+            self.on_faults();
+            return;
+        }
         let _ = write!(line, "{} passed, {} failed", self.passed, self.failed);
         kipc::console_write(line.bytes());
+        self.shutdown();
+    }
+
+    /// (`host-cases`) the host side faulted the gate: its cases are done
+    /// and counted by xtask; we end the run.
+    #[cfg(feature = "host-cases")]
+    fn host_side_done(&mut self) -> ! {
+        if !self.suite_done {
+            // The host side gave up waiting for us: our unfinished cases
+            // fail the run.
+            self.failed += 1;
+            kipc::console_write(b"attack: the host side ended the run before the in-system cases finished");
+        } else {
+            kipc::console_write(b"attack: the host side is done; stopping");
+        }
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> ! {
         kipc::shutdown(if self.failed == 0 { 0 } else { 1 });
         // The kernel stops every task once it has handled the call.
         loop {
             sys_recv_notification(0);
         }
     }
+}
+
+/// Did the kernel itself fault `task` (the debug probe's `fault`)?
+#[cfg(feature = "host-cases")]
+fn injected_by_the_kernel(task: usize) -> bool {
+    matches!(
+        kipc::read_task_status(task),
+        TaskState::Faulted {
+            fault: FaultInfo::Injected(by),
+            ..
+        } if by == TaskId::KERNEL
+    )
 }
 
 /// Replies to `m`, or faults the sender if its reply buffer is too small:
