@@ -128,14 +128,14 @@ pub const CODE_OK: u16 = 0;
 /// `Report::code` before any command ran: the client just started.
 pub const CODE_READY: u16 = 0xFFFF;
 /// `Report::code` of a call the manager answered `Ok` although the device
-/// is not configured with our image afterwards: its recorded state, its
-/// pins (CDONE / DONE, read live by the driver) or the identity of the
-/// image it runs (length and SHA-256) say otherwise, or one of them could
-/// not be read. An `Ok` must mean a configured device (issue 16).
+/// is not configured with our image afterwards: its pins (CDONE / DONE,
+/// read live by the bound driver) say otherwise, or the manager that
+/// answered still records another state or image (length and SHA-256).
+/// An `Ok` must mean a configured device (issue 16).
 pub const CODE_OK_UNCONFIRMED: u16 = 0xFFFE;
-/// `Report::code` of a load the manager answered `Ok` although the
-/// device's driver changed generation between the lock and the answer:
-/// a driver that died mid-load cannot have completed it.
+/// `Report::code` of an `Ok` after which the pins say the device is not
+/// configured, from a load during which the device's driver changed
+/// generation: the manager answered for a driver that died mid-load.
 pub const CODE_OK_DRIVER_CHANGED: u16 = 0xFFFD;
 
 /// What a client saw.

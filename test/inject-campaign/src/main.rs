@@ -25,12 +25,14 @@
 //! this victim may cause (a driver: `DriverDied`, `NoDriver`; the manager:
 //! `ManagerRestarted`, `NoDriver`; the store: `FirmwareStoreDied`,
 //! `NoFirmwareStore`; a client: nothing for the others),
-//! within a bounded time. Success is not taken on trust: the client
-//! checks after every `Ok` that the device is `OPERATING` by the
-//! manager's record and by its pins, runs an image of our image's length
-//! and SHA-256, and that its driver kept its generation through the load;
-//! an `Ok` that fails any of these is reported as a code no victim
-//! explains (`CODE_OK_UNCONFIRMED`, `CODE_OK_DRIVER_CHANGED`). A
+//! within a bounded time. Success is not taken on trust: after every
+//! `Ok` the client checks that the device is configured by its pins
+//! (read live, waiting out a victim's restart: the hardware outlives
+//! every task) and, unless the manager itself restarted since, that the
+//! manager records `OPERATING` with an image of our image's length and
+//! SHA-256; an `Ok` that fails is reported as a code no victim explains
+//! (`CODE_OK_UNCONFIRMED`, or `CODE_OK_DRIVER_CHANGED` when the driver
+//! also died during the load). A
 //! client that has not answered after the watchdog's deadline is a hang
 //! (nothing in the kernel times out a call: our timer does). No task but the victim may have a new generation or
 //! be faulted. Finally, once jefe has restarted the victim, both clients
@@ -120,7 +122,7 @@ fn error_name(code: u16) -> &'static str {
             "Ok, but the device is not configured with the image"
         }
         Err(()) if code == CODE_OK_DRIVER_CHANGED => {
-            "Ok, but the driver died during the load"
+            "Ok, but the driver died during the load and the device is not configured"
         }
         Err(()) => "(undefined code)",
     }
