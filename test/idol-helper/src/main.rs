@@ -77,6 +77,12 @@ fn misbehave(op: HelperOp) -> (u32, usize) {
         HelperOp::FaultServerMidCall
         | HelperOp::FillReadOnly
         | HelperOp::SumWriteOnly => (0, 0),
+        HelperOp::CallRestricted => {
+            match IdolTest::from(idol).restricted_bump() {
+                Ok(count) => (0, count as usize),
+                Err(e) => (e as u32, 0),
+            }
+        }
     }
 }
 
