@@ -21,20 +21,18 @@ impl Board {
     /// them.
     pub fn models(&self) -> Vec<&'static str> {
         match self.name {
-            HOSTED_BOARD => hosted_models(),
-            // The ARMv7-M kernel emulates the conformance suite's register
-            // file and nothing else (xtask's `armv7m` kconfig maps every
-            // other model to `Unsupported`).
-            MPS2_AN386_BOARD => vec!["test-device"],
+            HOSTED_BOARD | MPS2_AN386_BOARD => board_models(),
             _ => Vec::new(),
         }
     }
 }
 
-/// The hosted board's models: the simulated board's (`sim-devices`), and
-/// `test-device`, the register file the kernel emulates itself for the
-/// conformance suite (`sys/hosted/src/devices.rs`).
-fn hosted_models() -> Vec<&'static str> {
+/// Both boards' models: the simulated board's (`sim-devices`, which the
+/// hosted kernel runs as a Linux process and the ARMv7-M kernel inside
+/// itself), and `test-device`, the register file each kernel emulates
+/// itself for the conformance suite (`sys/hosted/src/devices.rs`,
+/// `sys/kern-armv7m/src/devices.rs`).
+fn board_models() -> Vec<&'static str> {
     let mut models = sim_devices::MODELS.to_vec();
     models.push("test-device");
     models

@@ -876,19 +876,23 @@ fn an_unknown_peripheral_model_names_the_key_and_the_models() {
 }
 
 #[test]
-fn the_mps2_board_knows_only_the_test_device() {
-    let text = format!(
-        "{}[peripherals.fpga0]\nmodel = \"xc7a35t\"\n",
-        image("").replace("\"hosted\"", "\"mps2-an386\"")
+fn the_mps2_board_has_the_hosted_boards_models() {
+    let mps2 = |p: &str| {
+        format!(
+            "{}[peripherals.fpga0]\nmodel = \"{p}\"\n",
+            image("").replace("\"hosted\"", "\"mps2-an386\"")
+        )
+    };
+    let e = error(&mps2("xc7a35"));
+    assert!(
+        e.starts_with(
+            "app.toml: peripherals.fpga0.model: unknown model \"xc7a35\"; \
+             the mps2-an386 board's models are spi-controller, gpio, "
+        ),
+        "{e}"
     );
-    assert_eq!(
-        error(&text),
-        "app.toml: peripherals.fpga0.model: unknown model \"xc7a35t\"; the \
-         mps2-an386 board's models are test-device"
-    );
-    let ok = format!(
-        "{}[peripherals.dev]\nmodel = \"test-device\"\n",
-        image("").replace("\"hosted\"", "\"mps2-an386\"")
-    );
-    Config::parse(&ok, "app.toml").expect("test-device on mps2-an386");
+    for model in ["xc7a35t", "lfe5u-85f", "test-device"] {
+        assert!(e.contains(model), "{model} missing: {e}");
+        Config::parse(&mps2(model), "app.toml").expect(model);
+    }
 }
