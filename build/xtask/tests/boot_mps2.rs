@@ -40,8 +40,8 @@ fn default_image_on_mps2_loads_both_fpgas() {
         .expect("xtask runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let elf = target_dir()
-        .join("leasehold-demo-mps2/dist/leasehold-demo-mps2.elf");
+    let elf =
+        target_dir().join("leasehold-demo-mps2/dist/leasehold-demo-mps2.elf");
     assert!(elf.is_file(), "no image ELF at {}", elf.display());
 
     // The command `cargo xtask run` uses (build/xtask/src/armv7m.rs).
