@@ -227,7 +227,7 @@ impl ServerImpl {
         let alive = |t: TaskId| task_id(t.index()) == t;
         for slot in &mut self.watchdogs {
             let Some(w) = *slot else { continue };
-            match watchdog::expire(&w, now, alive) {
+            match watchdog::expire(&w, now, alive, watchdog::waiting_on) {
                 watchdog::Expiry::Pending => {}
                 watchdog::Expiry::Fired(t) => {
                     *slot = None;
