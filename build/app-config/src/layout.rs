@@ -134,6 +134,28 @@ pub const HOSTED_MEMORY: MemoryMap = MemoryMap {
     ram_guard: abi::HOSTED_GUARD_SIZE,
 };
 
+/// The mps2-an386 board (QEMU): its 4 MiB SSRAM1 at 0 serves as flash and
+/// SSRAM2/3 at `0x2000_0000` as RAM. The kernel keeps the first 512 KiB
+/// of each (its text and the task table; its stack and statics); tasks
+/// get the rest, in regions the ARMv7-M MPU can describe. No gaps or
+/// guards are needed: the MPU denies everything outside a task's own
+/// regions, so a stack overflow below RAM faults at once.
+pub const MPS2_AN386_MEMORY: MemoryMap = MemoryMap {
+    flash: Area {
+        base: 0x0008_0000,
+        end: 0x0040_0000,
+    },
+    ram: Area {
+        base: 0x2008_0000,
+        end: 0x2040_0000,
+    },
+    rule: RegionRule::PowerOfTwo {
+        min: MPU_MIN_REGION,
+    },
+    flash_gap: 0,
+    ram_guard: 0,
+};
+
 /// The three regions of one task.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TaskLayout {

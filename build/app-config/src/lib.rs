@@ -77,16 +77,16 @@ mod raw;
 mod rules;
 mod validate;
 
-pub use board::{BOARDS, Board, HOSTED_BOARD, board};
+pub use board::{BOARDS, Board, HOSTED_BOARD, MPS2_AN386_BOARD, board};
 pub use config::{
     Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task, inherit_chain,
 };
 pub use error::ConfigError;
 pub use inherit::{INHERIT_KEY, Provenance};
 pub use layout::{
-    Area, FLASH_BASE, FLASH_END, FLASH_GAP, HOSTED_MEMORY, MPU_MIN_REGION,
-    Memory, MemoryMap, RAM_BASE, RAM_END, REGION_ALIGN, RegionRule,
-    STACK_ALIGN, TaskLayout, TaskUsage,
+    Area, FLASH_BASE, FLASH_END, FLASH_GAP, HOSTED_MEMORY, MPS2_AN386_MEMORY,
+    MPU_MIN_REGION, Memory, MemoryMap, RAM_BASE, RAM_END, REGION_ALIGN,
+    RegionRule, STACK_ALIGN, TaskLayout, TaskUsage,
 };
 pub use manifest::{ManifestExtras, blob_archive_path, task_elf_path};
 pub use rules::{FAULT_NOTIFICATION_NAME, IDLE_TASK};

@@ -679,13 +679,44 @@ fn a_bad_peripheral_name_is_rejected() {
 }
 
 #[test]
-fn only_the_hosted_board_exists() {
+fn an_unknown_board_is_named_with_the_known_ones() {
     let text = image("").replace("\"hosted\"", "\"gimlet\"");
     assert_eq!(
         error(&text),
         "app.toml: board: unknown board \"gimlet\"; the boards are \
-         \"hosted\""
+         \"hosted\", \"mps2-an386\""
     );
+}
+
+#[test]
+fn the_mps2_board_places_under_the_mpu_rule_or_names_task_and_rule() {
+    let text = image(&task("ping", 2, ""))
+        .replace("max-sizes = {flash = 4096, ram = 8192}\n", "")
+        .replace("\"hosted\"", "\"mps2-an386\"");
+    // 3 MiB of RAM for ping: rounded to 4 MiB, more than the board has.
+    let err = placed(&text, &[used(100, 100), used(100, 3 << 20), used(1, 1)])
+        .expect_err("cannot be placed");
+    assert!(
+        err.starts_with(
+            "app.toml: tasks.ping: task ping's ram region (4194304 bytes: a \
+             power of two of at least 32 bytes, aligned to its size (the \
+             MPU's rule))"
+        ),
+        "{err}"
+    );
+    // What fits is placed largest first, each region aligned to its size.
+    let c = Config::parse(&text, "app.toml").expect("valid");
+    let layout = c
+        .place(&[used(100, 5000), used(40_000, 100), used(1, 1)])
+        .expect("fits");
+    for t in &layout {
+        for r in [t.flash, t.ram] {
+            assert!(r.size.is_power_of_two() && r.size >= 32, "{r:?}");
+            assert_eq!(r.base % r.size, 0, "{r:?}");
+        }
+    }
+    assert_eq!(layout[1].flash.size, 65536);
+    assert_eq!(layout[1].flash.base, 0x0008_0000);
 }
 
 #[test]

@@ -22,11 +22,16 @@ use crate::target::Target;
 use crate::wire;
 
 /// `HIFFY_READY` once hiffy runs (hiffy's `VERSION`).
-pub const HIFFY_VERSION: u32 = 1;
+pub const HIFFY_VERSION: u32 = 2;
 /// Message and reply limit (hiffy's `MESSAGE_MAX`).
 pub const MESSAGE_MAX: usize = 256;
-/// Size of `HIFFY_REQUEST`: six words and the argument bytes.
-pub const REQUEST_SIZE: u64 = 24 + MESSAGE_MAX as u64;
+/// Most leases one call lends (hiffy's `MAX_LEASES`).
+pub const MAX_LEASES: usize = 4;
+/// Where the argument bytes start in `HIFFY_REQUEST`: five words, then
+/// three words per lease.
+const ARGS_AT: usize = 20 + 12 * MAX_LEASES;
+/// Size of `HIFFY_REQUEST`.
+pub const REQUEST_SIZE: u64 = (ARGS_AT + MESSAGE_MAX) as u64;
 /// Size of `HIFFY_RESULT`: four words and the reply bytes.
 pub const RESULT_SIZE: u64 = 16 + MESSAGE_MAX as u64;
 /// hiffy's status codes.
@@ -116,22 +121,24 @@ pub struct Call {
     pub call: String,
     /// `-a` values.
     pub args: Vec<String>,
-    /// `-i`: contents of a read lease.
-    pub input: Option<Vec<u8>>,
-    /// `-n`: size of a write lease.
-    pub write_len: Option<usize>,
+    /// `-i` (repeatable): contents of the op's read (or read-write)
+    /// leases, in the order the op declares them.
+    pub inputs: Vec<Vec<u8>>,
+    /// `-n` (repeatable): sizes of its write (or read-write) leases, in
+    /// order.
+    pub write_lens: Vec<usize>,
     /// `-t`: the serving task, when several serve the interface.
     pub task: Option<String>,
     /// `-T`: how long to wait for hiffy.
     pub timeout: Option<Duration>,
 }
 
-/// The result of a call: the printable line and any bytes the server
-/// wrote into a write lease.
+/// The result of a call: the printable line and the bytes the server
+/// wrote into each write lease.
 #[derive(Debug)]
 pub struct Called {
     pub text: String,
-    pub written: Option<Vec<u8>>,
+    pub written: Vec<Vec<u8>>,
 }
 
 /// A checked request, ready for hiffy.
@@ -139,8 +146,48 @@ struct Request {
     server: usize,
     op: u16,
     args: Vec<u8>,
-    lease_kind: u32,
-    lease_len: usize,
+    leases: Vec<Lend>,
+}
+
+/// How hiffy lends a lease.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LeaseKind {
+    Read = 1,
+    Write = 2,
+    ReadWrite = 3,
+}
+
+/// One lease of a call: its rights, the bytes the server may read (for a
+/// read or read-write lease) and its length (at least the bytes').
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lend {
+    pub kind: LeaseKind,
+    pub data: Vec<u8>,
+    pub len: usize,
+}
+
+impl Lend {
+    /// A read lease over `data`.
+    pub fn read(data: Vec<u8>) -> Self {
+        let len = data.len();
+        Self {
+            kind: LeaseKind::Read,
+            data,
+            len,
+        }
+    }
+}
+
+/// What hiffy brought back from one SEND.
+#[derive(Debug)]
+pub struct Sent {
+    /// The server's response code.
+    pub rc: u32,
+    /// The reply message.
+    pub reply: Vec<u8>,
+    /// What the server wrote into each write (or read-write) lease, in
+    /// the order of the call's leases; empty for read leases.
+    pub written: Vec<Vec<u8>>,
 }
 
 /// Finds the op and its server and encodes the request; everything that
@@ -197,7 +244,7 @@ fn prepare(
             args.len()
         );
     }
-    let (lease_kind, lease_len) = lease(&op, call)?;
+    let leases = leases(&op, call)?;
     let shown = given
         .iter()
         .map(|(k, v)| format!("{k}: {v}"))
@@ -210,80 +257,100 @@ fn prepare(
             server,
             op: op.number,
             args,
-            lease_kind,
-            lease_len,
+            leases,
         },
         label,
     ))
 }
 
-/// The lease hiffy should lend: `(kind, length)`, checked against the
-/// op's declaration as the server will check it.
-fn lease(op: &Operation, call: &Call) -> Result<(u32, usize)> {
-    let wants = match op.leases.as_slice() {
-        [] => {
-            if call.input.is_some() || call.write_len.is_some() {
-                bail!("{} takes no lease; drop -i/-n", op.name);
-            }
-            return Ok((0, 0));
-        }
-        [one] => one,
-        many => bail!(
-            "{} takes {} leases; hiffy lends at most one",
-            op.name,
-            many.len()
-        ),
-    };
-    if wants
-        .element
-        .as_ref()
-        .is_some_and(|e| wire::type_text(e) != "u8")
-    {
+/// The leases hiffy should lend, checked against the op's declaration
+/// as the server will check them: read leases take the `-i` files in
+/// order, write leases the `-n` sizes, read-write leases one of each
+/// (either may be missing; the lease is as long as the longer).
+fn leases(op: &Operation, call: &Call) -> Result<Vec<Lend>> {
+    if op.leases.len() > MAX_LEASES {
         bail!(
-            "lease {} is not a byte slice; hiffy lends bytes only",
-            wants.name
+            "{} takes {} leases; hiffy lends at most {MAX_LEASES}",
+            op.name,
+            op.leases.len()
         );
     }
-    let (kind, len) =
-        match (wants.read, wants.write, &call.input, call.write_len) {
-            (true, false, Some(data), None) => (1, data.len()),
-            (false, true, None, Some(n)) => (2, n),
-            (true, true, Some(data), n) => {
-                (3, n.unwrap_or(data.len()).max(data.len()))
-            }
-            (true, true, None, Some(n)) => (3, n),
-            (true, _, None, _) => {
-                bail!(
-                    "{} reads lease {}: give its contents with -i FILE",
-                    op.name,
-                    wants.name
-                )
-            }
-            (false, true, _, None) => {
-                bail!(
-                    "{} writes lease {}: give its size with -n BYTES",
-                    op.name,
-                    wants.name
-                )
-            }
-            _ => bail!(
-                "{} lends lease {} {}; use {}",
-                op.name,
-                wants.name,
-                if wants.read {
-                    "for reading"
-                } else {
-                    "for writing"
-                },
-                if wants.read { "-i" } else { "-n" }
+    let mut inputs = call.inputs.iter();
+    let mut sizes = call.write_lens.iter();
+    let mut out = Vec::new();
+    for wants in &op.leases {
+        if wants
+            .element
+            .as_ref()
+            .is_some_and(|e| wire::type_text(e) != "u8")
+        {
+            bail!(
+                "lease {} is not a byte slice; hiffy lends bytes only",
+                wants.name
+            );
+        }
+        let lend = match (wants.read, wants.write) {
+            (true, false) => Lend::read(
+                inputs
+                    .next()
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "{} reads lease {}: give its contents with -i FILE",
+                            op.name,
+                            wants.name
+                        )
+                    })?
+                    .clone(),
             ),
+            (false, _) => Lend {
+                kind: LeaseKind::Write,
+                data: Vec::new(),
+                len: *sizes.next().ok_or_else(|| {
+                    anyhow!(
+                        "{} writes lease {}: give its size with -n BYTES",
+                        op.name,
+                        wants.name
+                    )
+                })?,
+            },
+            (true, true) => {
+                let data = inputs.next().cloned();
+                let n = sizes.next().copied();
+                if data.is_none() && n.is_none() {
+                    bail!(
+                        "{} reads and writes lease {}: give -i FILE or -n BYTES",
+                        op.name,
+                        wants.name
+                    );
+                }
+                let data = data.unwrap_or_default();
+                let len = n.unwrap_or(0).max(data.len());
+                Lend {
+                    kind: LeaseKind::ReadWrite,
+                    data,
+                    len,
+                }
+            }
         };
-    if let Some(max) = wants.max_len
-        && len > max.get() as usize
-    {
-        bail!("lease {} holds at most {max} bytes; got {len}", wants.name);
+        if let Some(max) = wants.max_len
+            && lend.len > max.get() as usize
+        {
+            bail!(
+                "lease {} holds at most {max} bytes; got {}",
+                wants.name,
+                lend.len
+            );
+        }
+        out.push(lend);
     }
-    Ok((kind, len))
+    if inputs.next().is_some() || sizes.next().is_some() {
+        bail!(
+            "{} takes {} lease(s); too many -i/-n given",
+            op.name,
+            op.leases.len()
+        );
+    }
+    Ok(out)
 }
 
 /// Where hiffy's statics are.
@@ -376,99 +443,204 @@ pub fn call(
     call: &Call,
 ) -> Result<Called> {
     let (op, req, label) = prepare(archive, call)?;
-    let agent = agent(archive)?;
-    let hiffy = archive
-        .manifest
-        .tasks
-        .get(agent.task)
-        .ok_or_else(|| anyhow!("no hiffy task"))?;
-    if !hiffy
-        .task_slots
-        .iter()
-        .any(|s| usize::from(s.task) == req.server)
-    {
-        bail!(
-            "hiffy may not call {}: add it to tasks.{}.task-slots in app.toml",
-            archive.task_name(req.server),
-            hiffy.name
-        );
-    }
-    if req.lease_len as u64 > agent.data_len {
-        bail!(
-            "the lease is {} bytes; hiffy's buffer holds {} (raise \
-             tasks.{}.config.data-size)",
-            req.lease_len,
-            agent.data_len,
-            hiffy.name
-        );
-    }
-    target.live("hiffy -c")?;
-    let ready = u32_at(&target.read(archive, agent.task, agent.ready, 4)?, 0);
-    if ready != HIFFY_VERSION {
-        bail!(
-            "hiffy is not running (HIFFY_READY is {ready}, expected \
-             {HIFFY_VERSION}); see `humility tasks`"
-        );
-    }
-    if let Some(data) = &call.input {
-        target.write(agent.task, agent.data, data)?;
-    }
-    let mut request = Vec::with_capacity(REQUEST_SIZE as usize);
-    for word in [
-        req.server as u32,
-        u32::from(req.op),
-        MESSAGE_MAX as u32,
-        req.lease_kind,
-        req.lease_len as u32,
-        req.args.len() as u32,
-    ] {
-        request.extend(word.to_le_bytes());
-    }
-    request.extend(&req.args);
-    request.resize(REQUEST_SIZE as usize, 0);
-    target.write(agent.task, agent.request, &request)?;
-    let kick = u32_at(&target.read(archive, agent.task, agent.kick, 4)?, 0)
-        .wrapping_add(1);
-    target.write(agent.task, agent.kick, &kick.to_le_bytes())?;
-
+    let hiffy = Hiffy::new(archive)?;
+    hiffy.check_callable(archive, req.server)?;
     let timeout = call.timeout.unwrap_or(Duration::from_secs(5));
-    let start = Instant::now();
-    let result = loop {
-        let r = target.read(archive, agent.task, agent.result, RESULT_SIZE)?;
-        if u32_at(&r, 0) == kick {
-            break r;
-        }
-        if start.elapsed() > timeout {
-            return Err(stuck(archive, target, agent.task, timeout));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    match u32_at(&result, 4) {
-        STATUS_SENT => {}
-        STATUS_NOT_CALLABLE => bail!(
-            "hiffy refused: {} is not in its task-slots",
-            archive.task_name(req.server)
-        ),
-        s => bail!("hiffy refused the request as malformed (status {s})"),
-    }
-    let rc = u32_at(&result, 8);
-    let len = (u32_at(&result, 12) as usize).min(MESSAGE_MAX);
-    let reply = &result[16..16 + len];
+    let sent = hiffy.send(
+        archive,
+        target,
+        req.server,
+        req.op,
+        &req.args,
+        &req.leases,
+        timeout,
+    )?;
     let debug = archive.debug(req.server).ok();
     let text = format!(
         "{label} => {}",
-        wire::decode_reply(&op, rc, reply, debug.as_deref())
+        wire::decode_reply(&op, sent.rc, &sent.reply, debug.as_deref())
     );
-    let written = if req.lease_kind >= 2 {
-        Some(
-            target
-                .read(archive, agent.task, agent.data, req.lease_len as u64)
-                .context("reading back the write lease")?,
-        )
-    } else {
-        None
-    };
+    let written = sent.written.into_iter().filter(|w| !w.is_empty()).collect();
     Ok(Called { text, written })
+}
+
+/// The hiffy agent of an image, found once and used for many calls
+/// (`humility fpga load` makes one per chunk).
+pub struct Hiffy {
+    agent: Agent,
+    name: String,
+    callable: Vec<usize>,
+}
+
+impl Hiffy {
+    /// Finds hiffy and its statics in the archive.
+    ///
+    /// # Errors
+    ///
+    /// If the image has no hiffy, or one speaking another protocol.
+    pub fn new(archive: &Archive) -> Result<Self> {
+        let agent = agent(archive)?;
+        let entry = archive
+            .manifest
+            .tasks
+            .get(agent.task)
+            .ok_or_else(|| anyhow!("no hiffy task"))?;
+        Ok(Self {
+            name: entry.name.clone(),
+            callable: entry
+                .task_slots
+                .iter()
+                .map(|s| usize::from(s.task))
+                .collect(),
+            agent,
+        })
+    }
+
+    /// Bytes hiffy can lend in one call (all leases together).
+    pub fn buffer_len(&self) -> usize {
+        usize::try_from(self.agent.data_len).unwrap_or(usize::MAX)
+    }
+
+    /// Refuses a server hiffy may not call (the kernel would fault hiffy;
+    /// hiffy refuses, but saying why here is clearer).
+    ///
+    /// # Errors
+    ///
+    /// If `server` is not in hiffy's task-slots.
+    pub fn check_callable(
+        &self,
+        archive: &Archive,
+        server: usize,
+    ) -> Result<()> {
+        if !self.callable.contains(&server) {
+            bail!(
+                "hiffy may not call {}: add it to tasks.{}.task-slots in app.toml",
+                archive.task_name(server),
+                self.name
+            );
+        }
+        Ok(())
+    }
+
+    /// Has hiffy SEND `op` with `args` and `leases` to `server`, and
+    /// waits up to `timeout` for the result.
+    ///
+    /// # Errors
+    ///
+    /// Leases larger than hiffy's buffer, a dump as target, hiffy not
+    /// running, refusing, faulting or not answering in time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send(
+        &self,
+        archive: &Archive,
+        target: &mut Target,
+        server: usize,
+        op: u16,
+        args: &[u8],
+        leases: &[Lend],
+        timeout: Duration,
+    ) -> Result<Sent> {
+        let agent = &self.agent;
+        if args.len() > MESSAGE_MAX {
+            bail!(
+                "the arguments take {} bytes; a message holds {MESSAGE_MAX}",
+                args.len()
+            );
+        }
+        if leases.len() > MAX_LEASES {
+            bail!("hiffy lends at most {MAX_LEASES} leases per call");
+        }
+        let total: usize = leases.iter().map(|l| l.len).sum();
+        if total as u64 > agent.data_len {
+            bail!(
+                "the leases take {total} bytes; hiffy's buffer holds {} (raise \
+                 tasks.{}.config.data-size)",
+                agent.data_len,
+                self.name
+            );
+        }
+        target.live("hiffy")?;
+        let ready =
+            u32_at(&target.read(archive, agent.task, agent.ready, 4)?, 0);
+        if ready != HIFFY_VERSION {
+            bail!(
+                "hiffy is not running (HIFFY_READY is {ready}, expected \
+                 {HIFFY_VERSION}); see `humility tasks`"
+            );
+        }
+        // The leases lie one after the other in HIFFY_DATA.
+        let mut request = Vec::with_capacity(REQUEST_SIZE as usize);
+        for word in [
+            server as u32,
+            u32::from(op),
+            MESSAGE_MAX as u32,
+            leases.len() as u32,
+            args.len() as u32,
+        ] {
+            request.extend(word.to_le_bytes());
+        }
+        let mut offsets = Vec::new();
+        let mut at = 0usize;
+        for l in leases {
+            if !l.data.is_empty() {
+                target.write(agent.task, agent.data + at as u64, &l.data)?;
+            }
+            for word in [l.kind as u32, at as u32, l.len as u32] {
+                request.extend(word.to_le_bytes());
+            }
+            offsets.push(at);
+            at += l.len;
+        }
+        request.resize(ARGS_AT, 0);
+        request.extend(args);
+        request.resize(REQUEST_SIZE as usize, 0);
+        target.write(agent.task, agent.request, &request)?;
+        let kick = u32_at(&target.read(archive, agent.task, agent.kick, 4)?, 0)
+            .wrapping_add(1);
+        target.write(agent.task, agent.kick, &kick.to_le_bytes())?;
+
+        let start = Instant::now();
+        let result = loop {
+            let r =
+                target.read(archive, agent.task, agent.result, RESULT_SIZE)?;
+            if u32_at(&r, 0) == kick {
+                break r;
+            }
+            if start.elapsed() > timeout {
+                return Err(stuck(archive, target, agent.task, timeout));
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        };
+        match u32_at(&result, 4) {
+            STATUS_SENT => {}
+            STATUS_NOT_CALLABLE => bail!(
+                "hiffy refused: {} is not in its task-slots",
+                archive.task_name(server)
+            ),
+            s => bail!("hiffy refused the request as malformed (status {s})"),
+        }
+        let rc = u32_at(&result, 8);
+        let len = (u32_at(&result, 12) as usize).min(MESSAGE_MAX);
+        let reply = result[16..16 + len].to_vec();
+        let mut written = Vec::new();
+        for (l, &at) in leases.iter().zip(&offsets) {
+            if l.kind == LeaseKind::Read {
+                written.push(Vec::new());
+            } else {
+                written.push(
+                    target
+                        .read(
+                            archive,
+                            agent.task,
+                            agent.data + at as u64,
+                            l.len as u64,
+                        )
+                        .context("reading back a write lease")?,
+                );
+            }
+        }
+        Ok(Sent { rc, reply, written })
+    }
 }
 
 /// Why hiffy did not answer: faulted (by the server, usually) or slow.
@@ -528,15 +700,53 @@ mod tests {
     fn a_read_lease_needs_input_and_respects_max_len() {
         let load = op(LOAD);
         let mut call = Call::default();
-        let err = lease(&load, &call).expect_err("no -i");
+        let err = leases(&load, &call).expect_err("no -i");
         assert!(err.to_string().contains("-i FILE"), "{err}");
-        call.input = Some(vec![0; 8]);
-        assert_eq!(lease(&load, &call).expect("ok"), (1, 8));
-        call.input = Some(vec![0; 9]);
-        let err = lease(&load, &call).expect_err("too long");
+        call.inputs = vec![vec![0; 8]];
+        assert_eq!(leases(&load, &call).expect("ok"), [Lend::read(vec![0; 8])]);
+        call.inputs = vec![vec![0; 9]];
+        let err = leases(&load, &call).expect_err("too long");
         assert!(err.to_string().contains("at most 8"), "{err}");
-        call.input = None;
-        call.write_len = Some(4);
-        assert!(lease(&load, &call).is_err());
+        call.inputs = vec![];
+        call.write_lens = vec![4];
+        assert!(leases(&load, &call).is_err());
+    }
+
+    const TWO: &str = r#"Interface(name: "Mgr", ops: {
+        "attach": (
+            leases: {
+                "catalog": (type: "[u8]", read: true),
+                "log": (type: "[u8]", write: true),
+                "images": (type: "[u8]", read: true),
+            },
+            reply: Result(ok: "()", err: CLike("MgrError")),
+        ),
+    })"#;
+
+    #[test]
+    fn several_leases_take_inputs_and_sizes_in_order() {
+        let attach = op(TWO);
+        let mut call = Call {
+            inputs: vec![vec![1; 3], vec![2; 5]],
+            write_lens: vec![7],
+            ..Call::default()
+        };
+        let got = leases(&attach, &call).expect("three leases");
+        assert_eq!(got[0], Lend::read(vec![1; 3]));
+        assert_eq!(
+            got[1],
+            Lend {
+                kind: LeaseKind::Write,
+                data: vec![],
+                len: 7
+            }
+        );
+        assert_eq!(got[2], Lend::read(vec![2; 5]));
+        call.inputs.pop();
+        let err = leases(&attach, &call).expect_err("one -i short");
+        assert!(err.to_string().contains("images"), "{err}");
+        call.inputs = vec![vec![1], vec![2], vec![3]];
+        let err = leases(&attach, &call).expect_err("one -i too many");
+        assert!(err.to_string().contains("too many"), "{err}");
     }
 }

@@ -28,6 +28,7 @@ pub mod archive;
 pub mod decode;
 pub mod dwarf;
 pub mod elf;
+pub mod fpga;
 pub mod hiffy;
 pub mod info;
 pub mod jefe;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
-use humility::{Options, Session, hiffy, info, jefe, memory, tasks, vars};
+use humility::{
+    Options, Session, fpga, hiffy, info, jefe, memory, tasks, vars,
+};
 
 /// A Humility-style debugger for Leasehold images, live or from a dump.
 #[derive(Parser, Debug)]
@@ -122,12 +124,13 @@ enum Command {
         /// Arguments: name=value[,name=value].
         #[arg(short = 'a', long = "arguments")]
         arguments: Vec<String>,
-        /// A file to lend as the op's read lease.
-        #[arg(short, long, conflicts_with = "num")]
-        input: Option<PathBuf>,
-        /// Size of the write lease to lend, in bytes.
+        /// A file to lend as the op's next read lease (repeat for an op
+        /// with several, in the order it declares them).
         #[arg(short, long)]
-        num: Option<usize>,
+        input: Vec<PathBuf>,
+        /// Size of the op's next write lease, in bytes (repeatable).
+        #[arg(short, long)]
+        num: Vec<usize>,
         /// Save what the server wrote into the lease here.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -155,11 +158,161 @@ enum Command {
         /// The task.
         task: String,
     },
+    /// The FPGA manager's devices, bridges and regions: status (default,
+    /// live or on a dump), and loading, resetting and removing through
+    /// hiffy.
+    Fpga {
+        #[command(subcommand)]
+        command: Option<FpgaCommand>,
+    },
     /// Asks the kernel to write a dump; prints its path.
     Dump {
         /// Where (default: the kernel's dump directory).
         file: Option<PathBuf>,
     },
+}
+
+/// `humility fpga ...`.
+#[derive(Subcommand, Debug)]
+enum FpgaCommand {
+    /// Every device (or one): driver, state, status bits, lock holder,
+    /// what it runs; bridges and regions.
+    Status {
+        /// A device name from app.toml, or its index.
+        device: Option<String>,
+    },
+    /// Loads an image from a file (any size, streamed through hiffy) or
+    /// from the firmware store (--blob); takes and releases the lock.
+    Load {
+        /// A device name from app.toml, or its index.
+        device: String,
+        /// The image file.
+        #[arg(required_unless_present = "blob", conflicts_with = "blob")]
+        file: Option<PathBuf>,
+        /// Load the firmware store's image of this name instead.
+        #[arg(long)]
+        blob: Option<String>,
+        /// Image flags: partial, external, encrypted, lsb-first,
+        /// compressed (comma-separated), or a number.
+        #[arg(long, default_value = "")]
+        flags: String,
+        /// The manager's deadline for the load, ms (0: its default).
+        #[arg(long, default_value_t = 0)]
+        timeout: u32,
+    },
+    /// Resets a device (configuration mode); takes and releases the lock.
+    Reset { device: String },
+    /// Unbinds a device's driver; takes and releases the lock.
+    Remove { device: String },
+    /// A bridge's state, or enables or disables it.
+    Bridge {
+        /// A bridge name from app.toml, or its index.
+        bridge: String,
+        /// state, enable or disable.
+        #[arg(default_value = "state")]
+        action: String,
+    },
+    /// Regions.
+    Region {
+        #[command(subcommand)]
+        command: RegionCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RegionCommand {
+    /// Programs a region: bridges off, load, bridges on, in one call.
+    Program {
+        /// A region name from app.toml, or its index.
+        region: String,
+        /// The image file (it must fit hiffy's buffer).
+        #[arg(required_unless_present = "blob", conflicts_with = "blob")]
+        file: Option<PathBuf>,
+        /// The firmware store's image of this name.
+        #[arg(long)]
+        blob: Option<String>,
+        /// Image flags, as for `fpga load`.
+        #[arg(long, default_value = "")]
+        flags: String,
+        /// The manager's deadline, ms (0: its default).
+        #[arg(long, default_value_t = 0)]
+        timeout: u32,
+    },
+}
+
+fn fpga_command(
+    session: &mut Session,
+    command: Option<FpgaCommand>,
+) -> Result<String> {
+    let command = command.unwrap_or(FpgaCommand::Status { device: None });
+    let (archive, target) = session.parts()?;
+    let source =
+        |file: Option<PathBuf>, blob: Option<String>| match (file, blob) {
+            (_, Some(b)) => Ok(fpga::Source::Blob(b)),
+            (Some(f), None) => fpga::read_image(&f).map(fpga::Source::Bytes),
+            (None, None) => Err(anyhow!("give a FILE or --blob NAME")),
+        };
+    match command {
+        FpgaCommand::Status { device } => {
+            fpga::status(archive, target, device.as_deref())
+        }
+        FpgaCommand::Load {
+            device,
+            file,
+            blob,
+            flags,
+            timeout,
+        } => {
+            let opts = fpga::LoadOptions {
+                flags: fpga::parse_flags(&flags)?,
+                timeout_ms: timeout,
+                progress: fpga::progress_wanted(),
+            };
+            let caller = fpga::Caller::new(archive)?;
+            caller.mgr.device(&device)?;
+            let source = source(file, blob)?;
+            // Ctrl-C sets a flag the load looks at between chunks, so the
+            // lock is always given back.
+            signal_hook::flag::register(
+                signal_hook::consts::SIGINT,
+                caller.interrupted.clone(),
+            )
+            .map_err(|e| anyhow!("cannot catch SIGINT: {e}"))?;
+            fpga::load(&caller, target, &device, &source, &opts)
+        }
+        FpgaCommand::Reset { device } => {
+            let caller = fpga::Caller::new(archive)?;
+            fpga::device_op(&caller, target, &device, "reset")
+        }
+        FpgaCommand::Remove { device } => {
+            let caller = fpga::Caller::new(archive)?;
+            fpga::device_op(&caller, target, &device, "remove")
+        }
+        FpgaCommand::Bridge { bridge, action } => {
+            let caller = fpga::Caller::new(archive)?;
+            fpga::bridge(&caller, target, &bridge, &action)
+        }
+        FpgaCommand::Region {
+            command:
+                RegionCommand::Program {
+                    region,
+                    file,
+                    blob,
+                    flags,
+                    timeout,
+                },
+        } => {
+            let opts = fpga::LoadOptions {
+                flags: fpga::parse_flags(&flags)?,
+                timeout_ms: timeout,
+                progress: false,
+            };
+            let caller = fpga::Caller::new(archive)?;
+            caller.mgr.region(&region)?;
+            let source = source(file, blob)?;
+            fpga::region_program(&caller, target, &region, &source, &opts)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -290,27 +443,29 @@ fn run(args: Args) -> Result<String> {
             let Some(call) = call else {
                 bail!("hiffy needs -l or -c Interface.op");
             };
-            let input = match input {
-                Some(p) => Some(std::fs::read(&p).map_err(|e| {
-                    anyhow!("cannot read {}: {e}", p.display())
-                })?),
-                None => None,
-            };
+            let inputs = input
+                .iter()
+                .map(|p| {
+                    std::fs::read(p).map_err(|e| {
+                        anyhow!("cannot read {}: {e}", p.display())
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let request = hiffy::Call {
                 call,
                 args: arguments,
-                input,
-                write_len: num,
+                inputs,
+                write_lens: num,
                 task,
                 timeout: Some(Duration::from_millis(timeout)),
             };
             let (archive, target) = session.parts()?;
             let called = hiffy::call(archive, target, &request)?;
             let mut text = format!("{}\n", called.text);
-            if let Some(bytes) = called.written {
-                match output {
+            for bytes in called.written {
+                match &output {
                     Some(p) => {
-                        std::fs::write(&p, &bytes).map_err(|e| {
+                        std::fs::write(p, &bytes).map_err(|e| {
                             anyhow!("cannot write {}: {e}", p.display())
                         })?;
                         text.push_str(&format!(
@@ -341,6 +496,7 @@ fn run(args: Args) -> Result<String> {
             let (archive, target) = session.parts()?;
             jefe::jefe(archive, target, action, &task)
         }
+        Command::Fpga { command } => fpga_command(&mut session, command),
         Command::Dump { file } => {
             let (_, target) = session.parts()?;
             humility::dump(target, file.as_deref())

@@ -500,3 +500,112 @@ fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
         sys.log_text()
     );
 }
+
+/// Task `name`'s linked ELF, out of the archive, in `dir`.
+fn task_elf(dir: &Path, name: &str) -> PathBuf {
+    let file = std::fs::File::open(&image().archive).expect("archive");
+    let mut zip = zip::ZipArchive::new(file).expect("archive zip");
+    let mut entry = zip
+        .by_name(&format!("elf/task/{name}"))
+        .expect("the task's ELF in the archive");
+    let path = dir.join(format!("{name}.elf"));
+    let mut out = std::fs::File::create(&path).expect("ELF copy");
+    std::io::copy(&mut entry, &mut out).expect("ELF copy");
+    path
+}
+
+/// The last path component of a function name, without generics:
+/// `core::ptr::read_volatile<u32>` is `read_volatile`.
+fn short(name: &str) -> String {
+    let plain = name.split('<').next().unwrap_or(name);
+    plain.rsplit("::").next().unwrap_or(plain).to_owned()
+}
+
+/// GDB's caller frames for thread `lwp` of `thread apply all bt`: the
+/// frames it prints with an address (a return address), as (pc, short
+/// function name).
+fn gdb_frames(bt: &str, lwp: usize) -> Vec<(u64, String)> {
+    let head = format!("(LWP {lwp}):");
+    bt.lines()
+        .skip_while(|l| !(l.starts_with("Thread ") && l.ends_with(&head)))
+        .skip(1)
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| !l.starts_with("#0 "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace().skip(1);
+            let pc =
+                u64::from_str_radix(w.next()?.strip_prefix("0x")?, 16).ok()?;
+            (w.next()? == "in").then_some(())?;
+            Some((pc, short(w.next()?)))
+        })
+        .collect()
+}
+
+#[test]
+fn test_gdb_opens_core_dumps_and_sees_the_frames_tasks_s_sees() {
+    let sys = System::boot();
+    let dump = sys.dump("gdb.dump");
+    for (name, index) in
+        [("nullread", 2), ("panicker", 3), ("waiter", 4), ("deep", 1)]
+    {
+        let elf = task_elf(sys.dir.path(), name);
+        let out = Command::new("gdb")
+            .args(["-nx", "-batch", "-ex", "set debuginfod enabled off"])
+            .args(["-ex", "thread apply all bt"])
+            .arg(&elf)
+            .arg(&dump)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run gdb (install it: apt-get install gdb)");
+        let bt = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "gdb: {bt}");
+        // One thread per task.
+        for lwp in 1..=6 {
+            assert!(bt.contains(&format!("(LWP {lwp}):")), "{bt}");
+        }
+        let gdb = gdb_frames(&bt, index + 1);
+        // humility's frames from #1 up to main (where GDB stops).
+        let trace = frames(&on_dump(&dump, &["tasks", "-s", name]));
+        let mut ours = Vec::new();
+        for n in 1.. {
+            let f = functions_of(&trace, n);
+            let Some(outer) = f.last() else { break };
+            let pc = trace.iter().find(|t| t.0 == n).unwrap().1;
+            ours.push((pc, short(outer)));
+            if short(outer) == "main" {
+                break;
+            }
+        }
+        assert!(!gdb.is_empty(), "{name}: no frames from gdb:\n{bt}");
+        assert_eq!(gdb, ours, "{name}: gdb's frames, then ours:\n{bt}");
+    }
+}
+
+#[test]
+fn test_truncated_and_foreign_dumps_are_clear_errors() {
+    let sys = System::boot();
+    let dump = sys.dump("whole.dump");
+    let bytes = std::fs::read(&dump).unwrap();
+    let archive = image().archive.display().to_string();
+    for (what, data) in [
+        ("truncated", bytes[..bytes.len() / 3].to_vec()),
+        ("header only", bytes[..64].to_vec()),
+        ("empty", Vec::new()),
+        ("not a dump", b"hello, world".to_vec()),
+    ] {
+        let path = sys
+            .dir
+            .path()
+            .join(format!("{}.dump", what.replace(' ', "-")));
+        std::fs::write(&path, &data).unwrap();
+        let d = path.display().to_string();
+        let out = humility(&["-a", &archive, "-d", &d, "tasks", "-s"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(
+            stderr.starts_with("humility: error: dump "),
+            "{what}: {stderr}"
+        );
+    }
+}

@@ -78,11 +78,16 @@ pub(crate) fn server_tokens(iface: &Interface) -> TokenStream {
         .filter(|op| !op.args.is_empty())
         .map(|op| common::generate_args_struct(iface, op, Side::Server))
         .collect();
-    let sizes = iface
-        .ops
-        .iter()
-        .filter(|op| !op.args.is_empty())
-        .map(|op| common::args_size_expr(iface, op));
+    // Each op's message, and room after it for its lease descriptors.
+    let sizes = iface.ops.iter().map(|op| {
+        let message = if op.args.is_empty() {
+            quote!(0)
+        } else {
+            common::args_size_expr(iface, op)
+        };
+        let leases = op.leases.len();
+        quote!(idol_runtime::with_lease_descriptors(#message, #leases))
+    });
     let reply_sizes_list = iface.ops.iter().map(common::reply_size);
     let in_order = in_order_trait(iface);
     let glue = dispatch_glue(iface);
@@ -95,8 +100,9 @@ pub(crate) fn server_tokens(iface: &Interface) -> TokenStream {
         #args_structs
 
         /// The size of the buffer to pass to `idol_runtime::dispatch` or
-        /// `serve`: the largest message any op takes or reply it sends
-        /// (the stub writes its reply where the message was).
+        /// `serve`: the largest message any op takes (with room for the
+        /// kernel's descriptors of its leases) or reply it sends (the stub
+        /// writes its reply where the message was).
         pub const INCOMING_SIZE: usize =
             idol_runtime::max_size(&[#(#sizes,)* #(#reply_sizes_list),*]);
 
@@ -424,27 +430,27 @@ fn serve_fn(iface: &Interface, op: &Operation) -> TokenStream {
     }
 }
 
-/// The expression that builds a lease parameter, failing with `BadLease`.
+/// The expression that builds a lease parameter, failing with `BadLease`:
+/// checked against the descriptor the kernel wrote after the message when
+/// there is one, else against BORROW_INFO.
 fn lease_value(lease: &Lease, index: Literal) -> TokenStream {
-    let suffix = if lease.element.is_some() {
-        "_slice"
-    } else {
-        ""
+    let access = match (lease.read, lease.write) {
+        (true, true) => quote!(RW),
+        (false, true) => quote!(W),
+        _ => quote!(R),
     };
-    let ctor = match (lease.read, lease.write) {
-        (true, true) => format_ident!("read_write{suffix}"),
-        (false, true) => format_ident!("write_only{suffix}"),
-        _ => format_ident!("read_only{suffix}"),
-    };
+    let ty = &lease.ty;
     let max = lease.max_len.map(|n| Literal::u32_unsuffixed(n.get()));
+    let info = quote!(idol_runtime::lease_info(buffer, msg, #index));
+    let leased = quote!(idol_runtime::Leased::<idol_runtime::#access, #ty>);
     let leased = match (&lease.element, &max) {
-        (Some(_), Some(max)) => {
-            quote!(idol_runtime::Leased::#ctor(msg.sender, #index, Some(#max)))
-        }
-        (Some(_), None) => {
-            quote!(idol_runtime::Leased::#ctor(msg.sender, #index, None))
-        }
-        (None, _) => quote!(idol_runtime::Leased::#ctor(msg.sender, #index)),
+        (Some(_), Some(max)) => quote! {
+            #leased::described_slice(msg.sender, #index, Some(#max), #info)
+        },
+        (Some(_), None) => quote! {
+            #leased::described_slice(msg.sender, #index, None, #info)
+        },
+        (None, _) => quote!(#leased::described(msg.sender, #index, #info)),
     };
     let fail = quote!(map_err(idol_runtime::RequestError::Fail));
     match max {

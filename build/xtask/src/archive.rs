@@ -60,6 +60,8 @@ pub struct Contents<'a> {
     pub serves: BTreeMap<String, Vec<String>>,
     /// See [`git_revision`].
     pub git_revision: String,
+    /// For a board QEMU emulates: the image ELF it boots.
+    pub image_elf: Option<Vec<u8>>,
 }
 
 impl Contents<'_> {
@@ -77,7 +79,8 @@ impl Contents<'_> {
         hash.finish()
     }
 
-    fn manifest_json(&self) -> String {
+    /// The manifest the archive will hold.
+    pub fn manifest(&self) -> image_manifest::ImageManifest {
         let extras = ManifestExtras {
             git_revision: self.git_revision.clone(),
             image_id: self.image_id(),
@@ -86,7 +89,7 @@ impl Contents<'_> {
             serves: self.serves.clone(),
             blob_sizes: BTreeMap::new(),
         };
-        self.config.to_manifest(self.layout, extras).to_json()
+        self.config.to_manifest(self.layout, extras)
     }
 
     /// Writes the archive to `path` (via a temporary file beside it).
@@ -125,8 +128,11 @@ impl Contents<'_> {
         add("README.TXT", readme(self.config).as_bytes())?;
         add("app.toml", self.config_text.as_bytes())?;
         add(RESOLVED_APP_TOML, self.config.resolved_toml().as_bytes())?;
-        add(MANIFEST_PATH, self.manifest_json().as_bytes())?;
+        add(MANIFEST_PATH, self.manifest().to_json().as_bytes())?;
         add("elf/kernel", &self.kernel)?;
+        if let Some(image) = &self.image_elf {
+            add(crate::armv7m::IMAGE_ELF_PATH, image)?;
+        }
         for (name, elf) in &self.tasks {
             add(&task_elf_path(name), elf)?;
         }
@@ -154,7 +160,8 @@ fn readme(config: &Config) -> String {
          manifest.json  the resolved configuration the kernel boots from\n\
          app.toml       the configuration as written\n\
          app-resolved.toml  the same after `inherit`, as one file\n\
-         elf/kernel     the hosted kernel (run: elf/kernel <this archive>)\n\
+         elf/kernel     the kernel (hosted: run elf/kernel <this archive>)\n\
+         img/final.elf  boards QEMU emulates: the whole image, for -kernel\n\
          elf/task/*     each task, linked and with its task slots patched\n\
          idl/*.idol     the interfaces the tasks serve\n\
          blob/*         data files named in app.toml [blobs]\n",

@@ -16,8 +16,19 @@ use serde::Deserialize;
 
 use crate::progress::Progress;
 
-/// The target every task is built for.
+/// The target hosted tasks are built for.
 pub const TASK_TARGET: &str = "x86_64-unknown-none";
+/// The target of the Cortex-M4F board's kernel and tasks.
+pub const ARMV7M_TARGET: &str = "thumbv7em-none-eabihf";
+
+/// The target an image's tasks are built for, by its board.
+pub fn task_target(board: &str) -> &'static str {
+    if board == app_config::MPS2_AN386_BOARD {
+        ARMV7M_TARGET
+    } else {
+        TASK_TARGET
+    }
+}
 /// The hosted kernel's default package and its binary.
 pub const KERNEL_PACKAGE: &str = "hosted";
 pub const KERNEL_BIN: &str = "leasehold-kernel";
@@ -84,7 +95,7 @@ impl Workspace {
         p: &Progress,
     ) -> Result<PathBuf> {
         let mut cmd = self.cargo();
-        cmd.args(["build", "--release", "--target", TASK_TARGET])
+        cmd.args(["build", "--release", "--target", task.target])
             .args(["-p", task.crate_name, "--bin", task.crate_name])
             .env(build_util::TASK_NAME_ENV, task.name)
             .env(build_util::APP_TOML_ENV, task.app_toml)
@@ -100,7 +111,7 @@ impl Workspace {
         })?;
         Ok(self
             .target
-            .join(TASK_TARGET)
+            .join(task.target)
             .join("release")
             .join(task.crate_name))
     }
@@ -120,13 +131,15 @@ pub struct TaskBuild<'a> {
     pub name: &'a str,
     pub crate_name: &'a str,
     pub features: &'a [String],
+    /// The rustc target (see [`task_target`]).
+    pub target: &'a str,
     /// Absolute path of app.toml, for the task's build script.
     pub app_toml: &'a Path,
 }
 
 /// Runs a cargo build quietly, showing its diagnostics only when it has
 /// any, so that a progress bar is not torn up by `Compiling` lines.
-fn run(mut cmd: Command, p: &Progress) -> Result<()> {
+pub(crate) fn run(mut cmd: Command, p: &Progress) -> Result<()> {
     cmd.arg("--quiet");
     if p.is_terminal() {
         cmd.arg("--color=always");
@@ -179,26 +192,26 @@ fn parse_metadata(json: &[u8]) -> Result<BTreeMap<String, Package>> {
         .collect())
 }
 
-/// Makes sure the standard library for the task target is installed, so
-/// that the README's two commands work on a fresh machine: if the active
+/// Makes sure the standard library for `target` is installed, so that
+/// the README's two commands work on a fresh machine: if the active
 /// toolchain lacks it, `rustup target add` fetches it (a few seconds).
-pub fn ensure_task_target() -> Result<()> {
+pub fn ensure_target(target: &str) -> Result<()> {
     let out = Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()
         .context("cannot run rustc")?;
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let lib = Path::new(&sysroot).join("lib/rustlib").join(TASK_TARGET);
+    let lib = Path::new(&sysroot).join("lib/rustlib").join(target);
     if lib.is_dir() {
         return Ok(());
     }
-    eprintln!("installing the {TASK_TARGET} target with rustup");
+    eprintln!("installing the {target} target with rustup");
     let status = Command::new("rustup")
-        .args(["target", "add", TASK_TARGET])
+        .args(["target", "add", target])
         .status()
-        .context("cannot run rustup (install the target by hand: `rustup target add x86_64-unknown-none`)")?;
+        .with_context(|| format!("cannot run rustup (install the target by hand: `rustup target add {target}`)"))?;
     if !status.success() {
-        bail!("`rustup target add {TASK_TARGET}` failed ({status})");
+        bail!("`rustup target add {target}` failed ({status})");
     }
     Ok(())
 }

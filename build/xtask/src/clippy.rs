@@ -12,7 +12,7 @@ use app_config::Config;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::cargo::{TASK_TARGET, Workspace};
+use crate::cargo::{ARMV7M_TARGET, Workspace};
 
 /// The default images: `app.toml`, `test/*.toml`, and the images
 /// host-side tests boot (`test/debugger/app.toml`, humility's).
@@ -39,31 +39,31 @@ pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
     } else {
         images.to_vec()
     };
-    crate::cargo::ensure_task_target()?;
     let ws = Workspace::new(root);
     let mut seen = BTreeSet::new();
     let mut failed = Vec::new();
     for image in &images {
         let config = Config::load(image).map_err(|e| anyhow!("{e}"))?;
         let app_toml = std::path::absolute(image)?;
+        let target = crate::cargo::task_target(config.board());
+        crate::cargo::ensure_target(target)?;
         for task in config.tasks() {
-            if !seen.insert((task.crate_name.clone(), task.features.clone())) {
+            let key = (task.crate_name.clone(), task.features.clone(), target);
+            if !seen.insert(key) {
                 continue;
             }
-            eprintln!("clippy {} ({})", task.crate_name, image.display());
+            eprintln!(
+                "clippy {} for {target} ({})",
+                task.crate_name,
+                image.display()
+            );
             let mut cmd = ws.cargo();
-            cmd.args([
-                "clippy",
-                "--quiet",
-                "--release",
-                "--target",
-                TASK_TARGET,
-            ])
-            .args(["-p", &task.crate_name, "--bin", &task.crate_name])
-            .env(build_util::TASK_NAME_ENV, &task.name)
-            .env(build_util::APP_TOML_ENV, &app_toml)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+            cmd.args(["clippy", "--quiet", "--release", "--target", target])
+                .args(["-p", &task.crate_name, "--bin", &task.crate_name])
+                .env(build_util::TASK_NAME_ENV, &task.name)
+                .env(build_util::APP_TOML_ENV, &app_toml)
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
             if !task.features.is_empty() {
                 cmd.arg("--features").arg(task.features.join(","));
             }
@@ -96,6 +96,29 @@ pub fn clippy(images: &[PathBuf], fix: bool) -> Result<()> {
         let status = cmd.status().context("cannot run cargo clippy")?;
         if !status.success() {
             failed.extend(libraries.iter().map(|l| format!("{l} (tests)")));
+        }
+    }
+    // The ARMv7-M kernel, with the empty task table it gets outside an
+    // image build.
+    if seen.iter().any(|(_, _, target)| *target == ARMV7M_TARGET) {
+        eprintln!(
+            "clippy {} for {ARMV7M_TARGET}",
+            crate::armv7m::KERNEL_PACKAGE
+        );
+        let mut cmd = ws.cargo();
+        cmd.args(["clippy", "--quiet", "--release", "--target", ARMV7M_TARGET])
+            .args(["-p", crate::armv7m::KERNEL_PACKAGE])
+            .env_remove("LEASEHOLD_KCONFIG")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        if fix {
+            cmd.args(["--fix", "--allow-dirty", "--allow-staged"]);
+        } else {
+            cmd.args(["--", "-D", "warnings"]);
+        }
+        let status = cmd.status().context("cannot run cargo clippy")?;
+        if !status.success() {
+            failed.push(crate::armv7m::KERNEL_PACKAGE.to_owned());
         }
     }
     if !failed.is_empty() {

@@ -17,6 +17,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use app_config::{Config, Task, TaskLayout, TaskUsage};
 
 use crate::archive::{Contents, Fnv};
+use crate::armv7m;
 use crate::cargo::{KERNEL_BIN, KERNEL_PACKAGE, Package, TaskBuild, Workspace};
 use crate::elf::{self, Sections, UnknownSlot};
 use crate::link::{self, Link, write_if_changed};
@@ -28,10 +29,38 @@ pub struct Image {
     pub archive: PathBuf,
     /// The kernel binary that boots it.
     pub kernel: PathBuf,
+    /// For a board QEMU emulates: the image ELF it boots.
+    pub image_elf: Option<PathBuf>,
     /// The configuration it was built from.
     pub config: Config,
     /// What each task uses and where it was placed, in task order.
     pub sizes: Vec<TaskSizes>,
+}
+
+impl Image {
+    /// Boots the image: the hosted kernel with the archive (and `args`),
+    /// or QEMU with the image ELF.
+    pub fn boot(
+        &self,
+        args: &[&std::ffi::OsStr],
+        stdin: std::process::Stdio,
+        stdout: std::process::Stdio,
+    ) -> Result<crate::kernel::Kernel> {
+        match &self.image_elf {
+            Some(elf) => crate::kernel::Kernel::spawn_command(
+                armv7m::qemu_command(elf)?,
+                stdin,
+                stdout,
+            ),
+            None => crate::kernel::Kernel::spawn_with_args(
+                &self.kernel,
+                &self.archive,
+                args,
+                stdin,
+                stdout,
+            ),
+        }
+    }
 }
 
 /// One task's measurements and placement: what `cargo xtask sizes` shows.
@@ -54,7 +83,9 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
         .with_context(|| format!("cannot read {}", app_toml.display()))?;
     let ws = Workspace::new(crate::workspace_root());
     check_crates(&config, &ws.packages()?)?;
-    crate::cargo::ensure_task_target()?;
+    let target = crate::cargo::task_target(config.board());
+    let armv7m = target == crate::cargo::ARMV7M_TARGET;
+    crate::cargo::ensure_target(target)?;
     let lld = link::rust_lld()?;
     let out = ws.target.join(config.name());
 
@@ -64,7 +95,7 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
     let mut objects = Vec::new();
     let mut usage = Vec::new();
     for task in config.tasks() {
-        let object = build_task(&ws, &config, task, &app_toml, &p)?;
+        let object = build_task(&ws, &config, task, target, &app_toml, &p)?;
         p.step(format!("measuring {}", task.name));
         usage.push(measure(&out, &config, task, &object, &lld)?);
         objects.push(object);
@@ -80,6 +111,7 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
         idl: BTreeMap::new(),
         serves: BTreeMap::new(),
         git_revision: crate::archive::git_revision(&ws.root),
+        image_elf: None,
     };
     let mut sizes = Vec::new();
     for ((task, object), (&usage, &place)) in config
@@ -102,7 +134,22 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
     }
 
     p.step("building kernel".to_owned());
-    let kernel = ws.build_kernel(kernel_package(&config), &p)?;
+    let (kernel, image_elf) = if armv7m {
+        let dir = out.join("kconfig");
+        let kconfig =
+            armv7m::write_kconfig(&contents.manifest(), &contents.tasks, &dir)?;
+        let kernel =
+            armv7m::build_kernel(&ws, &kconfig, &lld, &out.join("link"), &p)?;
+        let kernel_elf = std::fs::read(&kernel)
+            .with_context(|| format!("cannot read {}", kernel.display()))?;
+        let image = armv7m::image_elf(&kernel_elf, &contents.tasks)?;
+        let path = out.join("dist").join(format!("{}.elf", config.name()));
+        write_if_changed(&path, &image)?;
+        contents.image_elf = Some(image);
+        (kernel, Some(path))
+    } else {
+        (ws.build_kernel(kernel_package(&config), &p)?, None)
+    };
     contents.kernel = std::fs::read(&kernel)
         .with_context(|| format!("cannot read {}", kernel.display()))?;
 
@@ -113,6 +160,7 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
     Ok(Image {
         archive,
         kernel,
+        image_elf,
         config,
         sizes,
     })
@@ -124,6 +172,7 @@ fn build_task(
     ws: &Workspace,
     config: &Config,
     task: &Task,
+    target: &str,
     app_toml: &Path,
     p: &Progress,
 ) -> Result<PathBuf> {
@@ -133,6 +182,7 @@ fn build_task(
             name: &task.name,
             crate_name: &task.crate_name,
             features: &task.features,
+            target,
             app_toml,
         },
         p,
@@ -209,7 +259,13 @@ fn run_link(
             blobs.push((name.clone(), bytes));
         }
         let path = dir.join(format!("{}-blobs.o", task.name));
-        write_if_changed(&path, &link::blob_object(&blobs)?)?;
+        write_if_changed(
+            &path,
+            &link::blob_object(
+                &blobs,
+                config.board() == app_config::MPS2_AN386_BOARD,
+            )?,
+        )?;
         extra.push(path);
     }
     let link = Link {
@@ -256,6 +312,9 @@ fn check_crates(
         }
     }
     let kernel = kernel_package(config);
+    if config.board() == app_config::MPS2_AN386_BOARD {
+        return Ok(());
+    }
     if !packages
         .get(kernel)
         .is_some_and(|p| p.bins.contains(KERNEL_BIN))

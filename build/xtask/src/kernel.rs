@@ -36,18 +36,8 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Starts `kernel <archive>` with the given stdin and stdout (stderr
-    /// is always ours) and starts forwarding signals to it.
-    pub fn spawn(
-        kernel: &Path,
-        archive: &Path,
-        stdin: Stdio,
-        stdout: Stdio,
-    ) -> Result<Self> {
-        Self::spawn_with_args(kernel, archive, &[], stdin, stdout)
-    }
-
-    /// As [`Kernel::spawn`], with more arguments after the archive.
+    /// Starts `kernel <archive> <args>` with the given stdin and stdout
+    /// (stderr is always ours) and starts forwarding signals to it.
     pub fn spawn_with_args(
         kernel: &Path,
         archive: &Path,
@@ -55,16 +45,26 @@ impl Kernel {
         stdin: Stdio,
         stdout: Stdio,
     ) -> Result<Self> {
+        let mut cmd = Command::new(kernel);
+        cmd.arg(archive).args(args);
+        Self::spawn_command(cmd, stdin, stdout)
+            .with_context(|| format!("cannot run {}", kernel.display()))
+    }
+
+    /// Starts any command that runs a system (the hosted kernel, or QEMU
+    /// for a microcontroller board) and forwards signals to it.
+    pub fn spawn_command(
+        mut cmd: Command,
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> Result<Self> {
         // Catch signals before the child exists, so none is lost between.
         let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
             .context("cannot install signal handlers")?;
-        let child = Command::new(kernel)
-            .arg(archive)
-            .args(args)
-            .stdin(stdin)
-            .stdout(stdout)
-            .spawn()
-            .with_context(|| format!("cannot run {}", kernel.display()))?;
+        let child =
+            cmd.stdin(stdin).stdout(stdout).spawn().with_context(|| {
+                format!("cannot run {}", cmd.get_program().to_string_lossy())
+            })?;
         let pidfd = pidfd_open(Pid::from_child(&child), PidfdFlags::empty())
             .context("cannot open a pidfd for the kernel")?;
         let pidfd = Arc::new(pidfd);

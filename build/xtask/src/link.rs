@@ -36,6 +36,7 @@ SECTIONS {{
   . = {flash:#x} + SIZEOF_HEADERS;
   .text : {{ KEEP(*(.text.start)) *(.text .text.*) }} :text
   .rodata : {{ *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) *(.got .got.plt) }} :text
+  .ARM.exidx : {{ *(.ARM.exidx .ARM.exidx.*) }} :text
   .task_slot_table : {{ KEEP(*(.task_slot_table)) }} :text
   .idolatry : {{ KEEP(*(.idolatry)) }} :text
   .eh_frame : {{ KEEP(*(.eh_frame)) }} :text
@@ -195,17 +196,31 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
 /// bracketed by the symbols `__blob_<name>_start` and `__blob_<name>_end`
 /// that `userlib::blob!` refers to. Each blob has its own section, so the
 /// final link's garbage collection drops any blob the task never names.
-pub fn blob_object(blobs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+pub fn blob_object(blobs: &[(String, Vec<u8>)], arm: bool) -> Result<Vec<u8>> {
     use object::write::{Object, Symbol, SymbolSection};
     use object::{
         Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags,
         SymbolKind, SymbolScope,
     };
-    let mut obj = Object::new(
-        BinaryFormat::Elf,
-        Architecture::X86_64,
-        Endianness::Little,
-    );
+    let architecture = if arm {
+        Architecture::Arm
+    } else {
+        Architecture::X86_64
+    };
+    let mut obj =
+        Object::new(BinaryFormat::Elf, architecture, Endianness::Little);
+    if arm {
+        // EABI version 5, hard-float: what rustc's Thumb objects say, so
+        // that the linker sees one ABI.
+        obj.flags = object::FileFlags::Elf {
+            os_abi: object::elf::OsAbi(0),
+            abi_version: 0,
+            e_flags: object::elf::FileFlags(
+                object::elf::EF_ARM_EABI_VER5.0
+                    | object::elf::EF_ARM_ABI_FLOAT_HARD,
+            ),
+        };
+    }
     for (name, bytes) in blobs {
         let section = obj.add_section(
             Vec::new(),

@@ -14,8 +14,10 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod armv7m;
 mod attack;
 mod bench;
+mod bench_fpga_host;
 mod bench_humility;
 mod cargo;
 mod clippy;

@@ -11,16 +11,11 @@ use std::process::Stdio;
 use anyhow::Result;
 
 use crate::Exit;
-use crate::kernel::{Kernel, exit_code};
+use crate::kernel::exit_code;
 
 pub fn run(app_toml: &Path) -> Result<()> {
     let image = crate::dist::dist(app_toml)?;
-    let mut kernel = Kernel::spawn(
-        &image.kernel,
-        &image.archive,
-        Stdio::inherit(),
-        Stdio::inherit(),
-    )?;
+    let mut kernel = image.boot(&[], Stdio::inherit(), Stdio::inherit())?;
     let status = kernel.wait()?;
     match exit_code(status) {
         0 => Ok(()),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::Exit;
-use crate::kernel::{Kernel, exit_code};
+use crate::kernel::exit_code;
 
 /// Cases passed and failed, summed over everything run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,13 +128,7 @@ fn run_image(app_toml: &Path, timeout: Duration) -> Result<ImageRun> {
     if attack {
         args.extend(["--dump-dir".as_ref(), dumps.path().as_os_str()]);
     }
-    let mut kernel = Kernel::spawn_with_args(
-        &image.kernel,
-        &image.archive,
-        &args,
-        Stdio::null(),
-        Stdio::piped(),
-    )?;
+    let mut kernel = image.boot(&args, Stdio::null(), Stdio::piped())?;
     let stdout = kernel.take_stdout().context("kernel stdout")?;
     let log = crate::attack::KernelLog::default();
     let reader = std::thread::spawn({

@@ -76,6 +76,7 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
         "idl/Jefe.idol".into(),
         "blob/ice40_blinky".into(),
         "blob/xc7_blinky".into(),
+        "blob/hx8k_blinky".into(),
     ];
     expected.extend(manifest.tasks.iter().map(|t| t.elf.clone()));
     for e in &expected {
@@ -83,8 +84,8 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
     }
     let mgr = manifest.task_by_name("fpga_mgr").expect("fpga_mgr task");
     assert_eq!(mgr.serves, vec!["FpgaManager".to_owned()]);
-    // jefe (for the watchdog) and the two drivers.
-    assert_eq!(mgr.task_slots.len(), 3);
+    // jefe (for the watchdog) and the three drivers.
+    assert_eq!(mgr.task_slots.len(), 4);
 
     let kernel = target_dir().join("release/leasehold-kernel");
     // The kernel refuses a probe socket in a directory others may write

@@ -1,5 +1,7 @@
 //! Dump files: the task table and every task's RAM, plus the image's
-//! identity, in one zip: [`HEADER_ENTRY`] (a [`DumpHeader`] as JSON) and
+//! identity. The kernel now writes them as ELF core files
+//! ([`crate::coredump`]); [`read`] reads those and this older format, one
+//! zip: [`HEADER_ENTRY`] (a [`DumpHeader`] as JSON) and
 //! `ram/<index>.bin` ([`ram_entry`]).
 //!
 //! Flash is not dumped: it is in the image archive, which a dump is always
@@ -19,6 +21,10 @@ pub const FORMAT: &str = "leasehold-dump-1";
 
 /// The header's entry in the zip.
 pub const HEADER_ENTRY: &str = "dump.json";
+
+/// Largest core dump a reader accepts: every task's RAM and flash of
+/// the largest image is far less.
+pub const MAX_CORE_BYTES: u64 = 1 << 30;
 
 /// Largest header a reader accepts (a task table of 1024 tasks is well
 /// under 1 MiB).
@@ -110,9 +116,26 @@ pub enum DumpError {
 ///
 /// A [`DumpError`] saying what is wrong.
 pub fn read<R: Read + Seek>(
-    input: R,
+    mut input: R,
     ram_sizes: &[u64],
 ) -> Result<Dump, DumpError> {
+    let io = |e: std::io::Error| DumpError::Corrupt(e.to_string());
+    let mut magic = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut magic).map_err(io)?;
+    input.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    if crate::coredump::is_core(&magic) {
+        let mut bytes = Vec::new();
+        input
+            .take(MAX_CORE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_CORE_BYTES {
+            return Err(DumpError::Corrupt(format!(
+                "a core dump over {MAX_CORE_BYTES} bytes"
+            )));
+        }
+        return crate::coredump::read(&bytes, ram_sizes);
+    }
     let mut zip = zip::ZipArchive::new(input)
         .map_err(|e| DumpError::Corrupt(e.to_string()))?;
     let text = read_entry(&mut zip, HEADER_ENTRY, MAX_HEADER_BYTES)?.map_err(

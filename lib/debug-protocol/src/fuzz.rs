@@ -81,8 +81,9 @@ fn one_line(message: String) -> Result<(), Violation> {
     }
 }
 
-/// A dump as the kernel would write it, for seeds and tests.
-pub fn sample_dump(sizes: &[u64]) -> Vec<u8> {
+/// A dump as the kernel would write it (an ELF core if `core`, else the
+/// older zip), for seeds and tests.
+pub fn sample_dump(sizes: &[u64], core: bool) -> Vec<u8> {
     let tasks = sizes
         .iter()
         .enumerate()
@@ -124,6 +125,12 @@ pub fn sample_dump(sizes: &[u64]) -> Vec<u8> {
     let rams: Vec<Vec<u8>> =
         sizes.iter().map(|&s| vec![0xA5; s as usize]).collect();
     let refs: Vec<&[u8]> = rams.iter().map(Vec::as_slice).collect();
+    if core {
+        let flash = [0xc3u8; 16];
+        let flashes = vec![&flash[..]; sizes.len()];
+        return crate::coredump::write(Vec::new(), &header, &refs, &flashes)
+            .unwrap_or_default();
+    }
     dump::write(Cursor::new(Vec::new()), &header, &refs)
         .map(Cursor::into_inner)
         .unwrap_or_default()
@@ -195,10 +202,16 @@ mod tests {
 
     fn dump_seeds() -> Vec<(String, Vec<u8>)> {
         let mut good = vec![2, 2, 3];
-        good.extend(sample_dump(&[32, 48]));
+        good.extend(sample_dump(&[32, 48], false));
         let mut none = vec![0];
-        none.extend(sample_dump(&[]));
-        vec![("two-tasks".into(), good), ("no-tasks".into(), none)]
+        none.extend(sample_dump(&[], false));
+        let mut core = vec![2, 2, 3];
+        core.extend(sample_dump(&[32, 48], true));
+        vec![
+            ("two-tasks".into(), good),
+            ("no-tasks".into(), none),
+            ("two-tasks-core".into(), core),
+        ]
     }
 
     #[test]

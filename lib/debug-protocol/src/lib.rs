@@ -11,7 +11,8 @@
 //! - [`TaskRow`]: one row of the kernel's task table, as the probe's
 //!   `tasks` answer and a dump's header carry it;
 //! - [`dump`]: the dump file format, its writer and a reader that never
-//!   trusts the file;
+//!   trusts the file; [`coredump`]: the same as an ELF core file any
+//!   debugger opens (what the kernel writes now);
 //! - [`registers`]: a task's registers, and the stack paint pattern.
 //!
 //! Deliberately not here: how the kernel serves connections or creates
@@ -19,6 +20,7 @@
 //! anything.
 
 pub mod connection;
+pub mod coredump;
 pub mod dump;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;

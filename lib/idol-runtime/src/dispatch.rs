@@ -259,6 +259,49 @@ where
     }
 }
 
+/// Lease `index`'s descriptor, if the kernel wrote descriptors after the
+/// message in `buffer` (see `abi::RECV_LEASE_INFO`, which [`serve`] asks
+/// for) and could describe that lease; `None` means ask BORROW_INFO.
+pub fn lease_info(
+    buffer: &[u8],
+    msg: &RecvMessage,
+    index: usize,
+) -> Option<BorrowInfo> {
+    if msg.described_leases != msg.lease_count
+        || index >= msg.lease_count as usize
+    {
+        return None;
+    }
+    let start = (msg.message_len as usize).checked_next_multiple_of(4)?;
+    let at = start.checked_add(index.checked_mul(8)?)?;
+    let bytes = buffer.get(at..at.checked_add(8)?)?;
+    let (attributes, length) = bytes.split_at(4);
+    let attributes = u32::from_le_bytes(attributes.try_into().ok()?);
+    let length = u32::from_le_bytes(length.try_into().ok()?);
+    if attributes & userlib::LEASE_DESCRIPTOR_VALID == 0 {
+        return None;
+    }
+    Some(BorrowInfo {
+        attributes: LeaseAttributes(
+            attributes & !userlib::LEASE_DESCRIPTOR_VALID,
+        ),
+        len: length as usize,
+    })
+}
+
+/// Room a receive buffer needs for an op's message of `message_len` bytes
+/// and the descriptors of its `leases` (for the generated `INCOMING_SIZE`).
+pub const fn with_lease_descriptors(
+    message_len: usize,
+    leases: usize,
+) -> usize {
+    if leases == 0 {
+        message_len
+    } else {
+        message_len.next_multiple_of(4) + leases * 8
+    }
+}
+
 /// Writes `body` as the reply at the start of `buffer` (a generated stub's
 /// `Ok` path for zerocopy replies).
 ///
@@ -422,6 +465,35 @@ mod tests {
             lease_count: leases,
             ..RecvMessage::default()
         }
+    }
+
+    #[test]
+    fn lease_descriptors_are_read_after_the_message_only_when_all_came() {
+        // A 5-byte message, descriptors from offset 8: a valid read-write
+        // lease of 16 bytes, then one the kernel could not describe.
+        let mut buffer = [0u8; 32];
+        buffer[8..12].copy_from_slice(
+            &(3 | userlib::LEASE_DESCRIPTOR_VALID).to_le_bytes(),
+        );
+        buffer[12..16].copy_from_slice(&16u32.to_le_bytes());
+        let mut msg = RecvMessage {
+            message_len: 5,
+            lease_count: 2,
+            described_leases: 2,
+            ..RecvMessage::default()
+        };
+        let rw = LeaseAttributes(3);
+        assert_eq!(lease_info(&buffer, &msg, 0), info(rw, 16));
+        assert_eq!(lease_info(&buffer, &msg, 1), None, "not valid: ask");
+        assert_eq!(lease_info(&buffer, &msg, 2), None, "past the count");
+        msg.described_leases = 0;
+        assert_eq!(lease_info(&buffer, &msg, 0), None, "none written");
+        // A lying count cannot read past the buffer.
+        msg.described_leases = 2;
+        msg.message_len = 30;
+        assert_eq!(lease_info(&buffer, &msg, 0), None);
+        assert_eq!(with_lease_descriptors(5, 2), 24);
+        assert_eq!(with_lease_descriptors(5, 0), 5);
     }
 
     fn info(attributes: LeaseAttributes, len: usize) -> Option<BorrowInfo> {

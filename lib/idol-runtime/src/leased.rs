@@ -8,7 +8,7 @@
 use crate::dispatch::{LeaseAccess, LeaseSpec, check_lease};
 use core::marker::PhantomData;
 use core::ops::Range;
-use userlib::{ClientError, TaskId};
+use userlib::{BorrowInfo, ClientError, TaskId};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 /// The rights a [`Leased`] was checked for; one of [`R`], [`W`], [`RW`].
@@ -73,13 +73,17 @@ impl<A: Access, T: ?Sized> Leased<A, T> {
         self.index
     }
 
-    /// Asks the kernel about lease `index` and checks it against `spec`.
+    /// Checks lease `index` against `spec`, from its descriptor when the
+    /// kernel gave one with the message, else by asking BORROW_INFO.
     fn checked(
         lender: TaskId,
         index: usize,
         spec: LeaseSpec,
+        described: Option<BorrowInfo>,
     ) -> Result<Self, ClientError> {
-        let len = check_lease(&spec, userlib::sys_borrow_info(lender, index))?;
+        let info =
+            described.or_else(|| userlib::sys_borrow_info(lender, index));
+        let len = check_lease(&spec, info)?;
         Ok(Self {
             lender,
             index,
@@ -91,7 +95,24 @@ impl<A: Access, T: ?Sized> Leased<A, T> {
 
 impl<A: Access, T> Leased<A, T> {
     fn sized(lender: TaskId, index: usize) -> Result<Self, ClientError> {
-        Self::checked(lender, index, LeaseSpec::sized::<T>(A::ACCESS))
+        Self::described(lender, index, None)
+    }
+
+    /// As the `read_only`/`write_only`/`read_write` constructors, with the
+    /// lease's descriptor from the message if there is one
+    /// ([`crate::lease_info`]); `None` asks the kernel.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if the lease does not match; `WentAway` if the lender
+    /// is gone.
+    pub fn described(
+        lender: TaskId,
+        index: usize,
+        described: Option<BorrowInfo>,
+    ) -> Result<Self, ClientError> {
+        let spec = LeaseSpec::sized::<T>(A::ACCESS);
+        Self::checked(lender, index, spec, described)
     }
 }
 
@@ -170,7 +191,25 @@ impl<A: Access, T> Leased<A, [T]> {
         index: usize,
         max_len: Option<u32>,
     ) -> Result<Self, ClientError> {
-        Self::checked(lender, index, LeaseSpec::slice::<T>(A::ACCESS, max_len))
+        Self::described_slice(lender, index, max_len, None)
+    }
+
+    /// As the `*_slice` constructors, with the lease's descriptor from the
+    /// message if there is one ([`crate::lease_info`]); `None` asks the
+    /// kernel.
+    ///
+    /// # Errors
+    ///
+    /// `BadLease` if the lease does not match; `WentAway` if the lender
+    /// is gone.
+    pub fn described_slice(
+        lender: TaskId,
+        index: usize,
+        max_len: Option<u32>,
+        described: Option<BorrowInfo>,
+    ) -> Result<Self, ClientError> {
+        let spec = LeaseSpec::slice::<T>(A::ACCESS, max_len);
+        Self::checked(lender, index, spec, described)
     }
 
     /// The number of elements lent.

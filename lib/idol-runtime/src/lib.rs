@@ -27,7 +27,8 @@ mod leased;
 pub use counters::{ClientOpCounters, ServerOpCounters};
 pub use dispatch::{
     LeaseAccess, LeaseSpec, NotificationHandler, Reply, Server, ServerOp,
-    check_lease, check_leases, check_message, dispatch, reply_bytes, serve,
+    check_lease, check_leases, check_message, dispatch, lease_info,
+    reply_bytes, serve, with_lease_descriptors,
 };
 pub use leased::{Access, Leased, LenLimit, R, RW, ReadAccess, W, WriteAccess};
 pub use userlib::ClientError;

@@ -125,6 +125,24 @@ pub const MAX_LEASES: usize = 255;
 /// Bit 31 of RECV's sender filter: receive only from the named task.
 pub const RECV_CLOSED: u32 = 1 << 31;
 
+/// Bit 30 of RECV's (and REPLY_RECV's) sender filter: Leasehold's lease
+/// descriptors. With it, the kernel also writes one descriptor per lease
+/// of the delivered message into the receive buffer, right after the
+/// message at the next 4-byte boundary, when all of them fit; RECV's
+/// seventh result says how many it wrote (all or none). A server then
+/// checks each lease's rights and length without a BORROW_INFO trap.
+pub const RECV_LEASE_INFO: u32 = 1 << 30;
+
+/// Bytes per lease descriptor: the lease's attributes (with
+/// [`LEASE_DESCRIPTOR_VALID`]) and its length, each a little-endian `u32`,
+/// as BORROW_INFO would answer for it.
+pub const LEASE_DESCRIPTOR_SIZE: u32 = 8;
+
+/// Set in a descriptor's attributes word when the kernel could describe
+/// the lease; clear when the server must ask BORROW_INFO (whose answer,
+/// for a malformed entry, is a fault of the lender).
+pub const LEASE_DESCRIPTOR_VALID: u32 = 1 << 31;
+
 bitflags_like! {
     /// Flags to IRQ_CONTROL.
     IrqControlFlags: u32 {
@@ -166,6 +184,9 @@ pub struct RecvMessage {
     pub message_len: u32,
     pub response_capacity: u32,
     pub lease_count: u32,
+    /// Lease descriptors the kernel wrote after the message (see
+    /// [`RECV_LEASE_INFO`]): `lease_count`, or 0.
+    pub described_leases: u32,
 }
 
 /// The hosted platform's "register file" for one syscall.

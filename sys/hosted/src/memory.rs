@@ -127,8 +127,15 @@ impl HostPlatform {
         };
         let rams: Vec<&[u8]> =
             self.memory.iter().map(|m| m.ram.bytes()).collect();
+        let flashes: Vec<&[u8]> =
+            self.memory.iter().map(|m| m.flash.as_slice()).collect();
+        // An ELF core: GDB opens it with a task's ELF, humility reads
+        // its Leasehold note (debug_protocol::coredump).
         let written = self.dumps.write(cause, name, |file| {
-            debug_protocol::dump::write(file, &header, &rams)?;
+            let out = std::io::BufWriter::new(file);
+            debug_protocol::coredump::write(out, &header, &rams, &flashes)?
+                .into_inner()
+                .map_err(|e| e.into_error())?;
             Ok(())
         });
         match &written {

@@ -7,7 +7,7 @@
 
 use crate::task::SavedState;
 use crate::umem::USlice;
-use abi::{LeaseAttributes, RECV_CLOSED, TaskId};
+use abi::{LeaseAttributes, RECV_CLOSED, RECV_LEASE_INFO, TaskId};
 
 /// Size of one lease-table entry (`abi::ULease`), in bytes.
 pub const LEASE_ENTRY_SIZE: u32 = 12;
@@ -40,6 +40,8 @@ pub struct RecvArgs {
     pub notification_mask: u32,
     /// `Some(task)` for a closed receive (bit 31 of the filter).
     pub from: Option<TaskId>,
+    /// Lease descriptors wanted after the message (bit 30).
+    pub lease_info: bool,
 }
 
 /// REPLY: `[peer, code, message, message_len]`.
@@ -140,6 +142,7 @@ fn recv_args(buffer: u32, length: u32, mask: u32, filter: u32) -> RecvArgs {
         buffer: USlice::new(buffer, length),
         notification_mask: mask,
         from: (filter & RECV_CLOSED != 0).then_some(TaskId(filter as u16)),
+        lease_info: filter & RECV_LEASE_INFO != 0,
     }
 }
 

@@ -121,6 +121,14 @@ impl<P: Platform> Kernel<'_, P> {
             return;
         }
         let sender_id = u32::from(self.task_id_of(sender).0);
+        let receiver_id = self.task_id_of(receiver);
+        self.tasks[sender].set_sched(SchedState::InReply(receiver_id));
+        let described = if recv.lease_info {
+            let after = (receiver, recv.buffer, length);
+            self.describe_leases(sender, after, send.lease_count)
+        } else {
+            0
+        };
         self.tasks.wake_with(
             receiver,
             [
@@ -130,12 +138,10 @@ impl<P: Platform> Kernel<'_, P> {
                 send.outgoing.length,
                 send.incoming.length,
                 send.lease_count,
-                0,
+                described,
                 0,
             ],
         );
-        let receiver_id = self.task_id_of(receiver);
-        self.tasks[sender].set_sched(SchedState::InReply(receiver_id));
     }
 
     pub(crate) fn recv(

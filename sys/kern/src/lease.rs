@@ -27,7 +27,8 @@ use crate::task::TaskIndex;
 use crate::umem::{USlice, check_slice};
 use crate::{Kernel, Platform};
 use abi::{
-    DEFECT, FaultInfo, LeaseAttributes, SchedState, TaskId, ULease, UsageError,
+    DEFECT, FaultInfo, LEASE_DESCRIPTOR_SIZE, LEASE_DESCRIPTOR_VALID,
+    LeaseAttributes, SchedState, TaskId, ULease, UsageError,
     dead_response_code,
 };
 
@@ -290,6 +291,52 @@ impl<P: Platform> Kernel<'_, P> {
         caller: TaskIndex,
     ) -> Result<Outcome, UserError> {
         self.borrow(caller, true)
+    }
+
+    /// For a RECV with `RECV_LEASE_INFO`: writes a descriptor for each of
+    /// `sender`'s `count` leases into `receiver`'s `buffer`, after the
+    /// `message_len` bytes of the message at the next 4-byte boundary, as
+    /// BORROW_INFO would describe each. Returns how many it wrote: all, or
+    /// none when they do not fit (the server asks BORROW_INFO instead). A
+    /// malformed entry gets a descriptor without the valid bit, so that
+    /// the server's BORROW_INFO finds it and the lender takes the fault
+    /// there, not here in the middle of a delivery.
+    pub(crate) fn describe_leases(
+        &mut self,
+        sender: TaskIndex,
+        (receiver, buffer, message_len): (TaskIndex, USlice, u32),
+        count: u32,
+    ) -> u32 {
+        let Some(at) = message_len.checked_add(3).map(|n| n & !3) else {
+            return 0;
+        };
+        let size = count.checked_mul(LEASE_DESCRIPTOR_SIZE);
+        let end = size.and_then(|size| at.checked_add(size));
+        if count == 0 || end.is_none_or(|end| end > buffer.length) {
+            return 0;
+        }
+        for index in 0..count {
+            let (attributes, length) = match self.lease_entry(sender, index) {
+                Ok(entry) => {
+                    (entry.rights().0 | LEASE_DESCRIPTOR_VALID, entry.length)
+                }
+                Err(_) => (0, 0),
+            };
+            let mut bytes = [0u8; LEASE_DESCRIPTOR_SIZE as usize];
+            let (attr, len) = bytes.split_at_mut(4);
+            attr.copy_from_slice(&attributes.to_le_bytes());
+            len.copy_from_slice(&length.to_le_bytes());
+            let address = index
+                .checked_mul(LEASE_DESCRIPTOR_SIZE)
+                .and_then(|offset| at.checked_add(offset))
+                .and_then(|offset| buffer.base.checked_add(offset));
+            let written = address
+                .map(|address| self.write_user(receiver, address, &bytes));
+            if !matches!(written, Some(Ok(()))) {
+                return 0;
+            }
+        }
+        count
     }
 
     /// Describes a lease as its direct lender lent it, even if it forwards

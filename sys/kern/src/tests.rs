@@ -13,6 +13,7 @@ use proptest::prelude::*;
 
 mod attacks;
 mod fuzz_corpus;
+mod lease_info;
 mod reply_recv;
 
 const FLASH: u32 = 0x1000_0000;

@@ -24,19 +24,28 @@ pub mod task_slot;
 /// Raw traps for tests that feed the kernel garbage: any syscall number,
 /// any arguments, even a bad frame address.
 pub mod raw {
-    use abi::{HOSTED_SYSCALL_BASE, SyscallFrame};
+    use abi::SyscallFrame;
 
     /// Syscall `nr` (0-based, like `Sysnum`) with arbitrary arguments.
     pub fn syscall(nr: u32, args: [u32; 8]) -> [u32; 8] {
         let mut f = SyscallFrame { args, rets: [0; 8] };
         let p = &mut f as *mut SyscallFrame as u64;
-        crate::arch::syscall_raw(HOSTED_SYSCALL_BASE + nr as u64, p);
+        syscall_with_frame(nr, p);
         f.rets
     }
 
     /// Syscall `nr` whose frame pointer is `frame`, valid or not.
+    #[cfg(not(target_arch = "arm"))]
     pub fn syscall_with_frame(nr: u32, frame: u64) {
-        crate::arch::syscall_raw(HOSTED_SYSCALL_BASE + nr as u64, frame);
+        crate::arch::syscall_raw(abi::HOSTED_SYSCALL_BASE + nr as u64, frame);
+    }
+
+    /// Syscall `nr` whose frame pointer is `frame`, valid or not (an
+    /// address past 32 bits is truncated, as the hosted kernel would
+    /// refuse it).
+    #[cfg(target_arch = "arm")]
+    pub fn syscall_with_frame(nr: u32, frame: u64) {
+        crate::arch::syscall_raw(nr, frame as u32);
     }
 }
 

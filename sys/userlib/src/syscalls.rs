@@ -130,6 +130,7 @@ fn received(f: &SyscallFrame) -> (u32, RecvMessage) {
             message_len: r[3],
             response_capacity: r[4],
             lease_count: r[5],
+            described_leases: r[6],
         },
     )
 }
@@ -158,13 +159,19 @@ pub fn sys_reply_recv(
         None => (TaskId::KERNEL, 0, &[][..]),
     };
     let reply = (peer, code, addr(message), message.len() as u32);
-    reply_recv(reply, buffer, notification_mask, sender)
+    let filter = sender.map_or(0, |s| RECV_CLOSED | s.0 as u32);
+    reply_recv(reply, buffer, notification_mask, filter, sender)
 }
 
 /// As [`sys_reply_recv`], with the reply `(peer, code, length)` in the
 /// first `length` bytes of `buffer` itself: the kernel sends the reply
 /// before it receives into the same bytes, so a server loop needs only
 /// one buffer. A length past the buffer is cut to it.
+///
+/// It also asks for lease descriptors ([`abi::RECV_LEASE_INFO`]): when
+/// they fit, the message's leases are described after it in `buffer`
+/// (see `RecvMessage::described_leases`), so a server checks them
+/// without a BORROW_INFO each.
 pub fn sys_reply_recv_in_place(
     reply: Option<(TaskId, u32, usize)>,
     buffer: &mut [u8],
@@ -177,16 +184,23 @@ pub fn sys_reply_recv_in_place(
         }
         None => (TaskId::KERNEL, 0, 0, 0),
     };
-    reply_recv(reply, buffer, notification_mask, sender)
+    let filter = sender.map_or(0, |s| RECV_CLOSED | s.0 as u32);
+    reply_recv(
+        reply,
+        buffer,
+        notification_mask,
+        filter | RECV_LEASE_INFO,
+        sender,
+    )
 }
 
 fn reply_recv(
     (peer, code, message, message_len): (TaskId, u32, u32, u32),
     buffer: &mut [u8],
     notification_mask: u32,
+    filter: u32,
     sender: Option<TaskId>,
 ) -> Result<RecvMessage, ClosedRecvError> {
-    let filter = sender.map_or(0, |s| RECV_CLOSED | s.0 as u32);
     let mut f = frame([
         peer.0 as u32,
         code,

@@ -15,10 +15,16 @@
 //!
 //! - `HIFFY_READY`, `u32`: 0 until hiffy runs, then [`VERSION`].
 //! - `HIFFY_KICK`, `u32`: the debugger adds 1 to ask for a call.
-//! - `HIFFY_REQUEST`, 280 bytes: at 0 `target` (a task index), 4
-//!   `operation`, 8 `reply_capacity` (at most 256), 12 `lease_kind` (0
-//!   none, 1 read, 2 write, 3 read-write), 16 `lease_length`, 20
-//!   `args_length` (at most 256), 24 `args` (256 bytes).
+//! - `HIFFY_REQUEST`, 324 bytes: at 0 `target` (a task index), 4
+//!   `operation`, 8 `reply_capacity` (at most 256), 12 `lease_count` (at
+//!   most [`MAX_LEASES`]), 16 `args_length` (at most 256), 20 the leases,
+//!   [`MAX_LEASES`] of three words each: `kind` (1 read, 2 write, 3
+//!   read-write), `offset` and `length` in `HIFFY_DATA`; then at 68
+//!   `args` (256 bytes). The leases of one call must lie in
+//!   `HIFFY_DATA` in order and must not overlap (each one's `offset` is at
+//!   or past the previous one's end), so hiffy can lend each its own
+//!   slice; an op that takes two leases (the FPGA manager's
+//!   `attach_firmware`) gets both.
 //! - `HIFFY_RESULT`, 272 bytes: at 0 `done` (the `HIFFY_KICK` value
 //!   served), 4 `status` ([`Status`]), 8 `rc`, 12 `reply_length`, 16
 //!   `reply` (256 bytes).
@@ -27,13 +33,13 @@
 //!
 //! A call goes:
 //!
-//! 1. the debugger writes the lease data (for a read lease) into
+//! 1. the debugger writes the lease data (for read leases) into
 //!    `HIFFY_DATA` and the request into `HIFFY_REQUEST`;
 //! 2. it writes `HIFFY_KICK + 1` into `HIFFY_KICK`;
 //! 3. within [`POLL_MS`] hiffy sees the new kick, checks the request,
 //!    SENDs, and fills `HIFFY_RESULT`, writing `done` last;
 //! 4. the debugger polls `done` until it equals its kick, then reads the
-//!    result (and, for a write lease, `HIFFY_DATA`).
+//!    result (and, for write leases, `HIFFY_DATA`).
 //!
 //! The target must be one of hiffy's app.toml `task-slots`: the kernel
 //! faults a task that sends elsewhere, and a debugger typo should not kill
@@ -43,7 +49,10 @@
 //!
 //! A timer poll costs hiffy a wakeup every [`POLL_MS`], and lets the
 //! debugger drive it with nothing but memory writes, which work whatever
-//! state the rest of the system is in. hiffy is the least important task
+//! state the rest of the system is in. A debugger streaming an image
+//! (`humility fpga load`) makes one call per chunk, back to back; so
+//! after a call hiffy looks every [`BUSY_POLL_MS`] for [`BUSY_FOR_MS`],
+//! and a stream waits about a millisecond per chunk instead of ten. hiffy is the least important task
 //! but idle (it must call more important tasks), so a busy system can
 //! starve it; that is why jefe's external controls do not go through it.
 
@@ -59,10 +68,20 @@ include!(concat!(env!("OUT_DIR"), "/hiffy_config.rs"));
 
 /// What `HIFFY_READY` holds once hiffy runs; bumped if the layout above
 /// ever changes, so an old humility can refuse a new hiffy.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// How often hiffy looks at `HIFFY_KICK`, in milliseconds.
 pub const POLL_MS: u64 = 10;
+
+/// How often hiffy looks right after a call, when the next is likely to
+/// follow at once.
+pub const BUSY_POLL_MS: u64 = 1;
+
+/// How long after a call hiffy keeps looking every [`BUSY_POLL_MS`].
+pub const BUSY_FOR_MS: u64 = 100;
+
+/// Most leases one call lends (Hubris ops take a few at most).
+pub const MAX_LEASES: usize = 4;
 
 /// Largest message and reply, as the kernel allows.
 const MESSAGE_MAX: usize = 256;
@@ -86,11 +105,26 @@ pub struct Request {
     pub target: AtomicU32,
     pub operation: AtomicU32,
     pub reply_capacity: AtomicU32,
-    pub lease_kind: AtomicU32,
-    pub lease_length: AtomicU32,
+    pub lease_count: AtomicU32,
     pub args_length: AtomicU32,
+    pub leases: [LeaseRequest; MAX_LEASES],
     pub args: [AtomicU32; MESSAGE_WORDS],
 }
+
+/// One lease of a request: a slice of `HIFFY_DATA`.
+#[repr(C)]
+pub struct LeaseRequest {
+    pub kind: AtomicU32,
+    pub offset: AtomicU32,
+    pub length: AtomicU32,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_LEASE: LeaseRequest = LeaseRequest {
+    kind: ZERO,
+    offset: ZERO,
+    length: ZERO,
+};
 
 /// `HIFFY_RESULT`, written by hiffy.
 #[repr(C)]
@@ -123,9 +157,9 @@ static HIFFY_REQUEST: Request = Request {
     target: ZERO,
     operation: ZERO,
     reply_capacity: ZERO,
-    lease_kind: ZERO,
-    lease_length: ZERO,
+    lease_count: ZERO,
     args_length: ZERO,
+    leases: [NO_LEASE; MAX_LEASES],
     args: [ZERO; MESSAGE_WORDS],
 };
 
@@ -166,8 +200,15 @@ fn main() -> ! {
     let mut data = HIFFY_DATA.borrow_mut();
     HIFFY_READY.store(VERSION, Ordering::Release);
     let mut seen = HIFFY_KICK.load(Ordering::Acquire);
+    // Until when we poll every BUSY_POLL_MS (kernel time).
+    let mut busy_until = 0;
     loop {
-        hl::sleep_for(POLL_MS);
+        let now = sys_get_timer().now;
+        hl::sleep_for(if now < busy_until {
+            BUSY_POLL_MS
+        } else {
+            POLL_MS
+        });
         let kick = HIFFY_KICK.load(Ordering::Acquire);
         if kick == seen {
             continue;
@@ -182,6 +223,7 @@ fn main() -> ! {
             }
         };
         publish(kick, status, rc, &reply[..length]);
+        busy_until = sys_get_timer().now + BUSY_FOR_MS;
     }
 }
 
@@ -201,10 +243,8 @@ fn call(
         u16::try_from(word(&r.operation)).map_err(|_| Status::BadRequest)?;
     let capacity = word(&r.reply_capacity) as usize;
     let args_length = word(&r.args_length) as usize;
-    let lease_length = word(&r.lease_length) as usize;
-    if capacity > MESSAGE_MAX
-        || args_length > MESSAGE_MAX
-        || lease_length > data.len()
+    let count = word(&r.lease_count) as usize;
+    if capacity > MESSAGE_MAX || args_length > MESSAGE_MAX || count > MAX_LEASES
     {
         return Err(Status::BadRequest);
     }
@@ -212,14 +252,30 @@ fn call(
     for (chunk, w) in args.chunks_exact_mut(4).zip(&r.args) {
         chunk.copy_from_slice(&word(w).to_le_bytes());
     }
-    let lent = &mut data[..lease_length];
-    let lease = match word(&r.lease_kind) {
-        0 => None,
-        1 => Some(Lease::read_only(lent)),
-        2 => Some(Lease::write_only(lent)),
-        3 => Some(Lease::read_write(lent)),
-        _ => return Err(Status::BadRequest),
-    };
+    let mut table = [Lease::read_only(&[]); MAX_LEASES];
+    // What is left of the buffer, and where it starts in it: each lease
+    // is cut from the front of the rest, so no two overlap.
+    let mut rest = data;
+    let mut at = 0usize;
+    for (slot, l) in table.iter_mut().zip(&r.leases).take(count) {
+        let offset = word(&l.offset) as usize;
+        let length = word(&l.length) as usize;
+        let skip = offset.checked_sub(at).ok_or(Status::BadRequest)?;
+        let end = skip.checked_add(length).ok_or(Status::BadRequest)?;
+        if end > rest.len() {
+            return Err(Status::BadRequest);
+        }
+        let (lent, tail) = core::mem::take(&mut rest).split_at_mut(end);
+        let lent = &mut lent[skip..];
+        rest = tail;
+        at = offset + length;
+        *slot = match word(&l.kind) {
+            1 => Lease::read_only(lent),
+            2 => Lease::write_only(lent),
+            3 => Lease::read_write(lent),
+            _ => return Err(Status::BadRequest),
+        };
+    }
     // The callee may have restarted since the last call; a refresh costs
     // one syscall and saves a dead code round trip.
     let task = sys_refresh_task_id(TaskId::for_index_and_gen(
@@ -227,13 +283,12 @@ fn call(
         Generation::ZERO,
     ));
     ringbuf_entry!(Trace::Call { task, operation });
-    let leases = lease.as_slice();
     let (rc, length) = sys_send(
         task,
         operation,
         &args[..args_length],
         &mut reply[..capacity],
-        leases,
+        &table[..count],
     );
     let length = length.min(capacity);
     ringbuf_entry!(Trace::Replied {

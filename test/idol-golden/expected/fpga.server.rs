@@ -302,24 +302,70 @@ pub struct Fpga_lock_ARGS {
 }
 
 /// The size of the buffer to pass to `idol_runtime::dispatch` or
-/// `serve`: the largest message any op takes or reply it sends
-/// (the stub writes its reply where the message was).
+/// `serve`: the largest message any op takes (with room for the
+/// kernel's descriptors of its leases) or reply it sends (the stub
+/// writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
-        core::mem::size_of::<Fpga_device_enabled_ARGS>(),
-        core::mem::size_of::<Fpga_set_device_enabled_ARGS>(),
-        core::mem::size_of::<Fpga_reset_device_ARGS>(),
-        core::mem::size_of::<Fpga_device_state_ARGS>(),
-        core::mem::size_of::<Fpga_device_id_ARGS>(),
-        core::mem::size_of::<Fpga_start_bitstream_load_ARGS>(),
-        core::mem::size_of::<Fpga_user_design_enabled_ARGS>(),
-        core::mem::size_of::<Fpga_set_user_design_enabled_ARGS>(),
-        core::mem::size_of::<Fpga_reset_user_design_ARGS>(),
-        core::mem::size_of::<Fpga_user_design_read_ARGS>(),
-        core::mem::size_of::<Fpga_user_design_write_ARGS>(),
-        core::mem::size_of::<Fpga_user_design_read_reg_ARGS>(),
-        core::mem::size_of::<Fpga_user_design_write_reg_ARGS>(),
-        core::mem::size_of::<Fpga_lock_ARGS>(),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_device_enabled_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_set_device_enabled_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_reset_device_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_device_state_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_device_id_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_start_bitstream_load_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 1usize),
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_user_design_enabled_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_set_user_design_enabled_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_reset_user_design_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_user_design_read_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_user_design_write_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_user_design_read_reg_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_user_design_write_reg_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Fpga_lock_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
         DEVICE_ENABLED_REPLY_SIZE,
         SET_DEVICE_ENABLED_REPLY_SIZE,
         RESET_DEVICE_REPLY_SIZE,
@@ -858,7 +904,15 @@ fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
     let result = <S as InOrderFpgaImpl>::continue_bitstream_load(
         server,
         msg,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(128))
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(128),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 128>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     );
@@ -1060,7 +1114,10 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
             }
         },
         args.addr,
-        idol_runtime::Leased::write_only_slice(msg.sender, 0, None)
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u8],
+        >::described_slice(msg.sender, 0, None, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
     );
     match result {
@@ -1113,7 +1170,10 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
             }
         },
         args.addr,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, None)
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(msg.sender, 0, None, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
     );
     match result {

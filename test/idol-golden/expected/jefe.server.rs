@@ -138,14 +138,33 @@ pub struct Jefe_dump_task_region_ARGS {
 }
 
 /// The size of the buffer to pass to `idol_runtime::dispatch` or
-/// `serve`: the largest message any op takes or reply it sends
-/// (the stub writes its reply where the message was).
+/// `serve`: the largest message any op takes (with room for the
+/// kernel's descriptors of its leases) or reply it sends (the stub
+/// writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
-        core::mem::size_of::<Jefe_set_state_ARGS>(),
-        core::mem::size_of::<Jefe_set_reset_reason_ARGS>(),
-        <Jefe_get_dump_area_ARGS as hubpack::SerializedSize>::MAX_SIZE,
-        <Jefe_dump_task_region_ARGS as hubpack::SerializedSize>::MAX_SIZE,
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Jefe_set_state_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Jefe_set_reset_reason_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(
+            <Jefe_get_dump_area_ARGS as hubpack::SerializedSize>::MAX_SIZE,
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            <Jefe_dump_task_region_ARGS as hubpack::SerializedSize>::MAX_SIZE,
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
+        idol_runtime::with_lease_descriptors(0, 1usize),
         GET_STATE_REPLY_SIZE,
         SET_STATE_REPLY_SIZE,
         REQUEST_RESET_REPLY_SIZE,
@@ -631,7 +650,10 @@ fn serve_read_fault_counts<S: InOrderJefeImpl>(
     let result = <S as InOrderJefeImpl>::read_fault_counts(
         server,
         msg,
-        idol_runtime::Leased::write_only(msg.sender, 0)
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u32; 4],
+        >::described(msg.sender, 0, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
     );
     match result {

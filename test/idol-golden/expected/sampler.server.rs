@@ -91,12 +91,21 @@ pub struct Sampler_temperature_ARGS {
 }
 
 /// The size of the buffer to pass to `idol_runtime::dispatch` or
-/// `serve`: the largest message any op takes or reply it sends
-/// (the stub writes its reply where the message was).
+/// `serve`: the largest message any op takes (with room for the
+/// kernel's descriptors of its leases) or reply it sends (the stub
+/// writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
-        <Sampler_configure_ARGS as hubpack::SerializedSize>::MAX_SIZE,
-        core::mem::size_of::<Sampler_temperature_ARGS>(),
+        idol_runtime::with_lease_descriptors(
+            <Sampler_configure_ARGS as hubpack::SerializedSize>::MAX_SIZE,
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Sampler_temperature_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 2usize),
+        idol_runtime::with_lease_descriptors(0, 0usize),
         CONFIGURE_REPLY_SIZE,
         TEMPERATURE_REPLY_SIZE,
         FILTER_REPLY_SIZE,
@@ -316,10 +325,21 @@ fn serve_filter<S: InOrderSamplerImpl>(
     let result = <S as InOrderSamplerImpl>::filter(
         server,
         msg,
-        idol_runtime::Leased::read_write_slice(msg.sender, 0, Some(64))
+        idol_runtime::Leased::<
+            idol_runtime::RW,
+            [u16],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(64),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 64>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-        idol_runtime::Leased::read_only(msg.sender, 1)
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            Settings,
+        >::described(msg.sender, 1, idol_runtime::lease_info(buffer, msg, 1))
             .map_err(idol_runtime::RequestError::Fail)?,
     );
     match result {

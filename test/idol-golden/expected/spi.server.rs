@@ -119,14 +119,28 @@ pub struct Spi_lock_ARGS {
 }
 
 /// The size of the buffer to pass to `idol_runtime::dispatch` or
-/// `serve`: the largest message any op takes or reply it sends
-/// (the stub writes its reply where the message was).
+/// `serve`: the largest message any op takes (with room for the
+/// kernel's descriptors of its leases) or reply it sends (the stub
+/// writes its reply where the message was).
 pub const INCOMING_SIZE: usize = idol_runtime::max_size(
     &[
-        core::mem::size_of::<Spi_read_ARGS>(),
-        core::mem::size_of::<Spi_write_ARGS>(),
-        core::mem::size_of::<Spi_exchange_ARGS>(),
-        core::mem::size_of::<Spi_lock_ARGS>(),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_read_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_write_ARGS>(),
+            1usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_exchange_ARGS>(),
+            2usize,
+        ),
+        idol_runtime::with_lease_descriptors(
+            core::mem::size_of::<Spi_lock_ARGS>(),
+            0usize,
+        ),
+        idol_runtime::with_lease_descriptors(0, 0usize),
         READ_REPLY_SIZE,
         WRITE_REPLY_SIZE,
         EXCHANGE_REPLY_SIZE,
@@ -262,7 +276,15 @@ fn serve_read<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::write_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     );
@@ -305,7 +327,15 @@ fn serve_write<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     );
@@ -348,10 +378,26 @@ fn serve_exchange<S: InOrderSpiImpl>(
         server,
         msg,
         args.device_index,
-        idol_runtime::Leased::read_only_slice(msg.sender, 0, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::R,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                0,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 0),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-        idol_runtime::Leased::write_only_slice(msg.sender, 1, Some(65535))
+        idol_runtime::Leased::<
+            idol_runtime::W,
+            [u8],
+        >::described_slice(
+                msg.sender,
+                1,
+                Some(65535),
+                idol_runtime::lease_info(buffer, msg, 1),
+            )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
     );

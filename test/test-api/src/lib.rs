@@ -45,6 +45,9 @@ pub enum AssistOp {
     DivZero = 7,
     /// Recurses into the guard below the stack.
     StackOverflow = 8,
+    /// Jumps into its own RAM (never executable: the hosted board maps it
+    /// without execute, the MPU marks it XN).
+    ExecData = 9,
     /// Executes `ud2`.
     IllegalInstruction = 15,
     /// `(index)`: `kipc::read_task_status(index)`, then replies.
@@ -61,7 +64,8 @@ pub enum AssistOp {
     ReadNotifications = 23,
     /// Panics with [`ASSIST_PANIC_MESSAGE`] before replying.
     FastPanic = 24,
-    /// Makes the Linux `getpid` syscall (39).
+    /// Makes the Linux `getpid` syscall (39); hosted board only (on
+    /// Cortex-M it replies `UndefinedOperation`).
     HostSyscall = 32,
     /// → the address just after [`AssistOp::HostSyscall`]'s `syscall`.
     HostSyscallPc = 33,
@@ -86,13 +90,14 @@ pub enum AssistOp {
 }
 
 impl AssistOp {
-    const ALL: [Self; 24] = [
+    const ALL: [Self; 25] = [
         Self::JustReply,
         Self::BadMemory,
         Self::Panic,
         Self::Store,
         Self::DivZero,
         Self::StackOverflow,
+        Self::ExecData,
         Self::IllegalInstruction,
         Self::ReadTaskStatus,
         Self::FaultTask,

@@ -59,9 +59,12 @@ fn serve(m: &RecvMessage, data: &[u8]) {
         }
         AssistOp::DivZero => reply_u32(m, divide(1, arg)),
         AssistOp::StackOverflow => reply_u32(m, recurse(0)),
+        AssistOp::ExecData => {
+            exec_data();
+            reply_u32(m, 0);
+        }
         AssistOp::IllegalInstruction => {
-            // Safety: `ud2` raises #UD; it has no other effect.
-            unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
+            illegal_instruction();
             reply_u32(m, 0);
         }
         AssistOp::ReadTaskStatus => {
@@ -88,13 +91,19 @@ fn serve(m: &RecvMessage, data: &[u8]) {
             let mask = notifications::ALL_MASK & !ASSIST_POKE_MASK;
             reply_u32(m, poll_notifications(mask, ASSIST_POKE_MASK));
         }
+        #[cfg(target_arch = "x86_64")]
         AssistOp::HostSyscall => {
             // Safety: never returns; the kernel kills us on the syscall.
             unsafe { forbidden_getpid() }
         }
+        #[cfg(target_arch = "x86_64")]
         AssistOp::HostSyscallPc => {
             let pc = forbidden_getpid_end as *const () as usize;
             reply_u32(m, pc as u32);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        AssistOp::HostSyscall | AssistOp::HostSyscallPc => {
+            sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
         }
         AssistOp::SendOutsideSlots => {
             let target =
@@ -145,8 +154,51 @@ fn refresh_index(index: usize) {
         sys_refresh_task_id(TaskId::for_index_and_gen(index, Generation::ZERO));
 }
 
-/// `a / b` with the `div` instruction: Rust's `/` checks for zero itself
-/// and would panic instead of letting the CPU trap.
+/// Code in RAM: a return instruction (`ret` on x86_64, `bx lr` on
+/// Thumb), which would simply come back if RAM were executable.
+/// It is written at run time, as injected code would be: a static that
+/// is never stored to may be promoted to read-only data, which lies in
+/// (executable) flash. A `u32`, so it is aligned for Thumb.
+static DATA_CODE: AtomicU32 = AtomicU32::new(0);
+
+/// Calls [`DATA_CODE`]: an instruction fetch from RAM, which faults.
+fn exec_data() {
+    DATA_CODE.store(
+        u32::from_le_bytes([0xC3, 0x47, 0x70, 0x47]),
+        Ordering::SeqCst,
+    );
+    let at = DATA_CODE.as_ptr() as usize;
+    // Thumb code is called with the low bit set; on x86_64 `ret` is the
+    // first byte.
+    let at = if cfg!(target_arch = "arm") {
+        (at + 2) | 1
+    } else {
+        at
+    };
+    // Safety: none; the fetch faulting is the point. Were it to run, both
+    // encodings return at once.
+    let f: extern "C" fn() = unsafe { core::mem::transmute(at) };
+    f();
+}
+
+/// An undefined instruction: `ud2` (#UD) on x86_64, `udf` (a UsageFault,
+/// UNDEFINSTR) on Cortex-M.
+fn illegal_instruction() {
+    // Safety: the instruction traps; it has no other effect.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("ud2", options(nomem, nostack))
+    };
+    // Safety: as above.
+    #[cfg(target_arch = "arm")]
+    unsafe {
+        core::arch::asm!("udf #0", options(nomem, nostack))
+    };
+}
+
+/// `a / b` with the CPU's divide instruction: Rust's `/` checks for zero
+/// itself and would panic instead of letting the CPU trap.
+#[cfg(target_arch = "x86_64")]
 fn divide(a: u32, b: u32) -> u32 {
     let q: u32;
     // Safety: `div` only reads and writes the named registers; a zero
@@ -157,6 +209,24 @@ fn divide(a: u32, b: u32) -> u32 {
             b = in(reg) b,
             inlateout("eax") a => q,
             inlateout("edx") 0u32 => _,
+            options(nomem, nostack),
+        );
+    }
+    q
+}
+
+/// `a / b` with `udiv`, which traps on a zero divisor because the kernel
+/// sets CCR.DIV_0_TRP (a UsageFault, DIVBYZERO).
+#[cfg(target_arch = "arm")]
+fn divide(a: u32, b: u32) -> u32 {
+    let q: u32;
+    // Safety: `udiv` only reads and writes the named registers.
+    unsafe {
+        core::arch::asm!(
+            "udiv {q}, {a}, {b}",
+            q = lateout(reg) q,
+            a = in(reg) a,
+            b = in(reg) b,
             options(nomem, nostack),
         );
     }
@@ -178,6 +248,7 @@ fn recurse(depth: u32) -> u32 {
 
 // A Linux syscall the hosted kernel must refuse: `getpid` (39). The label
 // after it is the `pc` the kernel reports (`FaultInfo::HostSyscall`).
+#[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".pushsection .text.forbidden_getpid,\"ax\",@progbits",
     ".globl forbidden_getpid",
@@ -190,6 +261,7 @@ core::arch::global_asm!(
     ".popsection",
 );
 
+#[cfg(target_arch = "x86_64")]
 unsafe extern "C" {
     fn forbidden_getpid() -> !;
     fn forbidden_getpid_end();

@@ -17,6 +17,7 @@
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use test_api::*;
 use userlib::*;
 
@@ -48,6 +49,7 @@ macro_rules! test_cases {
     };
 }
 
+#[cfg(target_arch = "x86_64")]
 test_cases! {
     test_send,
     test_recv_reply,
@@ -61,7 +63,9 @@ test_cases! {
     test_borrow_write,
     test_borrow_without_peer_waiting,
     test_fault_badmem,
+    test_fault_foreign_ram,
     test_fault_stackoverflow,
+    test_fault_execdata,
     test_fault_illinst,
     test_fault_divzero,
     test_fault_maxstatus,
@@ -86,6 +90,61 @@ test_cases! {
     test_irq_notif,
     test_irq_status,
     test_forbidden_host_syscall,
+    test_send_outside_task_slots,
+    test_peripheral_without_grant,
+    test_peripheral_grant_revoked,
+    test_fault_unblocks_peers,
+    test_lease_forward_read,
+    test_lease_forward_revoked_on_client_death,
+    test_lease_forward_cannot_widen,
+    test_inject_at_nth_syscall,
+}
+
+// On Cortex-M there are no host syscalls; in their place, the MPU's
+// other refusals: kernel memory, a device not granted, the MPU itself.
+#[cfg(target_arch = "arm")]
+test_cases! {
+    test_send,
+    test_recv_reply,
+    test_recv_reply_fault,
+    test_post,
+    test_refresh_task_id_basic,
+    test_refresh_task_id_off_by_one,
+    test_refresh_task_id_off_by_many,
+    test_borrow_info,
+    test_borrow_read,
+    test_borrow_write,
+    test_borrow_without_peer_waiting,
+    test_fault_badmem,
+    test_fault_foreign_ram,
+    test_fault_stackoverflow,
+    test_fault_execdata,
+    test_fault_illinst,
+    test_fault_divzero,
+    test_fault_maxstatus,
+    test_fault_badstatus,
+    test_fault_maxrestart,
+    test_fault_badrestart,
+    test_fault_maxinjection,
+    test_fault_badinjection,
+    test_fault_superinjection,
+    test_fault_selfinjection,
+    test_panic,
+    test_read_panic_message,
+    test_restart,
+    test_restart_taskgen,
+    test_panic_taskgen,
+    test_supervisor_fault_notification,
+    test_task_status,
+    test_task_fault_injection,
+    test_timer_advance,
+    test_timer_notify,
+    test_timer_notify_past,
+    test_irq_notif,
+    test_irq_status,
+    test_fault_kernel_ram,
+    test_fault_ungranted_device,
+    test_fault_mpu_register_write,
     test_send_outside_task_slots,
     test_peripheral_without_grant,
     test_peripheral_grant_revoked,
@@ -458,6 +517,29 @@ fn test_fault_badmem() {
     );
 }
 
+/// Memory that belongs to another task (ours) is not the assistant's.
+fn test_fault_foreign_ram() {
+    static MINE: AtomicU32 = AtomicU32::new(0);
+    let address = MINE.as_ptr() as usize as u32;
+    let fault = assist_fault(AssistOp::BadMemory, &[address]);
+    restart_assist();
+    expect_eq!(
+        fault,
+        FaultInfo::MemoryAccess {
+            address: Some(address),
+            source: FaultSource::User,
+        }
+    );
+    expect_eq!(MINE.load(Ordering::Relaxed), 0);
+}
+
+/// RAM is never executable.
+fn test_fault_execdata() {
+    let fault = assist_fault(AssistOp::ExecData, &[]);
+    restart_assist();
+    expect_eq!(fault, FaultInfo::IllegalText);
+}
+
 fn test_fault_stackoverflow() {
     let fault = assist_fault(AssistOp::StackOverflow, &[]);
     restart_assist();
@@ -709,8 +791,59 @@ fn test_irq_status() {
 // ---------------------------------------------------------------------
 // Leasehold: capabilities
 
+/// The kernel's RAM (mps2-an386: its first 512 KiB of SSRAM2) is outside
+/// every task's regions: the MPU refuses it (MemManage).
+#[cfg(target_arch = "arm")]
+fn test_fault_kernel_ram() {
+    const KERNEL_RAM: u32 = 0x2000_0000;
+    let fault = assist_fault(AssistOp::BadMemory, &[KERNEL_RAM]);
+    restart_assist();
+    expect_eq!(
+        fault,
+        FaultInfo::MemoryAccess {
+            address: Some(KERNEL_RAM),
+            source: FaultSource::User,
+        }
+    );
+}
+
+/// A memory-mapped device no task was given (the console UART): the
+/// MPU refuses it before the bus sees the access.
+#[cfg(target_arch = "arm")]
+fn test_fault_ungranted_device() {
+    const UART0: u32 = 0x4000_4000;
+    let fault = assist_fault(AssistOp::BadMemory, &[UART0]);
+    restart_assist();
+    expect_eq!(
+        fault,
+        FaultInfo::MemoryAccess {
+            address: Some(UART0),
+            source: FaultSource::User,
+        }
+    );
+}
+
+/// Writing MPU_CTRL (to turn protection off) from unprivileged code is a
+/// precise BusFault at that address: a task cannot unconfine itself.
+#[cfg(target_arch = "arm")]
+fn test_fault_mpu_register_write() {
+    const MPU_CTRL: u32 = 0xE000_ED94;
+    let fault = assist_fault(AssistOp::BadMemory, &[MPU_CTRL]);
+    restart_assist();
+    expect_eq!(
+        fault,
+        FaultInfo::BusError {
+            address: Some(MPU_CTRL),
+            source: FaultSource::User,
+        }
+    );
+    // Protection is still on: the next stray write faults as before.
+    test_fault_badmem();
+}
+
 /// A Linux syscall kills the task with `HostSyscall`, naming the call and
 /// the address after it.
+#[cfg(target_arch = "x86_64")]
 fn test_forbidden_host_syscall() {
     let pc = call_assist(AssistOp::HostSyscallPc, &[]);
     let fault = assist_fault(AssistOp::HostSyscall, &[]);

@@ -1,0 +1,47 @@
+//! The Leasehold kernel on an ARMv7-M microcontroller (board
+//! `mps2-an386`, QEMU's Cortex-M4F).
+//!
+//! This crate is a *platform*: the semantics (syscalls, IPC, leases,
+//! faults, timers) are the portable core's, `kern`, unchanged. What lives
+//! here is what the hosted board does with Linux, done with the
+//! processor instead:
+//!
+//! - a task is an unprivileged thread on its own stack (PSP); it enters
+//!   the kernel with `svc`, its arguments in r4–r10 and the syscall
+//!   number in r11, and is answered in r4–r11 (Hubris's convention);
+//! - every kernel entry (SVC, PendSV, SysTick, a fault) runs at one
+//!   exception priority, so the kernel is never re-entered: it saves the
+//!   current task's callee-saved registers (and, only if the task used
+//!   the FPU, s16–s31, which also makes the hardware's lazy save of
+//!   s0–s15 happen), runs the core, applies the [`kern::Effects`] it
+//!   returns, picks the most important runnable task and returns into it;
+//! - SysTick counts milliseconds for the core's timers; an interrupt that
+//!   wakes a task pends PendSV, which switches;
+//! - the MPU gives the running task exactly its flash (read, execute)
+//!   and RAM (read, write, never execute); anything else faults it, and
+//!   the fault status registers become the same `FaultInfo` the hosted
+//!   board reports;
+//! - a restarted task's RAM is zeroed and its `.data` copied from the
+//!   image, then it starts at its entry point on a fresh stack.
+//!
+//! The task table comes from `kconfig.rs`, generated per image by
+//! `cargo xtask dist` (see `config`).
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+mod arch;
+mod board;
+mod config;
+mod console;
+mod faults;
+mod mpu;
+mod platform;
+mod semihosting;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    console::line(format_args!("kernel panic: {info}"));
+    semihosting::exit(101)
+}
