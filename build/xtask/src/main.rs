@@ -19,6 +19,7 @@ mod attack;
 mod bench;
 mod bench_fpga_host;
 mod bench_humility;
+mod callers;
 mod cargo;
 mod clippy;
 mod dist;
