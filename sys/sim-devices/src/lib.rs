@@ -26,6 +26,8 @@
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_models;
 pub mod gpio;
 pub mod ice40;
 pub mod spi;
