@@ -29,6 +29,7 @@ mod graph;
 mod host_tests;
 mod kernel;
 mod link;
+mod mutants;
 mod print;
 mod progress;
 mod run;
@@ -123,6 +124,21 @@ enum Xtask {
         /// The image's app.toml.
         app_toml: PathBuf,
     },
+    /// Mutation testing (cargo-mutants) of the kernel core and idol's
+    /// runtime against their unit tests; fails on a missed mutant that
+    /// build/xtask/mutants-accepted.txt does not list with a reason.
+    /// Slow (minutes per file): not part of `test` or CI.
+    Mutants {
+        /// Only this crate (`kern` or `idol-runtime`).
+        #[arg(long)]
+        package: Option<String>,
+        /// Only these files (repeatable), e.g. sys/kern/src/lease.rs.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+        /// Seconds a mutant's tests may run before it counts as a hang.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -135,6 +151,10 @@ enum Xtask {
 enum Benchmark {
     /// Null IPC round trip and a 1 MiB borrow, against a pipe and memcpy.
     Ipc,
+    /// The null IPC round trip and a 64 KiB borrow on the Cortex-M4F
+    /// board under QEMU `-icount` (guest instructions), against a plain
+    /// syscall and an in-task copy.
+    IpcMps2,
     /// A generated zero-argument idol op against the raw null round trip.
     Idol,
     /// A 32 MiB 7-series load and an iCE40 image end to end, against memcpy.
@@ -162,6 +182,16 @@ fn main() -> ExitCode {
                 if_available,
             },
         ),
+        Xtask::Mutants {
+            package,
+            files,
+            timeout,
+        } => mutants::mutants(
+            &workspace_root(),
+            package.as_deref(),
+            &files,
+            timeout,
+        ),
         Xtask::Sizes { app_toml } => sizes::sizes(&app_toml),
         Xtask::Print { app_toml, no_build } => {
             print::print(&app_toml, !no_build)
@@ -171,6 +201,7 @@ fn main() -> ExitCode {
         Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {
             Benchmark::Ipc => bench::ipc(&workspace_root()),
+            Benchmark::IpcMps2 => bench::ipc_mps2(&workspace_root()),
             Benchmark::Idol => bench::idol(&workspace_root()),
             Benchmark::Fpga => bench::fpga(&workspace_root()),
             Benchmark::Humility => bench_humility::humility(&workspace_root()),
