@@ -19,6 +19,8 @@ use crate::ice40::Ice40Model;
 use crate::xc7::Xc7Model;
 use fpga_bitstream::ice40::{self, HOUSEKEEPING_US, Ice40Device};
 use fpga_bitstream::xc7;
+#[allow(unused_imports)] // the prelude the std-only harness is written in
+use std::prelude::rust_2024::*;
 
 /// An invariant that broke.
 #[derive(Clone, Debug, PartialEq, Eq)]
