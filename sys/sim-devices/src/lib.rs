@@ -37,6 +37,8 @@ extern crate std;
 pub mod ecp5;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_models;
 pub mod gpio;
 pub mod ice40;
 pub mod spi;
