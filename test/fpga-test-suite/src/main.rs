@@ -82,7 +82,6 @@ fn main() -> ! {
     test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, prepare)
 }
 
-/// Tells the runner case `index`, named `name`, starts now.
 /// Undoes what a failed case may have left: drivers held, bridges
 /// failing; then waits until both devices are bound.
 fn prepare() {

@@ -140,7 +140,6 @@ fn main() -> ! {
     test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, || {})
 }
 
-/// Tells the runner case `index`, named `name`, starts now.
 // ---------------------------------------------------------------------
 // Helpers
 
