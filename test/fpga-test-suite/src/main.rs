@@ -27,6 +27,7 @@ use drv_fpga_api::{
 };
 use fpga_test_api::*;
 use task_jefe_api::{Disposition, Jefe};
+use test_harness::{expect, expect_eq, test_cases};
 use userlib::*;
 use zerocopy::FromBytes;
 
@@ -34,28 +35,6 @@ task_slot!(RUNNER, runner);
 task_slot!(CLIENT, client);
 task_slot!(FPGA_MGR, fpga_mgr);
 task_slot!(JEFE, jefe);
-
-/// Fails the case unless `found == expected`, saying both.
-macro_rules! expect_eq {
-    ($found:expr, $expected:expr $(,)?) => {
-        match (&$found, &$expected) {
-            (found, expected) => {
-                if found != expected {
-                    panic!("expected {:?}, found {:?}", expected, found);
-                }
-            }
-        }
-    };
-}
-
-/// Fails the case unless `cond`, with a message.
-macro_rules! expect {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            panic!($($msg)+);
-        }
-    };
-}
 
 // After the macros: the cases in this module use them.
 mod images;
@@ -65,54 +44,50 @@ mod vivado;
 #[cfg(feature = "real-images")]
 use vivado::*;
 
-/// Builds a case table: each case with its name as the runner prints it.
-macro_rules! test_cases {
-    ($table:ident: $($name:ident),* $(,)?) => {
-        static $table: &[(&str, fn())] = &[$((stringify!($name), $name)),*];
+/// The case table: the cases every board runs, then `extra`.
+macro_rules! suite_cases {
+    ($($extra:ident),* $(,)?) => {
+        test_cases! {
+            fpga_mgr_test_get,
+            fpga_mgr_test_lock,
+            fpga_mgr_test_img_load_buf,
+            fpga_mgr_test_img_load_sgt,
+            fpga_bridge_test_get,
+            fpga_bridge_test_toggle,
+            fpga_bridge_test_get_put_list,
+            fpga_region_test_class_find,
+            fpga_region_test_program_fpga,
+            test_unregister_while_held,
+            test_op_failure_states,
+            test_parse_header_grow,
+            test_per_fragment_write,
+            test_bridge_failure,
+            test_driver_dies_in_write_init,
+            test_driver_dies_in_write,
+            test_driver_dies_in_write_complete,
+            test_driver_revoked_mid_load,
+            test_client_dies_mid_load,
+            test_lock_holder_dies,
+            test_driver_hangs_past_deadline,
+            test_ice40_bad_crc,
+            test_ice40_truncated,
+            test_ice40_wrong_device,
+            test_xc7_bad_crc,
+            test_bad_requests,
+            test_image_identity_sha256,
+            test_image_identity_cleared_on_failure,
+            test_load_by_name,
+            test_load_by_unknown_name,
+            test_store_dies_mid_load,
+            $($extra),*
+        }
     };
 }
 
-// The cases every board runs, in order; then the real-image cases.
-test_cases! {
-    TESTS:
-    fpga_mgr_test_get,
-    fpga_mgr_test_lock,
-    fpga_mgr_test_img_load_buf,
-    fpga_mgr_test_img_load_sgt,
-    fpga_bridge_test_get,
-    fpga_bridge_test_toggle,
-    fpga_bridge_test_get_put_list,
-    fpga_region_test_class_find,
-    fpga_region_test_program_fpga,
-    test_unregister_while_held,
-    test_op_failure_states,
-    test_parse_header_grow,
-    test_per_fragment_write,
-    test_bridge_failure,
-    test_driver_dies_in_write_init,
-    test_driver_dies_in_write,
-    test_driver_dies_in_write_complete,
-    test_driver_revoked_mid_load,
-    test_client_dies_mid_load,
-    test_lock_holder_dies,
-    test_driver_hangs_past_deadline,
-    test_ice40_bad_crc,
-    test_ice40_truncated,
-    test_ice40_wrong_device,
-    test_xc7_bad_crc,
-    test_bad_requests,
-    test_image_identity_sha256,
-    test_image_identity_cleared_on_failure,
-    test_load_by_name,
-    test_load_by_unknown_name,
-    test_store_dies_mid_load,
-}
-
-// The cases that load real images too large for every board's flash
-// (the `real-images` feature).
+// With the `real-images` feature, the cases that load real images too
+// large for every board's flash.
 #[cfg(feature = "real-images")]
-test_cases! {
-    REAL_IMAGE_TESTS:
+suite_cases! {
     test_xc7_vivado_real,
     test_xc7_vivado_bitflip,
     test_xc7_vivado_truncated,
@@ -121,47 +96,11 @@ test_cases! {
     test_xc7_encrypted_refused,
 }
 #[cfg(not(feature = "real-images"))]
-static REAL_IMAGE_TESTS: &[(&str, fn())] = &[];
-
-/// Case `i` of both tables, in order.
-fn case(i: usize) -> Option<&'static (&'static str, fn())> {
-    TESTS
-        .get(i)
-        .or_else(|| REAL_IMAGE_TESTS.get(i.checked_sub(TESTS.len())?))
-}
+suite_cases! {}
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let total = (TESTS.len() + REAL_IMAGE_TESTS.len()) as u32;
-    loop {
-        let i = runner(RunnerOp::NextCase, &[]);
-        let Some(&(name, case)) = case(i as usize) else {
-            runner(RunnerOp::Done, &[total]);
-            loop {
-                sys_recv_notification(0);
-            }
-        };
-        announce(i, name);
-        prepare();
-        case();
-        runner(RunnerOp::Pass, &[i]);
-    }
-}
-
-/// Tells the runner case `index`, named `name`, starts now.
-fn announce(index: u32, name: &str) {
-    let mut msg = [0u8; 4 + MAX_TEXT];
-    msg[..4].copy_from_slice(&index.to_le_bytes());
-    let n = name.len().min(MAX_TEXT);
-    msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        RunnerOp::Start as u16,
-        &msg[..4 + n],
-        &mut [],
-        &[],
-    );
-    expect_eq!(rc, 0);
+    test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, prepare)
 }
 
 /// Undoes what a failed case may have left: drivers held, bridges
@@ -209,22 +148,6 @@ fn me() -> TaskId {
         tasks::SUITE,
         Generation::ZERO,
     ))
-}
-
-/// Asks the runner for `op(args)`; its one-word answer, or 0.
-#[track_caller]
-fn runner(op: RunnerOp, args: &[u32]) -> u32 {
-    let mut msg = [0u8; 16];
-    let mut r = [0u8; 4];
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        op as u16,
-        words(&mut msg, args),
-        &mut r,
-        &[],
-    );
-    expect_eq!(rc, 0);
-    u32::from_le_bytes(r)
 }
 
 /// Asks the client helper for `op(args)`; its one-word answer.
