@@ -29,6 +29,7 @@ pub mod decode;
 pub mod dwarf;
 pub mod elf;
 pub mod fpga;
+pub mod gdb;
 pub mod hiffy;
 pub mod info;
 pub mod jefe;

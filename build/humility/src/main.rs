@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use humility::{
-    Options, Session, fpga, hiffy, info, jefe, memory, tasks, vars,
+    Options, Session, fpga, gdb, hiffy, info, jefe, memory, tasks, vars,
 };
 
 /// A Humility-style debugger for Leasehold images, live or from a dump.
@@ -84,6 +84,16 @@ enum Command {
         address: String,
         /// The value (0x... or decimal).
         value: String,
+    },
+    /// Serves GDB's remote protocol on a loopback port, through the
+    /// probe: every task a thread, breakpoints hold only their task.
+    Gdb {
+        /// Hold this task from attach until the first `continue` (and
+        /// on Ctrl-C), and make its ELF GDB's main file.
+        task: Option<String>,
+        /// The TCP port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
     /// Shows the image's configuration (works without a system).
     Manifest,
@@ -338,6 +348,21 @@ fn run(args: Args) -> Result<String> {
     let mut session = Session::open(&opts)?;
     match args.command {
         Command::Manifest => Ok(info::manifest(&session.archive)),
+        Command::Gdb { task, port } => {
+            let focus = match &task {
+                Some(t) => Some(usize::from(session.archive.task(t)?.index)),
+                None => None,
+            };
+            let (archive, target) = session.parts()?;
+            let probe = target.live("gdb")?;
+            let dir = gdb::ScratchDir::new()?;
+            let reason =
+                gdb::run(archive, probe, focus, port, dir.path(), |line| {
+                    println!("{line}");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                })?;
+            Ok(format!("humility: GDB session ended ({reason:?})\n"))
+        }
         Command::Map => Ok(info::map(&session.archive)),
         Command::Tasks {
             verbose,
