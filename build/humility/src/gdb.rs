@@ -889,3 +889,39 @@ impl Drop for ScratchDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_g_packet_has_gdbs_layout_and_unknown_registers_stay_unknown() {
+        let mut r = TaskRegisters::default();
+        r.values[16] = Some(0x1000_1234); // rip
+        r.values[3] = Some(0xb); // rbx: GDB's second register
+        let mut bytes = Vec::new();
+        r.gdb_serialize(|b| bytes.push(b));
+        assert_eq!(bytes.len(), G_BYTES);
+        assert_eq!(bytes[0], None, "rax is unknown");
+        assert_eq!(bytes[8], Some(0xb));
+        assert_eq!(
+            &bytes[0x80..0x84],
+            &[Some(0x34), Some(0x12), Some(0), Some(0x10)]
+        );
+        assert!(bytes[0x88..].iter().all(Option::is_none));
+        assert_eq!(r.pc(), 0x1000_1234);
+        // And back, for what GDB would send.
+        let raw: Vec<u8> = bytes.iter().map(|b| b.unwrap_or(0)).collect();
+        let mut back = TaskRegisters::default();
+        back.gdb_deserialize(&raw).unwrap();
+        assert_eq!(back.values[16], Some(0x1000_1234));
+        assert_eq!(back.values[3], Some(0xb));
+        assert!(back.gdb_deserialize(&raw[..8]).is_err());
+    }
+
+    #[test]
+    fn error_replies_carry_their_checksum() {
+        assert_eq!(error_packet(1), b"+$E01#a6");
+        assert_eq!(error_packet(0x22), b"+$E22#a9");
+    }
+}
