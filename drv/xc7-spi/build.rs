@@ -63,12 +63,8 @@ fn generate() -> Result<()> {
     }
     let idol = "../../idl/fpga-driver.idol";
     println!("cargo::rerun-if-changed={idol}");
-    idol::server::build_server_support(
-        idol,
-        "server_stub.rs",
-        idol::server::ServerStyle::InOrder,
-    )
-    .map_err(|e| anyhow!("{idol}: {e}"))?;
+    build_util::build_server_support(idol, "server_stub.rs")
+        .map_err(|e| anyhow!("{idol}: {e:#}"))?;
 
     let name = build_util::task_name();
     let config: Config = build_util::task_config()?;

@@ -115,12 +115,8 @@ fn main() {
 
 fn generate() -> Result<()> {
     let idol = "../../idl/fpga-mgr.idol";
-    idol::server::build_server_support(
-        idol,
-        "server_stub.rs",
-        idol::ServerStyle::InOrder,
-    )
-    .map_err(|e| anyhow!("{idol}: {e}"))?;
+    build_util::build_server_support(idol, "server_stub.rs")
+        .map_err(|e| anyhow!("{idol}: {e:#}"))?;
 
     let name = build_util::task_name();
     let path = build_util::app_toml_path();

@@ -1,20 +1,25 @@
 //! Turns jefe's part of app.toml into constants: the server stub from
 //! `idl/jefe.idol`, the notification masks, and `jefe_config.rs` with the
-//! restart policy, the mailing lists and the allowed callers, every task
-//! and notification name resolved to an index or a mask here, so that a
-//! typo fails the build instead of a fault going unreported.
+//! restart policy and the mailing lists, every task and notification name
+//! resolved to an index or a mask here, so that a typo fails the build
+//! instead of a fault going unreported.
+//!
+//! Who may call which op is not jefe's config but the task's
+//! `allowed-callers`, which the generated server enforces (as for any idol
+//! server), with one difference: the watchdog ops are closed to every task
+//! not listed, because faulting another task is not for any task with a
+//! jefe slot.
 //!
 //! ```toml
+//! [tasks.jefe]
+//! allowed-callers = { Jefe = { set_disposition = ["hiffy", "test_suite"], arm_watchdog = ["fpga_mgr"], disarm_watchdog = ["fpga_mgr"] } }
+//!
 //! [tasks.jefe.config]
 //! tasks-to-hold = ["fpga_mgr"]
 //! # fpga_mgr hears of its drivers' faults; logger of every task's.
 //! on-task-fault.fpga_mgr = { notification = "driver-fault", tasks = ["xc7"] }
 //! on-task-fault.logger = "any-fault"
 //! on-state-change = { fpga_mgr = "state-change" }
-//! # Watchdogs are closed to every task not listed here.
-//! allowed-callers.set_disposition = ["hiffy", "test_suite"]
-//! allowed-callers.arm_watchdog = ["fpga_mgr"]
-//! allowed-callers.disarm_watchdog = ["fpga_mgr"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -49,12 +54,14 @@ struct JefeConfig {
     /// system state.
     #[serde(default)]
     on_state_change: BTreeMap<String, String>,
-    /// Op name (as in `idl/jefe.idol`) → the only tasks that may call it.
-    /// Other callers are faulted with `AccessViolation`. Ops not listed
-    /// are open to every task that has jefe in its `task-slots`.
+    /// Where `allowed-callers` used to be; now refused with a pointer to
+    /// the task key that replaced it.
     #[serde(default)]
-    allowed_callers: BTreeMap<String, Vec<String>>,
+    allowed_callers: Option<serde::de::IgnoredAny>,
 }
+
+/// Ops closed to every task that `allowed-callers` does not name.
+const CLOSED_UNLESS_LISTED: &[&str] = &["arm_watchdog", "disarm_watchdog"];
 
 /// One entry of `on-task-fault`.
 #[derive(Debug, Deserialize)]
@@ -83,10 +90,18 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    idol::server::build_server_support(
+    let iface = idol::load(IDL)?;
+    let mut allowed = build_util::allowed_callers(&iface)?;
+    for op in CLOSED_UNLESS_LISTED {
+        if !allowed.is_restricted(op) {
+            allowed.restrict(*op, []);
+        }
+    }
+    idol::server::build_restricted_server_support(
         IDL,
         "server_stub.rs",
         idol::server::ServerStyle::InOrder,
+        &allowed,
     )?;
     build_util::generate_notifications();
     let name = build_util::task_name();
@@ -94,6 +109,13 @@ fn run() -> Result<()> {
     let app = Config::load(&path).map_err(|e| anyhow!("{e}"))?;
     let jefe: JefeConfig = build_util::task_maybe_config()?.unwrap_or_default();
     let key = format!("tasks.{name}.config");
+    if jefe.allowed_callers.is_some() {
+        bail!(
+            "{}: {key}.allowed-callers: moved to the task: \
+             `[tasks.{name}] allowed-callers = {{ Jefe = {{ op = [\"task\"] }} }}`",
+            path.display()
+        );
+    }
     check_supervisor(&app, &name)?;
     let code = generate(&app, &jefe, &key)
         .with_context(|| format!("{}: {key}", path.display()))?;
@@ -198,41 +220,6 @@ fn generate(app: &Config, jefe: &JefeConfig, key: &str) -> Result<String> {
             out,
             "    crate::Recipient {{ task: {task}, mask: {mask:#x} }},"
         )?;
-    }
-    out.push_str("];\n");
-
-    out.push_str(&allowed_callers(app, jefe, key)?);
-    Ok(out)
-}
-
-/// `(op number, callers)` for each op in `allowed-callers`.
-fn allowed_callers(
-    app: &Config,
-    jefe: &JefeConfig,
-    key: &str,
-) -> Result<String> {
-    let iface = idol::load(IDL)?;
-    let mut out = String::from(
-        "/// Ops restricted to some callers (`allowed-callers`): op \
-         number, caller task indices.\n\
-         pub const ALLOWED_CALLERS: &[(u16, &[u16])] = &[\n",
-    );
-    for (op_name, callers) in &jefe.allowed_callers {
-        let at = format!("{key}.allowed-callers.{op_name}");
-        let op = iface
-            .ops
-            .iter()
-            .find(|op| op.name == op_name.as_str())
-            .ok_or_else(|| {
-                let names: Vec<String> =
-                    iface.ops.iter().map(|op| op.name.to_string()).collect();
-                anyhow!("{at}: Jefe has no op `{op_name}` (it has {names:?})")
-            })?;
-        let indices = callers
-            .iter()
-            .map(|t| task_index(app, t, &at))
-            .collect::<Result<Vec<_>>>()?;
-        writeln!(out, "    ({}, &{indices:?}),", op.number)?;
     }
     out.push_str("];\n");
     Ok(out)

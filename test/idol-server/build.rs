@@ -1,12 +1,12 @@
-//! Generates the `IdolTest` server support from `idl/test-idol.idol`.
+//! Generates the `IdolTest` server support from `idl/test-idol.idol`,
+//! restricted as the image's app.toml `allowed-callers` says.
 
 fn main() {
-    if let Err(e) = idol::server::build_server_support(
+    if let Err(e) = build_util::build_server_support(
         "../../idl/test-idol.idol",
         "server_stub.rs",
-        idol::ServerStyle::InOrder,
     ) {
-        println!("cargo::error={e}");
+        println!("cargo::error={e:#}");
         std::process::exit(1);
     }
 }

@@ -77,6 +77,10 @@ pub struct Task {
     /// Indices of the further tasks this task may POST to (`post-to`),
     /// in app.toml order.
     pub post_to: Vec<usize>,
+    /// `allowed-callers`: who may call this task's idol interfaces, in
+    /// app.toml order. Interfaces not named are open to every task with
+    /// this one in its `task-slots`.
+    pub allowed_callers: Vec<AllowedCallers>,
     /// The `config` table as JSON, `Null` when absent.
     pub config: serde_json::Value,
     /// Cargo features for this task's build.
@@ -123,6 +127,49 @@ pub struct Slot {
     pub name: String,
     /// Index into [`Config::tasks`].
     pub task: usize,
+}
+
+/// The callers one idol interface of a task accepts
+/// (`allowed-callers.<interface>`), with task names resolved to indices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AllowedCallers {
+    /// The interface's name, as in its `.idol` file (`Jefe`).
+    pub interface: String,
+    /// What is restricted.
+    pub scope: CallerScope,
+}
+
+/// Which ops of an interface an [`AllowedCallers`] entry restricts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallerScope {
+    /// Every op, to these task indices (`Iface = ["a", "b"]`).
+    Interface(Vec<usize>),
+    /// The ops named, each to its task indices (`Iface = { op = [...] }`);
+    /// ops not named are open.
+    Ops(Vec<(String, Vec<usize>)>),
+}
+
+impl AllowedCallers {
+    /// The task indices allowed to call `op`, or `None` if it is open.
+    pub fn for_op(&self, op: &str) -> Option<&[usize]> {
+        match &self.scope {
+            CallerScope::Interface(tasks) => Some(tasks),
+            CallerScope::Ops(ops) => ops
+                .iter()
+                .find(|(name, _)| name == op)
+                .map(|(_, tasks)| tasks.as_slice()),
+        }
+    }
+
+    /// The op names this entry names (none for a whole-interface entry).
+    pub fn op_names(&self) -> impl Iterator<Item = &str> {
+        let ops = match &self.scope {
+            CallerScope::Interface(_) => &[][..],
+            CallerScope::Ops(ops) => ops.as_slice(),
+        };
+        ops.iter().map(|(name, _)| name.as_str())
+    }
 }
 
 /// A simulated device.

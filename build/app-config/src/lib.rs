@@ -79,7 +79,8 @@ mod validate;
 
 pub use board::{BOARDS, Board, HOSTED_BOARD, MPS2_AN386_BOARD, board};
 pub use config::{
-    Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task, inherit_chain,
+    AllowedCallers, Blob, CallerScope, Config, Interrupt, Kernel, Peripheral,
+    Slot, Task, inherit_chain,
 };
 pub use error::ConfigError;
 pub use inherit::{INHERIT_KEY, Provenance};

@@ -97,6 +97,12 @@ pub(crate) struct RawTask {
     /// SEND is: the kernel refuses a post to any other task.
     #[serde(default)]
     pub post_to: Vec<String>,
+    /// The tasks allowed to call this task's idol interfaces: interface
+    /// name to a list of task names (the whole interface) or to a table of
+    /// op name to task names (those ops; other ops stay open). The
+    /// generated server refuses every other caller before dispatch.
+    #[serde(default)]
+    pub allowed_callers: IndexMap<String, RawAllowedCallers>,
     /// Task-specific settings, read by the task's build script.
     #[serde(default)]
     pub config: Option<toml::Table>,
@@ -192,5 +198,57 @@ impl<'de> Visitor<'de> for SlotVisitor {
             )));
         }
         Ok(RawTaskSlot { slot, task })
+    }
+}
+
+/// One interface's entry in `allowed-callers`: `Iface = ["task", ...]`
+/// restricts every op, `Iface = { op = ["task", ...] }` the ops named.
+///
+/// Written by hand for the same reason as [`RawTaskSlot`]: an untagged
+/// enum's error would not say what the entry may look like.
+#[derive(Debug)]
+pub(crate) enum RawAllowedCallers {
+    Interface(Vec<String>),
+    Ops(IndexMap<String, Vec<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawAllowedCallers {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AllowedVisitor)
+    }
+}
+
+struct AllowedVisitor;
+
+impl<'de> Visitor<'de> for AllowedVisitor {
+    type Value = RawAllowedCallers;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a list of task names (every op) or a table of op name to a \
+             list of task names",
+        )
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<RawAllowedCallers, A::Error> {
+        let mut tasks = Vec::new();
+        while let Some(t) = seq.next_element::<String>()? {
+            tasks.push(t);
+        }
+        Ok(RawAllowedCallers::Interface(tasks))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<RawAllowedCallers, A::Error> {
+        let mut ops = IndexMap::new();
+        while let Some((op, tasks)) = map.next_entry::<String, Vec<String>>()? {
+            ops.insert(op, tasks);
+        }
+        Ok(RawAllowedCallers::Ops(ops))
     }
 }

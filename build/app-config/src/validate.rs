@@ -12,10 +12,13 @@ use std::path::Path;
 use abi::Kipcnum;
 use indexmap::IndexMap;
 
-use crate::config::{Blob, Config, Interrupt, Kernel, Peripheral, Slot, Task};
+use crate::config::{
+    AllowedCallers, Blob, CallerScope, Config, Interrupt, Kernel, Peripheral,
+    Slot, Task,
+};
 use crate::error::{ConfigError, Reporter};
 use crate::inherit::Provenance;
-use crate::raw::{RawConfig, RawPeripheral, RawTask};
+use crate::raw::{RawAllowedCallers, RawConfig, RawPeripheral, RawTask};
 use crate::rules;
 
 /// Bit 31 is `abi::INTERNAL_TIMER_NOTIFICATION`, so a task may name the 31
@@ -311,6 +314,7 @@ fn task(
         notifications: t.notifications.clone(),
         task_slots: resolve_slots(r, names, name, t)?,
         post_to: resolve_post_to(r, names, name, &t.post_to)?,
+        allowed_callers: resolve_allowed_callers(r, names, name, t)?,
         config: table_json(r, &key("config"), t.config.as_ref())?,
         features: t.features.clone(),
         kipc: resolve_kipc(r, name, &t.kipc)?,
@@ -505,6 +509,90 @@ fn resolve_post_to(
         out.push(index);
     }
     Ok(out)
+}
+
+/// `allowed-callers`: interface and op names shaped like identifiers
+/// (whether the interface and its ops exist is checked against the `.idol`
+/// files by xtask and by the server's build), callers that exist, each
+/// once per list. A task may list itself (it cannot call itself anyway).
+fn resolve_allowed_callers(
+    r: Reporter,
+    names: &Names,
+    task: &str,
+    t: &RawTask,
+) -> Result<Vec<AllowedCallers>, ConfigError> {
+    let mut out = Vec::with_capacity(t.allowed_callers.len());
+    for (interface, raw) in &t.allowed_callers {
+        let key =
+            format!("tasks.{task}.allowed-callers.{}", quote_key(interface));
+        if !is_identifier(interface) {
+            return Err(r.error(
+                key,
+                format!("{interface:?} is not an interface name"),
+            ));
+        }
+        let scope = match raw {
+            RawAllowedCallers::Interface(tasks) => {
+                CallerScope::Interface(resolve_callers(r, names, &key, tasks)?)
+            }
+            RawAllowedCallers::Ops(ops) => {
+                if ops.is_empty() {
+                    return Err(r.error(
+                        key,
+                        "empty table: name the ops to restrict, or give a \
+                         list of tasks to restrict the whole interface",
+                    ));
+                }
+                let mut resolved = Vec::with_capacity(ops.len());
+                for (op, tasks) in ops {
+                    let key = format!("{key}.{}", quote_key(op));
+                    if !is_identifier(op) {
+                        return Err(
+                            r.error(key, format!("{op:?} is not an op name"))
+                        );
+                    }
+                    let tasks = resolve_callers(r, names, &key, tasks)?;
+                    resolved.push((op.clone(), tasks));
+                }
+                CallerScope::Ops(resolved)
+            }
+        };
+        out.push(AllowedCallers {
+            interface: interface.clone(),
+            scope,
+        });
+    }
+    Ok(out)
+}
+
+/// One list of callers: task names to indices, each once. An empty list is
+/// allowed and means nobody.
+fn resolve_callers(
+    r: Reporter,
+    names: &Names,
+    key: &str,
+    tasks: &[String],
+) -> Result<Vec<usize>, ConfigError> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for caller in tasks {
+        let index = names
+            .task(caller)
+            .ok_or_else(|| r.error(key, format!("no task named {caller:?}")))?;
+        if out.contains(&index) {
+            return Err(r.error(key, format!("{caller:?} is listed twice")));
+        }
+        out.push(index);
+    }
+    Ok(out)
+}
+
+/// An idol interface or op name: a Rust identifier in ASCII.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn resolve_kipc(

@@ -773,8 +773,8 @@ fn an_unknown_task_key_is_rejected() {
         error(&image(&task("ping", 2, "prio = 3"))),
         "app.toml:14:1: tasks.ping.prio: unknown field `prio`, expected one \
          of `name`, `priority`, `start`, `stacksize`, `max-sizes`, `uses`, \
-         `notifications`, `interrupts`, `task-slots`, `post-to`, `config`, \
-         `features`, `kipc`, `blobs`"
+         `notifications`, `interrupts`, `task-slots`, `post-to`, \
+         `allowed-callers`, `config`, `features`, `kipc`, `blobs`"
     );
 }
 

@@ -410,8 +410,23 @@ fn test_stackmargin_matches_the_deep_frames() {
         "deepest {deepest} vs frames {frames_use}:\n{margins}"
     );
     // The same from a dump; and other tasks are far from overflow.
+    // Every task but jefe is settled (blocked or held faulted), so its row
+    // is the same in the dump. jefe keeps working (timer ticks, the two
+    // faults it holds), and a painted stack only ever gets used deeper, so
+    // its deepest use in the later dump is at least what was seen live.
     let dump = sys.dump("margins.dump");
-    assert_eq!(on_dump(&dump, &["stackmargin"]), margins);
+    let dumped = on_dump(&dump, &["stackmargin"]);
+    for task in ["deep", "nullread", "panicker", "waiter", "idle"] {
+        assert_eq!(row(&dumped, task), row(&margins, task), "{dumped}");
+    }
+    let jefe_deepest = |text: &str| -> u64 {
+        row(text, "jefe")
+            .split_whitespace()
+            .nth(3)
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    assert!(jefe_deepest(&dumped) >= jefe_deepest(&margins), "{dumped}");
     assert!(!margins.contains("within 10%"), "{margins}");
 }
 
@@ -500,10 +515,13 @@ fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
             "{request}: {answer}"
         );
     }
-    // Still serving, and nothing changed.
-    let tasks = sys.ok(&["tasks"]);
-    assert!(row(&tasks, "waiter").ends_with(" recv"), "{tasks}");
-    assert!(row(&tasks, "jefe").contains("recv"), "{tasks}");
+    // Still serving, and nothing changed. jefe may be momentarily ready
+    // (handling a timer tick or a held fault), so wait for its receive
+    // rather than expecting it at one instant.
+    sys.wait_for(&["tasks"], "waiter and jefe receiving", |tasks| {
+        row(tasks, "waiter").ends_with(" recv")
+            && row(tasks, "jefe").contains("recv")
+    });
     assert!(
         !sys.log_text().contains("panicked at"),
         "{}",

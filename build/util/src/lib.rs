@@ -34,7 +34,7 @@ pub mod driver;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use app_config::{Config, Task};
 use serde::de::DeserializeOwned;
 
@@ -91,6 +91,81 @@ pub fn generate_notifications() {
 pub fn generate_peripherals() {
     let (config, task) = load_config().unwrap_or_else(|e| fail(&e));
     write_out("peripherals.rs", &peripherals_code(&config, &task));
+}
+
+/// Writes `$OUT_DIR/out_name`: server support for the idol interface in
+/// `idl`, restricted as this task's app.toml `allowed-callers` says for
+/// that interface (open when it says nothing). Every server task's build
+/// script should use this rather than `idol::server` directly, so that
+/// what app.toml restricts is restricted.
+///
+/// # Errors
+///
+/// If the `.idol` file or app.toml does not load, or app.toml names an op
+/// the interface lacks.
+pub fn build_server_support(
+    idl: impl AsRef<Path>,
+    out_name: &str,
+) -> Result<()> {
+    let iface = idol::load(idl.as_ref())?;
+    let allowed = allowed_callers(&iface)?;
+    idol::server::build_restricted_server_support(
+        idl.as_ref(),
+        out_name,
+        idol::ServerStyle::InOrder,
+        &allowed,
+    )?;
+    Ok(())
+}
+
+/// This task's app.toml `allowed-callers` for `iface`, as idol takes
+/// them: a whole-interface list becomes one list per op.
+///
+/// # Errors
+///
+/// If app.toml cannot be loaded, or names an op `iface` lacks (the
+/// message names the file and the key).
+pub fn allowed_callers(
+    iface: &idol::Interface,
+) -> Result<idol::server::AllowedCallers> {
+    let (config, task) = load_config()?;
+    let key = format!("tasks.{}.allowed-callers", task.name);
+    allowed_callers_of(&task, iface)
+        .map_err(|e| anyhow!("{}: {e}", config.file_of(&key)))
+}
+
+fn allowed_callers_of(
+    task: &Task,
+    iface: &idol::Interface,
+) -> Result<idol::server::AllowedCallers> {
+    let mut out = idol::server::AllowedCallers::new();
+    let name = iface.name.to_string();
+    let Some(entry) = task.allowed_callers.iter().find(|a| a.interface == name)
+    else {
+        return Ok(out);
+    };
+    let ops: Vec<String> =
+        iface.ops.iter().map(|o| o.name.to_string()).collect();
+    for op in entry.op_names() {
+        if !ops.iter().any(|o| o == op) {
+            bail!(
+                "tasks.{}.allowed-callers.{name}.{op}: interface {name} has \
+                 no op `{op}` (it has {})",
+                task.name,
+                ops.join(", ")
+            );
+        }
+    }
+    for op in &ops {
+        if let Some(callers) = entry.for_op(op) {
+            let callers = callers.iter().map(|&c| {
+                // Task indices are below MAX_TASKS, so they fit a u16.
+                u16::try_from(c).unwrap_or(u16::MAX)
+            });
+            out.restrict(op.as_str(), callers);
+        }
+    }
+    Ok(out)
 }
 
 /// This task's `config` table, deserialized.

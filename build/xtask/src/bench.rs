@@ -227,6 +227,86 @@ pub fn ipc(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The IPC benchmark on the Cortex-M4F board, under QEMU with `-icount
+/// shift=0`: every guest instruction takes one virtual nanosecond, so the
+/// figures are guest instructions, deterministic and independent of the
+/// host. The baselines come from the same boot: the cheapest syscall
+/// (GET_TIMER, one trap and back) and the client copying the 64 KiB it
+/// lends with its own `copy_from_slice`.
+pub fn ipc_mps2(root: &Path) -> Result<()> {
+    let image = crate::dist::dist(&root.join("test/bench/ipc-mps2.toml"))?;
+    let Some(elf) = &image.image_elf else {
+        bail!("test/bench/ipc-mps2.toml is not an mps2-an386 image");
+    };
+    let mut cmd = crate::armv7m::qemu_command(elf)?;
+    cmd.args(["-icount", "shift=0"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let child = cmd.spawn().context("cannot run qemu-system-arm")?;
+    let pid = rustix::process::Pid::from_child(&child);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(300));
+        let _ =
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    });
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let m: BTreeMap<_, _> = text.lines().filter_map(parse_bench_line).collect();
+    if !out.status.success() || m.is_empty() {
+        bail!("benchmark image failed ({}):\n{text}", out.status);
+    }
+    println!(
+        "{:<40} {:>10} {:>10} {:>10}",
+        "figure (guest instructions)", "median", "min", "max"
+    );
+    let null = get(&m, "null_round_trip")?;
+    let combined = get(&m, "null_round_trip_reply_recv")?;
+    let syscall = get(&m, "syscall_round_trip")?;
+    let borrow = get(&m, "borrow_64kib_round_trip")?;
+    let memcpy = get(&m, "memcpy_64kib")?;
+    row("ipc null round trip (send/recv/reply)", null);
+    row("ipc null round trip, reply-recv", combined);
+    row("syscall round trip (get_timer)", syscall);
+    row("64 KiB borrow round trip", borrow);
+    row("memcpy 64 KiB (in the task)", memcpy);
+    // A switch is what a round trip costs beyond its kernel entries: the
+    // REPLY_RECV round trip is two entries that each switch task, the
+    // GET_TIMER round trip one entry that does not.
+    let switch = (combined.median - 2.0 * syscall.median) / 2.0;
+    println!(
+        "{:<40} {switch:>10.0}",
+        "context switch (derived, see README)"
+    );
+    let boot = boot_ns(&text)?;
+    println!("{:<40} {boot:>10}", "boot to all tasks running");
+    let borrow_only = (borrow.median - null.median).max(1.0);
+    println!("ratio ipc/syscall {:.2}", null.median / syscall.median);
+    println!(
+        "ratio ipc-reply-recv/syscall {:.2}",
+        combined.median / syscall.median
+    );
+    println!(
+        "ratio reply-recv/recv+reply {:.2}",
+        combined.median / null.median
+    );
+    println!("ratio borrow/memcpy {:.2}", memcpy.median / borrow_only);
+    Ok(())
+}
+
+/// The boot time the Cortex-M kernel logs when the last task app.toml
+/// starts first gets the CPU (nanoseconds; instructions under `-icount`).
+fn boot_ns(console: &str) -> Result<u64> {
+    console
+        .lines()
+        .find_map(|l| {
+            l.split_once("kernel: all tasks running ")?
+                .1
+                .strip_suffix(" ns after boot")?
+                .parse()
+                .ok()
+        })
+        .context("the kernel logged no `all tasks running` line")
+}
+
 /// The most the generated client and server dispatch may add to the
 /// kernel's null round trip (issue 4's performance requirement).
 const IDOL_MAX_RATIO: f64 = 1.10;
@@ -381,6 +461,16 @@ pub fn fpga(root: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boot_line_parses_and_a_missing_or_garbled_one_is_an_error() {
+        let console = "kernel: Leasehold on mps2-an386: 4 tasks\n\
+                       kernel: all tasks running 346720 ns after boot\n";
+        assert_eq!(boot_ns(console).unwrap(), 346_720);
+        assert!(boot_ns("kernel: Leasehold on mps2-an386\n").is_err());
+        assert!(boot_ns("kernel: all tasks running -5 ns after boot").is_err());
+        assert!(boot_ns("kernel: all tasks running 12 ms after boot").is_err());
+    }
 
     #[test]
     fn bench_lines_parse_and_others_do_not() {

@@ -83,6 +83,7 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
         .with_context(|| format!("cannot read {}", app_toml.display()))?;
     let ws = Workspace::new(crate::workspace_root());
     check_crates(&config, &ws.packages()?)?;
+    crate::callers::check(&config, &ws.root.join("idl"))?;
     let target = crate::cargo::task_target(config.board());
     let armv7m = target == crate::cargo::ARMV7M_TARGET;
     crate::cargo::ensure_target(target)?;
@@ -125,6 +126,8 @@ pub fn dist(app_toml: &Path) -> Result<Image> {
         let sections = elf::sections(&elf)
             .with_context(|| format!("task {}: linked ELF", task.name))?;
         add_interfaces(&mut contents, task, &elf)?;
+        let serves = contents.serves.get(&task.name).map_or(&[][..], |s| s);
+        crate::callers::check_served(&config, task, serves)?;
         contents.tasks.push((task.name.clone(), elf));
         sizes.push(TaskSizes {
             usage,

@@ -6,6 +6,9 @@
 //! - a solid arrow from a task to each task in its `task-slots` (labelled
 //!   with the slot name when it differs from the callee's), which always
 //!   points up in importance;
+//! - a bold open-headed arrow labelled `post` from a task to each task in
+//!   its `post-to` (POST is a capability too; a task may always post to
+//!   its task slots, so those have no second edge), which may point down;
 //! - a dashed arrow from a task to each peripheral it `uses`;
 //! - a dotted arrow for each notification someone else raises: from a
 //!   peripheral for each routed IRQ (`irq → notification`), and from the
@@ -80,6 +83,15 @@ pub fn dot(config: &Config) -> String {
                 quote(&task_node(&callee.name))
             );
         }
+        for &target in &t.post_to {
+            if let Some(target) = config.task(target) {
+                let _ = writeln!(
+                    out,
+                    "    {from} -> {} [style = bold, arrowhead = empty, label = \"post\"];",
+                    quote(&task_node(&target.name))
+                );
+            }
+        }
         for &p in &t.uses {
             if let Some(p) = config.peripherals().get(p) {
                 let _ = writeln!(
@@ -130,7 +142,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slots_uses_irqs_and_the_fault_notification_are_edges() {
+    fn slots_posts_uses_irqs_and_the_fault_notification_are_edges() {
         let text = r#"
             name = "g-1"
             board = "hosted"
@@ -146,6 +158,7 @@ mod tests {
             notifications = ["spi-irq"]
             interrupts = {"spi.irq" = "spi-irq"}
             task-slots = [{sys = "jefe"}]
+            post-to = ["idle"]
             [tasks.idle]
             name = "task-idle"
             priority = 2
@@ -160,6 +173,7 @@ mod tests {
         for line in [
             "\"task:drv\" -> \"task:jefe\" [label = \"sys\"];",
             "\"task:idle\" -> \"task:drv\";",
+            "\"task:drv\" -> \"task:idle\" [style = bold, arrowhead = empty, label = \"post\"];",
             "\"task:drv\" -> \"peripheral:spi\" [style = dashed];",
             "\"peripheral:spi\" -> \"task:drv\" [style = dotted, label = \"irq → spi-irq\"];",
             "\"kernel\" -> \"task:jefe\" [style = dotted, label = \"fault\"];",

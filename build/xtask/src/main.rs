@@ -19,6 +19,7 @@ mod attack;
 mod bench;
 mod bench_fpga_host;
 mod bench_humility;
+mod callers;
 mod cargo;
 mod clippy;
 mod dist;
@@ -134,6 +135,10 @@ enum Xtask {
 enum Benchmark {
     /// Null IPC round trip and a 1 MiB borrow, against a pipe and memcpy.
     Ipc,
+    /// The null IPC round trip and a 64 KiB borrow on the Cortex-M4F
+    /// board under QEMU `-icount` (guest instructions), against a plain
+    /// syscall and an in-task copy.
+    IpcMps2,
     /// A generated zero-argument idol op against the raw null round trip.
     Idol,
     /// A 32 MiB 7-series load and an iCE40 image end to end, against memcpy.
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
         Xtask::Humility { args } => humility(&args),
         Xtask::Bench { which } => match which {
             Benchmark::Ipc => bench::ipc(&workspace_root()),
+            Benchmark::IpcMps2 => bench::ipc_mps2(&workspace_root()),
             Benchmark::Idol => bench::idol(&workspace_root()),
             Benchmark::Fpga => bench::fpga(&workspace_root()),
             Benchmark::Humility => bench_humility::humility(&workspace_root()),

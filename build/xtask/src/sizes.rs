@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use app_config::{Config, Memory, Task};
 
 use crate::dist::{Image, TaskSizes};
@@ -22,7 +22,31 @@ use crate::dist::{Image, TaskSizes};
 pub fn sizes(app_toml: &Path) -> Result<()> {
     let image = crate::dist::dist(app_toml)?;
     print!("{}", report(&image));
+    if image.image_elf.is_some() {
+        // A microcontroller board's kernel is built per image and shares
+        // its memory with the tasks, so its size belongs here too (the
+        // hosted kernel is a Linux program).
+        let elf = std::fs::read(&image.kernel).with_context(|| {
+            format!("cannot read {}", image.kernel.display())
+        })?;
+        print!("{}", kernel_line(&crate::elf::sections(&elf)?));
+    }
     Ok(())
+}
+
+/// The kernel's sections, and what they take of flash and RAM (before
+/// its stack, which is the rest of the kernel's RAM).
+fn kernel_line(s: &crate::elf::Sections) -> String {
+    format!(
+        "\nkernel: text {} rodata {} data {} bss {} (flash {}, RAM {} \
+         before the stack)\n",
+        s.text,
+        s.rodata,
+        s.data,
+        s.bss,
+        s.text + s.rodata + s.data,
+        s.data + s.bss
+    )
 }
 
 /// The whole report for a built image.
@@ -218,6 +242,21 @@ mod tests {
                 "(total)", "4200", "20", "8", "40", "2048", "5300", "16384",
                 "2078", "8192"
             ]
+        );
+    }
+
+    #[test]
+    fn the_kernel_line_adds_up_flash_and_ram() {
+        let s = crate::elf::Sections {
+            text: 20_000,
+            rodata: 3_000,
+            data: 8,
+            bss: 900,
+        };
+        assert_eq!(
+            kernel_line(&s),
+            "\nkernel: text 20000 rodata 3000 data 8 bss 900 (flash 23008, \
+             RAM 908 before the stack)\n"
         );
     }
 

@@ -178,6 +178,18 @@ impl<T: Count> Count for Option<T> {
     }
 }
 
+/// `Infallible` has no values, so no counters: a `Result<T, Infallible>`
+/// (an idol op that cannot fail) counts only its `Ok`s.
+impl Count for core::convert::Infallible {
+    type Counters = ();
+
+    const NEW_COUNTERS: Self::Counters = ();
+
+    fn count(&self, _: &Self::Counters) {
+        match *self {}
+    }
+}
+
 /// `()` has one value, so one plain counter: `Result<(), E>` then counts
 /// successes as a single number.
 impl Count for () {

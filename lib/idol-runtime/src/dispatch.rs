@@ -352,6 +352,15 @@ pub fn check_message<Op: ServerOp>(
     Ok(op)
 }
 
+/// Whether a restricted op accepts `sender`: its task index is in
+/// `allowed` (the op's app.toml `allowed-callers`, resolved at build
+/// time). The generation is ignored, so a caller that restarted is still
+/// allowed; the kernel stamps `sender`, so it cannot be forged.
+pub fn caller_allowed(sender: TaskId, allowed: &[u16]) -> bool {
+    let index = sender.index();
+    allowed.iter().any(|&a| usize::from(a) == index)
+}
+
 /// Checks each lease `lender` sent against `specs`, asking `borrow_info`
 /// (normally `sys_borrow_info`) about it. `dispatch` leaves this to the
 /// generated stub's [`Leased`](crate::Leased) handles; it is for servers
@@ -498,6 +507,22 @@ mod tests {
 
     fn info(attributes: LeaseAttributes, len: usize) -> Option<BorrowInfo> {
         Some(BorrowInfo { attributes, len })
+    }
+
+    #[test]
+    fn a_restricted_op_accepts_listed_indices_at_any_generation() {
+        let at = |index: u16, generation: u8| {
+            TaskId::for_index_and_gen(
+                usize::from(index),
+                userlib::Generation::new(generation),
+            )
+        };
+        assert!(caller_allowed(at(3, 0), &[1, 3]));
+        assert!(caller_allowed(at(3, 7), &[1, 3]));
+        assert!(!caller_allowed(at(2, 0), &[1, 3]));
+        assert!(!caller_allowed(at(3, 0), &[]));
+        // The kernel's own id is nobody's caller.
+        assert!(!caller_allowed(TaskId::KERNEL, &[1, 3]));
     }
 
     #[test]

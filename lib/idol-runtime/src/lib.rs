@@ -18,17 +18,22 @@
 
 #![cfg_attr(not(test), no_std)]
 
-mod counters;
 mod dispatch;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
 mod leased;
+mod op_counters;
 
-pub use counters::{ClientOpCounters, ServerOpCounters};
+pub use op_counters::{
+    ClientErrorCounters, ClientOpCounters, OutcomeCounters,
+    RequestErrorCounters, ServerOpCounters, count_outcome,
+};
+
+pub use counters::Count;
 pub use dispatch::{
     LeaseAccess, LeaseSpec, NotificationHandler, Reply, Server, ServerOp,
-    check_lease, check_leases, check_message, dispatch, lease_info,
-    reply_bytes, serve, with_lease_descriptors,
+    caller_allowed, check_lease, check_leases, check_message, dispatch,
+    lease_info, reply_bytes, serve, with_lease_descriptors,
 };
 pub use leased::{Access, Leased, LenLimit, R, RW, ReadAccess, W, WriteAccess};
 pub use userlib::ClientError;
@@ -282,6 +287,63 @@ mod tests {
     #[test]
     fn server_death_is_its_own_server_death_value() {
         assert_eq!(ServerDeath::server_death(), ServerDeath);
+    }
+
+    #[test]
+    fn outcomes_are_counted_by_variant() {
+        use core::sync::atomic::Ordering::Relaxed;
+
+        /// A two-variant error with hand-written counters.
+        enum LampError {
+            Dark,
+            Hot,
+        }
+        #[allow(non_snake_case)]
+        struct LampErrorCounters {
+            Dark: core::sync::atomic::AtomicU32,
+            Hot: core::sync::atomic::AtomicU32,
+        }
+        impl Count for LampError {
+            type Counters = LampErrorCounters;
+            #[allow(clippy::declare_interior_mutable_const)]
+            const NEW_COUNTERS: LampErrorCounters = LampErrorCounters {
+                Dark: core::sync::atomic::AtomicU32::new(0),
+                Hot: core::sync::atomic::AtomicU32::new(0),
+            };
+            fn count(&self, c: &LampErrorCounters) {
+                match self {
+                    Self::Dark => c.Dark.fetch_add(1, Relaxed),
+                    Self::Hot => c.Hot.fetch_add(1, Relaxed),
+                };
+            }
+        }
+
+        let c: OutcomeCounters<LampError> =
+            <Result<(), RequestError<LampError>> as Count>::NEW_COUNTERS;
+        count_outcome(&Ok::<u32, RequestError<LampError>>(5), &c);
+        count_outcome(&Ok::<u32, RequestError<LampError>>(6), &c);
+        count_outcome::<(), _>(&Err(LampError::Hot.into()), &c);
+        count_outcome::<(), LampError>(
+            &Err(RequestError::Fail(ClientError::AccessViolation)),
+            &c,
+        );
+        count_outcome::<(), LampError>(&Err(RequestError::went_away()), &c);
+        assert_eq!(c.Ok.load(Relaxed), 2);
+        assert_eq!(c.Err.Runtime.Hot.load(Relaxed), 1);
+        assert_eq!(c.Err.Runtime.Dark.load(Relaxed), 0);
+        assert_eq!(c.Err.Fail.AccessViolation.load(Relaxed), 1);
+        assert_eq!(c.Err.Fail.WentAway.load(Relaxed), 1);
+        assert_eq!(c.Err.Fail.BadLease.load(Relaxed), 0);
+        count_outcome::<(), _>(&Err(LampError::Dark.into()), &c);
+        assert_eq!(c.Err.Runtime.Dark.load(Relaxed), 1);
+
+        // An op that cannot fail counts only its successes.
+        let never: OutcomeCounters<core::convert::Infallible> = <Result<
+            (),
+            RequestError<core::convert::Infallible>,
+        > as Count>::NEW_COUNTERS;
+        count_outcome(&Ok::<(), RequestError<_>>(()), &never);
+        assert_eq!(never.Ok.load(Relaxed), 1);
     }
 
     #[test]

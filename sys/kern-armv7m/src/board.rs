@@ -31,6 +31,11 @@ pub struct Board {
     deadline: Option<u64>,
     /// Each task's registers while it is not running.
     saves: [SavedRegs; TASK_COUNT],
+    /// Which tasks app.toml starts have not had the CPU yet; when the
+    /// last one gets it, the kernel logs the boot time (once).
+    not_yet_run: [bool; TASK_COUNT],
+    /// How many entries of `not_yet_run` are set.
+    waiting_to_run: usize,
 }
 
 static mut BOARD: Option<Board> = None;
@@ -103,6 +108,8 @@ pub fn init() {
         started: false,
         deadline: None,
         saves: [SavedRegs::ZERO; TASK_COUNT],
+        not_yet_run: core::array::from_fn(|i| TASKS[i].start),
+        waiting_to_run: TASKS.iter().filter(|t| t.start).count(),
     };
     let effects = board.kernel.boot();
     board.apply(effects);
@@ -243,9 +250,31 @@ impl Board {
             panic!("no task is runnable (an image needs an idle task)");
         };
         self.current = next;
+        if self.waiting_to_run > 0 {
+            self.first_run(next);
+        }
         let t = &TASKS[next];
         mpu::apply(t.flash, t.ram);
         arch::set_current(&mut self.saves[next]);
+    }
+}
+
+impl Board {
+    /// Task `i` is about to get the CPU: when it is the last of the
+    /// started tasks to run for the first time, logs the boot time,
+    /// which `cargo xtask bench ipc-mps2` reports.
+    fn first_run(&mut self, i: usize) {
+        let Some(waiting) = self.not_yet_run.get_mut(i) else {
+            return;
+        };
+        if !core::mem::take(waiting) {
+            return;
+        }
+        self.waiting_to_run = self.waiting_to_run.saturating_sub(1);
+        if self.waiting_to_run == 0 {
+            let ns = arch::uptime_ns(self.kernel.platform.ticks);
+            klog!("all tasks running {ns} ns after boot");
+        }
     }
 }
 

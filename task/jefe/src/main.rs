@@ -58,8 +58,8 @@ use task_jefe_api::{Disposition, ExternalRequest, JefeError};
 use userlib::{Generation, RecvMessage, TaskId};
 
 use generated::{
-    ALLOWED_CALLERS, DUMP_ON_FAULT, FAULT_MAILING_LIST, NUM_TASKS,
-    STATE_CHANGE_LIST, TASKS_TO_HOLD,
+    DUMP_ON_FAULT, FAULT_MAILING_LIST, NUM_TASKS, STATE_CHANGE_LIST,
+    TASKS_TO_HOLD,
 };
 use policy::TaskStatus;
 
@@ -127,11 +127,6 @@ enum Trace {
     SetDisposition {
         task: TaskId,
         disposition: Disposition,
-    },
-    /// A caller not in `allowed-callers` for op `op`; it is faulted.
-    Refused {
-        caller: TaskId,
-        op: u32,
     },
     External {
         request: ExternalRequest,
@@ -229,28 +224,6 @@ impl ServerImpl {
         }
     }
 
-    /// Like [`ServerImpl::check_caller`], for ops closed to everyone that
-    /// `allowed-callers` does not name (the watchdogs: faulting another
-    /// task is not for any task with a jefe slot).
-    fn check_listed_caller<E>(
-        &self,
-        msg: &RecvMessage,
-    ) -> Result<(), RequestError<E>> {
-        let caller = msg.sender.index();
-        let listed = ALLOWED_CALLERS.iter().any(|&(op, callers)| {
-            u32::from(op) == msg.operation
-                && callers.iter().any(|&c| usize::from(c) == caller)
-        });
-        if !listed {
-            ringbuf_entry!(Trace::Refused {
-                caller: msg.sender,
-                op: msg.operation,
-            });
-            return Err(RequestError::Fail(ClientError::AccessViolation));
-        }
-        Ok(())
-    }
-
     /// Fires the watchdogs that are due.
     pub(crate) fn expire_watchdogs(&mut self, now: u64) {
         let alive = |t: TaskId| task_id(t.index()) == t;
@@ -274,40 +247,17 @@ impl ServerImpl {
     pub(crate) fn next_watchdog(&self) -> Option<u64> {
         self.watchdogs.iter().flatten().map(|w| w.deadline).min()
     }
-
-    /// Fails with `AccessViolation` (faulting the caller) if this op has
-    /// an `allowed-callers` list that does not name the caller.
-    fn check_caller<E>(
-        &self,
-        msg: &RecvMessage,
-    ) -> Result<(), RequestError<E>> {
-        let caller = msg.sender.index();
-        let refused = ALLOWED_CALLERS.iter().any(|&(op, callers)| {
-            u32::from(op) == msg.operation
-                && !callers.iter().any(|&c| usize::from(c) == caller)
-        });
-        if refused {
-            ringbuf_entry!(Trace::Refused {
-                caller: msg.sender,
-                op: msg.operation,
-            });
-            return Err(RequestError::Fail(ClientError::AccessViolation));
-        }
-        Ok(())
-    }
 }
 
 type Simple<T> = Result<T, RequestError<core::convert::Infallible>>;
 type Fallible<T> = Result<T, RequestError<JefeError>>;
 
 impl idl::InOrderJefeImpl for ServerImpl {
-    fn get_state(&mut self, msg: &RecvMessage) -> Simple<u32> {
-        self.check_caller(msg)?;
+    fn get_state(&mut self, _: &RecvMessage) -> Simple<u32> {
         Ok(self.state)
     }
 
-    fn set_state(&mut self, msg: &RecvMessage, state: u32) -> Simple<()> {
-        self.check_caller(msg)?;
+    fn set_state(&mut self, _: &RecvMessage, state: u32) -> Simple<()> {
         if state != self.state {
             self.state = state;
             ringbuf_entry!(Trace::StateChanged(state));
@@ -317,7 +267,6 @@ impl idl::InOrderJefeImpl for ServerImpl {
     }
 
     fn restart_me_raw(&mut self, msg: &RecvMessage) -> Simple<()> {
-        self.check_caller(msg)?;
         let i = msg.sender.index();
         // The kernel never delivers a message from task 0 (us) or from
         // past the table; refuse rather than index out of bounds.
@@ -333,10 +282,9 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn read_fault_counts(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         data: Leased<W, [u32]>,
     ) -> Simple<u32> {
-        self.check_caller(msg)?;
         let n = data.len().min(NUM_TASKS);
         data.write_range(0..n, &self.fault_counts[..n])
             .map_err(|()| RequestError::went_away())?;
@@ -346,11 +294,10 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn set_disposition(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
         disposition: Disposition,
     ) -> Fallible<()> {
-        self.check_caller(msg)?;
         let i = checked_index(task_index)?;
         match disposition {
             Disposition::Hold => self.hold(i),
@@ -369,7 +316,6 @@ impl idl::InOrderJefeImpl for ServerImpl {
         task_index: u32,
         ms: u32,
     ) -> Fallible<()> {
-        self.check_listed_caller(msg)?;
         let i = checked_index(task_index)?;
         let deadline = now().saturating_add(u64::from(ms));
         let w = watchdog::Watchdog {
@@ -389,10 +335,9 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn disarm_watchdog(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
     ) -> Fallible<()> {
-        self.check_listed_caller(msg)?;
         let i = checked_index(task_index)?;
         if let Some(w) = self.watchdogs[i].take() {
             ringbuf_entry!(Trace::WatchdogDisarmed(w.target));
@@ -402,19 +347,13 @@ impl idl::InOrderJefeImpl for ServerImpl {
 
     fn get_disposition(
         &mut self,
-        msg: &RecvMessage,
+        _: &RecvMessage,
         task_index: u32,
     ) -> Fallible<Disposition> {
-        self.check_caller(msg)?;
         Ok(self.disposition[checked_index(task_index)?])
     }
 
-    fn dump_task(
-        &mut self,
-        msg: &RecvMessage,
-        task_index: u32,
-    ) -> Fallible<()> {
-        self.check_caller(msg)?;
+    fn dump_task(&mut self, _: &RecvMessage, task_index: u32) -> Fallible<()> {
         let i = checked_index(task_index)?;
         let ok = userlib::kipc::dump_task(i);
         ringbuf_entry!(Trace::Dumped {

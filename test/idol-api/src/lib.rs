@@ -21,8 +21,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Why an `IdolTest` op failed. Codes from 1, fitting a `u16`.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+/// Why an `IdolTest` op failed. Codes from 1, fitting a `u16`. Counted by
+/// variant in the server's outcome counters.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, counters::Count)]
 #[repr(u16)]
 pub enum IdolTestError {
     /// Hubris's; never returned.
@@ -138,6 +139,7 @@ pub enum Field {
     Serialize,
     Deserialize,
     hubpack::SerializedSize,
+    counters::Count,
 )]
 pub enum ScaleError {
     /// Multiplying this field overflowed its type.
@@ -163,6 +165,8 @@ pub enum HelperOp {
     /// Replies at once, waits until the server is blocked inside
     /// `wait_forever`, then faults it with kipc `fault_task`.
     FaultServerMidCall = 5,
+    /// `restricted_bump`, which test/idol.toml allows only the suite.
+    CallRestricted = 6,
 }
 
 impl HelperOp {
@@ -173,6 +177,7 @@ impl HelperOp {
             Self::ReplyTooSmall,
             Self::UnknownOp,
             Self::FaultServerMidCall,
+            Self::CallRestricted,
         ]
         .into_iter()
         .find(|&o| o as u32 == op)

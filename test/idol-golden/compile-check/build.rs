@@ -13,4 +13,16 @@ fn main() {
         )
         .unwrap();
     }
+    // A restricted server compiles too: jefe's with one op closed to all
+    // but tasks 2 and 5, and one closed to everyone.
+    let mut allowed = idol::server::AllowedCallers::new();
+    allowed.restrict("set_state", [2, 5]);
+    allowed.restrict("request_reset", []);
+    idol::server::build_restricted_server_support(
+        fixtures.join("jefe.idol"),
+        "jefe_restricted_server.rs",
+        idol::ServerStyle::InOrder,
+        &allowed,
+    )
+    .unwrap();
 }

@@ -652,11 +652,12 @@ for (core::marker::PhantomData<FpgaOperation>, &'_ mut S) {
     }
 }
 
-fn serve_device_enabled<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_device_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<bool, idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -672,7 +673,16 @@ fn serve_device_enabled<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::device_enabled(server, msg, args.device_index);
+    <S as InOrderFpgaImpl>::device_enabled(server, msg, args.device_index)
+}
+
+fn serve_device_enabled<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_device_enabled(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.device_enabled);
     match result {
         Ok(value) => {
             let value: u8 = u8::from(value);
@@ -689,11 +699,12 @@ fn serve_device_enabled<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_set_device_enabled<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_set_device_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -709,12 +720,21 @@ fn serve_set_device_enabled<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::set_device_enabled(
+    <S as InOrderFpgaImpl>::set_device_enabled(
         server,
         msg,
         args.device_index,
         args.enabled != 0,
-    );
+    )
+}
+
+fn serve_set_device_enabled<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_set_device_enabled(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.set_device_enabled);
     match result {
         Ok(value) => {
             Ok(
@@ -730,11 +750,12 @@ fn serve_set_device_enabled<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_reset_device<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_reset_device<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -750,7 +771,16 @@ fn serve_reset_device<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::reset_device(server, msg, args.device_index);
+    <S as InOrderFpgaImpl>::reset_device(server, msg, args.device_index)
+}
+
+fn serve_reset_device<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_reset_device(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.reset_device);
     match result {
         Ok(value) => {
             Ok(
@@ -766,11 +796,12 @@ fn serve_reset_device<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_device_state<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_device_state<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<DeviceState, idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -786,7 +817,16 @@ fn serve_device_state<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::device_state(server, msg, args.device_index);
+    <S as InOrderFpgaImpl>::device_state(server, msg, args.device_index)
+}
+
+fn serve_device_state<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_device_state(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.device_state);
     match result {
         Ok(value) => {
             let value: u8 = value as u8;
@@ -803,11 +843,12 @@ fn serve_device_state<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_device_id<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_device_id<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<u32, idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -823,7 +864,16 @@ fn serve_device_id<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::device_id(server, msg, args.device_index);
+    <S as InOrderFpgaImpl>::device_id(server, msg, args.device_index)
+}
+
+fn serve_device_id<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_device_id(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.device_id);
     match result {
         Ok(value) => {
             Ok(
@@ -839,11 +889,12 @@ fn serve_device_id<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_start_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -859,7 +910,7 @@ fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::start_bitstream_load(
+    <S as InOrderFpgaImpl>::start_bitstream_load(
         server,
         msg,
         args.device_index,
@@ -875,7 +926,16 @@ fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
                 );
             }
         },
-    );
+    )
+}
+
+fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_start_bitstream_load(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.start_bitstream_load);
     match result {
         Ok(value) => {
             Ok(
@@ -891,17 +951,18 @@ fn serve_start_bitstream_load<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_continue_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderFpgaImpl>::continue_bitstream_load(
+    <S as InOrderFpgaImpl>::continue_bitstream_load(
         server,
         msg,
         idol_runtime::Leased::<
@@ -915,6 +976,18 @@ fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
             )
             .and_then(idol_runtime::LenLimit::<_, 128>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
+    )
+}
+
+fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_continue_bitstream_load(server, buffer, msg);
+    idol_runtime::count_outcome(
+        &result,
+        &__FPGA_OUTCOME_COUNTERS.continue_bitstream_load,
     );
     match result {
         Ok(value) => {
@@ -931,17 +1004,27 @@ fn serve_continue_bitstream_load<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_finish_bitstream_load<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderFpgaImpl>::finish_bitstream_load(server, msg);
+    <S as InOrderFpgaImpl>::finish_bitstream_load(server, msg)
+}
+
+fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_finish_bitstream_load(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.finish_bitstream_load);
     match result {
         Ok(value) => {
             Ok(
@@ -957,11 +1040,12 @@ fn serve_finish_bitstream_load<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_user_design_enabled<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_user_design_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<bool, idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -977,11 +1061,16 @@ fn serve_user_design_enabled<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::user_design_enabled(
-        server,
-        msg,
-        args.device_index,
-    );
+    <S as InOrderFpgaImpl>::user_design_enabled(server, msg, args.device_index)
+}
+
+fn serve_user_design_enabled<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_user_design_enabled(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.user_design_enabled);
     match result {
         Ok(value) => {
             let value: u8 = u8::from(value);
@@ -998,11 +1087,12 @@ fn serve_user_design_enabled<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_set_user_design_enabled<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1018,11 +1108,23 @@ fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::set_user_design_enabled(
+    <S as InOrderFpgaImpl>::set_user_design_enabled(
         server,
         msg,
         args.device_index,
         args.enabled != 0,
+    )
+}
+
+fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_set_user_design_enabled(server, buffer, msg);
+    idol_runtime::count_outcome(
+        &result,
+        &__FPGA_OUTCOME_COUNTERS.set_user_design_enabled,
     );
     match result {
         Ok(value) => {
@@ -1039,11 +1141,12 @@ fn serve_set_user_design_enabled<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_reset_user_design<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_reset_user_design<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1059,11 +1162,16 @@ fn serve_reset_user_design<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::reset_user_design(
-        server,
-        msg,
-        args.device_index,
-    );
+    <S as InOrderFpgaImpl>::reset_user_design(server, msg, args.device_index)
+}
+
+fn serve_reset_user_design<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_reset_user_design(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.reset_user_design);
     match result {
         Ok(value) => {
             Ok(
@@ -1079,11 +1187,12 @@ fn serve_reset_user_design<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_user_design_read<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_user_design_read<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1099,7 +1208,7 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::user_design_read(
+    <S as InOrderFpgaImpl>::user_design_read(
         server,
         msg,
         args.device_index,
@@ -1119,7 +1228,16 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
             [u8],
         >::described_slice(msg.sender, 0, None, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_user_design_read<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_user_design_read(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.user_design_read);
     match result {
         Ok(value) => {
             Ok(
@@ -1135,11 +1253,12 @@ fn serve_user_design_read<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_user_design_write<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_user_design_write<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1155,7 +1274,7 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::user_design_write(
+    <S as InOrderFpgaImpl>::user_design_write(
         server,
         msg,
         args.device_index,
@@ -1175,7 +1294,16 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
             [u8],
         >::described_slice(msg.sender, 0, None, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_user_design_write<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_user_design_write(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.user_design_write);
     match result {
         Ok(value) => {
             Ok(
@@ -1191,11 +1319,12 @@ fn serve_user_design_write<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_user_design_read_reg<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<u8, idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1211,12 +1340,21 @@ fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::user_design_read_reg(
+    <S as InOrderFpgaImpl>::user_design_read_reg(
         server,
         msg,
         args.device_index,
         args.addr,
-    );
+    )
+}
+
+fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_user_design_read_reg(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.user_design_read_reg);
     match result {
         Ok(value) => {
             Ok(
@@ -1232,11 +1370,12 @@ fn serve_user_design_read_reg<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_user_design_write_reg<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1252,7 +1391,7 @@ fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::user_design_write_reg(
+    <S as InOrderFpgaImpl>::user_design_write_reg(
         server,
         msg,
         args.device_index,
@@ -1268,7 +1407,16 @@ fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
         },
         args.addr,
         args.value,
-    );
+    )
+}
+
+fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_user_design_write_reg(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.user_design_write_reg);
     match result {
         Ok(value) => {
             Ok(
@@ -1284,11 +1432,12 @@ fn serve_user_design_write_reg<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_lock<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_lock<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -1304,7 +1453,16 @@ fn serve_lock<S: InOrderFpgaImpl>(
             );
         }
     };
-    let result = <S as InOrderFpgaImpl>::lock(server, msg, args.device_index);
+    <S as InOrderFpgaImpl>::lock(server, msg, args.device_index)
+}
+
+fn serve_lock<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_lock(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.lock);
     match result {
         Ok(value) => {
             Ok(
@@ -1320,17 +1478,27 @@ fn serve_lock<S: InOrderFpgaImpl>(
     }
 }
 
-fn serve_release<S: InOrderFpgaImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_release<S: InOrderFpgaImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<FpgaError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderFpgaImpl>::release(server, msg);
+    <S as InOrderFpgaImpl>::release(server, msg)
+}
+
+fn serve_release<S: InOrderFpgaImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_release(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__FPGA_OUTCOME_COUNTERS.release);
     match result {
         Ok(value) => {
             Ok(
@@ -1387,6 +1555,102 @@ static __FPGA_SERVER_COUNTERS: FpgaServerCounters = FpgaServerCounters {
     user_design_write_reg: idol_runtime::ServerOpCounters::new(),
     lock: idol_runtime::ServerOpCounters::new(),
     release: idol_runtime::ServerOpCounters::new(),
+};
+
+/// How each `Fpga` op ended: `Ok`, or its error by variant, or the client refused; `humility counters` prints them.
+#[allow(non_snake_case)]
+#[repr(C)]
+pub struct FpgaOutcomeCounters {
+    pub device_enabled: idol_runtime::OutcomeCounters<FpgaError>,
+    pub set_device_enabled: idol_runtime::OutcomeCounters<FpgaError>,
+    pub reset_device: idol_runtime::OutcomeCounters<FpgaError>,
+    pub device_state: idol_runtime::OutcomeCounters<FpgaError>,
+    pub device_id: idol_runtime::OutcomeCounters<FpgaError>,
+    pub start_bitstream_load: idol_runtime::OutcomeCounters<FpgaError>,
+    pub continue_bitstream_load: idol_runtime::OutcomeCounters<FpgaError>,
+    pub finish_bitstream_load: idol_runtime::OutcomeCounters<FpgaError>,
+    pub user_design_enabled: idol_runtime::OutcomeCounters<FpgaError>,
+    pub set_user_design_enabled: idol_runtime::OutcomeCounters<FpgaError>,
+    pub reset_user_design: idol_runtime::OutcomeCounters<FpgaError>,
+    pub user_design_read: idol_runtime::OutcomeCounters<FpgaError>,
+    pub user_design_write: idol_runtime::OutcomeCounters<FpgaError>,
+    pub user_design_read_reg: idol_runtime::OutcomeCounters<FpgaError>,
+    pub user_design_write_reg: idol_runtime::OutcomeCounters<FpgaError>,
+    pub lock: idol_runtime::OutcomeCounters<FpgaError>,
+    pub release: idol_runtime::OutcomeCounters<FpgaError>,
+}
+
+/// Public so that a server can report its own outcomes.
+#[used]
+pub static __FPGA_OUTCOME_COUNTERS: FpgaOutcomeCounters = FpgaOutcomeCounters {
+    device_enabled: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    set_device_enabled: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    reset_device: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    device_state: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    device_id: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    start_bitstream_load: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    continue_bitstream_load: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    finish_bitstream_load: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    user_design_enabled: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    set_user_design_enabled: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    reset_user_design: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    user_design_read: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    user_design_write: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    user_design_read_reg: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    user_design_write_reg: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    lock: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    release: <core::result::Result<
+        (),
+        idol_runtime::RequestError<FpgaError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
 };
 
 /// The `Fpga` interface as written, for debuggers: with it they can call ops by name given only this task's ELF.

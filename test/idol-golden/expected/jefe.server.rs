@@ -345,17 +345,27 @@ for (core::marker::PhantomData<JefeOperation>, &'_ mut S) {
     }
 }
 
-fn serve_get_state<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_get_state<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<u32, idol_runtime::RequestError<core::convert::Infallible>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::get_state(server, msg);
+    <S as InOrderJefeImpl>::get_state(server, msg)
+}
+
+fn serve_get_state<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_get_state(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.get_state);
     match result {
         Ok(value) => {
             Ok(
@@ -371,11 +381,12 @@ fn serve_get_state<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_set_state<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_set_state<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<core::convert::Infallible>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -391,7 +402,16 @@ fn serve_set_state<S: InOrderJefeImpl>(
             );
         }
     };
-    let result = <S as InOrderJefeImpl>::set_state(server, msg, args.state);
+    <S as InOrderJefeImpl>::set_state(server, msg, args.state)
+}
+
+fn serve_set_state<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_set_state(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.set_state);
     match result {
         Ok(value) => {
             Ok(
@@ -407,17 +427,27 @@ fn serve_set_state<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_request_reset<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_request_reset<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<core::convert::Infallible>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::request_reset(server, msg);
+    <S as InOrderJefeImpl>::request_reset(server, msg)
+}
+
+fn serve_request_reset<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_request_reset(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.request_reset);
     match result {
         Ok(value) => {
             Ok(
@@ -433,17 +463,30 @@ fn serve_request_reset<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_get_reset_reason<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_get_reset_reason<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<
+    ResetReason,
+    idol_runtime::RequestError<core::convert::Infallible>,
+> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::get_reset_reason(server, msg);
+    <S as InOrderJefeImpl>::get_reset_reason(server, msg)
+}
+
+fn serve_get_reset_reason<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_get_reset_reason(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.get_reset_reason);
     match result {
         Ok(value) => {
             let body = buffer.get_mut(..GET_RESET_REASON_REPLY_SIZE).unwrap_or_default();
@@ -461,11 +504,12 @@ fn serve_get_reset_reason<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_set_reset_reason<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_set_reset_reason<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<core::convert::Infallible>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -481,7 +525,16 @@ fn serve_set_reset_reason<S: InOrderJefeImpl>(
             );
         }
     };
-    let result = <S as InOrderJefeImpl>::set_reset_reason(server, msg, args.reason);
+    <S as InOrderJefeImpl>::set_reset_reason(server, msg, args.reason)
+}
+
+fn serve_set_reset_reason<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_set_reset_reason(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.set_reset_reason);
     match result {
         Ok(value) => {
             let body = buffer.get_mut(..SET_RESET_REASON_REPLY_SIZE).unwrap_or_default();
@@ -499,17 +552,30 @@ fn serve_set_reset_reason<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_reinitialize_dump_areas<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<DumpAgentError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::reinitialize_dump_areas(server, msg);
+    <S as InOrderJefeImpl>::reinitialize_dump_areas(server, msg)
+}
+
+fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_reinitialize_dump_areas(server, buffer, msg);
+    idol_runtime::count_outcome(
+        &result,
+        &__JEFE_OUTCOME_COUNTERS.reinitialize_dump_areas,
+    );
     match result {
         Ok(value) => {
             let body = buffer
@@ -529,11 +595,12 @@ fn serve_reinitialize_dump_areas<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_get_dump_area<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_get_dump_area<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<DumpArea, idol_runtime::RequestError<DumpAgentError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -549,7 +616,16 @@ fn serve_get_dump_area<S: InOrderJefeImpl>(
             );
         }
     };
-    let result = <S as InOrderJefeImpl>::get_dump_area(server, msg, args.index);
+    <S as InOrderJefeImpl>::get_dump_area(server, msg, args.index)
+}
+
+fn serve_get_dump_area<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_get_dump_area(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.get_dump_area);
     match result {
         Ok(value) => {
             let body = buffer.get_mut(..GET_DUMP_AREA_REPLY_SIZE).unwrap_or_default();
@@ -567,11 +643,12 @@ fn serve_get_dump_area<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_dump_task_region<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_dump_task_region<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<u8, idol_runtime::RequestError<DumpAgentError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -587,13 +664,22 @@ fn serve_dump_task_region<S: InOrderJefeImpl>(
             );
         }
     };
-    let result = <S as InOrderJefeImpl>::dump_task_region(
+    <S as InOrderJefeImpl>::dump_task_region(
         server,
         msg,
         args.task_index,
         args.address,
         args.length,
-    );
+    )
+}
+
+fn serve_dump_task_region<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_dump_task_region(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.dump_task_region);
     match result {
         Ok(value) => {
             let body = buffer.get_mut(..DUMP_TASK_REGION_REPLY_SIZE).unwrap_or_default();
@@ -611,17 +697,27 @@ fn serve_dump_task_region<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_restart_me_raw<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_restart_me_raw<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<core::convert::Infallible>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::restart_me_raw(server, msg);
+    <S as InOrderJefeImpl>::restart_me_raw(server, msg)
+}
+
+fn serve_restart_me_raw<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_restart_me_raw(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.restart_me_raw);
     match result {
         Ok(value) => {
             Ok(
@@ -637,17 +733,18 @@ fn serve_restart_me_raw<S: InOrderJefeImpl>(
     }
 }
 
-fn serve_read_fault_counts<S: InOrderJefeImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_read_fault_counts<S: InOrderJefeImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<core::convert::Infallible>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderJefeImpl>::read_fault_counts(
+    <S as InOrderJefeImpl>::read_fault_counts(
         server,
         msg,
         idol_runtime::Leased::<
@@ -655,7 +752,16 @@ fn serve_read_fault_counts<S: InOrderJefeImpl>(
             [u32; 4],
         >::described(msg.sender, 0, idol_runtime::lease_info(buffer, msg, 0))
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_read_fault_counts<S: InOrderJefeImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_read_fault_counts(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__JEFE_OUTCOME_COUNTERS.read_fault_counts);
     match result {
         Ok(value) => {
             Ok(
@@ -698,6 +804,67 @@ static __JEFE_SERVER_COUNTERS: JefeServerCounters = JefeServerCounters {
     dump_task_region: idol_runtime::ServerOpCounters::new(),
     restart_me_raw: idol_runtime::ServerOpCounters::new(),
     read_fault_counts: idol_runtime::ServerOpCounters::new(),
+};
+
+/// How each `Jefe` op ended: `Ok`, or its error by variant, or the client refused; `humility counters` prints them.
+#[allow(non_snake_case)]
+#[repr(C)]
+pub struct JefeOutcomeCounters {
+    pub get_state: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub set_state: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub request_reset: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub get_reset_reason: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub set_reset_reason: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub reinitialize_dump_areas: idol_runtime::OutcomeCounters<DumpAgentError>,
+    pub get_dump_area: idol_runtime::OutcomeCounters<DumpAgentError>,
+    pub dump_task_region: idol_runtime::OutcomeCounters<DumpAgentError>,
+    pub restart_me_raw: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub read_fault_counts: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+}
+
+/// Public so that a server can report its own outcomes.
+#[used]
+pub static __JEFE_OUTCOME_COUNTERS: JefeOutcomeCounters = JefeOutcomeCounters {
+    get_state: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    set_state: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    request_reset: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    get_reset_reason: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    set_reset_reason: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    reinitialize_dump_areas: <core::result::Result<
+        (),
+        idol_runtime::RequestError<DumpAgentError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    get_dump_area: <core::result::Result<
+        (),
+        idol_runtime::RequestError<DumpAgentError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    dump_task_region: <core::result::Result<
+        (),
+        idol_runtime::RequestError<DumpAgentError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    restart_me_raw: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    read_fault_counts: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
 };
 
 /// The `Jefe` interface as written, for debuggers: with it they can call ops by name given only this task's ELF.

@@ -211,11 +211,12 @@ for (core::marker::PhantomData<SamplerOperation>, &'_ mut S) {
     }
 }
 
-fn serve_configure<S: InOrderSamplerImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_configure<S: InOrderSamplerImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SamplerError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -231,13 +232,22 @@ fn serve_configure<S: InOrderSamplerImpl>(
             );
         }
     };
-    let result = <S as InOrderSamplerImpl>::configure(
+    <S as InOrderSamplerImpl>::configure(
         server,
         msg,
         <Rate as core::convert::From<u16>>::from(args.rate),
         args.reply,
         args.counters,
-    );
+    )
+}
+
+fn serve_configure<S: InOrderSamplerImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_configure(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SAMPLER_OUTCOME_COUNTERS.configure);
     match result {
         Ok(value) => {
             let body = buffer.get_mut(..CONFIGURE_REPLY_SIZE).unwrap_or_default();
@@ -270,11 +280,15 @@ fn serve_configure<S: InOrderSamplerImpl>(
     }
 }
 
-fn serve_temperature<S: InOrderSamplerImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_temperature<S: InOrderSamplerImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<
+    Celsius,
+    idol_runtime::RequestError<core::convert::Infallible>,
+> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -290,12 +304,16 @@ fn serve_temperature<S: InOrderSamplerImpl>(
             );
         }
     };
-    let result = <S as InOrderSamplerImpl>::temperature(
-        server,
-        msg,
-        args.task,
-        args.length,
-    );
+    <S as InOrderSamplerImpl>::temperature(server, msg, args.task, args.length)
+}
+
+fn serve_temperature<S: InOrderSamplerImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_temperature(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SAMPLER_OUTCOME_COUNTERS.temperature);
     match result {
         Ok(value) => {
             let value: u32 = <u32 as core::convert::From<Celsius>>::from(value);
@@ -312,17 +330,18 @@ fn serve_temperature<S: InOrderSamplerImpl>(
     }
 }
 
-fn serve_filter<S: InOrderSamplerImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_filter<S: InOrderSamplerImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<u32, idol_runtime::RequestError<SamplerError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderSamplerImpl>::filter(
+    <S as InOrderSamplerImpl>::filter(
         server,
         msg,
         idol_runtime::Leased::<
@@ -341,7 +360,16 @@ fn serve_filter<S: InOrderSamplerImpl>(
             Settings,
         >::described(msg.sender, 1, idol_runtime::lease_info(buffer, msg, 1))
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_filter<S: InOrderSamplerImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_filter(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SAMPLER_OUTCOME_COUNTERS.filter);
     match result {
         Ok(value) => {
             Ok(
@@ -357,17 +385,27 @@ fn serve_filter<S: InOrderSamplerImpl>(
     }
 }
 
-fn serve_latest<S: InOrderSamplerImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_latest<S: InOrderSamplerImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<Rate, idol_runtime::RequestError<core::convert::Infallible>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderSamplerImpl>::latest(server, msg);
+    <S as InOrderSamplerImpl>::latest(server, msg)
+}
+
+fn serve_latest<S: InOrderSamplerImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_latest(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SAMPLER_OUTCOME_COUNTERS.latest);
     match result {
         Ok(value) => {
             let value: u16 = <u16 as core::convert::From<Rate>>::from(value);
@@ -399,6 +437,37 @@ static __SAMPLER_SERVER_COUNTERS: SamplerServerCounters = SamplerServerCounters 
     temperature: idol_runtime::ServerOpCounters::new(),
     filter: idol_runtime::ServerOpCounters::new(),
     latest: idol_runtime::ServerOpCounters::new(),
+};
+
+/// How each `Sampler` op ended: `Ok`, or its error by variant, or the client refused; `humility counters` prints them.
+#[allow(non_snake_case)]
+#[repr(C)]
+pub struct SamplerOutcomeCounters {
+    pub configure: idol_runtime::OutcomeCounters<SamplerError>,
+    pub temperature: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+    pub filter: idol_runtime::OutcomeCounters<SamplerError>,
+    pub latest: idol_runtime::OutcomeCounters<core::convert::Infallible>,
+}
+
+/// Public so that a server can report its own outcomes.
+#[used]
+pub static __SAMPLER_OUTCOME_COUNTERS: SamplerOutcomeCounters = SamplerOutcomeCounters {
+    configure: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SamplerError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    temperature: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    filter: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SamplerError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    latest: <core::result::Result<
+        (),
+        idol_runtime::RequestError<core::convert::Infallible>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
 };
 
 /// The `Sampler` interface as written, for debuggers: with it they can call ops by name given only this task's ELF.

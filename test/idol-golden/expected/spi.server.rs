@@ -252,11 +252,12 @@ for (core::marker::PhantomData<SpiOperation>, &'_ mut S) {
     }
 }
 
-fn serve_read<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_read<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -272,7 +273,7 @@ fn serve_read<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::read(
+    <S as InOrderSpiImpl>::read(
         server,
         msg,
         args.device_index,
@@ -287,7 +288,16 @@ fn serve_read<S: InOrderSpiImpl>(
             )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_read<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_read(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.read);
     match result {
         Ok(value) => {
             Ok(
@@ -303,11 +313,12 @@ fn serve_read<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_write<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_write<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -323,7 +334,7 @@ fn serve_write<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::write(
+    <S as InOrderSpiImpl>::write(
         server,
         msg,
         args.device_index,
@@ -338,7 +349,16 @@ fn serve_write<S: InOrderSpiImpl>(
             )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_write<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_write(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.write);
     match result {
         Ok(value) => {
             Ok(
@@ -354,11 +374,12 @@ fn serve_write<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_exchange<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_exchange<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -374,7 +395,7 @@ fn serve_exchange<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::exchange(
+    <S as InOrderSpiImpl>::exchange(
         server,
         msg,
         args.device_index,
@@ -400,7 +421,16 @@ fn serve_exchange<S: InOrderSpiImpl>(
             )
             .and_then(idol_runtime::LenLimit::<_, 65535>::new)
             .map_err(idol_runtime::RequestError::Fail)?,
-    );
+    )
+}
+
+fn serve_exchange<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_exchange(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.exchange);
     match result {
         Ok(value) => {
             Ok(
@@ -416,11 +446,12 @@ fn serve_exchange<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_lock<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_lock<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     let Some(incoming) = buffer.get(..msg.message_len as usize) else {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
@@ -436,7 +467,7 @@ fn serve_lock<S: InOrderSpiImpl>(
             );
         }
     };
-    let result = <S as InOrderSpiImpl>::lock(
+    <S as InOrderSpiImpl>::lock(
         server,
         msg,
         args.device_index,
@@ -450,7 +481,16 @@ fn serve_lock<S: InOrderSpiImpl>(
                 );
             }
         },
-    );
+    )
+}
+
+fn serve_lock<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_lock(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.lock);
     match result {
         Ok(value) => {
             Ok(
@@ -466,17 +506,27 @@ fn serve_lock<S: InOrderSpiImpl>(
     }
 }
 
-fn serve_release<S: InOrderSpiImpl>(
+/// Checks the caller, decodes the message and calls the server.
+fn call_release<S: InOrderSpiImpl>(
     server: &mut S,
-    buffer: &mut [u8],
+    _buffer: &[u8],
     msg: &userlib::RecvMessage,
-) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+) -> core::result::Result<(), idol_runtime::RequestError<SpiError>> {
     if msg.message_len != 0 {
         return Err(
             idol_runtime::RequestError::Fail(userlib::ClientError::BadMessageSize),
         );
     }
-    let result = <S as InOrderSpiImpl>::release(server, msg);
+    <S as InOrderSpiImpl>::release(server, msg)
+}
+
+fn serve_release<S: InOrderSpiImpl>(
+    server: &mut S,
+    buffer: &mut [u8],
+    msg: &userlib::RecvMessage,
+) -> core::result::Result<idol_runtime::Reply, idol_runtime::RequestError<u16>> {
+    let result = call_release(server, buffer, msg);
+    idol_runtime::count_outcome(&result, &__SPI_OUTCOME_COUNTERS.release);
     match result {
         Ok(value) => {
             Ok(
@@ -509,6 +559,42 @@ static __SPI_SERVER_COUNTERS: SpiServerCounters = SpiServerCounters {
     exchange: idol_runtime::ServerOpCounters::new(),
     lock: idol_runtime::ServerOpCounters::new(),
     release: idol_runtime::ServerOpCounters::new(),
+};
+
+/// How each `Spi` op ended: `Ok`, or its error by variant, or the client refused; `humility counters` prints them.
+#[allow(non_snake_case)]
+#[repr(C)]
+pub struct SpiOutcomeCounters {
+    pub read: idol_runtime::OutcomeCounters<SpiError>,
+    pub write: idol_runtime::OutcomeCounters<SpiError>,
+    pub exchange: idol_runtime::OutcomeCounters<SpiError>,
+    pub lock: idol_runtime::OutcomeCounters<SpiError>,
+    pub release: idol_runtime::OutcomeCounters<SpiError>,
+}
+
+/// Public so that a server can report its own outcomes.
+#[used]
+pub static __SPI_OUTCOME_COUNTERS: SpiOutcomeCounters = SpiOutcomeCounters {
+    read: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    write: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    exchange: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    lock: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
+    release: <core::result::Result<
+        (),
+        idol_runtime::RequestError<SpiError>,
+    > as idol_runtime::Count>::NEW_COUNTERS,
 };
 
 /// The `Spi` interface as written, for debuggers: with it they can call ops by name given only this task's ELF.

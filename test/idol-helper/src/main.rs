@@ -68,6 +68,12 @@ fn misbehave(op: HelperOp) -> (u32, usize) {
             sys_send(idol, UNKNOWN_OP, &[], &mut [0; 8], &[])
         }
         HelperOp::FaultServerMidCall => (0, 0),
+        HelperOp::CallRestricted => {
+            match IdolTest::from(idol).restricted_bump() {
+                Ok(count) => (0, count as usize),
+                Err(e) => (e as u32, 0),
+            }
+        }
     }
 }
 

@@ -18,15 +18,22 @@ use userlib::RecvMessage;
 
 type Result<T> = core::result::Result<T, RequestError<IdolTestError>>;
 
-/// All of our state: what `swap` stored, which a restart resets to 0.
+/// All of our state, which a restart resets to 0: what `swap` stored and
+/// the two counts the bump ops keep.
 struct ServerImpl {
     stored: u32,
+    restricted_bumps: u32,
+    simple_bumps: u32,
 }
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
     let mut buffer = [0u8; idl::INCOMING_SIZE];
-    let mut server = ServerImpl { stored: 0 };
+    let mut server = ServerImpl {
+        stored: 0,
+        restricted_bumps: 0,
+        simple_bumps: 0,
+    };
     idol_runtime::serve::<_, idl::IdolTestOperation>(&mut buffer, &mut server)
 }
 
@@ -160,6 +167,47 @@ impl idl::InOrderIdolTestImpl for ServerImpl {
         _: &RecvMessage,
     ) -> core::result::Result<(), RequestError<core::convert::Infallible>> {
         Ok(())
+    }
+
+    fn restricted_bump(&mut self, _: &RecvMessage) -> Result<u32> {
+        self.restricted_bumps = self.restricted_bumps.wrapping_add(1);
+        Ok(self.restricted_bumps)
+    }
+
+    fn simple_bump(
+        &mut self,
+        _: &RecvMessage,
+    ) -> core::result::Result<u32, RequestError<core::convert::Infallible>>
+    {
+        self.simple_bumps = self.simple_bumps.wrapping_add(1);
+        Ok(self.simple_bumps)
+    }
+
+    fn outcome_counts(
+        &mut self,
+        _: &RecvMessage,
+        counts: LenLimit<Leased<W, [u32]>, 6>,
+    ) -> core::result::Result<u32, RequestError<core::convert::Infallible>>
+    {
+        use core::sync::atomic::Ordering::Relaxed;
+        let c = &idl::__IDOLTEST_OUTCOME_COUNTERS;
+        let all = [
+            c.return_err_if_true.Ok.load(Relaxed),
+            c.return_err_if_true
+                .Err
+                .Runtime
+                .YouAskedForThis
+                .load(Relaxed),
+            c.restricted_bump.Ok.load(Relaxed),
+            c.restricted_bump.Err.Fail.AccessViolation.load(Relaxed),
+            c.sum.Err.Fail.BadLease.load(Relaxed),
+            c.scale.Err.Runtime.Overflow.load(Relaxed),
+        ];
+        let n = counts.len().min(all.len());
+        counts
+            .write_range(0..n, &all[..n])
+            .map_err(|()| RequestError::went_away())?;
+        Ok(n as u32)
     }
 }
 

@@ -60,6 +60,10 @@ test_cases! {
     test_idol_idempotent_retry_after_restart,
     test_idol_server_death_error,
     test_idol_server_killed_mid_call,
+    test_idol_simple_nonidempotent_reports_death,
+    test_idol_restricted_server_refuses,
+    test_idol_restricted_server_allows,
+    test_idol_error_variant_counters,
 }
 
 #[unsafe(export_name = "main")]
@@ -414,4 +418,102 @@ fn test_idol_server_killed_mid_call() {
     expect_eq!(idol.increment(1), Ok(2));
     // The helper itself was not blamed.
     wait_for_state(helper.index(), WAITING_FOR_WORK);
+}
+
+/// A non-idempotent op with a `Simple` reply (legal, with a warning): its
+/// client returns `Result<u32, ServerDeath>`, so a server that restarted
+/// since our last call is an `Err`, not a panic, and is not resent.
+fn test_idol_simple_nonidempotent_reports_death() {
+    let idol = idol_handle();
+    let first = match idol.simple_bump() {
+        Ok(n) => n,
+        Err(e) => panic!("simple_bump: {e:?}"),
+    };
+    expect_eq!(idol.simple_bump(), Ok(first + 1));
+    restart_idol();
+    expect_eq!(idol.simple_bump(), Err(idol_runtime::ServerDeath));
+    expect_eq!(idol.task_id(), IDOL.get_task_id());
+    // Not resent: the fresh server's count starts from this call.
+    expect_eq!(idol.simple_bump(), Ok(1));
+}
+
+// ---------------------------------------------------------------------
+// Leasehold: restricted servers and outcome counters
+
+/// `restricted_bump` is the suite's alone (test/idol.toml
+/// `allowed-callers`): the helper calling it is faulted with
+/// `AccessViolation`, before dispatch, so the count does not move.
+fn test_idol_restricted_server_refuses() {
+    let idol = idol_handle();
+    let before = match idol.restricted_bump() {
+        Ok(n) => n,
+        Err(e) => panic!("the suite may call restricted_bump: {e:?}"),
+    };
+    let state = helper_fault(HelperOp::CallRestricted);
+    expect_eq!(state, faulted_by_server(ReplyFaultReason::AccessViolation));
+    expect_eq!(idol.restricted_bump(), Ok(before + 1));
+    // The server carried on, and its open ops stay open.
+    expect_eq!(idol.increment(1), Ok(2));
+}
+
+/// The allowed caller's calls go through, every time, and survive a
+/// restart of the server (the list is by task index, fixed at build).
+fn test_idol_restricted_server_allows() {
+    let idol = idol_handle();
+    let first = match idol.restricted_bump() {
+        Ok(n) => n,
+        Err(e) => panic!("restricted_bump: {e:?}"),
+    };
+    expect_eq!(idol.restricted_bump(), Ok(first + 1));
+    restart_idol();
+    let idol = idol_handle();
+    expect_eq!(idol.restricted_bump(), Ok(1));
+    expect_eq!(idol.restricted_bump(), Ok(2));
+}
+
+/// The server counts each op's outcome by variant: `Ok`, its own error
+/// by variant, and each way it refused a client. We read the counters
+/// through the server's own `outcome_counts` before and after a known
+/// set of calls.
+fn test_idol_error_variant_counters() {
+    let idol = idol_handle();
+    let read = || {
+        let mut counts = [0u32; 6];
+        expect_eq!(idol.outcome_counts(&mut counts), 6);
+        counts
+    };
+    let before = read();
+    for _ in 0..3 {
+        expect_eq!(
+            idol.return_err_if_true(true),
+            Err(IdolTestError::YouAskedForThis)
+        );
+    }
+    for _ in 0..2 {
+        expect_eq!(idol.return_err_if_true(false), Ok(()));
+    }
+    if let Err(e) = idol.restricted_bump() {
+        panic!("restricted_bump: {e:?}");
+    }
+    let state = helper_fault(HelperOp::CallRestricted);
+    expect_eq!(state, faulted_by_server(ReplyFaultReason::AccessViolation));
+    let state = helper_fault(HelperOp::SumTooLong);
+    expect_eq!(state, faulted_by_server(ReplyFaultReason::BadLeases));
+    let wide = Sample {
+        x: 1,
+        y: i32::MIN,
+        label: None,
+    };
+    expect_eq!(
+        idol.scale(wide, 2),
+        Err(ScaleError::Overflow { field: Field::Y })
+    );
+    let after = read();
+    let mut delta = [0u32; 6];
+    for (d, (a, b)) in delta.iter_mut().zip(after.iter().zip(&before)) {
+        *d = a.wrapping_sub(*b);
+    }
+    // return_err_if_true Ok, Err(YouAskedForThis); restricted_bump Ok,
+    // refused; sum refused (BadLease); scale Err(Overflow).
+    expect_eq!(delta, [2, 3, 1, 1, 1, 1]);
 }

@@ -12,6 +12,7 @@ macro_rules! clike_error {
         #[derive(Copy, Clone, Debug, Eq, PartialEq)]
         #[derive(serde::Serialize, serde::Deserialize)]
         #[derive(hubpack::SerializedSize)]
+        #[derive(counters::Count)]
         #[repr(u16)]
         pub enum $name { $($variant = $code,)* }
 
@@ -375,6 +376,12 @@ pub mod jefe {
     pub mod server {
         use super::*;
         include!(concat!(env!("OUT_DIR"), "/jefe_server.rs"));
+    }
+
+    /// The same interface as a restricted server (see build.rs).
+    pub mod restricted_server {
+        use super::*;
+        include!(concat!(env!("OUT_DIR"), "/jefe_restricted_server.rs"));
     }
 
     use core::convert::Infallible;
