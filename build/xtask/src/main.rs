@@ -29,6 +29,7 @@ mod graph;
 mod host_tests;
 mod kernel;
 mod link;
+mod mutants;
 mod print;
 mod progress;
 mod run;
@@ -123,6 +124,21 @@ enum Xtask {
         /// The image's app.toml.
         app_toml: PathBuf,
     },
+    /// Mutation testing (cargo-mutants) of the kernel core and idol's
+    /// runtime against their unit tests; fails on a missed mutant that
+    /// build/xtask/mutants-accepted.txt does not list with a reason.
+    /// Slow (minutes per file): not part of `test` or CI.
+    Mutants {
+        /// Only this crate (`kern` or `idol-runtime`).
+        #[arg(long)]
+        package: Option<String>,
+        /// Only these files (repeatable), e.g. sys/kern/src/lease.rs.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+        /// Seconds a mutant's tests may run before it counts as a hang.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
         /// The interface definition.
@@ -165,6 +181,16 @@ fn main() -> ExitCode {
                 seconds,
                 if_available,
             },
+        ),
+        Xtask::Mutants {
+            package,
+            files,
+            timeout,
+        } => mutants::mutants(
+            &workspace_root(),
+            package.as_deref(),
+            &files,
+            timeout,
         ),
         Xtask::Sizes { app_toml } => sizes::sizes(&app_toml),
         Xtask::Print { app_toml, no_build } => {

@@ -182,7 +182,8 @@ where
             }
         },
     };
-    if let Some((peer, reply)) = answer(&mut server, buffer, &msg) {
+    let fault = userlib::sys_reply_fault;
+    if let Some((peer, reply)) = answer(&mut server, buffer, &msg, fault) {
         let body = buffer.get(..reply.len).unwrap_or(&[]);
         userlib::sys_reply(peer, reply.code, body);
     }
@@ -213,17 +214,20 @@ where
                 continue;
             }
         };
-        pending = answer(&mut server, buffer, &msg);
+        pending = answer(&mut server, buffer, &msg, userlib::sys_reply_fault);
     }
 }
 
 /// Handles one received message: a notification goes to the server; a
 /// message is checked (faulting the client if it is malformed) and handed
-/// to the stub. Returns the reply to send, if any.
+/// to the stub. Returns the reply to send, if any. `fault` faults a
+/// client (`sys_reply_fault`; a recording stand-in in the unit tests,
+/// which check that no message reaches the stub unchecked).
 fn answer<S, Op>(
     server: &mut (PhantomData<Op>, &mut S),
     buffer: &mut [u8],
     msg: &RecvMessage,
+    mut fault: impl FnMut(TaskId, ReplyFaultReason),
 ) -> Option<(TaskId, Reply)>
 where
     S: NotificationHandler,
@@ -237,7 +241,7 @@ where
     let op = match check_message::<Op>(msg, buffer.len()) {
         Ok(op) => op,
         Err(reason) => {
-            userlib::sys_reply_fault(msg.sender, reason);
+            fault(msg.sender, reason);
             return None;
         }
     };
@@ -252,7 +256,7 @@ where
         }
         Err(RequestError::Fail(failure)) => {
             if let Some(reason) = failure.into_fault() {
-                userlib::sys_reply_fault(msg.sender, reason);
+                fault(msg.sender, reason);
             }
             None
         }
@@ -643,5 +647,130 @@ mod tests {
             info(LeaseAttributes::READ, index + 1)
         });
         assert_eq!(result, Err(ClientError::BadLease));
+    }
+
+    // ---- `answer`: what dispatch and serve do with each message -------
+
+    /// A server of `TestOp` that records what reached it and answers with
+    /// `result`.
+    struct Recorder {
+        handled: Vec<TestOp>,
+        notified: Vec<u32>,
+        result: Result<Reply, RequestError<u16>>,
+    }
+
+    impl Recorder {
+        fn answering(result: Result<Reply, RequestError<u16>>) -> Self {
+            Self {
+                handled: vec![],
+                notified: vec![],
+                result,
+            }
+        }
+    }
+
+    impl NotificationHandler for Recorder {
+        fn current_notification_mask(&self) -> u32 {
+            1
+        }
+
+        fn handle_notification(&mut self, bits: u32) {
+            self.notified.push(bits);
+        }
+    }
+
+    impl Server<TestOp> for (PhantomData<TestOp>, &mut Recorder) {
+        fn recv_source(&self) -> Option<TaskId> {
+            None
+        }
+
+        fn closed_recv_fail(&mut self) {}
+
+        fn handle(
+            &mut self,
+            op: TestOp,
+            _buffer: &mut [u8],
+            _msg: &RecvMessage,
+        ) -> Result<Reply, RequestError<u16>> {
+            self.1.handled.push(op);
+            self.1.result
+        }
+    }
+
+    /// What `answer` did: the reply, and the clients faulted (with why).
+    type Answered = (Option<(TaskId, Reply)>, Vec<(TaskId, ReplyFaultReason)>);
+
+    /// `answer` for `msg` with a 16-byte buffer.
+    fn answered(recorder: &mut Recorder, msg: &RecvMessage) -> Answered {
+        let mut faults = vec![];
+        let mut server = (PhantomData::<TestOp>, recorder);
+        let mut buffer = [0u8; 16];
+        let reply =
+            answer(&mut server, &mut buffer, msg, |t, r| faults.push((t, r)));
+        (reply, faults)
+    }
+
+    const OK: Reply = Reply { code: 0, len: 4 };
+
+    #[test]
+    fn every_malformed_message_faults_the_client_before_the_stub_runs() {
+        for (msg, reason) in [
+            (message(1, 17, 4, 0), ReplyFaultReason::BadMessageSize),
+            (message(9, 0, 4, 0), ReplyFaultReason::UndefinedOperation),
+            (message(1, 0, 3, 0), ReplyFaultReason::ReplyBufferTooSmall),
+            (message(2, 0, 0, 0), ReplyFaultReason::BadLeases),
+            (message(1, 0, 4, 1), ReplyFaultReason::BadLeases),
+        ] {
+            let mut recorder = Recorder::answering(Ok(OK));
+            let (reply, faults) = answered(&mut recorder, &msg);
+            assert_eq!(reply, None, "{msg:?}");
+            assert_eq!(faults, vec![(TaskId(3), reason)], "{msg:?}");
+            assert!(recorder.handled.is_empty(), "the stub ran for {msg:?}");
+        }
+    }
+
+    #[test]
+    fn a_well_formed_message_reaches_the_stub_and_its_reply_is_sent() {
+        let mut recorder = Recorder::answering(Ok(OK));
+        let (reply, faults) = answered(&mut recorder, &message(1, 0, 4, 0));
+        assert_eq!(reply, Some((TaskId(3), OK)));
+        assert!(faults.is_empty());
+        assert_eq!(recorder.handled, vec![TestOp::Ping]);
+    }
+
+    #[test]
+    fn the_stubs_errors_become_a_code_a_fault_or_silence() {
+        let code = RequestError::Runtime(7);
+        let mut recorder = Recorder::answering(Err(code));
+        let (reply, faults) = answered(&mut recorder, &message(1, 0, 4, 0));
+        assert_eq!(reply, Some((TaskId(3), Reply { code: 7, len: 0 })));
+        assert!(faults.is_empty());
+        // A lease the stub found wrong faults the client.
+        let bad = RequestError::Fail(ClientError::BadLease);
+        let mut recorder = Recorder::answering(Err(bad));
+        let (reply, faults) = answered(&mut recorder, &message(2, 0, 0, 1));
+        assert_eq!(reply, None);
+        assert_eq!(faults, vec![(TaskId(3), ReplyFaultReason::BadLeases)]);
+        // A client that went away is not answered at all.
+        let gone = RequestError::went_away();
+        let mut recorder = Recorder::answering(Err(gone));
+        let (reply, faults) = answered(&mut recorder, &message(2, 0, 0, 1));
+        assert_eq!((reply, faults), (None, vec![]));
+    }
+
+    #[test]
+    fn a_notification_goes_to_the_server_and_is_never_checked_as_a_message() {
+        let mut recorder = Recorder::answering(Ok(OK));
+        // Kernel "messages" carry the bits as the operation, with
+        // nothing else a message would need.
+        let msg = RecvMessage {
+            sender: TaskId::KERNEL,
+            operation: 0b101,
+            ..RecvMessage::default()
+        };
+        let (reply, faults) = answered(&mut recorder, &msg);
+        assert_eq!((reply, faults), (None, vec![]));
+        assert_eq!(recorder.notified, vec![0b101]);
+        assert!(recorder.handled.is_empty());
     }
 }

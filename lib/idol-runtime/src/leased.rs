@@ -11,6 +11,13 @@ use core::ops::Range;
 use userlib::{BorrowInfo, ClientError, TaskId};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
+/// Whether a BORROW's `(response code, bytes copied)` moved all `want`
+/// bytes: anything less (`DEFECT`, a dead client, a short lease) is a
+/// client that went away.
+fn borrowed_all((rc, n): (u32, usize), want: usize) -> bool {
+    rc == 0 && n == want
+}
+
 /// The rights a [`Leased`] was checked for; one of [`R`], [`W`], [`RW`].
 pub trait Access {
     /// What the lease must grant.
@@ -166,7 +173,7 @@ impl<A: ReadAccess, T: FromBytes + IntoBytes> Leased<A, T> {
         let bytes = value.as_mut_bytes();
         let (rc, n) =
             userlib::sys_borrow_read(self.lender, self.index, 0, bytes);
-        (rc == 0 && n == core::mem::size_of::<T>()).then_some(value)
+        borrowed_all((rc, n), core::mem::size_of::<T>()).then_some(value)
     }
 }
 
@@ -177,11 +184,7 @@ impl<A: WriteAccess, T: IntoBytes + Immutable> Leased<A, T> {
         let bytes = value.as_bytes();
         let (rc, n) =
             userlib::sys_borrow_write(self.lender, self.index, 0, bytes);
-        if rc == 0 && n == bytes.len() {
-            Ok(())
-        } else {
-            Err(())
-        }
+        borrowed_all((rc, n), bytes.len()).then_some(()).ok_or(())
     }
 }
 
@@ -289,7 +292,7 @@ impl<A: ReadAccess, T: FromBytes + IntoBytes> Leased<A, [T]> {
         let bytes = value.as_mut_bytes();
         let (rc, n) =
             userlib::sys_borrow_read(self.lender, self.index, offset, bytes);
-        (rc == 0 && n == core::mem::size_of::<T>()).then_some(value)
+        borrowed_all((rc, n), core::mem::size_of::<T>()).then_some(value)
     }
 
     /// Copies elements `range` out of the client into `dest`, which must
@@ -312,11 +315,7 @@ impl<A: ReadAccess, T: FromBytes + IntoBytes> Leased<A, [T]> {
         }
         let (rc, n) =
             userlib::sys_borrow_read(self.lender, self.index, offset, bytes);
-        if rc == 0 && n == length {
-            Ok(())
-        } else {
-            Err(())
-        }
+        borrowed_all((rc, n), length).then_some(()).ok_or(())
     }
 }
 
@@ -332,11 +331,7 @@ impl<A: WriteAccess, T: IntoBytes + Immutable> Leased<A, [T]> {
         let bytes = value.as_bytes();
         let (rc, n) =
             userlib::sys_borrow_write(self.lender, self.index, offset, bytes);
-        if rc == 0 && n == bytes.len() {
-            Ok(())
-        } else {
-            Err(())
-        }
+        borrowed_all((rc, n), bytes.len()).then_some(()).ok_or(())
     }
 
     /// Copies `src` into elements `range` of the client's slice; `src`
@@ -359,11 +354,7 @@ impl<A: WriteAccess, T: IntoBytes + Immutable> Leased<A, [T]> {
         }
         let (rc, n) =
             userlib::sys_borrow_write(self.lender, self.index, offset, bytes);
-        if rc == 0 && n == length {
-            Ok(())
-        } else {
-            Err(())
-        }
+        borrowed_all((rc, n), length).then_some(()).ok_or(())
     }
 }
 
@@ -398,5 +389,58 @@ impl<T, const N: usize> core::ops::Deref for LenLimit<T, N> {
 
     fn deref(&self) -> &T {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lease of `len` `u32`s, as a checked stub would hold it.
+    fn words(len: usize) -> Leased<R, [u32]> {
+        Leased {
+            lender: TaskId(3),
+            index: 1,
+            len,
+            _marker: PhantomData,
+        }
+    }
+
+    #[test]
+    fn a_range_inside_the_lease_is_its_bytes() {
+        let lease = words(4);
+        assert_eq!(lease.byte_range(&(0..4)), Some((0, 16)));
+        assert_eq!(lease.byte_range(&(1..3)), Some((4, 8)));
+        assert_eq!(lease.byte_range(&(3..4)), Some((12, 4)));
+        assert_eq!(lease.byte_range(&(4..4)), Some((16, 0)));
+        assert_eq!(lease.byte_range(&(2..2)), Some((8, 0)));
+    }
+
+    #[test]
+    fn a_range_past_the_lease_or_backwards_is_refused() {
+        let lease = words(4);
+        assert_eq!(lease.byte_range(&(0..5)), None);
+        assert_eq!(lease.byte_range(&(4..5)), None);
+        assert_eq!(lease.byte_range(&(5..5)), None);
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = 3..2;
+        assert_eq!(lease.byte_range(&backwards), None);
+    }
+
+    #[test]
+    fn a_lease_knows_its_length_lender_and_index() {
+        assert_eq!((words(4).len(), words(4).is_empty()), (4, false));
+        assert_eq!((words(0).len(), words(0).is_empty()), (0, true));
+        assert_eq!(words(1).lender(), TaskId(3));
+        assert_eq!(words(1).lease_index(), 1);
+    }
+
+    #[test]
+    fn only_a_whole_successful_borrow_counts() {
+        assert!(borrowed_all((0, 8), 8));
+        assert!(borrowed_all((0, 0), 0));
+        assert!(!borrowed_all((0, 7), 8), "short");
+        assert!(!borrowed_all((abi::DEFECT, 8), 8), "refused");
+        assert!(!borrowed_all((1, 0), 0), "dead client");
     }
 }

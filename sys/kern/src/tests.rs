@@ -13,7 +13,11 @@ use proptest::prelude::*;
 
 mod attacks;
 mod fuzz_corpus;
+mod grants;
+mod ipc_edges;
+mod ipc_property;
 mod lease_info;
+mod leases;
 mod reply_recv;
 
 const FLASH: u32 = 0x1000_0000;
@@ -36,6 +40,20 @@ struct FakePlatform {
     console: Vec<(usize, Vec<u8>)>,
     dumps: Vec<usize>,
     refused: Vec<(Location, usize)>,
+    /// Every device access the core asked for, in order.
+    device: Vec<DeviceCall>,
+    /// The codes `shutdown` was called with.
+    shutdowns: Vec<u32>,
+}
+
+/// One `Platform::peripheral_io` call, as the core made it.
+#[derive(Clone, Debug, PartialEq)]
+struct DeviceCall {
+    peripheral: u16,
+    op: PeripheralOp,
+    register: u32,
+    value: u32,
+    memory: Option<(Location, usize)>,
 }
 
 /// Where a range lies: RAM or flash, and the offset there.
@@ -145,12 +163,19 @@ impl Platform for FakePlatform {
     }
     fn peripheral_io(
         &mut self,
-        _p: u16,
+        p: u16,
         op: PeripheralOp,
-        _r: u32,
-        _v: u32,
+        r: u32,
+        v: u32,
         m: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
+        self.device.push(DeviceCall {
+            peripheral: p,
+            op,
+            register: r,
+            value: v,
+            memory: m,
+        });
         if let Some((at, len)) = m {
             let ok = match op {
                 PeripheralOp::ReadIntoMemory => self.writable(at, len).is_ok(),
@@ -172,7 +197,9 @@ impl Platform for FakePlatform {
     fn console_write(&mut self, task: usize, line: &[u8]) {
         self.console.push((task, line.to_vec()));
     }
-    fn shutdown(&mut self, _code: u32) {}
+    fn shutdown(&mut self, code: u32) {
+        self.shutdowns.push(code);
+    }
     fn dump(&mut self, _tasks: &[Task], culprit: usize) -> bool {
         self.dumps.push(culprit);
         true
@@ -279,6 +306,25 @@ fn put_lease(k: &mut Kernel<'_, FakePlatform>, t: usize, i: u32, l: ULease) {
     raw[4..8].copy_from_slice(&l.base_address.to_le_bytes());
     raw[8..].copy_from_slice(&l.length.to_le_bytes());
     k.platform.write(at, &raw).unwrap();
+}
+
+/// Task `who` makes kipc `op` with argument `words` (message at its RAM
+/// +0x100, a 16-byte response buffer at +0x200).
+fn kipc(
+    k: &mut Kernel<'_, FakePlatform>,
+    who: usize,
+    op: Kipcnum,
+    words: &[u32],
+) -> Effects {
+    let b = ram_base(who);
+    for (i, w) in words.iter().enumerate() {
+        k.platform.ram[who][0x100 + 4 * i..0x104 + 4 * i]
+            .copy_from_slice(&w.to_le_bytes());
+    }
+    let len = 4 * words.len() as u32;
+    let target = (TaskId::KERNEL.0 as u32) << 16 | op as u32;
+    let args = [target, b + 0x100, len, b + 0x200, 16, b, 0, 0];
+    call(k, who, Sysnum::Send, args)
 }
 
 fn faulted_with(k: &Kernel<'_, FakePlatform>, t: usize) -> Option<FaultInfo> {

@@ -167,6 +167,14 @@ pub enum HelperOp {
     FaultServerMidCall = 5,
     /// `restricted_bump`, which test/idol.toml allows only the suite.
     CallRestricted = 6,
+    /// Replies at once, then calls `fill` (a write op) lending its buffer
+    /// read-only: the server must fault us with `BadLeases` before
+    /// `fill` runs (if it ran, its write would fail and we would never be
+    /// answered).
+    FillReadOnly = 7,
+    /// Replies at once, then calls `sum` (a read op) lending its buffer
+    /// write-only: likewise.
+    SumWriteOnly = 8,
 }
 
 impl HelperOp {
@@ -178,6 +186,8 @@ impl HelperOp {
             Self::UnknownOp,
             Self::FaultServerMidCall,
             Self::CallRestricted,
+            Self::FillReadOnly,
+            Self::SumWriteOnly,
         ]
         .into_iter()
         .find(|&o| o as u32 == op)

@@ -33,6 +33,13 @@ fn main() -> ! {
             fault_server_mid_call();
             continue;
         }
+        if matches!(op, HelperOp::FillReadOnly | HelperOp::SumWriteOnly) {
+            // The suite waits for our fault rather than for our answer:
+            // a server that let the call through would never answer us.
+            sys_reply(m.sender, 0, &[]);
+            lend_without_the_right(op);
+            continue;
+        }
         let (rc, len) = misbehave(op);
         let mut answer = [0u8; 8];
         answer[..4].copy_from_slice(&rc.to_le_bytes());
@@ -62,12 +69,18 @@ fn misbehave(op: HelperOp) -> (u32, usize) {
         HelperOp::ReplyTooSmall => {
             let op = IdolTestOperation::increment as u16;
             let i = 1usize.to_le_bytes();
-            sys_send(idol, op, &i, &mut [0; 4], &[])
+            // One byte short of the reply (a usize: 8 bytes hosted, 4
+            // on the Cortex-M board).
+            let mut reply = [0; core::mem::size_of::<usize>()];
+            let short = reply.len() - 1;
+            sys_send(idol, op, &i, &mut reply[..short], &[])
         }
         HelperOp::UnknownOp => {
             sys_send(idol, UNKNOWN_OP, &[], &mut [0; 8], &[])
         }
-        HelperOp::FaultServerMidCall => (0, 0),
+        HelperOp::FaultServerMidCall
+        | HelperOp::FillReadOnly
+        | HelperOp::SumWriteOnly => (0, 0),
         HelperOp::CallRestricted => {
             match IdolTest::from(idol).restricted_bump() {
                 Ok(count) => (0, count as usize),
@@ -75,6 +88,21 @@ fn misbehave(op: HelperOp) -> (u32, usize) {
             }
         }
     }
+}
+
+/// Calls a write op with a read-only lease, or a read op with a
+/// write-only one; the server should fault us. If it answers instead, we
+/// park in a receive the suite never satisfies, so our state shows it.
+fn lend_without_the_right(op: HelperOp) {
+    let client = IdolTest::from(IDOL.get_task_id());
+    let mut data = [1u8; 8];
+    let _ = match op {
+        HelperOp::FillReadOnly => {
+            client.fill_with_leases(3, [Lease::read_only(&data)])
+        }
+        _ => client.sum_with_leases([Lease::write_only(&mut data)]),
+    };
+    sys_recv_notification(0);
 }
 
 /// Waits until the server is inside `wait_forever` (in a closed receive

@@ -55,6 +55,7 @@ test_cases! {
     test_idol_lease_write,
     test_idol_max_len_exceeded,
     test_idol_wrong_lease_count,
+    test_idol_lease_wrong_rights,
     test_idol_reply_too_small,
     test_idol_unknown_op,
     test_idol_idempotent_retry_after_restart,
@@ -129,11 +130,22 @@ fn idol_handle() -> IdolTest {
     IdolTest::from(IDOL.get_task_id())
 }
 
+/// How long (ms) we wait for a state that only a broken server would
+/// never reach: long against a hang, not a speed requirement.
+const LONG_WAIT_MS: u32 = 30_000;
+
 /// Polls task `index` until it is in state `want`.
 #[track_caller]
 fn wait_for_state(index: usize, want: TaskState) {
+    wait_for_state_within(index, want, STATE_WAIT_MS);
+}
+
+/// Polls task `index` (every 1 ms, at most `ms` times) until it is in
+/// state `want`.
+#[track_caller]
+fn wait_for_state_within(index: usize, want: TaskState, ms: u32) {
     let mut s = kipc::read_task_status(index);
-    for _ in 0..STATE_WAIT_MS {
+    for _ in 0..ms {
         if s == want {
             return;
         }
@@ -335,6 +347,31 @@ fn test_idol_wrong_lease_count() {
     let state = helper_fault(HelperOp::WrongLeaseCount);
     expect_eq!(state, faulted_by_server(ReplyFaultReason::BadLeases));
     expect_eq!(idol_handle().sum(&[1]), Ok(1));
+}
+
+/// A lease without the rights the op declares (read-only to `fill`, a
+/// write op; write-only to `sum`, a read op) faults the client with
+/// `BadLeases` before the server method runs: had it run, its borrow
+/// would have failed and the client would wait for an answer forever
+/// (the helper stays in REPLY, which the wait below reports).
+fn test_idol_lease_wrong_rights() {
+    for op in [HelperOp::FillReadOnly, HelperOp::SumWriteOnly] {
+        let helper = HELPER.get_task_id();
+        let (rc, _) = sys_send(helper, op as u16, &[], &mut [], &[]);
+        expect_eq!(rc, 0);
+        wait_for_state_within(
+            helper.index(),
+            faulted_by_server(ReplyFaultReason::BadLeases),
+            LONG_WAIT_MS,
+        );
+        restart(helper.index());
+        // The server carried on, and the ops work with the right leases.
+        let idol = idol_handle();
+        expect_eq!(idol.sum(&[2; 4]), Ok(8));
+        let mut out = [0u8; 3];
+        expect_eq!(idol.fill(5, &mut out), Ok(3));
+        expect_eq!(out, [5, 6, 7]);
+    }
 }
 
 /// A reply buffer smaller than the op's reply faults the client with

@@ -127,6 +127,16 @@ impl Command {
 pub const CODE_OK: u16 = 0;
 /// `Report::code` before any command ran: the client just started.
 pub const CODE_READY: u16 = 0xFFFF;
+/// `Report::code` of a call the manager answered `Ok` although the device
+/// is not configured with our image afterwards: its pins (CDONE / DONE,
+/// read live by the bound driver) say otherwise, or the manager that
+/// answered still records another state or image (length and SHA-256).
+/// An `Ok` must mean a configured device (issue 16).
+pub const CODE_OK_UNCONFIRMED: u16 = 0xFFFE;
+/// `Report::code` of an `Ok` after which the pins say the device is not
+/// configured, from a load during which the device's driver changed
+/// generation: the manager answered for a driver that died mid-load.
+pub const CODE_OK_DRIVER_CHANGED: u16 = 0xFFFD;
 
 /// What a client saw.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]

@@ -25,9 +25,16 @@
 //! this victim may cause (a driver: `DriverDied`, `NoDriver`; the manager:
 //! `ManagerRestarted`, `NoDriver`; the store: `FirmwareStoreDied`,
 //! `NoFirmwareStore`; a client: nothing for the others),
-//! within a bounded time; a client that has not answered after the
-//! watchdog's deadline is a hang (nothing in the kernel times out a call:
-//! our timer does). No task but the victim may have a new generation or
+//! within a bounded time. Success is not taken on trust: after every
+//! `Ok` the client checks that the device is configured by its pins
+//! (read live, waiting out a victim's restart: the hardware outlives
+//! every task) and, unless the manager itself restarted since, that the
+//! manager records `OPERATING` with an image of our image's length and
+//! SHA-256; an `Ok` that fails is reported as a code no victim explains
+//! (`CODE_OK_UNCONFIRMED`, or `CODE_OK_DRIVER_CHANGED` when the driver
+//! also died during the load). A
+//! client that has not answered after the watchdog's deadline is a hang
+//! (nothing in the kernel times out a call: our timer does). No task but the victim may have a new generation or
 //! be faulted. Finally, once jefe has restarted the victim, both clients
 //! must load a device again (swapping devices every other case, so a dead
 //! client's lock must have been released).
@@ -44,8 +51,8 @@
 
 use drv_fpga_api::FpgaError;
 use test_inject_api::{
-    CODE_OK, CODE_READY, Command, OP_CHECKPOINT, OP_REPORT, REPORT_LEN, Report,
-    Step, Workload,
+    CODE_OK, CODE_OK_DRIVER_CHANGED, CODE_OK_UNCONFIRMED, CODE_READY, Command,
+    OP_CHECKPOINT, OP_REPORT, REPORT_LEN, Report, Step, Workload,
 };
 use userlib::*;
 
@@ -110,6 +117,13 @@ fn error_name(code: u16) -> &'static str {
         Ok(e) => fpga_error_name(e),
         Err(()) if code == CODE_OK => "ok",
         Err(()) if code == CODE_READY => "(restarted)",
+        // Never allowed (see `allowed`): each counts as unexplained.
+        Err(()) if code == CODE_OK_UNCONFIRMED => {
+            "Ok, but the device is not configured with the image"
+        }
+        Err(()) if code == CODE_OK_DRIVER_CHANGED => {
+            "Ok, but the driver died during the load and the device is not configured"
+        }
         Err(()) => "(undefined code)",
     }
 }

@@ -13,10 +13,11 @@
 #![no_std]
 #![no_main]
 
-use drv_fpga_api::{Device, FpgaError, FpgaManager};
+use drv_fpga_api::{Device, FpgaError, FpgaManager, FpgaState};
+use sha2::{Digest, Sha256};
 use test_inject_api::{
-    CODE_OK, COMMAND_LEN, Command, OP_CHECKPOINT, OP_REPORT, Report, Step,
-    Workload,
+    CODE_OK, CODE_OK_DRIVER_CHANGED, CODE_OK_UNCONFIRMED, COMMAND_LEN, Command,
+    OP_CHECKPOINT, OP_REPORT, Report, Step, Workload,
 };
 use userlib::*;
 
@@ -166,11 +167,121 @@ fn verify(
     }
 }
 
+/// How long the check of an `Ok` may wait for a restarted victim (jefe
+/// restarts it, the manager binds a driver again) before the pins can be
+/// read.
+const CONFIRM_MS: u64 = 1_000;
+
+/// The kernel's current id of task `index`: its generation now, with no
+/// message to anyone (a victim cannot delay or falsify it).
+fn current(index: usize) -> TaskId {
+    sys_refresh_task_id(TaskId::for_index_and_gen(index, Generation::ZERO))
+}
+
+/// Answers a query may get only because a victim died after the `Ok`:
+/// the driver is being restarted and bound again, or the manager was.
+fn transient(e: FpgaError) -> bool {
+    matches!(
+        e,
+        FpgaError::NoDriver
+            | FpgaError::DriverDied
+            | FpgaError::ManagerRestarted
+    )
+}
+
+/// Whether the device's pins say it is configured (CDONE / DONE, read
+/// live by whichever driver is bound), waiting out a victim's restart.
+/// The hardware outlives any task: a restarted driver leaves a configured
+/// device configured, so this holds after an honest `Ok` whatever was
+/// killed afterwards, and fails after an `Ok` the device never earned.
+fn pins_configured(mgr: &FpgaManager, dev: &Device<'_>) -> bool {
+    let deadline = now() + CONFIRM_MS;
+    loop {
+        match mgr.hardware_state(dev.index()) {
+            Ok(raw) => {
+                return FpgaState::try_from(raw) == Ok(FpgaState::Operating);
+            }
+            Err(e) if transient(e) && now() < deadline => hl::sleep_for(1),
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Whether the manager's record says `OPERATING` with our image (its
+/// length and the SHA-256 the manager computed of what it sent).
+fn record_configured(dev: &Device<'_>) -> bool {
+    let image = image(dev.index());
+    let identity = dev.image_info();
+    dev.state() == Ok(FpgaState::Operating)
+        && identity.is_ok_and(|info| {
+            info.length as usize == image.len()
+                && info.sha256 == <[u8; 32]>::from(Sha256::digest(image))
+        })
+}
+
+/// Ids (kernel generations) of the manager and of the device's driver.
+#[derive(Copy, Clone)]
+struct Incarnations {
+    manager: TaskId,
+    driver: Option<TaskId>,
+}
+
+impl Incarnations {
+    fn now(driver_index: Option<usize>) -> Self {
+        Self {
+            manager: current(usize::from(FPGA_MGR.index())),
+            driver: driver_index.map(current),
+        }
+    }
+}
+
+/// What an `Ok` is worth. We hold no lock, but no other client loads
+/// this device meanwhile.
+///
+/// The device must be configured by its pins: always, since the hardware
+/// is the one witness no victim can reset. The manager's record must say
+/// `OPERATING` with our image unless the manager restarted since before
+/// the call (a new incarnation honestly knows nothing; the campaign
+/// checks that the manager was this case's victim). A driver's death is
+/// not checked by itself: one that died after finishing its part (after
+/// its last reply to the manager, perhaps before the manager's `Ok`
+/// reached us; the kernel does not order the two) leaves an honest `Ok`,
+/// and one that died before leaves an unconfigured device, which the pins
+/// show. `before` is taken before the call, `after` as soon as it
+/// answered.
+fn confirm(
+    mgr: &FpgaManager,
+    dev: &Device<'_>,
+    driver_index: Option<usize>,
+    before: Incarnations,
+    after: Incarnations,
+) -> u16 {
+    let record = record_configured(dev);
+    let manager_restarted =
+        Incarnations::now(driver_index).manager != before.manager;
+    let pins = pins_configured(mgr, dev);
+    match (pins, record || manager_restarted) {
+        (true, true) => CODE_OK,
+        (false, _) if after.driver != before.driver => CODE_OK_DRIVER_CHANGED,
+        _ => CODE_OK_UNCONFIRMED,
+    }
+}
+
+/// The bound driver of `dev`'s task index, as the manager knows it now.
+fn driver_index(dev: &Device<'_>) -> Option<usize> {
+    dev.info()
+        .ok()
+        .and_then(|info| info.driver_task())
+        .map(|t| t.index())
+}
+
 fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
     let start = now();
     let dev = Device::new(mgr, cmd.device);
     let mut step = Step::None;
     let mut attempts = 0;
+    let driver_index = driver_index(&dev);
+    let before = Incarnations::now(driver_index);
     // Guards are dropped inside each workload, so the time includes the
     // release and any abort.
     let r = match cmd.workload {
@@ -181,13 +292,17 @@ fn run(mgr: &FpgaManager, cmd: &Command) -> Report {
             verify(&dev, cmd, deadline, &mut step, &mut attempts)
         }
     };
+    let after = Incarnations::now(driver_index);
+    let elapsed_ms = now().saturating_sub(start) as u32;
+    // Distrust success: an Ok must mean a configured device.
+    let code = match r {
+        Ok(()) => confirm(mgr, &dev, driver_index, before, after),
+        Err(e) => u16::from(e),
+    };
     Report {
-        code: match r {
-            Ok(()) => CODE_OK,
-            Err(e) => u16::from(e),
-        },
+        code,
         step,
-        elapsed_ms: now().saturating_sub(start) as u32,
+        elapsed_ms,
         attempts,
     }
 }
