@@ -34,6 +34,7 @@ pub mod hiffy;
 pub mod info;
 pub mod jefe;
 pub mod memory;
+pub mod output;
 pub mod stack;
 pub mod target;
 pub mod tasks;

@@ -1049,3 +1049,142 @@ fn test_truncated_and_foreign_dumps_are_clear_errors() {
         );
     }
 }
+
+/// Parses `-o csv` output into its header and records.
+fn csv_records(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn json(text: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
+}
+
+#[test]
+fn test_tasks_counters_and_ringbuf_as_json_and_csv() {
+    let sys = System::boot();
+    // jefe's counted ring buffer has seen both faults it holds (it
+    // records them after the kernel shows them), and records nothing
+    // more in this image.
+    sys.wait_for(&["ringbuf", "jefe"], "jefe's trace", |t| {
+        t.matches("Held(").count() >= 2
+    });
+
+    // tasks: one record per task, the same states as the table.
+    let table = sys.ok(&["tasks"]);
+    let tasks = json(&sys.ok(&["tasks", "-o", "json"]));
+    assert_eq!(tasks.len(), 8, "{tasks:?}");
+    for t in &tasks {
+        let name = t["name"].as_str().unwrap();
+        assert!(!row(&table, name).is_empty(), "{name}:\n{table}");
+        // Only tasks that stay in one state (jefe and the counters wake
+        // on timers between the two reads).
+        if ["deep", "nullread", "panicker", "waiter"].contains(&name) {
+            let state = t["state"].as_str().unwrap();
+            assert!(row(&table, name).contains(state), "{name}: {state}");
+        }
+    }
+    let nullread = &tasks[2];
+    assert_eq!(nullread["faulted"], true);
+    assert_eq!(tasks[4]["faulted"], false);
+    assert_eq!(tasks[1]["stack_size"], 16384);
+    let (header, rows) = csv_records(&sys.ok(&["tasks", "-o", "csv"]));
+    assert_eq!(&header[..3], ["index", "name", "generation"]);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows[2][1], "nullread");
+    let one = json(&sys.ok(&["tasks", "-o", "json", "waiter"]));
+    assert_eq!(one.len(), 1);
+    failed_with(&sys.humility(&["tasks", "-o", "json", "-s"]), "-v and -s");
+    // An unknown format is clap's usage error, naming the choices.
+    let xml = sys.humility(&["tasks", "-o", "xml"]);
+    assert!(!xml.status.success());
+    let err = String::from_utf8_lossy(&xml.stderr);
+    assert!(err.contains("[possible values: text, json, csv]"), "{err}");
+
+    // counters: the same counts as the text, per counter.
+    let text = sys.ok(&["counters", "jefe"]);
+    let counters = json(&sys.ok(&["counters", "-o", "json", "jefe"]));
+    assert!(!counters.is_empty(), "{text}");
+    for c in &counters {
+        assert_eq!(c["task"], "jefe");
+        let line = format!(
+            "{:>10} {}",
+            c["count"].as_u64().unwrap(),
+            c["counter"].as_str().unwrap()
+        );
+        assert!(text.contains(&line), "{line:?} not in:\n{text}");
+    }
+    let (header, rows) =
+        csv_records(&sys.ok(&["counters", "-o", "csv", "jefe"]));
+    assert_eq!(header, ["task", "counters", "counter", "count"]);
+    assert_eq!(rows.len(), counters.len());
+
+    // counters list: every counter by name, from the archive alone.
+    let archive = image().archive.display().to_string();
+    let list = succeeded(
+        &humility(&["-a", &archive, "counters", "list", "jefe"]),
+        &["counters", "list"],
+    );
+    for c in &counters {
+        assert!(list.contains(c["counter"].as_str().unwrap()), "{list}");
+    }
+    assert!(list.contains("counted ringbuf"), "{list}");
+    let names = json(&succeeded(
+        &humility(&["-a", &archive, "counters", "list", "-o", "json"]),
+        &["counters", "list", "-o", "json"],
+    ));
+    assert!(names.iter().all(|n| n["task"] == "jefe"), "{names:?}");
+
+    // ringbuf: one record per entry, as the table.
+    let ring_text = sys.ok(&["ringbuf", "jefe"]);
+    let ring = json(&sys.ok(&["ringbuf", "-o", "json", "jefe"]));
+    let table_rows = ring_text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u64>().is_ok())
+        })
+        .count();
+    assert_eq!(ring.len(), table_rows, "{ring_text}");
+    for e in &ring {
+        assert!(ring_text.contains(e["payload"].as_str().unwrap()));
+    }
+    let (header, rows) =
+        csv_records(&sys.ok(&["ringbuf", "-o", "csv", "jefe"]));
+    assert_eq!(header.last().map(String::as_str), Some("payload"));
+    assert_eq!(rows.len(), ring.len());
+
+    // --totals: the records per variant add up to the entries' counts,
+    // and a counted buffer has seen at least as many as it holds.
+    let totals = json(&sys.ok(&["ringbuf", "--totals", "-o", "json", "jefe"]));
+    let held: u64 = ring.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    let summed: u64 =
+        totals.iter().map(|t| t["records"].as_u64().unwrap()).sum();
+    assert_eq!(held, summed, "{totals:?}");
+    let faulted = totals
+        .iter()
+        .find(|t| t["variant"] == "Faulted")
+        .unwrap_or_else(|| panic!("{totals:?}"));
+    assert!(
+        faulted["ever"].as_u64().unwrap()
+            >= faulted["records"].as_u64().unwrap()
+    );
+    let text = sys.ok(&["ringbuf", "--totals", "jefe"]);
+    assert!(text.starts_with("TASK "), "{text}");
+    assert!(text.contains("Faulted"), "{text}");
+
+    // The same from a dump.
+    let dump = sys.dump("out.dump");
+    assert_eq!(
+        json(&on_dump(&dump, &["ringbuf", "-o", "json", "jefe"])),
+        ring
+    );
+    let on = json(&on_dump(&dump, &["counters", "-o", "json", "jefe"]));
+    assert_eq!(on, counters);
+}
