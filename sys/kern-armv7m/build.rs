@@ -22,7 +22,8 @@ fn main() {
                  pub const TASK_COUNT: usize = 0;\n\
                  pub const PERIPHERAL_COUNT: usize = 0;\n\
                  pub static TASKS: [TaskConfig; TASK_COUNT] = [];\n\
-                 pub static PERIPHERALS: [PeripheralConfig; PERIPHERAL_COUNT] = [];\n"
+                 pub static PERIPHERALS: [PeripheralConfig; PERIPHERAL_COUNT] = [];\n\
+                 pub static IRQ_LINES: [IrqLine; 0] = [];\n"
             .to_owned(),
     };
     std::fs::write(out.join("kconfig.rs"), text).unwrap();

@@ -46,6 +46,7 @@ pub fn write_kconfig(
     elfs: &[(String, Vec<u8>)],
     dir: &Path,
 ) -> Result<PathBuf> {
+    check_board(manifest)?;
     let mut out = String::new();
     let n = manifest.tasks.len();
     let np = manifest.peripherals.len();
@@ -114,25 +115,58 @@ pub fn write_kconfig(
         "pub static PERIPHERALS: [PeripheralConfig; PERIPHERAL_COUNT] = ["
     )?;
     for p in &manifest.peripherals {
-        let model = match p.model.as_str() {
-            "test-device" => "TestDevice",
-            _ => "Unsupported",
-        };
         let managed_by = match p.managed_by {
             Some(t) => format!("Some({t})"),
             None => "None".to_owned(),
         };
+        // The config goes in as JSON text: the kernel builds the same
+        // `sim_devices::Board` from it as the hosted kernel does.
+        let config = serde_json::to_string(&p.config)?;
         writeln!(
             out,
-            "    PeripheralConfig {{ name: {:?}, model: Model::{model}, \
-             managed_by: {managed_by} }},",
-            p.name
+            "    PeripheralConfig {{ name: {:?}, model: {:?}, \
+             config: {config:?}, managed_by: {managed_by} }},",
+            p.name, p.model
         )?;
+    }
+    writeln!(out, "];")?;
+    // Which task each device interrupt line notifies, and with what.
+    let routes: Vec<String> = manifest
+        .tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| {
+            t.interrupts.iter().map(move |r| {
+                format!(
+                    "    IrqLine {{ task: {i}, peripheral: {}, line: {:?}, \
+                     mask: {:#x} }},",
+                    r.peripheral, r.line, r.mask
+                )
+            })
+        })
+        .collect();
+    writeln!(out, "pub static IRQ_LINES: [IrqLine; {}] = [", routes.len())?;
+    for r in &routes {
+        writeln!(out, "{r}")?;
     }
     writeln!(out, "];")?;
     let path = dir.join("kconfig.rs");
     write_if_changed(&path, out.as_bytes())?;
     Ok(path)
+}
+
+/// Builds the image's device models as the kernel will at boot, so a
+/// configuration they refuse is a one-line build error here rather than
+/// a kernel panic on the board.
+fn check_board(manifest: &ImageManifest) -> Result<()> {
+    let entries: Vec<(String, String, serde_json::Value)> = manifest
+        .peripherals
+        .iter()
+        .filter(|p| p.model != "test-device")
+        .map(|p| (p.name.clone(), p.model.clone(), p.config.clone()))
+        .collect();
+    sim_devices::Board::new(&entries).map_err(|e| anyhow!("board: {e}"))?;
+    Ok(())
 }
 
 /// A linked task's entry point and its `.data` (address and bytes).

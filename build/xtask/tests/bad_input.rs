@@ -79,3 +79,39 @@ fn a_missing_crate_names_the_task_and_the_crate() {
     assert!(err.contains("tasks.jefe.name"), "{err}");
     assert!(err.contains("\"task-nonexistent\""), "{err}");
 }
+
+/// On the Cortex-M board the device models run in the kernel, which is
+/// built per image: a peripheral configuration they refuse must stop the
+/// build with their one-line reason, not panic the kernel at boot.
+#[test]
+fn a_device_config_the_models_refuse_stops_an_mps2_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = GOOD
+        .replace("\"hosted\"", "\"mps2-an386\"")
+        .replace("[\"fault\"]", "[\"fault\", \"timer\"]")
+        .replace("flash = 8192", "flash = 32768")
+        + r#"
+[peripherals.fpga]
+model = "ice40-hx1k"
+
+[peripherals.gpio]
+model = "gpio"
+config = { device = "fpga", lines = { "0" = "program_b" } }
+"#;
+    // The tasks are built first, so progress lines come before it.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("dist")
+        .arg(write(dir.path(), &text))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("xtask runs");
+    assert!(!out.status.success(), "xtask dist succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let errors: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let err = errors[0];
+    assert!(err.starts_with("error: board: peripheral `gpio`"), "{err}");
+    assert!(err.contains("has no pin `program_b`"), "{err}");
+}

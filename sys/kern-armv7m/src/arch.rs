@@ -329,6 +329,7 @@ extern "C" fn boot() -> ! {
         crate::config::IMAGE_ID
     );
     crate::mpu::init();
+    crate::init_heap();
     crate::board::init();
     // Safety: the board exists; a SysTick that came due meanwhile is
     // taken here and counted.

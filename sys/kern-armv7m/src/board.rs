@@ -13,7 +13,7 @@ use kern::task::MemoryRegion;
 use kern::{Effects, Kernel, Peripheral, Task, TaskDesc};
 
 use crate::arch::{self, SavedRegs};
-use crate::config::{PERIPHERALS, TASKS};
+use crate::config::{IRQ_LINES, PERIPHERALS, TASKS};
 use crate::console::klog;
 use crate::faults;
 use crate::mpu;
@@ -29,6 +29,8 @@ pub struct Board {
     started: bool,
     /// The next timer deadline the core asked to be woken for.
     deadline: Option<u64>,
+    /// When a device model's pins next change by themselves (µs).
+    device_deadline: Option<u64>,
     /// Each task's registers while it is not running.
     saves: [SavedRegs; TASK_COUNT],
     /// Which tasks app.toml starts have not had the CPU yet; when the
@@ -107,6 +109,7 @@ pub fn init() {
         current: 0,
         started: false,
         deadline: None,
+        device_deadline: None,
         saves: [SavedRegs::ZERO; TASK_COUNT],
         not_yet_run: core::array::from_fn(|i| TASKS[i].start),
         waiting_to_run: TASKS.iter().filter(|t| t.start).count(),
@@ -153,12 +156,15 @@ impl Board {
         self.after_event();
     }
 
-    /// A millisecond passed; whether a timer is due (then PendSV runs
-    /// [`Board::reschedule`]).
+    /// A millisecond passed; whether a timer or a device model is due
+    /// (then PendSV runs [`Board::reschedule`]).
     pub fn tick(&mut self) -> bool {
-        self.kernel.platform.ticks = self.kernel.platform.ticks.wrapping_add(1);
-        self.deadline
-            .is_some_and(|d| d <= self.kernel.platform.ticks)
+        let ticks = self.kernel.platform.ticks.wrapping_add(1);
+        self.kernel.platform.ticks = ticks;
+        self.deadline.is_some_and(|d| d <= ticks)
+            || self
+                .device_deadline
+                .is_some_and(|d| d <= ticks.saturating_mul(1000))
     }
 
     /// PendSV: let due timers fire, then choose a task.
@@ -168,6 +174,13 @@ impl Board {
 
     /// What every event ends with: timers, shutdown, the next task.
     fn after_event(&mut self) {
+        // Device interrupts the event raised, then what time alone did
+        // to the models' pins (INIT_B rising after housecleaning).
+        self.route_irqs();
+        let now_us = self.kernel.platform.now_us();
+        self.kernel.platform.devices.advance(now_us);
+        self.route_irqs();
+        self.device_deadline = self.kernel.platform.devices.next_deadline_us();
         let (woken, next) = self.kernel.tick();
         self.apply(woken);
         self.deadline = next;
@@ -176,6 +189,21 @@ impl Board {
             crate::semihosting::exit(code);
         }
         self.schedule();
+    }
+
+    /// Posts each interrupt the device models raised to the tasks
+    /// app.toml wires its line to.
+    fn route_irqs(&mut self) {
+        let raised: alloc::vec::Vec<(usize, &'static str)> =
+            self.kernel.platform.devices.take_irqs().collect();
+        for (peripheral, line) in raised {
+            for r in IRQ_LINES.iter().filter(|r| {
+                usize::from(r.peripheral) == peripheral && r.line == line
+            }) {
+                let effects = self.kernel.raise_irq(r.task, r.mask);
+                self.apply(effects);
+            }
+        }
     }
 
     /// Carries out what the core decided: stopped tasks simply never run

@@ -21,6 +21,8 @@
 //!   and RAM (read, write, never execute); anything else faults it, and
 //!   the fault status registers become the same `FaultInfo` the hosted
 //!   board reports;
+//! - peripherals are the hosted board's device models (`sim-devices`),
+//!   run here on a small heap, and their interrupts notify tasks;
 //! - a restarted task's RAM is zeroed and its `.data` copied from the
 //!   image, then it starts at its entry point on a fresh stack.
 //!
@@ -31,14 +33,34 @@
 #![no_main]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
 mod arch;
 mod board;
 mod config;
 mod console;
+mod devices;
 mod faults;
 mod mpu;
 mod platform;
 mod semihosting;
+
+/// The heap the device models allocate from (their peripheral table,
+/// interrupt lists, transfer scratch); initialised by `boot` before the
+/// board is built.
+#[global_allocator]
+static HEAP: kernel_heap::LockedHeap = kernel_heap::LockedHeap::empty();
+
+/// The heap's memory: most of what the kernel's 512 KiB of RAM leaves
+/// after its stack.
+const HEAP_SIZE: usize = 256 * 1024;
+
+/// Gives the heap its memory. Called once, by `boot`.
+fn init_heap() {
+    static mut MEMORY: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
+    // Safety: called once; nothing else refers to MEMORY.
+    unsafe { HEAP.init((&raw mut MEMORY).cast(), HEAP_SIZE) };
+}
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {

@@ -6,27 +6,30 @@
 use abi::PeripheralOp;
 use kern::{Location, MemoryError, PeripheralFault, Platform};
 
-use crate::config::{Model, PERIPHERAL_COUNT, PERIPHERALS, TASKS};
+use crate::config::TASKS;
 use crate::console;
-
-/// Registers in the test device.
-const TEST_REGISTERS: usize = 16;
+use crate::devices::{Bulk, Devices};
 
 pub struct Mps2 {
     /// Milliseconds since boot, counted by SysTick.
     pub ticks: u64,
     /// Set by kipc `shutdown`; the kernel exits once the event is done.
     pub shutdown: Option<u32>,
-    test_registers: [[u32; TEST_REGISTERS]; PERIPHERAL_COUNT],
+    pub devices: Devices,
 }
 
 impl Mps2 {
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             ticks: 0,
             shutdown: None,
-            test_registers: [[0; TEST_REGISTERS]; PERIPHERAL_COUNT],
+            devices: Devices::new(),
         }
+    }
+
+    /// Microseconds since boot, for the device models.
+    pub fn now_us(&self) -> u64 {
+        crate::arch::uptime_ns(self.ticks) / 1000
     }
 }
 
@@ -114,26 +117,37 @@ impl Platform for Mps2 {
         op: PeripheralOp,
         register: u32,
         value: u32,
-        _memory: Option<(Location, usize)>,
+        memory: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
-        let index = usize::from(peripheral);
-        let config = PERIPHERALS.get(index).ok_or(PeripheralFault)?;
-        if config.model != Model::TestDevice {
-            return Err(PeripheralFault);
-        }
-        let registers =
-            self.test_registers.get_mut(index).ok_or(PeripheralFault)?;
-        let r = registers
-            .get_mut(register as usize)
-            .ok_or(PeripheralFault)?;
-        match op {
-            PeripheralOp::ReadRegister => Ok(*r),
-            PeripheralOp::WriteRegister => {
-                *r = value;
-                Ok(0)
+        let now_us = self.now_us();
+        let bulk = match (op, memory) {
+            (_, None) => None,
+            (PeripheralOp::ReadIntoMemory, Some((at, len))) => {
+                let p = checked(at, len, true).map_err(|_| PeripheralFault)?;
+                // Safety: task RAM (checked writable just above), which
+                // no one else touches while the kernel runs; the slice
+                // lives for this call only.
+                Some(Bulk::Into(unsafe {
+                    core::slice::from_raw_parts_mut(p as *mut u8, len)
+                }))
             }
-            _ => Err(PeripheralFault),
-        }
+            (_, Some((at, len))) => {
+                let p = checked(at, len, false).map_err(|_| PeripheralFault)?;
+                // Safety: task memory (checked just above) that the
+                // device only reads, in place, for this call.
+                Some(Bulk::From(unsafe {
+                    core::slice::from_raw_parts(p as *const u8, len)
+                }))
+            }
+        };
+        self.devices.io(
+            usize::from(peripheral),
+            op,
+            register,
+            value,
+            bulk,
+            now_us,
+        )
     }
 
     fn image_id(&self) -> u64 {

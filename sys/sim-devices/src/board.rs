@@ -1,6 +1,11 @@
 //! The board: peripherals in image order, their wiring, and the facade the
 //! kernel calls.
 
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use crate::Pin;
 use crate::gpio::{self, Gpio};
 use crate::ice40::Ice40Model;
@@ -526,7 +531,7 @@ impl Board {
     /// Interrupts raised since the last call: (peripheral, line name).
     /// Lines: `spi-controller` [`spi::IRQ_DONE`], `gpio` [`gpio::IRQ_EDGE`].
     pub fn take_irqs(&mut self) -> Vec<(usize, &'static str)> {
-        std::mem::take(&mut self.irqs)
+        core::mem::take(&mut self.irqs)
     }
 
     /// Lets time pass without an access, so that pin changes due to time
@@ -724,7 +729,7 @@ impl Board {
         };
         // The devices sample MSB first; a controller sending LSB first
         // delivers each byte bit-reversed.
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = core::mem::take(&mut self.scratch);
         let data = if lsb_first {
             scratch.clear();
             scratch.extend(data.iter().map(|b| b.reverse_bits()));

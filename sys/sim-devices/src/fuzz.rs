@@ -19,6 +19,8 @@
 
 use crate::Board;
 use serde_json::{Value, json};
+#[allow(unused_imports)] // the prelude the std-only harness is written in
+use std::prelude::rust_2024::*;
 
 /// What a run found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Simulated board peripherals for the hosted platform.
+//! Simulated board peripherals, for the hosted platform and the emulated
+//! Cortex-M board.
 //!
 //! These are device models in the kernel process, as in QEMU: a driver task
 //! reaches a peripheral's registers through a kernel call that checks its
@@ -23,6 +24,13 @@
 //! read a clock, so tests are deterministic.
 
 #![forbid(unsafe_code)]
+// `no_std` + `alloc`: the same models run inside the hosted kernel (a
+// Linux process) and the Cortex-M kernel (with a heap of its own).
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "fuzzing"))]
+extern crate std;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;

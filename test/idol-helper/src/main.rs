@@ -69,7 +69,11 @@ fn misbehave(op: HelperOp) -> (u32, usize) {
         HelperOp::ReplyTooSmall => {
             let op = IdolTestOperation::increment as u16;
             let i = 1usize.to_le_bytes();
-            sys_send(idol, op, &i, &mut [0; 4], &[])
+            // One byte short of the reply (a usize: 8 bytes hosted, 4
+            // on the Cortex-M board).
+            let mut reply = [0; core::mem::size_of::<usize>()];
+            let short = reply.len() - 1;
+            sys_send(idol, op, &i, &mut reply[..short], &[])
         }
         HelperOp::UnknownOp => {
             sys_send(idol, UNKNOWN_OP, &[], &mut [0; 8], &[])
