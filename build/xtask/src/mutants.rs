@@ -112,6 +112,9 @@ fn run(
     timeout: u64,
 ) -> Result<Vec<String>> {
     let out = root.join("target/mutants").join(target.package);
+    // cargo-mutants makes `mutants.out` but not the directories above it.
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root)
         .args(["mutants", "--package", target.package])
