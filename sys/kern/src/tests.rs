@@ -534,6 +534,57 @@ fn past_timer_fires_at_once_and_notifies_a_receiver() {
     assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
 }
 
+/// A future timer: a tick before its deadline fires nothing and names
+/// the earliest pending deadline as the next to wait for; the tick at the
+/// deadline wakes the task blocked in RECV on the timer's bit, and the
+/// later timer is then the next.
+#[test]
+fn tick_fires_a_timer_at_its_deadline_and_names_the_next() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.platform.now = 100;
+    call(&mut k, 1, Sysnum::SetTimer, [1, 400, 0, 1 << 2, 0, 0, 0, 0]);
+    call(&mut k, 2, Sysnum::SetTimer, [1, 150, 0, 1 << 4, 0, 0, 0, 0]);
+    let b = ram_base(2);
+    let effects = call(&mut k, 2, Sysnum::Recv, [b, 0, 1 << 4, 0, 0, 0, 0, 0]);
+    assert!(!effects.resumes(2), "nothing pending yet");
+    k.platform.now = 149;
+    let (effects, next) = k.tick();
+    assert!(!effects.resumes(2));
+    assert_eq!(next, Some(150));
+    assert_eq!(k.tasks[2].notifications(), 0);
+    k.platform.now = 150;
+    let (effects, next) = k.tick();
+    assert!(effects.resumes(2), "the timer woke its receiver");
+    assert_eq!(k.tasks[2].save.rets[1], TaskId::KERNEL.0 as u32);
+    assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
+    assert_eq!(next, Some(400));
+    assert_eq!(k.tasks[1].notifications(), 0);
+    k.platform.now = 1_000;
+    let (_, next) = k.tick();
+    assert_eq!(next, None, "no timer left");
+    assert_eq!(k.tasks[1].notifications(), 1 << 2);
+}
+
+/// A lease table that runs off the end of the sender's RAM is refused
+/// whole at SEND, blamed on its first byte, before any entry is read.
+#[test]
+fn lease_table_past_the_end_of_ram_faults_at_its_base() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let b = ram_base(2);
+    let table = b + RAM_SIZE - 12;
+    let target = id(&k, 1) << 16 | 7;
+    call(&mut k, 2, Sysnum::Send, [target, b, 0, b, 0, table, 2, 0]);
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::MemoryAccess {
+            address: Some(table),
+            source: FaultSource::User,
+        })
+    );
+}
+
 #[test]
 fn irq_fires_once_then_stays_pending_until_reenabled() {
     let (mut t, mut p, plat) = system();
