@@ -200,7 +200,7 @@ fn task_maybe_config_of<T: DeserializeOwned>(task: &Task) -> Result<Option<T>> {
 }
 
 /// Loads app.toml and finds the task being built.
-fn load_config() -> Result<(Config, Task)> {
+pub(crate) fn load_config() -> Result<(Config, Task)> {
     let name = task_name();
     let path = app_toml_path();
     let config = Config::load(&path).map_err(|e| anyhow!("{e}"))?;

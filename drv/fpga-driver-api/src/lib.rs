@@ -14,10 +14,10 @@
 //!   `fpga_manager_ops` fields plus `fpga_manager_info`'s name and compat
 //!   id), [`HeaderInfo`] (what `parse_header` fills into
 //!   `fpga_image_info`), and [`DriverError`];
-//! - the generated client, [`FpgaDriver`];
-//! - [`regs`]: the hosted board's SPI controller and GPIO register maps,
-//!   which both drivers program, and [`driver`]: the pin, SPI, lease
-//!   streaming and announcement helpers both drivers use.
+//! - the generated client, [`FpgaDriver`].
+//!
+//! The server side common to every driver is `drv/fpga-driver-server`;
+//! the board's pins and SPI controller are `drv/board-io`.
 //!
 //! # How the manager drives a load
 //!
@@ -48,9 +48,6 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
-
-pub mod driver;
-pub mod regs;
 
 /// Linux `enum fpga_mgr_states`, in order, as `state` returns it (a `u8`).
 ///

@@ -26,7 +26,7 @@
 //! What we deliberately do not check here: the packets after the sync
 //! word (IDCODE, CRC). The device checks those and says so on INIT_B.
 
-use drv_fpga_driver_api::{DriverError, HeaderInfo, flags};
+use drv_fpga_driver_server::api::{DriverError, HeaderInfo, flags};
 use fpga_bitstream::xc7::bitfile::{self, BIT_MAGIC, HeaderError};
 
 /// The most image bytes `parse_header` reads (on the driver's stack).

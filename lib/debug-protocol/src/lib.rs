@@ -19,10 +19,13 @@
 //! files (that is the kernel's business), and how humility presents
 //! anything.
 
+pub mod connection;
 pub mod coredump;
 pub mod dump;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_connection;
 pub mod path;
 pub mod registers;
 pub mod wire;

@@ -134,17 +134,10 @@ fn task_table(m: &ImageManifest) -> Vec<Task> {
 }
 
 pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
-    let (one_cpu, verbose) = (opts.one_cpu, opts.verbose);
     let started = std::time::Instant::now();
     let img = image::load(archive)?;
-    if one_cpu {
-        // Safety: a CPU set on the stack for our own process; children
-        // inherit it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(0, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
-        }
+    if opts.one_cpu {
+        pin_to_one_cpu();
     }
     let manifest = img.manifest;
     let mut tasks = task_table(&manifest);
@@ -156,32 +149,8 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
             revoked: false,
         })
         .collect();
-    let mut memory = Vec::new();
-    let mut elf_fds = Vec::new();
-    for (t, ti) in manifest.tasks.iter().zip(&img.tasks) {
-        memory.push(TaskMemory {
-            flash_base: t.flash.base,
-            flash: ti.flash.clone(),
-            ram_base: t.ram.base,
-            ram: Ram::new(&t.name, &ti.ram_init)?,
-        });
-        elf_fds.push(spawn::elf_memfd(&t.name, &ti.elf)?);
-    }
-    let platform = HostPlatform {
-        memory,
-        devices: Devices::new(&manifest)?,
-        names: manifest.tasks.iter().map(|t| t.name.clone()).collect(),
-        boot: started,
-        image_id: manifest.image_id,
-        shutdown: None,
-        manifest: manifest.clone(),
-        dumps: crate::dump::DumpDir::open(
-            &opts.dump_dir,
-            &manifest.name,
-            manifest.tasks.len(),
-        )?,
-        registers: crate::registers::Registry::new(manifest.tasks.len()),
-    };
+    let (platform, elf_fds) =
+        host_platform(&manifest, &img.tasks, started, &opts)?;
     let mut kernel = Kernel::new(&mut tasks, &mut peripherals, platform);
     let location = match &opts.probe {
         Some(path) => Location::Explicit(path.clone()),
@@ -190,7 +159,7 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
             file: debug_protocol::path::probe_file_name(&manifest.name),
         },
     };
-    let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, verbose)?;
+    let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, opts.verbose)?;
     hosted.open_probe(&location)?;
     klog!(
         "booting image {} ({:016x}), {} tasks",
@@ -207,6 +176,55 @@ pub fn run(archive: &std::path::Path, opts: Options) -> Result<u8> {
     let code = hosted.serve(&mut kernel);
     hosted.stop_all(&mut kernel);
     Ok(code)
+}
+
+/// Runs the kernel and every task on CPU 0 (`--one-cpu`), so benchmarks
+/// measure IPC without cross-CPU wake-ups.
+fn pin_to_one_cpu() {
+    // Safety: a CPU set on the stack for our own process; children
+    // inherit it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
+}
+
+/// The platform half of the kernel: each task's memory, the board's
+/// devices, the dump directory; and each task's ELF as a memfd to exec.
+fn host_platform(
+    manifest: &ImageManifest,
+    images: &[TaskImage],
+    started: std::time::Instant,
+    opts: &Options,
+) -> Result<(HostPlatform, Vec<OwnedFd>)> {
+    let mut memory = Vec::new();
+    let mut elf_fds = Vec::new();
+    for (t, ti) in manifest.tasks.iter().zip(images) {
+        memory.push(TaskMemory {
+            flash_base: t.flash.base,
+            flash: ti.flash.clone(),
+            ram_base: t.ram.base,
+            ram: Ram::new(&t.name, &ti.ram_init)?,
+        });
+        elf_fds.push(spawn::elf_memfd(&t.name, &ti.elf)?);
+    }
+    let platform = HostPlatform {
+        memory,
+        devices: Devices::new(manifest)?,
+        names: manifest.tasks.iter().map(|t| t.name.clone()).collect(),
+        boot: started,
+        image_id: manifest.image_id,
+        shutdown: None,
+        manifest: manifest.clone(),
+        dumps: crate::dump::DumpDir::open(
+            &opts.dump_dir,
+            &manifest.name,
+            manifest.tasks.len(),
+        )?,
+        registers: crate::registers::Registry::new(manifest.tasks.len()),
+    };
+    Ok((platform, elf_fds))
 }
 
 impl Hosted {
@@ -310,39 +328,8 @@ impl Hosted {
                 continue; // EINTR
             }
             for ev in &events[..n as usize] {
-                let token = ev.u64;
-                if token == TOKEN_SIGNAL {
-                    if let Some(code) = self.on_signals(k) {
-                        return code;
-                    }
-                } else if token == TOKEN_PROBE {
-                    if let Some(p) = self.probe.as_mut() {
-                        p.accept(self.epoll.as_fd());
-                    }
-                } else if token == TOKEN_TIMER {
-                    self.armed_us = None;
-                    let mut buf = [0u8; 8];
-                    // Safety: draining our own timerfd.
-                    unsafe {
-                        libc::read(
-                            self.timer.as_raw_fd(),
-                            buf.as_mut_ptr() as *mut _,
-                            8,
-                        )
-                    };
-                } else if Probe::owns(token) {
-                    let flags =
-                        rustix::event::epoll::EventFlags::from_bits_retain(
-                            ev.events,
-                        );
-                    let effects = &mut self.effects;
-                    if let Some(p) = self.probe.as_mut() {
-                        p.on_ready(self.epoll.as_fd(), token, flags, |line| {
-                            crate::probe::requests::answer(k, effects, line)
-                        });
-                    }
-                } else if ev.events & libc::EPOLLIN as u32 != 0 {
-                    self.on_trap(k, token);
+                if let Some(code) = self.on_event(k, ev) {
+                    return code;
                 }
                 // Carry out each event's consequences before looking at the
                 // next: a later event in the same batch may be a trap from
@@ -351,6 +338,46 @@ impl Hosted {
                 self.apply(k);
             }
         }
+    }
+
+    /// One epoll event: signals, the probe, the timer, or a task's trap.
+    /// `Some(code)` when the kernel must stop.
+    fn on_event(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+        ev: &libc::epoll_event,
+    ) -> Option<u8> {
+        let token = ev.u64;
+        if token == TOKEN_SIGNAL {
+            return self.on_signals(k);
+        } else if token == TOKEN_PROBE {
+            if let Some(p) = self.probe.as_mut() {
+                p.accept(self.epoll.as_fd());
+            }
+        } else if token == TOKEN_TIMER {
+            self.armed_us = None;
+            let mut buf = [0u8; 8];
+            // Safety: draining our own timerfd.
+            unsafe {
+                libc::read(
+                    self.timer.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut _,
+                    8,
+                )
+            };
+        } else if Probe::owns(token) {
+            let flags =
+                rustix::event::epoll::EventFlags::from_bits_retain(ev.events);
+            let effects = &mut self.effects;
+            if let Some(p) = self.probe.as_mut() {
+                p.on_ready(self.epoll.as_fd(), token, flags, |line| {
+                    crate::probe::requests::answer(k, effects, line)
+                });
+            }
+        } else if ev.events & libc::EPOLLIN as u32 != 0 {
+            self.on_trap(k, token);
+        }
+        None
     }
 
     /// A task trapped: one of the kernel's syscalls, or the one `mmap` of
@@ -385,27 +412,15 @@ impl Hosted {
         let t = &self.manifest.tasks[i];
         if (base..base + 0x100).contains(&nr) {
             let frame = n.data.args[0];
-            let size = std::mem::size_of::<SyscallFrame>() as u64;
-            if frame % 4 != 0 || !t.ram.contains(frame, size) {
+            let Some(args) = read_frame_args(t, &k.platform.memory[i], frame)
+            else {
                 let f = FaultInfo::MemoryAccess {
                     address: u32::try_from(frame).ok(),
                     source: FaultSource::User,
                 };
                 self.effects.merge(k.fault(i, f));
                 return;
-            }
-            let off = (frame - t.ram.base as u64) as usize;
-            let ram = k.platform.memory[i].ram.bytes();
-            let mut args = [0u32; 8];
-            for (j, a) in args.iter_mut().enumerate() {
-                let p = off + 4 * j;
-                *a = u32::from_le_bytes([
-                    ram[p],
-                    ram[p + 1],
-                    ram[p + 2],
-                    ram[p + 3],
-                ]);
-            }
+            };
             slot.pending = Some(n.id);
             slot.frame = frame as u32;
             k.tasks.as_mut_slice()[i].save.args = args;
@@ -415,14 +430,7 @@ impl Hosted {
             && is_ram_mmap(t, &n)
         {
             slot.ram_mapped = true;
-            let resp = NotifResp {
-                id: n.id,
-                val: 0,
-                error: 0,
-                flags: seccomp::USER_NOTIF_FLAG_CONTINUE,
-            };
-            // Safety: answering the notification we received.
-            unsafe { libc::ioctl(fd, seccomp::IOCTL_NOTIF_SEND, &resp) };
+            let_through(fd, n.id);
         } else {
             let pc = u32::try_from(n.data.instruction_pointer).unwrap_or(0);
             crate::trace::record(crate::trace::Trace::ForbiddenTrap {
@@ -826,6 +834,40 @@ impl Hosted {
             }
         }
     }
+}
+
+/// Lets trapped host syscall `id` (the task's one `mmap` of its RAM) run
+/// as the task asked.
+fn let_through(listener: RawFd, id: u64) {
+    let resp = NotifResp {
+        id,
+        val: 0,
+        error: 0,
+        flags: seccomp::USER_NOTIF_FLAG_CONTINUE,
+    };
+    // Safety: answering a notification we received on this listener.
+    unsafe { libc::ioctl(listener, seccomp::IOCTL_NOTIF_SEND, &resp) };
+}
+
+/// The arguments of the [`SyscallFrame`] a task says is at `frame`, or
+/// `None` when that is not a word-aligned frame inside its RAM (the task
+/// faults: a syscall's frame is a pointer like any other).
+fn read_frame_args(
+    t: &image_manifest::TaskEntry,
+    memory: &TaskMemory,
+    frame: u64,
+) -> Option<[u32; 8]> {
+    let size = std::mem::size_of::<SyscallFrame>() as u64;
+    if !frame.is_multiple_of(4) || !t.ram.contains(frame, size) {
+        return None;
+    }
+    let off = usize::try_from(frame - u64::from(t.ram.base)).ok()?;
+    let bytes = memory.ram.bytes().get(off..off + 32)?;
+    let mut args = [0u32; 8];
+    for (a, word) in args.iter_mut().zip(bytes.chunks_exact(4)) {
+        *a = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+    }
+    Some(args)
 }
 
 /// The one `mmap` a task may make: its RAM memfd over its RAM range.

@@ -77,22 +77,7 @@ pub fn elf_memfd(name: &str, elf: &[u8]) -> Result<OwnedFd> {
 /// Spawns a task process. On return it has passed `execveat` and will
 /// next trap at its `mmap` of RAM.
 pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
-    let mut sv = [0 as RawFd; 2];
-    // Safety: socketpair into a local array.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            sv.as_mut_ptr(),
-        )
-    } != 0
-    {
-        return Err(last_error("socketpair"));
-    }
-    // Safety: both fds are fresh and ours.
-    let (ours, theirs) =
-        unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
+    let (ours, theirs) = socket_pair()?;
     let f1 = seccomp::listener_filter();
     let f2 = seccomp::confinement_filter();
     let kernel_pid = std::process::id() as libc::pid_t;
@@ -116,13 +101,7 @@ pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
         }
     }
     drop(theirs);
-    // Safety: `pid` is our child.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    if pidfd < 0 {
-        return Err(last_error("pidfd_open"));
-    }
-    // Safety: fresh fd.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let pidfd = pidfd_open(pid)?;
     let listener = match receive_fd(&ours, CHILD_TIMEOUT) {
         Ok(l) => l,
         Err(e) => {
@@ -140,6 +119,32 @@ pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
         return Err(e);
     }
     Ok(p)
+}
+
+/// The socket pair the child sends its seccomp listener back over.
+fn socket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut sv = [0 as RawFd; 2];
+    // Safety: socketpair into a local array.
+    let flags = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    if unsafe { libc::socketpair(libc::AF_UNIX, flags, 0, sv.as_mut_ptr()) }
+        != 0
+    {
+        return Err(last_error("socketpair"));
+    }
+    // Safety: both fds are fresh and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
+}
+
+/// A pidfd for our child `pid`: its exit wakes the event loop, and signals
+/// through it cannot reach a recycled pid.
+fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
+    // Safety: `pid` is our child.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if pidfd < 0 {
+        return Err(last_error("pidfd_open"));
+    }
+    // Safety: fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(pidfd) })
 }
 
 /// Traces the child (so faults arrive with their address) and lets its
@@ -257,13 +262,38 @@ unsafe fn child(
     // Safety: the function's contract; every call below is a plain
     // syscall wrapper on values prepared before fork.
     unsafe {
-        let fail = || -> ! { libc::_exit(127) };
+        if !child_detach(kernel)
+            || !child_place_fds(ram)
+            || !child_confine(sock, f1, f2)
+        {
+            libc::_exit(127);
+        }
+        let argv: [*const libc::c_char; 2] =
+            [c"task".as_ptr(), std::ptr::null()];
+        let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+        libc::syscall(
+            libc::SYS_execveat,
+            elf,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+        libc::_exit(127)
+    }
+}
+
+/// The child's ties to the world: it dies with the kernel (and gives up
+/// if the kernel is already gone), keeps out of the terminal's process
+/// group (a terminal's ^C or ^Z reaches the kernel, which decides what
+/// happens to tasks), writes no core files, and has /dev/null for stdio.
+unsafe fn child_detach(kernel: libc::pid_t) -> bool {
+    // Safety: plain syscall wrappers (the caller's contract).
+    unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         if libc::getppid() != kernel {
-            fail();
+            return false;
         }
-        // Our own process group: a terminal's ^C or ^Z reaches the kernel,
-        // which decides what happens to tasks.
         libc::setpgid(0, 0);
         let no_core = libc::rlimit {
             rlim_cur: 0,
@@ -274,22 +304,44 @@ unsafe fn child(
         for fd in 0..3 {
             libc::dup2(null, fd);
         }
+        true
+    }
+}
+
+/// Puts the task's RAM at the descriptor the ABI names and marks every
+/// other descriptor (including the ELF and the socket) close-on-exec.
+unsafe fn child_place_fds(ram: RawFd) -> bool {
+    // Safety: plain syscall wrappers (the caller's contract).
+    unsafe {
         // dup2 onto itself would leave CLOEXEC set, so clear it by hand.
         let ram_fd = abi::HOSTED_RAM_FD as i32;
         if ram == ram_fd {
             libc::fcntl(ram_fd, libc::F_SETFD, 0);
         } else if libc::dup2(ram, ram_fd) < 0 {
-            fail();
+            return false;
         }
-        // Everything else (including `elf` and `sock`) closes at exec.
         libc::syscall(
             libc::SYS_close_range,
             4u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        true
+    }
+}
+
+/// Installs the two seccomp filters: `f1` with a user-notify listener,
+/// which goes back to the kernel over `sock`, then the confinement `f2`.
+unsafe fn child_confine(
+    sock: RawFd,
+    f1: &[libc::sock_filter],
+    f2: &[libc::sock_filter],
+) -> bool {
+    // Safety: plain syscall wrappers on filters prepared before fork (the
+    // caller's contract).
+    unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            fail();
+            return false;
         }
         let install = |f: &[libc::sock_filter], flags: libc::c_uint| {
             let prog = libc::sock_fprog {
@@ -308,24 +360,10 @@ unsafe fn child(
             seccomp::FLAG_NEW_LISTENER | seccomp::FLAG_WAIT_KILLABLE_RECV,
         );
         if listener < 0 {
-            fail();
+            return false;
         }
         send_fd(sock, listener);
-        if install(f2, 0) < 0 {
-            fail();
-        }
-        let argv: [*const libc::c_char; 2] =
-            [c"task".as_ptr(), std::ptr::null()];
-        let envp: [*const libc::c_char; 1] = [std::ptr::null()];
-        libc::syscall(
-            libc::SYS_execveat,
-            elf,
-            c"".as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        );
-        fail()
+        install(f2, 0) >= 0
     }
 }
 

@@ -34,6 +34,8 @@ extern crate std;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_models;
 pub mod gpio;
 pub mod ice40;
 pub mod spi;

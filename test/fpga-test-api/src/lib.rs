@@ -4,7 +4,7 @@
 //! watchdog), so the runner is an ordinary task. In priority order:
 //!
 //! - `jefe` (0), the drivers (1), `fpga_mgr` (2): the system under test,
-//!   as in app.toml, the iCE40 driver built with `test-hang`.
+//!   as in app.toml, the iCE40 driver built with `test-hooks`.
 //! - `runner` (3): hands out case numbers, prints `test_<name> ... ok` or
 //!   `... FAILED (<why>)` and `N passed, M failed`, then shuts down. jefe
 //!   holds the suite when it faults (a failed assert is a panic) and tells
@@ -155,7 +155,7 @@ impl NamedImage {
 /// [`ClientOp::Result`] before any load finished.
 pub const NO_RESULT: u32 = u32::MAX;
 
-/// The iCE40 driver's test magics (`drv/ice40-spi`, feature `test-hang`):
+/// A driver's test magics (`drv/fpga-driver-server`, feature `test-hooks`):
 /// an image starting with one of them makes the driver misbehave.
 pub mod magic {
     /// `write_complete` never returns.

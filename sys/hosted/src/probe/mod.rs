@@ -8,14 +8,14 @@
 //! every peer is checked by its credentials (`SO_PEERCRED`: another uid
 //! is refused and logged), and nothing a client does can stop the
 //! kernel: connections are capped, and each is served without blocking
-//! and within bounds ([`connection`]).
+//! and within bounds (`debug_protocol::connection`, where the
+//! `probe_connection` fuzz target reaches it too).
 
-mod connection;
 pub mod requests;
 pub mod socket;
 
 use crate::log::{RateLimit, klog};
-use connection::{Closed, Connection};
+use debug_protocol::connection::{Closed, Connection};
 use rustix::event::epoll::{self, EventData, EventFlags};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd};

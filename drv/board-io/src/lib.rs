@@ -1,18 +1,32 @@
-//! What every FPGA driver task does the same way: drive and read GPIO
-//! pins, shift bytes through the SPI controller, stream a lease to it
-//! without copying, and announce itself to the manager.
+//! Board support for driver tasks: the `spi-controller` and `gpio`
+//! peripherals every FPGA board wires its devices to, as a task reaches
+//! them through the kernel's peripheral calls.
+//!
+//! - [`regs`]: the register maps, checked against the simulator's models
+//!   by this crate's tests;
+//! - [`Pin`]: one GPIO line, driven or read;
+//! - [`Spi`]: chip select, bit order, bytes from our memory, and a lease
+//!   streamed to the device in place.
 //!
 //! These are thin wrappers over the kernel's peripheral calls. A bad
 //! access (a register that does not exist, a reserved bit) is a driver
 //! bug that the kernel answers by faulting the task, so nothing here
 //! returns an error for it; the only failure a driver must expect at run
 //! time is a lease that went away, which [`Spi::stream_lease`] reports.
+//!
+//! Nothing here knows about FPGAs: the protocol a driver speaks to its
+//! manager is `drv/fpga-driver-server`'s, and what a device needs on its
+//! pins is each driver's own.
 
-use crate::DriverError;
-use crate::regs::{gpio, spi};
+#![no_std]
+#![deny(unsafe_code)]
+
+pub mod regs;
+
+use regs::{gpio, spi};
 use userlib::{
-    Generation, TaskId, sys_post, sys_read_register, sys_refresh_task_id,
-    sys_write_bulk, sys_write_bulk_from_lease, sys_write_register,
+    TaskId, sys_read_register, sys_write_bulk, sys_write_bulk_from_lease,
+    sys_write_register,
 };
 
 /// The most bytes one bulk-from-lease call moves. The kernel is
@@ -23,6 +37,11 @@ use userlib::{
 /// Linux's xilinx-spi uses 4 KiB strides, sized for SPI controller FIFOs
 /// that DMA does not have.
 pub const STREAM_CHUNK: u32 = 256 * 1024;
+
+/// A lease piece could not be read: a task in the lending chain stopped
+/// waiting (died, or was restarted). Earlier pieces reached the device.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct LeaseGone;
 
 /// One line of a `gpio` peripheral.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -89,8 +108,8 @@ impl Spi {
         sys_write_bulk(self.0, data);
     }
 
-    /// Shifts `len` bytes of lease `index` of `lender` (possibly a lease
-    /// forwarded to `lender`) straight to the device, in
+    /// Shifts bytes `offset..len` of lease `index` of `lender` (possibly a
+    /// lease forwarded to `lender`) straight to the device, in
     /// [`STREAM_CHUNK`] pieces. The kernel reads the original lender's
     /// memory in place, so the bitstream is never copied through us.
     ///
@@ -99,51 +118,22 @@ impl Spi {
     ///
     /// # Errors
     ///
-    /// [`DriverError::LeaseRevoked`] when a piece could not be read: a
-    /// task in the lending chain stopped waiting (died, or was
-    /// restarted). Earlier pieces have reached the device.
+    /// [`LeaseGone`] when a piece could not be read.
     pub fn stream_lease(
         self,
         lender: TaskId,
         index: usize,
-        len: usize,
-    ) -> Result<(), DriverError> {
-        let len =
-            u32::try_from(len).map_err(|_| DriverError::InvalidArgument)?;
-        let mut offset = 0;
-        while offset < len {
-            let n = STREAM_CHUNK.min(len - offset);
-            let rc =
-                sys_write_bulk_from_lease(self.0, lender, index, offset, n);
-            if rc != 0 {
-                return Err(DriverError::LeaseRevoked);
+        offset: u32,
+        len: u32,
+    ) -> Result<(), LeaseGone> {
+        let mut at = offset;
+        while at < len {
+            let n = STREAM_CHUNK.min(len - at);
+            if sys_write_bulk_from_lease(self.0, lender, index, at, n) != 0 {
+                return Err(LeaseGone);
             }
-            offset += n;
+            at += n;
         }
         Ok(())
     }
-}
-
-/// Tells the manager (task `index`) that this driver has started, by
-/// posting `mask` to it; returns what POST returned (0, or a dead code if
-/// the manager restarted between our lookup and the post, in which case
-/// we try once more with its new generation).
-///
-/// A notification rather than a message, because IPC only flows from
-/// less to more important tasks and drivers sit above the manager. POST
-/// is a capability: app.toml's `post-to` names the manager (the build
-/// script checks it).
-pub fn announce(index: usize, mask: u32) -> u32 {
-    let mut rc = 0;
-    for _ in 0..2 {
-        let manager = sys_refresh_task_id(TaskId::for_index_and_gen(
-            index,
-            Generation::ZERO,
-        ));
-        rc = sys_post(manager, mask);
-        if rc == 0 {
-            break;
-        }
-    }
-    rc
 }

@@ -1,5 +1,8 @@
 //! Misbehaviour on demand, for test images only (cargo feature
-//! `test-hang`, which only `test/fpga.toml` enables).
+//! `test-hooks`, which a driver enables through its own `test-hooks`
+//! feature and only `test/fpga.toml` turns on). It lives here, not in a
+//! driver, so production drivers carry no test code and every device
+//! family can be made to misbehave the same way.
 //!
 //! An image that begins with one of the 16-byte magic words below is
 //! loaded as if the magic were not there (the device never sees it), but
@@ -12,9 +15,8 @@
 //!   lease, so a test can kill the client while the driver holds its
 //!   forwarded lease.
 
-use drv_fpga_driver_api::driver::STREAM_CHUNK;
-use drv_fpga_driver_api::{DriverError, driver::Spi};
-use userlib::{TaskId, hl, sys_write_bulk_from_lease};
+use crate::LeaseData;
+use userlib::hl;
 
 /// Makes `write_complete` hang.
 pub const HANG_MAGIC: [u8; 16] = *b"LEASEHOLD:HANG\0\0";
@@ -37,12 +39,13 @@ pub enum Hook {
 impl Hook {
     /// Reads the magic, if any, from the start of a load's first `write`
     /// lease; returns the hook and how many bytes to skip.
-    pub fn from_lease(lender: TaskId, index: usize, len: usize) -> (Self, u32) {
+    fn from_lease(lease: LeaseData) -> (Self, u32) {
         let mut head = [0u8; 16];
-        if len < head.len() {
+        if lease.end < head.len() as u32 {
             return (Self::None, 0);
         }
-        let (rc, n) = userlib::sys_borrow_read(lender, index, 0, &mut head);
+        let (rc, n) =
+            userlib::sys_borrow_read(lease.lender, lease.index, 0, &mut head);
         if rc != 0 || n != head.len() {
             return (Self::None, 0);
         }
@@ -53,39 +56,29 @@ impl Hook {
         }
     }
 
-    /// Never returns.
-    pub fn hang() -> ! {
-        loop {
-            hl::sleep_for(1000);
+    /// Before a `write`: on a load's first, reads its magic; a slow load
+    /// dawdles on every write. Returns the offset to stream from.
+    pub(crate) fn before_write(
+        hook: &mut Option<Hook>,
+        lease: LeaseData,
+    ) -> u32 {
+        let (current, skip) = match *hook {
+            Some(current) => (current, 0),
+            None => Self::from_lease(lease),
+        };
+        *hook = Some(current);
+        if current == Hook::Slow {
+            hl::sleep_for(SLOW_MS);
         }
+        skip
     }
 
-    /// The slow write's pause.
-    pub fn dawdle() {
-        hl::sleep_for(SLOW_MS);
-    }
-}
-
-/// [`Spi::stream_lease`] from byte `skip` on.
-///
-/// # Errors
-///
-/// `LeaseRevoked` when a piece could not be read.
-pub fn stream_from(
-    spi: Spi,
-    lender: TaskId,
-    index: usize,
-    skip: u32,
-    len: usize,
-) -> Result<(), DriverError> {
-    let len = u32::try_from(len).map_err(|_| DriverError::InvalidArgument)?;
-    let mut offset = skip;
-    while offset < len {
-        let n = STREAM_CHUNK.min(len - offset);
-        if sys_write_bulk_from_lease(spi.0, lender, index, offset, n) != 0 {
-            return Err(DriverError::LeaseRevoked);
+    /// Before `write_complete`: a hanging load never returns.
+    pub(crate) fn before_complete(hook: Option<Hook>) {
+        if hook == Some(Hook::Hang) {
+            loop {
+                hl::sleep_for(1000);
+            }
         }
-        offset += n;
     }
-    Ok(())
 }

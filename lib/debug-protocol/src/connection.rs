@@ -8,7 +8,7 @@
 //! [`MAX_QUEUE`] pile up is cut off. The kernel's attention never waits
 //! for a client.
 
-use debug_protocol::wire::{MAX_LINE, MAX_QUEUE};
+use crate::wire::{MAX_LINE, MAX_QUEUE};
 use std::io::{ErrorKind, Read, Write};
 
 /// Why a connection ended.
@@ -50,7 +50,7 @@ pub struct Connection<S> {
 
 /// Bytes read per readiness event: a busy client waits its turn behind
 /// tasks and other clients instead of holding the loop.
-const READ_CHUNK: usize = 64 << 10;
+pub const READ_CHUNK: usize = 64 << 10;
 
 impl<S: Read + Write> Connection<S> {
     pub fn new(stream: S) -> Self {

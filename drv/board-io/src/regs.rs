@@ -1,4 +1,4 @@
-//! Register maps of the hosted board's `spi-controller` and `gpio`
+//! Register maps of the board's `spi-controller` and `gpio`
 //! peripherals, as the FPGA drivers program them.
 //!
 //! The models live in `sys/sim-devices` (a host crate, which a task cannot
