@@ -585,6 +585,79 @@ fn lease_table_past_the_end_of_ram_faults_at_its_base() {
     );
 }
 
+/// GET_TIMER answers 64-bit times as low and high words: the time now
+/// and the armed deadline, both past 2^32 ms, and the timer's bits.
+#[test]
+fn get_timer_answers_both_halves_of_now_and_the_deadline() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.platform.now = 0x1_0000_0005;
+    call(&mut k, 2, Sysnum::SetTimer, [1, 7, 2, 1 << 4, 0, 0, 0, 0]);
+    call(&mut k, 2, Sysnum::GetTimer, [0; 8]);
+    assert_eq!(&k.tasks[2].save.rets[..6], &[5, 1, 1, 7, 2, 1 << 4]);
+}
+
+/// REFRESH_TASK_ID names a task's current generation, whatever the
+/// generation it was asked about; the kernel's own id is out of range.
+#[test]
+fn refresh_task_id_answers_the_current_generation() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.fault(3, FaultInfo::Panic);
+    let current = k.task_id(3);
+    assert_ne!(current.generation(), Generation::ZERO);
+    let stale = TaskId::for_index_and_gen(3, Generation::ZERO);
+    call(
+        &mut k,
+        2,
+        Sysnum::RefreshTaskId,
+        [stale.0 as u32, 0, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(k.tasks[2].save.rets[0], current.0 as u32);
+    let kernel = TaskId::KERNEL.0 as u32;
+    call(
+        &mut k,
+        2,
+        Sysnum::RefreshTaskId,
+        [kernel, 0, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::SyscallUsage(UsageError::TaskOutOfRange))
+    );
+}
+
+/// A faulted task can still be posted to under its current name (its
+/// supervisor may want it to find the bits when it restarts), but not
+/// under the name it had before it died: that poster gets the dead code.
+#[test]
+fn post_to_a_faulted_task_needs_its_current_name() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let old = k.task_id(3);
+    k.fault(3, FaultInfo::Panic);
+    let current = k.task_id(3);
+    call(
+        &mut k,
+        0,
+        Sysnum::Post,
+        [old.0 as u32, 1 << 5, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        k.tasks[0].save.rets[0],
+        dead_response_code(current.generation())
+    );
+    assert_eq!(k.tasks[3].notifications(), 0);
+    call(
+        &mut k,
+        0,
+        Sysnum::Post,
+        [current.0 as u32, 1 << 5, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(k.tasks[0].save.rets[0], 0);
+    assert_eq!(k.tasks[3].notifications(), 1 << 5);
+}
+
 #[test]
 fn irq_fires_once_then_stays_pending_until_reenabled() {
     let (mut t, mut p, plat) = system();
