@@ -176,8 +176,8 @@ impl Board {
     fn after_event(&mut self) {
         // Device interrupts the event raised, then what time alone did
         // to the models' pins (INIT_B rising after housecleaning). An
-        // image without peripherals skips this (the count is a constant).
-        if PERIPHERAL_COUNT > 0 {
+        // image without peripherals skips this (the table is a constant).
+        if !PERIPHERALS.is_empty() {
             self.route_irqs();
             let now_us = self.kernel.platform.now_us();
             self.kernel.platform.devices.advance(now_us);
