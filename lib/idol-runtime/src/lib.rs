@@ -30,6 +30,10 @@ pub use op_counters::{
 };
 
 pub use counters::Count;
+pub use idol_runtime_derive::ErrorCode;
+
+// `#[derive(ErrorCode)]` names `::idol_runtime`, also in this crate's tests.
+extern crate self as idol_runtime;
 pub use dispatch::{
     LeaseAccess, LeaseSpec, NotificationHandler, Reply, Server, ServerOp,
     caller_allowed, check_lease, check_leases, check_message, dispatch,
@@ -104,8 +108,9 @@ pub struct ServerDeath;
 /// (Hubris's clients panic there unless the type decodes dead codes).
 /// Idempotent ops do not need it; they are resent.
 ///
-/// Implement it by hand, returning the variant your error enum reserves
-/// for this:
+/// `#[derive(ErrorCode)]` implements it for the variant marked
+/// `#[error_code(server_death)]`; by hand, return the variant your error
+/// enum reserves for this:
 ///
 /// ```
 /// # use idol_runtime::ServerDeathError;
@@ -262,6 +267,31 @@ mod tests {
             f.map_runtime(u16::from),
             RequestError::Fail(ClientError::WentAway)
         );
+    }
+
+    #[derive(Copy, Clone, Debug, Eq, PartialEq, ErrorCode)]
+    #[repr(u32)]
+    enum Sample {
+        First = 1,
+        Seventh = 7,
+        #[error_code(server_death)]
+        Died = 0xFFFF,
+    }
+
+    #[test]
+    fn error_code_derive_lists_converts_and_reports_death() {
+        assert_eq!(Sample::ALL, [Sample::First, Sample::Seventh, Sample::Died]);
+        for e in Sample::ALL {
+            assert_eq!(Sample::try_from(u32::from(e)), Ok(e));
+            assert_eq!(Sample::try_from(u16::from(e)), Ok(e));
+        }
+        assert_eq!(u16::from(Sample::Died), 0xFFFF);
+        for code in [0u32, 2, 6, 8, 0x1_0000, 0x1_FFFF, u32::MAX] {
+            assert_eq!(Sample::try_from(code), Err(()), "{code:#x}");
+        }
+        assert_eq!(Sample::server_death(), Sample::Died);
+        let e: RequestError<Sample> = Sample::Seventh.into();
+        assert_eq!(u32::from(e), 7);
     }
 
     #[test]

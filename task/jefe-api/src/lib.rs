@@ -79,7 +79,9 @@ impl TryFrom<u8> for Disposition {
 
 /// Why a jefe op failed. Codes start at 1 and fit a `u16`, so they
 /// cannot collide with `ClientError` or dead codes.
-#[derive(Copy, Clone, Debug, Eq, PartialEq, counters::Count)]
+#[derive(
+    Copy, Clone, Debug, Eq, PartialEq, counters::Count, idol_runtime::ErrorCode,
+)]
 #[repr(u32)]
 pub enum JefeError {
     /// The task index is past the end of the task table.
@@ -89,35 +91,10 @@ pub enum JefeError {
     /// Jefe restarted during the call, so we cannot know whether it acted.
     /// (Jefe restarting means the system is being reset; in practice a
     /// caller only sees this in tests that restart jefe on purpose.)
+    #[error_code(server_death)]
     ServerRestarted = 3,
     /// The kernel could not write the dump file (its log says why).
     DumpFailed = 4,
-}
-
-impl From<JefeError> for u16 {
-    fn from(e: JefeError) -> u16 {
-        e as u16
-    }
-}
-
-impl TryFrom<u32> for JefeError {
-    type Error = ();
-
-    fn try_from(code: u32) -> Result<Self, ()> {
-        match code {
-            1 => Ok(Self::BadTaskIndex),
-            2 => Ok(Self::IllegalTask),
-            3 => Ok(Self::ServerRestarted),
-            4 => Ok(Self::DumpFailed),
-            _ => Err(()),
-        }
-    }
-}
-
-impl idol_runtime::ServerDeathError for JefeError {
-    fn server_death() -> Self {
-        Self::ServerRestarted
-    }
 }
 
 /// A request a debugger writes into `JEFE_EXTERNAL_REQUEST` (with the task
@@ -225,7 +202,7 @@ mod tests {
         ] {
             assert_eq!(JefeError::try_from(u32::from(u16::from(e))), Ok(e));
         }
-        assert!(JefeError::try_from(0).is_err());
+        assert!(JefeError::try_from(0u32).is_err());
         assert_eq!(ExternalRequest::Start as u32, 1);
         assert_eq!(ExternalRequest::Hold as u32, 2);
         assert_eq!(ExternalRequest::Release as u32, 3);

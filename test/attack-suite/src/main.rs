@@ -13,7 +13,8 @@
 #![no_main]
 
 use attack_api::*;
-use test_api::{RunnerOp, tasks};
+use test_api::{SuiteRunner, tasks};
+use test_harness::{expect_eq, test_cases};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
@@ -21,25 +22,6 @@ task_slot!(SRV, srv);
 task_slot!(FAR, far);
 
 include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
-
-/// Fails the case unless `found == expected`, saying both.
-macro_rules! expect_eq {
-    ($found:expr, $expected:expr $(,)?) => {
-        match (&$found, &$expected) {
-            (found, expected) => {
-                if found != expected {
-                    panic!("expected {:?}, found {:?}", expected, found);
-                }
-            }
-        }
-    };
-}
-
-macro_rules! test_cases {
-    ($($name:ident),* $(,)?) => {
-        static TESTS: &[(&str, fn())] = &[$((stringify!($name), $name)),*];
-    };
-}
 
 test_cases! {
     test_lease_table_rewrite,
@@ -74,46 +56,7 @@ test_cases! {
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let total = TESTS.len() as u32;
-    loop {
-        let i = runner(RunnerOp::NextCase, &[total]);
-        let Some(&(name, case)) = TESTS.get(i as usize) else {
-            runner(RunnerOp::TestComplete, &[total]);
-            loop {
-                sys_recv_notification(0);
-            }
-        };
-        let mut msg = [0u8; 4 + 64];
-        msg[..4].copy_from_slice(&i.to_le_bytes());
-        let n = name.len().min(64);
-        msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
-        sys_send(
-            RUNNER.get_task_id(),
-            RunnerOp::TestStart as u16,
-            &msg[..4 + n],
-            &mut [],
-            &[],
-        );
-        case();
-        runner(RunnerOp::TestResult, &[i]);
-    }
-}
-
-#[track_caller]
-fn runner(op: RunnerOp, args: &[u32]) -> u32 {
-    let mut msg = [0u8; 16];
-    let mut r = [0u8; 4];
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        op as u16,
-        words(&mut msg, args),
-        &mut r,
-        &[],
-    );
-    if rc != 0 {
-        panic!("runner {op:?}: response code {rc:#x}");
-    }
-    u32::from_le_bytes(r)
+    test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, || {})
 }
 
 // ---------------------------------------------------------------------

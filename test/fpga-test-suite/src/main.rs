@@ -28,6 +28,7 @@ use drv_fpga_api::{
 use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T, XC7A50T};
 use fpga_test_api::*;
 use task_jefe_api::{Disposition, Jefe};
+use test_harness::{expect, expect_eq, test_cases};
 use userlib::*;
 use zerocopy::FromBytes;
 
@@ -36,39 +37,9 @@ task_slot!(CLIENT, client);
 task_slot!(FPGA_MGR, fpga_mgr);
 task_slot!(JEFE, jefe);
 
-/// Fails the case unless `found == expected`, saying both.
-macro_rules! expect_eq {
-    ($found:expr, $expected:expr $(,)?) => {
-        match (&$found, &$expected) {
-            (found, expected) => {
-                if found != expected {
-                    panic!("expected {:?}, found {:?}", expected, found);
-                }
-            }
-        }
-    };
-}
-
-/// Fails the case unless `cond`, with a message.
-macro_rules! expect {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            panic!($($msg)+);
-        }
-    };
-}
-
 // After the macros: the cases in this module use them.
 mod images;
 use images::*;
-
-/// Builds the case table: each case with its name as the runner prints it.
-macro_rules! test_cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in the order they run.
-        static TESTS: &[(&str, fn())] = &[$((stringify!($name), $name)),*];
-    };
-}
 
 test_cases! {
     fpga_mgr_test_get,
@@ -108,36 +79,7 @@ test_cases! {
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let total = TESTS.len() as u32;
-    loop {
-        let i = runner(RunnerOp::NextCase, &[]);
-        let Some(&(name, case)) = TESTS.get(i as usize) else {
-            runner(RunnerOp::Done, &[total]);
-            loop {
-                sys_recv_notification(0);
-            }
-        };
-        announce(i, name);
-        prepare();
-        case();
-        runner(RunnerOp::Pass, &[i]);
-    }
-}
-
-/// Tells the runner case `index`, named `name`, starts now.
-fn announce(index: u32, name: &str) {
-    let mut msg = [0u8; 4 + MAX_TEXT];
-    msg[..4].copy_from_slice(&index.to_le_bytes());
-    let n = name.len().min(MAX_TEXT);
-    msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        RunnerOp::Start as u16,
-        &msg[..4 + n],
-        &mut [],
-        &[],
-    );
-    expect_eq!(rc, 0);
+    test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, prepare)
 }
 
 /// Undoes what a failed case may have left: drivers held, bridges
@@ -185,22 +127,6 @@ fn me() -> TaskId {
         tasks::SUITE,
         Generation::ZERO,
     ))
-}
-
-/// Asks the runner for `op(args)`; its one-word answer, or 0.
-#[track_caller]
-fn runner(op: RunnerOp, args: &[u32]) -> u32 {
-    let mut msg = [0u8; 16];
-    let mut r = [0u8; 4];
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        op as u16,
-        words(&mut msg, args),
-        &mut r,
-        &[],
-    );
-    expect_eq!(rc, 0);
-    u32::from_le_bytes(r)
 }
 
 /// Asks the client helper for `op(args)`; its one-word answer.

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 
 /// Why an `IdolTest` op failed. Codes from 1, fitting a `u16`. Counted by
 /// variant in the server's outcome counters.
-#[derive(Copy, Clone, Debug, Eq, PartialEq, counters::Count)]
+#[derive(
+    Copy, Clone, Debug, Eq, PartialEq, counters::Count, idol_runtime::ErrorCode,
+)]
 #[repr(u16)]
 pub enum IdolTestError {
     /// Hubris's; never returned.
@@ -32,32 +34,8 @@ pub enum IdolTestError {
     YouAskedForThis = 2,
     /// The server died during the call (a non-idempotent op cannot know
     /// whether it took effect).
+    #[error_code(server_death)]
     ServerRestarted = 3,
-}
-
-impl TryFrom<u32> for IdolTestError {
-    type Error = ();
-
-    fn try_from(code: u32) -> Result<Self, ()> {
-        match code {
-            1 => Ok(Self::UhOh),
-            2 => Ok(Self::YouAskedForThis),
-            3 => Ok(Self::ServerRestarted),
-            _ => Err(()),
-        }
-    }
-}
-
-impl From<IdolTestError> for u16 {
-    fn from(e: IdolTestError) -> u16 {
-        e as u16
-    }
-}
-
-impl idol_runtime::ServerDeathError for IdolTestError {
-    fn server_death() -> Self {
-        Self::ServerRestarted
-    }
 }
 
 /// Hubris's `FancyTestType`, sent with Ssmarshal.

@@ -12,34 +12,14 @@
 #![no_std]
 #![no_main]
 
-use test_api::{RunnerOp, word, words};
+use test_api::{SuiteRunner, word};
+use test_harness::{expect_eq, test_cases};
 use test_idol_api::*;
 use userlib::*;
 
 task_slot!(RUNNER, runner);
 task_slot!(IDOL, idol);
 task_slot!(HELPER, helper);
-
-/// Fails the case unless `found == expected`, saying both.
-macro_rules! expect_eq {
-    ($found:expr, $expected:expr $(,)?) => {
-        match (&$found, &$expected) {
-            (found, expected) => {
-                if found != expected {
-                    panic!("expected {:?}, found {:?}", expected, found);
-                }
-            }
-        }
-    };
-}
-
-/// Builds the case table: each case with its name as the runner prints it.
-macro_rules! test_cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in the order they run.
-        static TESTS: &[(&str, fn())] = &[$((stringify!($name), $name)),*];
-    };
-}
 
 test_cases! {
     test_idol_basic,
@@ -69,54 +49,7 @@ test_cases! {
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let total = TESTS.len() as u32;
-    loop {
-        let i = runner(RunnerOp::NextCase, &[total]);
-        let Some(&(name, case)) = TESTS.get(i as usize) else {
-            // The runner prints the summary and shuts down; no reply.
-            runner(RunnerOp::TestComplete, &[total]);
-            loop {
-                sys_recv_notification(0);
-            }
-        };
-        announce(i, name);
-        case();
-        runner(RunnerOp::TestResult, &[i]);
-    }
-}
-
-/// Tells the runner case `index`, named `name`, starts now.
-fn announce(index: u32, name: &str) {
-    let mut msg = [0u8; 4 + 64];
-    msg[..4].copy_from_slice(&index.to_le_bytes());
-    let n = name.len().min(64);
-    msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        RunnerOp::TestStart as u16,
-        &msg[..4 + n],
-        &mut [],
-        &[],
-    );
-    expect_eq!(rc, 0);
-}
-
-/// Asks the runner for `op(args)` and returns its one-word answer.
-#[track_caller]
-fn runner(op: RunnerOp, args: &[u32]) -> u32 {
-    let mut msg = [0u8; 16];
-    let mut r = [0u8; 4];
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        op as u16,
-        words(&mut msg, args),
-        &mut r,
-        &[],
-    );
-    if rc != 0 {
-        panic!("runner {op:?}: response code {rc:#x}");
-    }
-    u32::from_le_bytes(r)
+    test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, || {})
 }
 
 // ---------------------------------------------------------------------

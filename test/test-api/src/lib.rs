@@ -333,3 +333,38 @@ pub fn poll_notifications(mask: u32, poke: u32) -> u32 {
     sys_set_timer(Some(now), poke);
     sys_recv_notification(mask | poke) & !poke & mask
 }
+
+/// This image's runner as the suite's harness drives it; `task` names it
+/// (a suite's `RUNNER` slot).
+pub struct SuiteRunner(pub fn() -> TaskId);
+
+impl test_harness::Runner for SuiteRunner {
+    fn next_case(&self, total: u32) -> u32 {
+        test_harness::call_word((self.0)(), RunnerOp::NextCase as u16, &[total])
+    }
+
+    fn start(&self, index: u32, name: &str) {
+        test_harness::send_start(
+            (self.0)(),
+            RunnerOp::TestStart as u16,
+            index,
+            name,
+        );
+    }
+
+    fn passed(&self, index: u32) {
+        test_harness::call_word(
+            (self.0)(),
+            RunnerOp::TestResult as u16,
+            &[index],
+        );
+    }
+
+    fn complete(&self, total: u32) {
+        test_harness::call_word(
+            (self.0)(),
+            RunnerOp::TestComplete as u16,
+            &[total],
+        );
+    }
+}

@@ -19,6 +19,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use test_api::*;
+use test_harness::{expect_eq, test_cases};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
@@ -27,27 +28,6 @@ include!(concat!(env!("OUT_DIR"), "/peripherals.rs"));
 task_slot!(RUNNER, runner);
 task_slot!(ASSIST, assist);
 task_slot!(FORWARD, forward);
-
-/// Fails the case unless `found == expected`, saying both.
-macro_rules! expect_eq {
-    ($found:expr, $expected:expr $(,)?) => {
-        match (&$found, &$expected) {
-            (found, expected) => {
-                if found != expected {
-                    panic!("expected {:?}, found {:?}", expected, found);
-                }
-            }
-        }
-    };
-}
-
-/// Builds the case table: each case with its name as the runner prints it.
-macro_rules! test_cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in the order they run.
-        static TESTS: &[(&str, fn())] = &[$((stringify!($name), $name)),*];
-    };
-}
 
 #[cfg(target_arch = "x86_64")]
 test_cases! {
@@ -157,36 +137,7 @@ test_cases! {
 
 #[unsafe(export_name = "main")]
 fn main() -> ! {
-    let total = TESTS.len() as u32;
-    loop {
-        let i = runner(RunnerOp::NextCase, &[total]);
-        let Some(&(name, case)) = TESTS.get(i as usize) else {
-            // The runner prints the summary and shuts down; no reply.
-            runner(RunnerOp::TestComplete, &[total]);
-            loop {
-                sys_recv_notification(0);
-            }
-        };
-        announce(i, name);
-        case();
-        runner(RunnerOp::TestResult, &[i]);
-    }
-}
-
-/// Tells the runner case `index`, named `name`, starts now.
-fn announce(index: u32, name: &str) {
-    let mut msg = [0u8; 4 + 64];
-    msg[..4].copy_from_slice(&index.to_le_bytes());
-    let n = name.len().min(64);
-    msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
-    let (rc, _) = sys_send(
-        RUNNER.get_task_id(),
-        RunnerOp::TestStart as u16,
-        &msg[..4 + n],
-        &mut [],
-        &[],
-    );
-    expect_eq!(rc, 0);
+    test_harness::run(&SuiteRunner(|| RUNNER.get_task_id()), TESTS, || {})
 }
 
 // ---------------------------------------------------------------------
@@ -206,12 +157,7 @@ fn call(to: TaskId, op: u16, args: &[u32], reply: &mut [u8]) -> (u32, usize) {
 /// operations that answer nothing).
 #[track_caller]
 fn runner(op: RunnerOp, args: &[u32]) -> u32 {
-    let mut r = [0u8; 4];
-    let (rc, _) = call(RUNNER.get_task_id(), op as u16, args, &mut r);
-    if rc != 0 {
-        panic!("runner {op:?}: response code {rc:#x}");
-    }
-    u32::from_le_bytes(r)
+    test_harness::call_word(RUNNER.get_task_id(), op as u16, args)
 }
 
 /// Asks the assistant for `op(args)`, which must succeed with one word.

@@ -1,0 +1,120 @@
+//! The in-system test harness: what every suite task does the same way.
+//!
+//! A system test image has a runner (the supervisor, which never SENDs, so
+//! a case that hangs or faults cannot take it down) and a suite (the
+//! cases). The suite asks the runner for the next case, says which case
+//! starts, runs it, and says it passed; a case fails by faulting (a panic
+//! from [`expect_eq!`] or [`expect!`], or a real fault), which the runner
+//! sees as its supervisor and reports. This crate holds the suite's side:
+//! [`test_cases!`] builds the case table, [`run`] is the suite's `main`
+//! loop over a [`Runner`], and the expect macros fail a case with both
+//! values.
+//!
+//! Each image's protocol crate (`test-api`, `fpga-test-api`) implements
+//! [`Runner`] for its runner's message numbers; the loop is written once.
+
+#![no_std]
+
+use userlib::{TaskId, sys_recv_notification, sys_send};
+
+/// One case: its name as the runner prints it, and the function.
+pub type Case = (&'static str, fn());
+
+/// How a suite talks to its runner.
+pub trait Runner {
+    /// The index of the case to run next; `total` or more when all ran.
+    fn next_case(&self, total: u32) -> u32;
+    /// Case `index`, named `name`, starts now.
+    fn start(&self, index: u32, name: &str);
+    /// Case `index` returned, i.e. passed.
+    fn passed(&self, index: u32);
+    /// Every case ran: the runner prints the summary and shuts the system
+    /// down; it never replies.
+    fn complete(&self, total: u32);
+}
+
+/// The suite's `main`: runs the cases the runner hands out, `before_each`
+/// first (to undo what a failed case may have left), until none is left.
+pub fn run(runner: &impl Runner, cases: &[Case], before_each: fn()) -> ! {
+    let total = u32::try_from(cases.len()).unwrap_or(u32::MAX);
+    loop {
+        let i = runner.next_case(total);
+        let Some(&(name, case)) = cases.get(i as usize) else {
+            runner.complete(total);
+            loop {
+                sys_recv_notification(0);
+            }
+        };
+        runner.start(i, name);
+        before_each();
+        case();
+        runner.passed(i);
+    }
+}
+
+/// The longest case name a start message carries.
+pub const MAX_NAME: usize = 64;
+
+/// Sends a start message to `runner` as `op`: the case index, then its
+/// name (cut at [`MAX_NAME`] bytes). Fails the case on any answer but 0.
+#[track_caller]
+pub fn send_start(runner: TaskId, op: u16, index: u32, name: &str) {
+    let mut msg = [0u8; 4 + MAX_NAME];
+    msg[..4].copy_from_slice(&index.to_le_bytes());
+    let n = name.len().min(MAX_NAME);
+    msg[4..4 + n].copy_from_slice(&name.as_bytes()[..n]);
+    let (rc, _) = sys_send(runner, op, &msg[..4 + n], &mut [], &[]);
+    expect_eq!(rc, 0);
+}
+
+/// Sends `op(args)` (little-endian words, at most four) to `to`; its
+/// one-word answer (0 for an empty one). Fails the case on any response
+/// code but 0.
+#[track_caller]
+pub fn call_word(to: TaskId, op: u16, args: &[u32]) -> u32 {
+    let mut msg = [0u8; 16];
+    let n = (args.len() * 4).min(msg.len());
+    for (c, w) in msg[..n].chunks_exact_mut(4).zip(args) {
+        c.copy_from_slice(&w.to_le_bytes());
+    }
+    let mut r = [0u8; 4];
+    let (rc, _) = sys_send(to, op, &msg[..n], &mut r, &[]);
+    if rc != 0 {
+        panic!("op {op}: response code {rc:#x}");
+    }
+    u32::from_le_bytes(r)
+}
+
+/// Fails the case unless `found == expected`, saying both.
+#[macro_export]
+macro_rules! expect_eq {
+    ($found:expr, $expected:expr $(,)?) => {
+        match (&$found, &$expected) {
+            (found, expected) => {
+                if found != expected {
+                    panic!("expected {:?}, found {:?}", expected, found);
+                }
+            }
+        }
+    };
+}
+
+/// Fails the case unless `cond`, with a message.
+#[macro_export]
+macro_rules! expect {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            panic!($($msg)+);
+        }
+    };
+}
+
+/// Builds the case table `TESTS`: each case with its name as the runner
+/// prints it, in the order they run.
+#[macro_export]
+macro_rules! test_cases {
+    ($($name:ident),* $(,)?) => {
+        /// Every case, in the order they run.
+        static TESTS: &[$crate::Case] = &[$((stringify!($name), $name)),*];
+    };
+}
