@@ -658,6 +658,19 @@ fn post_to_a_faulted_task_needs_its_current_name() {
     assert_eq!(k.tasks[3].notifications(), 1 << 5);
 }
 
+/// What a debugger's dump shows of a task's timer: the armed deadline
+/// and its bits, and nothing once disarmed; and the table's size.
+#[test]
+fn a_task_reports_its_timer_and_the_table_its_size() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    call(&mut k, 2, Sysnum::SetTimer, [1, 300, 0, 1 << 4, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].timer(), (Some(300), 1 << 4));
+    call(&mut k, 2, Sysnum::SetTimer, [0, 0, 0, 1 << 5, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].timer(), (None, 1 << 5));
+    assert_eq!((k.tasks.len(), k.tasks.is_empty()), (4, false));
+}
+
 #[test]
 fn irq_fires_once_then_stays_pending_until_reenabled() {
     let (mut t, mut p, plat) = system();
