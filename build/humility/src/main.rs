@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
+use humility::output::Format;
 use humility::{
-    Options, Session, fpga, hiffy, info, jefe, memory, tasks, vars,
+    Options, Session, fpga, gdb, hiffy, info, jefe, memory, tasks, vars,
 };
 
 /// A Humility-style debugger for Leasehold images, live or from a dump.
@@ -44,6 +45,9 @@ enum Command {
         stack: bool,
         /// Only this task.
         task: Option<String>,
+        /// Output: text, or json/csv records for scripts (the table only).
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
     },
     /// Shows a task's registers (at its fault, for a faulted task).
     Registers {
@@ -85,6 +89,16 @@ enum Command {
         /// The value (0x... or decimal).
         value: String,
     },
+    /// Serves GDB's remote protocol on a loopback port, through the
+    /// probe: every task a thread, breakpoints hold only their task.
+    Gdb {
+        /// Hold this task from attach until the first `continue` (and
+        /// on Ctrl-C), and make its ELF GDB's main file.
+        task: Option<String>,
+        /// The TCP port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Shows the image's configuration (works without a system).
     Manifest,
     /// Shows each task's memory ranges and peripheral grants.
@@ -105,13 +119,26 @@ enum Command {
     Ringbuf {
         /// A substring of the task name or the buffer's path.
         filter: Option<String>,
+        /// Per buffer and payload variant: entries and records held, and
+        /// (counted buffers) records ever.
+        #[arg(long)]
+        totals: bool,
+        /// Output: text, or json/csv records for scripts.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
     },
-    /// Prints counters; `counters ipc` prints idol's per-op counters.
+    /// Prints counters; `counters ipc` prints idol's per-op counters,
+    /// `counters list` every counter's name (no system needed).
     Counters {
-        /// `ipc`, or a substring of the task name or the static's path.
+        /// `ipc`, `list`, or a substring of the task name or the
+        /// static's path.
         filter: Option<String>,
-        /// With `ipc`: a substring of the task name or the static's path.
+        /// With `ipc` or `list`: a substring of the task name or the
+        /// static's path.
         more: Option<String>,
+        /// Output: text, or json/csv records for scripts.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
     },
     /// Lists IPC interfaces, or calls an op through the hiffy task.
     Hiffy {
@@ -338,13 +365,43 @@ fn run(args: Args) -> Result<String> {
     let mut session = Session::open(&opts)?;
     match args.command {
         Command::Manifest => Ok(info::manifest(&session.archive)),
+        Command::Gdb { task, port } => {
+            let focus = match &task {
+                Some(t) => Some(usize::from(session.archive.task(t)?.index)),
+                None => None,
+            };
+            let (archive, target) = session.parts()?;
+            let probe = target.live("gdb")?;
+            let dir = gdb::ScratchDir::new()?;
+            let reason =
+                gdb::run(archive, probe, focus, port, dir.path(), |line| {
+                    println!("{line}");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                })?;
+            Ok(format!("humility: GDB session ended ({reason:?})\n"))
+        }
         Command::Map => Ok(info::map(&session.archive)),
         Command::Tasks {
             verbose,
             stack,
             task,
+            output,
         } => {
+            if output != Format::Text && (verbose || stack) {
+                bail!(
+                    "-o {output:?} gives the task table only; -v and -s are \
+                     text"
+                );
+            }
             let (archive, target) = session.parts()?;
+            if output != Format::Text {
+                return tasks::task_records(
+                    archive,
+                    target,
+                    task.as_deref(),
+                    output,
+                );
+            }
             let show = tasks::Show { verbose, stack };
             tasks::tasks(archive, target, show, task.as_deref())
         }
@@ -413,17 +470,36 @@ fn run(args: Args) -> Result<String> {
             let (archive, target) = session.parts()?;
             vars::readvar(archive, target, task, &name)
         }
-        Command::Ringbuf { filter } => {
+        Command::Ringbuf {
+            filter,
+            totals,
+            output,
+        } => {
             let (archive, target) = session.parts()?;
-            vars::ringbuf(archive, target, filter.as_deref())
+            if totals {
+                vars::ringbuf_totals(archive, target, filter.as_deref(), output)
+            } else {
+                vars::ringbuf(archive, target, filter.as_deref(), output)
+            }
         }
-        Command::Counters { filter, more } => {
+        Command::Counters {
+            filter,
+            more,
+            output,
+        } => {
+            if filter.as_deref() == Some("list") {
+                return vars::counters_list(
+                    &session.archive,
+                    more.as_deref(),
+                    output,
+                );
+            }
             let (archive, target) = session.parts()?;
             match filter.as_deref() {
                 Some("ipc") => {
-                    vars::counters_ipc(archive, target, more.as_deref())
+                    vars::counters_ipc(archive, target, more.as_deref(), output)
                 }
-                f => vars::counters(archive, target, f),
+                f => vars::counters(archive, target, f, output),
             }
         }
         Command::Hiffy {

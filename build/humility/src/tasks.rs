@@ -12,8 +12,10 @@ use std::fmt::Write as _;
 
 use abi::{FaultInfo, FaultSource, SchedState, TaskId, TaskState};
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::archive::Archive;
+use crate::output::Format;
 use crate::target::{Target, TaskRow};
 
 /// What `tasks` shows besides the table.
@@ -52,14 +54,7 @@ pub fn tasks(
         "ID", "TASK", "GEN", "PRI"
     );
     for row in rows.iter().filter(|r| only.is_none_or(|o| o == r.index)) {
-        let state = row.decode_state()?;
-        let mut text = match (&state, panic_message(archive, target, row)) {
-            (TaskState::Faulted { original_state, .. }, Some(msg)) => format!(
-                "FAULT: panicked: {msg} (was: {})",
-                sched_string(archive, original_state, row, now)
-            ),
-            _ => state_string(archive, &state, row, now),
-        };
+        let mut text = state_text(archive, target, row, now)?;
         if let Ok(u) = crate::memory::task_stack_use(archive, target, row.index)
             && u.near_overflow()
         {
@@ -82,6 +77,90 @@ pub fn tasks(
         }
     }
     Ok(out)
+}
+
+/// The STATE column: the state, with a panicked task's message.
+fn state_text(
+    archive: &Archive,
+    target: &mut Target,
+    row: &TaskRow,
+    now: u64,
+) -> Result<String> {
+    let state = row.decode_state()?;
+    Ok(match (&state, panic_message(archive, target, row)) {
+        (TaskState::Faulted { original_state, .. }, Some(msg)) => format!(
+            "FAULT: panicked: {msg} (was: {})",
+            sched_string(archive, original_state, row, now)
+        ),
+        _ => state_string(archive, &state, row, now),
+    })
+}
+
+/// One task, as `tasks -o json|csv` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskRecord {
+    pub index: usize,
+    pub name: String,
+    pub generation: u8,
+    pub priority: u8,
+    /// As the table's STATE column (without the stack warning, which
+    /// `stack_used` and `stack_size` carry).
+    pub state: String,
+    pub faulted: bool,
+    pub syscalls: u64,
+    /// Pending notification bits.
+    pub notifications: u32,
+    /// The timer's deadline, ms since boot.
+    pub timer: Option<u64>,
+    pub ram_base: u32,
+    pub ram_size: u32,
+    pub flash_base: u32,
+    pub flash_size: u32,
+    /// The deepest the stack has been, in bytes (from its paint).
+    pub stack_used: Option<u64>,
+    pub stack_size: Option<u64>,
+}
+
+/// `tasks -o json|csv [TASK]`: the table as records.
+///
+/// # Errors
+///
+/// As [`tasks`].
+pub fn task_records(
+    archive: &Archive,
+    target: &mut Target,
+    only: Option<&str>,
+    format: Format,
+) -> Result<String> {
+    let only = match only {
+        Some(name) => Some(usize::from(archive.task(name)?.index)),
+        None => None,
+    };
+    let rows = target.tasks()?;
+    let now = target.uptime_ms();
+    let mut records = Vec::new();
+    for row in rows.iter().filter(|r| only.is_none_or(|o| o == r.index)) {
+        let state = state_text(archive, target, row, now)?;
+        let stack = crate::memory::task_stack_use(archive, target, row.index);
+        records.push(TaskRecord {
+            index: row.index,
+            name: row.name.clone(),
+            generation: row.generation,
+            priority: row.priority,
+            faulted: matches!(row.decode_state()?, TaskState::Faulted { .. }),
+            state,
+            syscalls: row.syscalls,
+            notifications: row.notifications,
+            timer: row.timer,
+            ram_base: row.ram.base,
+            ram_size: row.ram.size,
+            flash_base: row.flash.base,
+            flash_size: row.flash.size,
+            stack_used: stack.as_ref().ok().map(|u| u.used),
+            stack_size: stack.as_ref().ok().map(|u| u.size),
+        });
+    }
+    crate::output::render(format, &records)
 }
 
 /// Registers (`-v`) and the stack trace (`-s`) of one task, or why they

@@ -3,13 +3,14 @@
 //! states by `test/debug-tasks`: `deep` waits at the bottom of a
 //! recursion, `nullread` faulted reading address 0, `panicker` panicked,
 //! `waiter` waits in `sys_recv_open` and owns the statics `KNOWN` (flash)
-//! and `COUNTER` (RAM).
+//! and `COUNTER` (RAM); `ticker` and `metronome` count `TICKS` every
+//! 10 ms (in `tick` and `beat`), for `humility gdb`'s breakpoints.
 //!
 //! Each test boots its own kernel with a private probe socket and dump
 //! directory, waits until every task has reached its state (never a
 //! sleep standing in for that), and runs the real `humility` binary.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -345,7 +346,7 @@ fn test_stack_traces_name_the_right_functions_live_and_on_dumps() {
     for name in ["jefe", "deep", "nullread", "panicker", "waiter", "idle"] {
         assert!(!row(&all, name).is_empty(), "{all}");
     }
-    assert_eq!(all.matches(" _start\n").count(), 6, "{all}");
+    assert_eq!(all.matches(" _start\n").count(), 8, "{all}");
 }
 
 #[test]
@@ -498,6 +499,15 @@ fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
             r#"{"op":"write","task":4,"address":268435456,"data":"00"}"#,
             "not in task",
         ),
+        (r#"{"op":"halt","task":99}"#, "no task 99"),
+        (r#"{"op":"halt","task":2}"#, "not running"),
+        (r#"{"op":"step","task":4}"#, "not held"),
+        (r#"{"op":"release","task":99}"#, "no task 99"),
+        (
+            r#"{"op":"breakpoint","address":16,"set":true}"#,
+            "not in any task's flash",
+        ),
+        (r#"{"op":"breakpoint","address":16}"#, "bad request"),
     ] {
         let answer = sys.raw(request);
         assert!(
@@ -544,9 +554,17 @@ fn short(name: &str) -> String {
 /// function name).
 fn gdb_frames(bt: &str, lwp: usize) -> Vec<(u64, String)> {
     let head = format!("(LWP {lwp}):");
-    bt.lines()
-        .skip_while(|l| !(l.starts_with("Thread ") && l.ends_with(&head)))
-        .skip(1)
+    bt_frames(
+        bt.lines()
+            .skip_while(|l| !(l.starts_with("Thread ") && l.ends_with(&head)))
+            .skip(1),
+    )
+}
+
+/// The caller frames of one `bt`, as [`gdb_frames`].
+fn bt_frames<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(u64, String)> {
+    lines
+        .skip_while(|l| !l.starts_with('#'))
         .take_while(|l| l.starts_with('#'))
         .filter(|l| !l.starts_with("#0 "))
         .filter_map(|l| {
@@ -599,6 +617,410 @@ fn test_gdb_opens_core_dumps_and_sees_the_frames_tasks_s_sees() {
     }
 }
 
+/// humility's frames of `tasks -s` output from #1 up to `main` (where
+/// GDB stops), as (pc, short name of the outermost function).
+fn caller_frames(tasks_s: &str) -> Vec<(u64, String)> {
+    let trace = frames(tasks_s);
+    let mut ours = Vec::new();
+    for n in 1.. {
+        let f = functions_of(&trace, n);
+        let Some(outer) = f.last() else { break };
+        let pc = trace.iter().find(|t| t.0 == n).unwrap().1;
+        ours.push((pc, short(outer)));
+        if short(outer) == "main" {
+            break;
+        }
+    }
+    ours
+}
+
+/// `humility gdb [TASK]` against `sys`, once it says where it listens:
+/// the child, its port and the GDB script it wrote.
+struct GdbServer {
+    child: Child,
+    port: u16,
+    script: PathBuf,
+}
+
+impl GdbServer {
+    fn start(sys: &System, task: Option<&str>) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_humility"))
+            .arg("-a")
+            .arg(&image().archive)
+            .arg("-p")
+            .arg(&sys.socket)
+            .arg("gdb")
+            .args(task)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run humility gdb");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // humility: GDB server for <image> on 127.0.0.1:<port>; connect
+        // with: gdb -x <script>
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        let script = first
+            .split("gdb -x ")
+            .nth(1)
+            .map(|p| PathBuf::from(p.trim()))
+            .unwrap_or_else(|| panic!("no script in {first:?}"));
+        assert!(script.is_file(), "{first}");
+        Self {
+            child,
+            port,
+            script,
+        }
+    }
+
+    /// Waits for humility to end; its exit status and stdout's rest.
+    fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut rest = String::new();
+                let _ =
+                    self.child.stdout.take().unwrap().read_to_string(&mut rest);
+                let mut err = String::new();
+                let _ =
+                    self.child.stderr.take().unwrap().read_to_string(&mut err);
+                return (status, rest + &err);
+            }
+            assert!(t0.elapsed() < WAIT_LIMIT, "humility gdb did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for GdbServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real GDB driven through its standard input, one command batch at
+/// a time.
+struct Gdb {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    marks: usize,
+}
+
+impl Gdb {
+    fn start(script: &Path) -> Self {
+        let mut child = Command::new("gdb")
+            .args(["-nx", "-q", "-x"])
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run gdb (install it: apt-get install gdb)");
+        let (tx, lines) = std::sync::mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            marks: 0,
+        }
+    }
+
+    /// Runs `commands`; returns what GDB printed for them.
+    fn run(&mut self, commands: &[&str]) -> String {
+        self.marks += 1;
+        let mark = format!("@@done-{}@@", self.marks);
+        let stdin = self.child.stdin.as_mut().unwrap();
+        for c in commands {
+            writeln!(stdin, "{c}").unwrap();
+        }
+        writeln!(stdin, "echo {mark}\\n").unwrap();
+        stdin.flush().unwrap();
+        let mut out = String::new();
+        let t0 = Instant::now();
+        loop {
+            let left = WAIT_LIMIT.saturating_sub(t0.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(&mark) => return out,
+                Ok(line) => {
+                    // GDB prompts on standard output without a newline.
+                    let mut line = line.as_str();
+                    while let Some(rest) = line.strip_prefix("(gdb) ") {
+                        line = rest;
+                    }
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                Err(_) => {
+                    panic!("gdb: no {mark} within {WAIT_LIMIT:?}:\n{out}")
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Gdb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `TICKS` of `task`, read through humility (another probe connection
+/// than the GDB server's).
+fn ticks(sys: &System, task: &str) -> (String, u32) {
+    let out = sys.ok(&["readmem", "-w", "-t", task, "TICKS", "4"]);
+    let (address, rest) =
+        out.split_once(':').unwrap_or_else(|| panic!("{out}"));
+    let word = rest.split_whitespace().next().unwrap_or_default();
+    let value =
+        u32::from_str_radix(word, 16).unwrap_or_else(|_| panic!("{out}"));
+    (address.trim().to_owned(), value)
+}
+
+/// Waits until `task`'s `TICKS` is past `than`.
+fn ticks_pass(sys: &System, task: &str, than: u32) -> u32 {
+    let t0 = Instant::now();
+    loop {
+        let (_, now) = ticks(sys, task);
+        if now > than {
+            return now;
+        }
+        assert!(
+            t0.elapsed() < WAIT_LIMIT,
+            "{task} stopped counting at {now}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn test_live_gdb_threads_frames_memory_and_a_breakpoint_that_holds_one_task() {
+    let sys = System::boot();
+    let server = GdbServer::start(&sys, Some("ticker"));
+    let mut gdb = Gdb::start(&server.script);
+    gdb.run(&[]);
+
+    // Every task is a thread, named.
+    let threads = gdb.run(&["info threads"]);
+    for (i, name) in [
+        "jefe",
+        "deep",
+        "nullread",
+        "panicker",
+        "waiter",
+        "idle",
+        "ticker",
+        "metronome",
+    ]
+    .iter()
+    .enumerate()
+    {
+        // `Thread 1.N` when GDB sees a process id, `Thread N` otherwise.
+        let want = format!(".{} ({name})", i + 1);
+        let plain = format!("Thread {} ({name})", i + 1);
+        assert!(
+            threads.contains(&want) || threads.contains(&plain),
+            "{want}:\n{threads}"
+        );
+    }
+
+    // A waiting task's frames are those of `tasks -s`.
+    for (name, tid) in [("waiter", 5), ("deep", 2)] {
+        gdb.run(&[&format!("thread {tid}")]);
+        let bt = gdb.run(&["bt"]);
+        let ours = caller_frames(&sys.ok(&["tasks", "-s", name]));
+        // GDB stops at `main` only in its main file (ticker's); in the
+        // others it goes on to `_start`, as `tasks -s` does. Compare up
+        // to `main`.
+        let mut theirs = bt_frames(bt.lines());
+        if let Some(at) = theirs.iter().position(|f| f.1 == "main") {
+            theirs.truncate(at + 1);
+        }
+        assert!(!theirs.is_empty(), "{name}: no frames:\n{bt}");
+        assert_eq!(theirs, ours, "{name}: gdb's frames, then ours:\n{bt}");
+    }
+
+    // Memory, through the task's regions: KNOWN as words.
+    // (Rust statics are in their crate's namespace for GDB.)
+    let x = gdb.run(&["x/4wx &debug_tasks::KNOWN"]);
+    for word in ["0x7361656c", "0x6c6f6865", "0x65642d64", "0x21677562"] {
+        assert!(x.contains(word), "{word}:\n{x}");
+    }
+    let bad = gdb.run(&["x/4wx 0x10"]);
+    assert!(
+        bad.contains("Cannot access memory at address 0x10"),
+        "{bad}"
+    );
+
+    // A breakpoint in ticker's loop holds ticker, and only ticker.
+    let (ticker_at, _) = ticks(&sys, "ticker");
+    let hit = gdb.run(&["break debug_tasks::tick", "continue"]);
+    assert!(
+        hit.contains("Thread 7 \"ticker\" hit Breakpoint 1")
+            || (hit.contains("Breakpoint 1") && hit.contains("tick")),
+        "{hit}"
+    );
+    assert!(hit.contains("debug_tasks::tick"), "{hit}");
+    let held = gdb.run(&[&format!("x/wx {ticker_at}")]);
+    let (_, t0) = ticks(&sys, "ticker");
+    assert!(held.contains(&format!("{t0:#010x}")), "{t0}:\n{held}");
+    let (_, m0) = ticks(&sys, "metronome");
+    ticks_pass(&sys, "metronome", m0 + 3);
+    assert_eq!(ticks(&sys, "ticker").1, t0, "ticker ran while held");
+    gdb.run(&["thread 7"]);
+    let bt = gdb.run(&["bt"]);
+    assert!(bt.contains("#0  debug_tasks::tick"), "{bt}");
+
+    // Continue: one more period, and the breakpoint again.
+    let again = gdb.run(&["continue"]);
+    assert!(again.contains("Breakpoint 1"), "{again}");
+    assert_eq!(ticks(&sys, "ticker").1, t0 + 1, "{again}");
+
+    // Detach: nothing held, no breakpoint left.
+    gdb.run(&["detach"]);
+    ticks_pass(&sys, "ticker", t0 + 3);
+    let (status, rest) = server.wait();
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("session ended"), "{rest}");
+    let log = sys.log_text();
+    assert!(!log.contains("panicked at"), "{log}");
+    let tasks = sys.ok(&["tasks"]);
+    assert!(row(&tasks, "waiter").ends_with(" recv"), "{tasks}");
+}
+
+/// `$body#xx`.
+fn packet(body: &[u8]) -> Vec<u8> {
+    let sum = body.iter().fold(0u8, |s, b| s.wrapping_add(*b));
+    let mut p = vec![b'$'];
+    p.extend_from_slice(body);
+    p.extend_from_slice(format!("#{sum:02x}").as_bytes());
+    p
+}
+
+/// Reads what the server sends until `until` holds for it.
+fn read_until(
+    s: &mut std::net::TcpStream,
+    until: impl Fn(&str) -> bool,
+) -> String {
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !until(&String::from_utf8_lossy(&got)) {
+        assert!(
+            t0.elapsed() < WAIT_LIMIT,
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        let n = s.read(&mut buf).expect("read from humility gdb");
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A complete reply packet: `$...#xx`.
+fn has_reply(text: &str) -> bool {
+    text.find('$')
+        .and_then(|at| text[at..].find('#').map(|h| at + h + 3 <= text.len()))
+        .unwrap_or(false)
+}
+
+#[test]
+fn test_gdb_server_refuses_bad_packets_and_a_dead_debugger_holds_nothing() {
+    let sys = System::boot();
+    let dir = tempfile::tempdir().unwrap();
+    // Where `tick` is in ticker, as GDB reads it from the ELF.
+    let elf = task_elf(dir.path(), "ticker");
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "info address debug_tasks::tick"])
+        .arg(&elf)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run gdb");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let tick = text
+        .split("at address 0x")
+        .nth(1)
+        .and_then(|r| {
+            r.trim_end().trim_end_matches('.').split_whitespace().next()
+        })
+        .map(|h| h.trim_end_matches('.').to_owned())
+        .unwrap_or_else(|| panic!("{text}"));
+
+    let server = GdbServer::start(&sys, None);
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(WAIT_LIMIT)).unwrap();
+    // A damaged checksum: `-`, so that GDB sends it again.
+    s.write_all(b"$g#00").unwrap();
+    assert_eq!(read_until(&mut s, |t| !t.is_empty()), "-");
+    // Stray bytes are ignored; an address outside every task is an error.
+    s.write_all(b"garbage").unwrap();
+    s.write_all(&packet(b"m10,4")).unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$E"), "{r}");
+    // A command gdbstub cannot parse: an error, and the session goes on.
+    s.write_all(&packet(b"mzz,4")).unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$E"), "{r}");
+    // A packet too long for the server: refused as a whole.
+    let mut long = b"M".to_vec();
+    long.extend(std::iter::repeat_n(b'0', 10_000));
+    s.write_all(&packet(&long)).unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$E"), "{r}");
+    // A breakpoint outside every task's flash is refused.
+    s.write_all(&packet(b"Z0,10,1")).unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$E"), "{r}");
+    // Still a working server: the threads, a breakpoint in `tick`, and
+    // ticker stops there.
+    s.write_all(&packet(b"qfThreadInfo")).unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$m"), "{r}");
+    s.write_all(&packet(format!("Z0,{tick},1").as_bytes()))
+        .unwrap();
+    let r = read_until(&mut s, has_reply);
+    assert!(r.starts_with("+$OK"), "{r}");
+    s.write_all(&packet(b"vCont;c")).unwrap();
+    let r = read_until(&mut s, |t| t.contains("swbreak") && has_reply(t));
+    assert!(r.contains("T05thread:07"), "{r}");
+    let (_, t0) = ticks(&sys, "ticker");
+    let (_, m0) = ticks(&sys, "metronome");
+    ticks_pass(&sys, "metronome", m0 + 2);
+    assert_eq!(ticks(&sys, "ticker").1, t0, "ticker ran while held");
+
+    // humility dies holding ticker at a breakpoint: the kernel lets it go
+    // and takes the breakpoint away.
+    drop(server);
+    ticks_pass(&sys, "ticker", t0 + 3);
+    let log = sys.log_text();
+    assert!(!log.contains("panicked at"), "{log}");
+    assert!(!log.contains("ticker faulted"), "{log}");
+}
+
 #[test]
 fn test_truncated_and_foreign_dumps_are_clear_errors() {
     let sys = System::boot();
@@ -626,4 +1048,143 @@ fn test_truncated_and_foreign_dumps_are_clear_errors() {
             "{what}: {stderr}"
         );
     }
+}
+
+/// Parses `-o csv` output into its header and records.
+fn csv_records(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+fn json(text: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
+}
+
+#[test]
+fn test_tasks_counters_and_ringbuf_as_json_and_csv() {
+    let sys = System::boot();
+    // jefe's counted ring buffer has seen both faults it holds (it
+    // records them after the kernel shows them), and records nothing
+    // more in this image.
+    sys.wait_for(&["ringbuf", "jefe"], "jefe's trace", |t| {
+        t.matches("Held(").count() >= 2
+    });
+
+    // tasks: one record per task, the same states as the table.
+    let table = sys.ok(&["tasks"]);
+    let tasks = json(&sys.ok(&["tasks", "-o", "json"]));
+    assert_eq!(tasks.len(), 8, "{tasks:?}");
+    for t in &tasks {
+        let name = t["name"].as_str().unwrap();
+        assert!(!row(&table, name).is_empty(), "{name}:\n{table}");
+        // Only tasks that stay in one state (jefe and the counters wake
+        // on timers between the two reads).
+        if ["deep", "nullread", "panicker", "waiter"].contains(&name) {
+            let state = t["state"].as_str().unwrap();
+            assert!(row(&table, name).contains(state), "{name}: {state}");
+        }
+    }
+    let nullread = &tasks[2];
+    assert_eq!(nullread["faulted"], true);
+    assert_eq!(tasks[4]["faulted"], false);
+    assert_eq!(tasks[1]["stack_size"], 16384);
+    let (header, rows) = csv_records(&sys.ok(&["tasks", "-o", "csv"]));
+    assert_eq!(&header[..3], ["index", "name", "generation"]);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows[2][1], "nullread");
+    let one = json(&sys.ok(&["tasks", "-o", "json", "waiter"]));
+    assert_eq!(one.len(), 1);
+    failed_with(&sys.humility(&["tasks", "-o", "json", "-s"]), "-v and -s");
+    // An unknown format is clap's usage error, naming the choices.
+    let xml = sys.humility(&["tasks", "-o", "xml"]);
+    assert!(!xml.status.success());
+    let err = String::from_utf8_lossy(&xml.stderr);
+    assert!(err.contains("[possible values: text, json, csv]"), "{err}");
+
+    // counters: the same counts as the text, per counter.
+    let text = sys.ok(&["counters", "jefe"]);
+    let counters = json(&sys.ok(&["counters", "-o", "json", "jefe"]));
+    assert!(!counters.is_empty(), "{text}");
+    for c in &counters {
+        assert_eq!(c["task"], "jefe");
+        let line = format!(
+            "{:>10} {}",
+            c["count"].as_u64().unwrap(),
+            c["counter"].as_str().unwrap()
+        );
+        assert!(text.contains(&line), "{line:?} not in:\n{text}");
+    }
+    let (header, rows) =
+        csv_records(&sys.ok(&["counters", "-o", "csv", "jefe"]));
+    assert_eq!(header, ["task", "counters", "counter", "count"]);
+    assert_eq!(rows.len(), counters.len());
+
+    // counters list: every counter by name, from the archive alone.
+    let archive = image().archive.display().to_string();
+    let list = succeeded(
+        &humility(&["-a", &archive, "counters", "list", "jefe"]),
+        &["counters", "list"],
+    );
+    for c in &counters {
+        assert!(list.contains(c["counter"].as_str().unwrap()), "{list}");
+    }
+    assert!(list.contains("counted ringbuf"), "{list}");
+    let names = json(&succeeded(
+        &humility(&["-a", &archive, "counters", "list", "-o", "json"]),
+        &["counters", "list", "-o", "json"],
+    ));
+    assert!(names.iter().all(|n| n["task"] == "jefe"), "{names:?}");
+
+    // ringbuf: one record per entry, as the table.
+    let ring_text = sys.ok(&["ringbuf", "jefe"]);
+    let ring = json(&sys.ok(&["ringbuf", "-o", "json", "jefe"]));
+    let table_rows = ring_text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u64>().is_ok())
+        })
+        .count();
+    assert_eq!(ring.len(), table_rows, "{ring_text}");
+    for e in &ring {
+        assert!(ring_text.contains(e["payload"].as_str().unwrap()));
+    }
+    let (header, rows) =
+        csv_records(&sys.ok(&["ringbuf", "-o", "csv", "jefe"]));
+    assert_eq!(header.last().map(String::as_str), Some("payload"));
+    assert_eq!(rows.len(), ring.len());
+
+    // --totals: the records per variant add up to the entries' counts,
+    // and a counted buffer has seen at least as many as it holds.
+    let totals = json(&sys.ok(&["ringbuf", "--totals", "-o", "json", "jefe"]));
+    let held: u64 = ring.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    let summed: u64 =
+        totals.iter().map(|t| t["records"].as_u64().unwrap()).sum();
+    assert_eq!(held, summed, "{totals:?}");
+    let faulted = totals
+        .iter()
+        .find(|t| t["variant"] == "Faulted")
+        .unwrap_or_else(|| panic!("{totals:?}"));
+    assert!(
+        faulted["ever"].as_u64().unwrap()
+            >= faulted["records"].as_u64().unwrap()
+    );
+    let text = sys.ok(&["ringbuf", "--totals", "jefe"]);
+    assert!(text.starts_with("TASK "), "{text}");
+    assert!(text.contains("Faulted"), "{text}");
+
+    // The same from a dump.
+    let dump = sys.dump("out.dump");
+    assert_eq!(
+        json(&on_dump(&dump, &["ringbuf", "-o", "json", "jefe"])),
+        ring
+    );
+    let on = json(&on_dump(&dump, &["counters", "-o", "json", "jefe"]));
+    assert_eq!(on, counters);
 }

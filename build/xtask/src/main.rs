@@ -138,6 +138,14 @@ enum Xtask {
         /// Seconds a mutant's tests may run before it counts as a hang.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Only the covered files this commit changed against this one
+        /// (CI: `HEAD^1`); nothing to do if it changed none.
+        #[arg(long, conflicts_with = "files")]
+        changed_since: Option<String>,
+        /// Stop after this many minutes and judge the mutants tested so
+        /// far (the ones left are counted, not failed).
+        #[arg(long)]
+        budget_minutes: Option<u64>,
     },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
@@ -186,11 +194,17 @@ fn main() -> ExitCode {
             package,
             files,
             timeout,
+            changed_since,
+            budget_minutes,
         } => mutants::mutants(
             &workspace_root(),
             package.as_deref(),
             &files,
-            timeout,
+            &mutants::Limits {
+                timeout,
+                changed_since,
+                budget_minutes,
+            },
         ),
         Xtask::Sizes { app_toml } => sizes::sizes(&app_toml),
         Xtask::Print { app_toml, no_build } => {

@@ -193,6 +193,17 @@ mod tests {
             ("fault", Request::Fault { task: 1 }),
             ("trace", Request::Trace),
             ("registers", Request::Registers { task: 2 }),
+            ("halt", Request::Halt { task: 4 }),
+            ("release", Request::Release { task: 4 }),
+            ("step", Request::Step { task: 4 }),
+            (
+                "breakpoint",
+                Request::Breakpoint {
+                    address: 0x10_1000,
+                    set: true,
+                },
+            ),
+            ("holds", Request::Holds),
         ];
         requests
             .into_iter()

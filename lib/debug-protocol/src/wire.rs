@@ -13,6 +13,19 @@
 //! | `fault` | `task` | [`Done`] |
 //! | `trace` | | [`TraceEntries`] |
 //! | `registers` | `task` | [`crate::Registers`] |
+//! | `halt` | `task` | [`Done`] |
+//! | `release` | `task` | [`Done`] |
+//! | `step` | `task` | [`Done`] |
+//! | `breakpoint` | `address`, `set` | [`Done`] |
+//! | `holds` | | [`HoldTable`] |
+//!
+//! `halt`, `release` and `breakpoint` are a debugger's (`humility gdb`):
+//! a held task runs none of its own code until released, while the rest
+//! of the system goes on; a breakpoint is an `int3` the kernel puts in the
+//! task whose flash has the address, and a task that reaches one is held.
+//! Holds and breakpoints belong to the connection that made them, and the
+//! kernel lifts them when it closes, so a debugger that dies leaves
+//! nothing stopped behind.
 //!
 //! Every answer has `ok`; a refused request has `ok: false` and `error`
 //! (one line). The kernel answers requests in order, one answer per line.
@@ -83,6 +96,16 @@ pub enum Request {
     /// A task's registers: at its fault for a faulted task, else read
     /// now (see [`crate::registers::Capture`]).
     Registers { task: usize },
+    /// Hold `task`: it runs none of its own code until released.
+    Halt { task: usize },
+    /// Let a held task go on (over the breakpoint it stopped at, if any).
+    Release { task: usize },
+    /// Let a held task execute one instruction and stop again.
+    Step { task: usize },
+    /// Put (`set`) or take away a breakpoint at a flash address.
+    Breakpoint { address: u32, set: bool },
+    /// Which tasks are held, and why.
+    Holds,
 }
 
 impl Request {
@@ -164,6 +187,39 @@ pub struct DumpWritten {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntries {
     pub entries: Vec<TraceEntry>,
+}
+
+/// Why a task is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReason {
+    /// A debugger asked (`halt`).
+    Halted,
+    /// The task reached a breakpoint; `address` is the breakpoint's.
+    Breakpoint,
+    /// A debugger let it execute one instruction (`step`).
+    Step,
+}
+
+/// One held task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub task: usize,
+    pub reason: HoldReason,
+    /// The breakpoint it reached, for [`HoldReason::Breakpoint`].
+    #[serde(default)]
+    pub address: Option<u32>,
+    /// Whether the task has stopped yet: a task held while it waits in a
+    /// kernel call stops when the call returns.
+    pub stopped: bool,
+    /// Whether this connection holds it (else another debugger does).
+    pub ours: bool,
+}
+
+/// Answer to `holds`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldTable {
+    pub holds: Vec<Hold>,
 }
 
 /// Encodes an answer as one line, newline included: the answer's fields
@@ -263,6 +319,14 @@ mod tests {
             Request::Fault { task: 1 },
             Request::Trace,
             Request::Registers { task: 4 },
+            Request::Halt { task: 2 },
+            Request::Release { task: 2 },
+            Request::Step { task: 2 },
+            Request::Breakpoint {
+                address: 0x10_2000,
+                set: true,
+            },
+            Request::Holds,
         ];
         for r in all {
             let line = r.to_line();
@@ -293,6 +357,10 @@ mod tests {
             br#"{"op":"registers"}"#,
             br#"{"op":"registers","task":-1}"#,
             br#"{"op":"registers","task":"jefe"}"#,
+            br#"{"op":"halt"}"#,
+            br#"{"op":"breakpoint","address":-1,"set":true}"#,
+            br#"{"op":"breakpoint","address":4096}"#,
+            br#"{"op":"breakpoint","address":4294967296,"set":true}"#,
         ] {
             assert!(Request::parse(bad).is_err(), "{bad:?}");
         }

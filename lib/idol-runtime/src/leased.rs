@@ -400,7 +400,8 @@ mod tests {
     fn words(len: usize) -> Leased<R, [u32]> {
         Leased {
             lender: TaskId(3),
-            index: 1,
+            // Not 0 or 1, so that a constant index cannot pass for it.
+            index: 2,
             len,
             _marker: PhantomData,
         }
@@ -432,7 +433,7 @@ mod tests {
         assert_eq!((words(4).len(), words(4).is_empty()), (4, false));
         assert_eq!((words(0).len(), words(0).is_empty()), (0, true));
         assert_eq!(words(1).lender(), TaskId(3));
-        assert_eq!(words(1).lease_index(), 1);
+        assert_eq!(words(1).lease_index(), 2);
     }
 
     #[test]

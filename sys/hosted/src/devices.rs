@@ -4,7 +4,8 @@
 //! them only through PERIPHERAL_IO, after the core has checked its grant.
 //! The FPGA board models (SPI controllers, GPIO banks, iCE40 and Xilinx
 //! configuration engines) come from `sim-devices`; the `test-device`
-//! model, a plain register file, exists for the kernel conformance suite.
+//! model, a plain register file that also records the last bulk write,
+//! exists for the kernel conformance suite.
 
 use abi::PeripheralOp;
 use anyhow::{Result, anyhow};
@@ -13,7 +14,8 @@ use sim_devices::Board;
 
 /// Where a manifest peripheral lives.
 enum Device {
-    /// Sixteen scratch registers and nothing else.
+    /// Sixteen scratch registers; a bulk write lands in them (see
+    /// [`test_device`]).
     Test([u32; 16]),
     /// Index into the board.
     Board(usize),
@@ -71,7 +73,7 @@ impl Devices {
     ) -> Result<u32, PeripheralFault> {
         let b = match self.devices.get_mut(index).ok_or(PeripheralFault)? {
             Device::Test(regs) => {
-                return test_device(regs, op, register, value);
+                return test_device(regs, op, register, value, memory);
             }
             Device::Board(b) => *b,
         };
@@ -116,12 +118,35 @@ impl Devices {
     }
 }
 
+/// Bytes of a bulk write the test device keeps (registers 1 to 15).
+const TEST_BULK_KEPT: usize = 60;
+
+/// The test device: registers read and write as scratch; a bulk write
+/// (from the task's memory or a lease) sets register 0 to its length and
+/// registers 1.. to its first [`TEST_BULK_KEPT`] bytes (little-endian,
+/// zero-padded), so the conformance suite can check exactly what the
+/// kernel let the device read. It has no bulk read.
 fn test_device(
     regs: &mut [u32; 16],
     op: PeripheralOp,
     register: u32,
     value: u32,
+    memory: Option<Bulk<'_>>,
 ) -> Result<u32, PeripheralFault> {
+    if let (
+        PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease,
+        Some(Bulk::From(bytes)),
+    ) = (op, &memory)
+    {
+        let mut kept = [0u8; TEST_BULK_KEPT];
+        let n = bytes.len().min(TEST_BULK_KEPT);
+        kept[..n].copy_from_slice(&bytes[..n]);
+        regs[0] = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        for (r, word) in regs[1..].iter_mut().zip(kept.chunks_exact(4)) {
+            *r = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        return Ok(0);
+    }
     let r = regs.get_mut(register as usize).ok_or(PeripheralFault)?;
     match op {
         PeripheralOp::ReadRegister => Ok(*r),

@@ -223,6 +223,7 @@ fn host_platform(
             manifest.tasks.len(),
         )?,
         registers: crate::registers::Registry::new(manifest.tasks.len()),
+        debug: crate::debug::Debugger::new(manifest.tasks.len()),
     };
     Ok((platform, elf_fds))
 }
@@ -370,9 +371,14 @@ impl Hosted {
                 rustix::event::epoll::EventFlags::from_bits_retain(ev.events);
             let effects = &mut self.effects;
             if let Some(p) = self.probe.as_mut() {
-                p.on_ready(self.epoll.as_fd(), token, flags, |line| {
-                    crate::probe::requests::answer(k, effects, line)
-                });
+                let closed =
+                    p.on_ready(self.epoll.as_fd(), token, flags, |line| {
+                        crate::probe::requests::answer(k, effects, token, line)
+                    });
+                if closed {
+                    // What a debugger held or set dies with it.
+                    k.platform.debug.release_owner(token);
+                }
             }
         } else if ev.events & libc::EPOLLIN as u32 != 0 {
             self.on_trap(k, token);
@@ -430,6 +436,9 @@ impl Hosted {
             && is_ram_mmap(t, &n)
         {
             slot.ram_mapped = true;
+            // The task has not run its own code yet: its breakpoints go
+            // in before it does.
+            k.platform.debug.started(i, slot.process.pid);
             let_through(fd, n.id);
         } else {
             let pc = u32::try_from(n.data.instruction_pointer).unwrap_or(0);
@@ -497,6 +506,7 @@ impl Hosted {
             if let Some(i) = self.task_of_pid(pid) {
                 self.slots[i] = None;
                 k.platform.registers.gone(i);
+                k.platform.debug.gone(i);
                 if !k.tasks.as_mut_slice()[i].is_faulted() {
                     let f = if si.si_code == libc::CLD_EXITED {
                         FaultInfo::HostSignal { signal: 0 }
@@ -523,6 +533,12 @@ impl Hosted {
             unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
             return;
         };
+        if k.platform.debug.on_stop(i, pid, signo)
+            == crate::debug::Stop::Handled
+        {
+            // A held task's stop, a breakpoint, or a step over one.
+            return;
+        }
         if signo >> 8 == libc::PTRACE_EVENT_STOP {
             // A stop the debugger's register read asked for and did not
             // collect itself (see `registers`), or a group stop: go on.
@@ -620,6 +636,7 @@ impl Hosted {
         }
         self.kill(i);
         k.platform.registers.gone(i);
+        k.platform.debug.gone(i);
         let Some(task) = k.tasks.as_slice().get(i) else {
             return;
         };
@@ -717,6 +734,7 @@ impl Hosted {
     fn restart(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
         self.kill(i);
         k.platform.registers.gone(i);
+        k.platform.debug.gone(i);
         let name = self.manifest.tasks[i].name.clone();
         let t = &self.manifest.tasks[i];
         match Ram::new(&t.name, &self.images[i].ram_init) {

@@ -4,6 +4,7 @@
 //! whose only way out is a trap into this process, which runs the portable
 //! kernel core (`kern`) in one single-threaded event loop.
 
+mod debug;
 mod devices;
 mod dump;
 mod event_loop;

@@ -102,6 +102,8 @@ pub struct HostPlatform {
     pub dumps: crate::dump::DumpDir,
     /// What can be known of each task's registers.
     pub registers: crate::registers::Registry,
+    /// Holds and breakpoints of debuggers on the probe.
+    pub debug: crate::debug::Debugger,
 }
 
 impl HostPlatform {

@@ -13,8 +13,9 @@
 //!   `rip`, `rsp` and the argument registers, into which userlib's stub
 //!   copies the callee-saved registers an unwinder needs
 //!   ([`Capture::Syscall`]);
-//! - a task running its own code is stopped with `PTRACE_INTERRUPT`, read
-//!   with `PTRACE_GETREGS` and let go at once ([`Capture::Stopped`]).
+//! - a task running its own code is stopped with `PTRACE_INTERRUPT` and
+//!   read with `PTRACE_GETREGS` ([`Capture::Stopped`]); the event loop
+//!   lets it go when it reaps that stop, right after.
 //!
 //! A task that faults without a signal (a bad syscall, a panic, an
 //! injected fault) is read the same way just before it is killed.
@@ -234,8 +235,8 @@ fn interrupt_and_read(pid: libc::pid_t) -> Result<Registers, String> {
         let r = unsafe {
             libc::waitid(libc::P_PID, pid as libc::id_t, &mut si, flags)
         };
-        // Safety: waitid filled these for a child event (or left zeros).
-        let (who, status) = unsafe { (si.si_pid(), si.si_status()) };
+        // Safety: waitid filled this for a child event (or left zeros).
+        let who = unsafe { si.si_pid() };
         if r != 0 {
             return Err("the task's process is gone".into());
         }
@@ -246,20 +247,10 @@ fn interrupt_and_read(pid: libc::pid_t) -> Result<Registers, String> {
             let Some(regs) = getregs(pid, Capture::Stopped) else {
                 return Err("the task stopped but cannot be read".into());
             };
-            if status >> 8 == libc::PTRACE_EVENT_STOP {
-                // Ours: consume it and let the task go on.
-                // Safety: reaping the stop we just saw, then resuming.
-                unsafe {
-                    let flags = libc::WSTOPPED | libc::WNOHANG | libc::__WALL;
-                    libc::waitid(
-                        libc::P_PID,
-                        pid as libc::id_t,
-                        &mut si,
-                        flags,
-                    );
-                    libc::ptrace(libc::PTRACE_CONT, pid, 0, 0);
-                }
-            }
+            // The stop is left for the event loop, which reaps it next
+            // (SIGCHLD is queued) and lets the task go on, unless a
+            // debugger holds it meanwhile (`debug`): continuing it here
+            // would run a task that was just halted.
             return Ok(regs);
         }
         if Instant::now() > deadline {

@@ -175,12 +175,16 @@ impl Board {
     /// What every event ends with: timers, shutdown, the next task.
     fn after_event(&mut self) {
         // Device interrupts the event raised, then what time alone did
-        // to the models' pins (INIT_B rising after housecleaning).
-        self.route_irqs();
-        let now_us = self.kernel.platform.now_us();
-        self.kernel.platform.devices.advance(now_us);
-        self.route_irqs();
-        self.device_deadline = self.kernel.platform.devices.next_deadline_us();
+        // to the models' pins (INIT_B rising after housecleaning). An
+        // image without peripherals skips this (the table is a constant).
+        if !PERIPHERALS.is_empty() {
+            self.route_irqs();
+            let now_us = self.kernel.platform.now_us();
+            self.kernel.platform.devices.advance(now_us);
+            self.route_irqs();
+            self.device_deadline =
+                self.kernel.platform.devices.next_deadline_us();
+        }
         let (woken, next) = self.kernel.tick();
         self.apply(woken);
         self.deadline = next;

@@ -534,6 +534,143 @@ fn past_timer_fires_at_once_and_notifies_a_receiver() {
     assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
 }
 
+/// A future timer: a tick before its deadline fires nothing and names
+/// the earliest pending deadline as the next to wait for; the tick at the
+/// deadline wakes the task blocked in RECV on the timer's bit, and the
+/// later timer is then the next.
+#[test]
+fn tick_fires_a_timer_at_its_deadline_and_names_the_next() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.platform.now = 100;
+    call(&mut k, 1, Sysnum::SetTimer, [1, 400, 0, 1 << 2, 0, 0, 0, 0]);
+    call(&mut k, 2, Sysnum::SetTimer, [1, 150, 0, 1 << 4, 0, 0, 0, 0]);
+    let b = ram_base(2);
+    let effects = call(&mut k, 2, Sysnum::Recv, [b, 0, 1 << 4, 0, 0, 0, 0, 0]);
+    assert!(!effects.resumes(2), "nothing pending yet");
+    k.platform.now = 149;
+    let (effects, next) = k.tick();
+    assert!(!effects.resumes(2));
+    assert_eq!(next, Some(150));
+    assert_eq!(k.tasks[2].notifications(), 0);
+    k.platform.now = 150;
+    let (effects, next) = k.tick();
+    assert!(effects.resumes(2), "the timer woke its receiver");
+    assert_eq!(k.tasks[2].save.rets[1], TaskId::KERNEL.0 as u32);
+    assert_eq!(k.tasks[2].save.rets[2], 1 << 4);
+    assert_eq!(next, Some(400));
+    assert_eq!(k.tasks[1].notifications(), 0);
+    k.platform.now = 1_000;
+    let (_, next) = k.tick();
+    assert_eq!(next, None, "no timer left");
+    assert_eq!(k.tasks[1].notifications(), 1 << 2);
+}
+
+/// A lease table that runs off the end of the sender's RAM is refused
+/// whole at SEND, blamed on its first byte, before any entry is read.
+#[test]
+fn lease_table_past_the_end_of_ram_faults_at_its_base() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let b = ram_base(2);
+    let table = b + RAM_SIZE - 12;
+    let target = id(&k, 1) << 16 | 7;
+    call(&mut k, 2, Sysnum::Send, [target, b, 0, b, 0, table, 2, 0]);
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::MemoryAccess {
+            address: Some(table),
+            source: FaultSource::User,
+        })
+    );
+}
+
+/// GET_TIMER answers 64-bit times as low and high words: the time now
+/// and the armed deadline, both past 2^32 ms, and the timer's bits.
+#[test]
+fn get_timer_answers_both_halves_of_now_and_the_deadline() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.platform.now = 0x1_0000_0005;
+    call(&mut k, 2, Sysnum::SetTimer, [1, 7, 2, 1 << 4, 0, 0, 0, 0]);
+    call(&mut k, 2, Sysnum::GetTimer, [0; 8]);
+    assert_eq!(&k.tasks[2].save.rets[..6], &[5, 1, 1, 7, 2, 1 << 4]);
+}
+
+/// REFRESH_TASK_ID names a task's current generation, whatever the
+/// generation it was asked about; the kernel's own id is out of range.
+#[test]
+fn refresh_task_id_answers_the_current_generation() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    k.fault(3, FaultInfo::Panic);
+    let current = k.task_id(3);
+    assert_ne!(current.generation(), Generation::ZERO);
+    let stale = TaskId::for_index_and_gen(3, Generation::ZERO);
+    call(
+        &mut k,
+        2,
+        Sysnum::RefreshTaskId,
+        [stale.0 as u32, 0, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(k.tasks[2].save.rets[0], current.0 as u32);
+    let kernel = TaskId::KERNEL.0 as u32;
+    call(
+        &mut k,
+        2,
+        Sysnum::RefreshTaskId,
+        [kernel, 0, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        faulted_with(&k, 2),
+        Some(FaultInfo::SyscallUsage(UsageError::TaskOutOfRange))
+    );
+}
+
+/// A faulted task can still be posted to under its current name (its
+/// supervisor may want it to find the bits when it restarts), but not
+/// under the name it had before it died: that poster gets the dead code.
+#[test]
+fn post_to_a_faulted_task_needs_its_current_name() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let old = k.task_id(3);
+    k.fault(3, FaultInfo::Panic);
+    let current = k.task_id(3);
+    call(
+        &mut k,
+        0,
+        Sysnum::Post,
+        [old.0 as u32, 1 << 5, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        k.tasks[0].save.rets[0],
+        dead_response_code(current.generation())
+    );
+    assert_eq!(k.tasks[3].notifications(), 0);
+    call(
+        &mut k,
+        0,
+        Sysnum::Post,
+        [current.0 as u32, 1 << 5, 0, 0, 0, 0, 0, 0],
+    );
+    assert_eq!(k.tasks[0].save.rets[0], 0);
+    assert_eq!(k.tasks[3].notifications(), 1 << 5);
+}
+
+/// What a debugger's dump shows of a task's timer: the armed deadline
+/// and its bits, and nothing once disarmed; and the table's size.
+#[test]
+fn a_task_reports_its_timer_and_the_table_its_size() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    call(&mut k, 2, Sysnum::SetTimer, [1, 300, 0, 1 << 4, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].timer(), (Some(300), 1 << 4));
+    call(&mut k, 2, Sysnum::SetTimer, [0, 0, 0, 1 << 5, 0, 0, 0, 0]);
+    assert_eq!(k.tasks[2].timer(), (None, 1 << 5));
+    assert_eq!((k.tasks.len(), k.tasks.is_empty()), (4, false));
+}
+
 #[test]
 fn irq_fires_once_then_stays_pending_until_reenabled() {
     let (mut t, mut p, plat) = system();

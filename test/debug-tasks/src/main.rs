@@ -8,7 +8,11 @@
 //! - `null-read`: reads address 0 and faults (`MemoryAccess` at 0);
 //! - `panic`: panics with [`PANIC_MESSAGE`];
 //! - `waiter`: waits in `sys_recv_open` for ever, and owns [`KNOWN`] (in
-//!   flash) and [`COUNTER`] (in RAM) for `readmem` and `writeword`.
+//!   flash) and [`COUNTER`] (in RAM) for `readmem` and `writeword`;
+//! - `ticker` and `metronome`: count [`TICKS`] for ever, once per
+//!   [`PERIOD_MS`], through `tick` and `beat` respectively (different
+//!   names, so that a GDB breakpoint on one is in one task only): `humility
+//!   gdb`'s tests hold one at a breakpoint and watch the other go on.
 //!
 //! Every interesting function is `#[inline(never)]` so that the names the
 //! tests expect are real frames.
@@ -94,6 +98,40 @@ fn wait_for_messages() -> ! {
     }
 }
 
+/// How many periods a `ticker` or `metronome` task has counted.
+#[cfg(any(feature = "ticker", feature = "metronome"))]
+#[unsafe(no_mangle)]
+#[used]
+pub static TICKS: core::sync::atomic::AtomicU32 =
+    core::sync::atomic::AtomicU32::new(0);
+
+/// A `ticker`'s or `metronome`'s period.
+#[cfg(any(feature = "ticker", feature = "metronome"))]
+pub const PERIOD_MS: u64 = 10;
+
+/// One period: count it, and wait for the next.
+#[cfg(any(feature = "ticker", feature = "metronome"))]
+#[inline(always)]
+fn count_and_wait() {
+    use core::sync::atomic::Ordering;
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    let now = userlib::sys_get_timer().now;
+    userlib::sys_set_timer(Some(now + PERIOD_MS), 1);
+    userlib::sys_recv_notification(1);
+}
+
+#[cfg(feature = "ticker")]
+#[inline(never)]
+fn tick() {
+    count_and_wait();
+}
+
+#[cfg(feature = "metronome")]
+#[inline(never)]
+fn beat() {
+    count_and_wait();
+}
+
 #[unsafe(export_name = "main")]
 fn main() -> ! {
     #[cfg(feature = "deep")]
@@ -104,6 +142,14 @@ fn main() -> ! {
     core::hint::black_box(explode(1));
     #[cfg(feature = "waiter")]
     wait_for_messages();
+    #[cfg(feature = "ticker")]
+    loop {
+        tick();
+    }
+    #[cfg(feature = "metronome")]
+    loop {
+        beat();
+    }
     #[allow(unreachable_code)]
     loop {
         userlib::sys_recv_notification(0);

@@ -87,10 +87,32 @@ pub enum AssistOp {
     CountSyscalls = 40,
     /// `(ms)`: replies, sleeps `ms`, then panics.
     PanicLater = 41,
+    /// `(peripheral, lender, lease, offset, len)`: streams `len` bytes at
+    /// `offset` of lease `lease` of [`lender`] `lender` to the peripheral
+    /// (PERIPHERAL_IO `WriteFromLease`) and replies the response code.
+    StreamFromLease = 42,
+    /// `(lender, lease, offset, len)`: forwards to `forward`
+    /// ([`ForwardOp::Read`]) a read lease naming lease `lease` of
+    /// [`lender`] `lender`, whoever that is, and replies with its reply.
+    ForwardForged = 43,
+}
+
+/// Whose lease [`AssistOp::StreamFromLease`] and
+/// [`AssistOp::ForwardForged`] name: the kernel must check every one.
+pub mod lender {
+    /// The task whose message we are serving (the legitimate lender).
+    pub const SENDER: u32 = 0;
+    /// The caller task at its current generation (alive, and lending to
+    /// the suite in the cases that use it, not to the assistant).
+    pub const CALLER: u32 = 1;
+    /// The assistant itself.
+    pub const ITSELF: u32 = 2;
+    /// The sender, but one generation ahead (a stale or forged id).
+    pub const SENDER_WRONG_GENERATION: u32 = 3;
 }
 
 impl AssistOp {
-    const ALL: [Self; 25] = [
+    const ALL: [Self; 27] = [
         Self::JustReply,
         Self::BadMemory,
         Self::Panic,
@@ -116,6 +138,8 @@ impl AssistOp {
         Self::ForwardHold,
         Self::CountSyscalls,
         Self::PanicLater,
+        Self::StreamFromLease,
+        Self::ForwardForged,
     ];
 
     pub fn from_u32(op: u32) -> Option<Self> {

@@ -132,7 +132,50 @@ fn serve(m: &RecvMessage, data: &[u8]) {
             hl::sleep_for(u64::from(arg));
             panic!("{ASSIST_PANIC_MESSAGE}");
         }
+        AssistOp::StreamFromLease => {
+            let rc = sys_write_bulk_from_lease(
+                arg as u16,
+                named_lender(m, word(data, 1)),
+                word(data, 2) as usize,
+                word(data, 3),
+                word(data, 4),
+            );
+            reply_u32(m, rc);
+        }
+        AssistOp::ForwardForged => forward_forged(m, data),
     }
+}
+
+/// The task [`lender`] `which` names, for a message from `m.sender`.
+fn named_lender(m: &RecvMessage, which: u32) -> TaskId {
+    match which {
+        lender::CALLER => task_id(tasks::CALLER),
+        lender::ITSELF => my_task_id(),
+        lender::SENDER_WRONG_GENERATION => TaskId::for_index_and_gen(
+            m.sender.index(),
+            m.sender.generation().next(),
+        ),
+        _ => m.sender,
+    }
+}
+
+/// Forwards whatever lease the suite names (see [`lender`]) to `forward`
+/// and passes its answer back: the kernel must follow only a forward
+/// whose source really lends it to us, within what was lent.
+fn forward_forged(m: &RecvMessage, data: &[u8]) {
+    let source = named_lender(m, word(data, 0));
+    let lease = Lease::forwarded(
+        source,
+        word(data, 1) as u8,
+        LeaseAttributes::READ,
+        word(data, 2),
+        word(data, 3),
+    );
+    let mut answer = [0u8; 8 + 64];
+    let op = ForwardOp::Read as u16;
+    let fwd = FORWARD.get_task_id();
+    let (rc, n) = sys_send(fwd, op, &[], &mut answer, &[lease]);
+    reply(m, rc, &answer[..n.min(answer.len())]);
 }
 
 /// Replies one word, or faults the client if it left no room for it (a

@@ -77,6 +77,17 @@ test_cases! {
     test_lease_forward_read,
     test_lease_forward_revoked_on_client_death,
     test_lease_forward_cannot_widen,
+    test_lease_forward_from_task_not_lending,
+    test_lease_forward_wrong_generation,
+    test_lease_forward_index_past_count,
+    test_lease_forward_window_past_end,
+    test_lease_forward_from_itself,
+    test_peripheral_from_lease,
+    test_peripheral_from_lease_past_window,
+    test_peripheral_from_lease_offset_past_end,
+    test_peripheral_from_lease_without_read_right,
+    test_peripheral_from_lease_not_lent_to_us,
+    test_peripheral_from_forwarded_lease,
     test_inject_at_nth_syscall,
 }
 
@@ -132,6 +143,11 @@ test_cases! {
     test_lease_forward_read,
     test_lease_forward_revoked_on_client_death,
     test_lease_forward_cannot_widen,
+    test_lease_forward_from_task_not_lending,
+    test_lease_forward_wrong_generation,
+    test_lease_forward_index_past_count,
+    test_lease_forward_window_past_end,
+    test_lease_forward_from_itself,
     test_inject_at_nth_syscall,
 }
 
@@ -932,6 +948,269 @@ fn test_lease_forward_revoked_on_client_death() {
     expect_eq!(r.info_after, true);
     // The forwarder was not blamed.
     wait_for_state(assist.index(), WAITING_FOR_WORK);
+}
+
+// ---------------------------------------------------------------------
+// Forged and stale forwarded leases (issue 16): the assistant forwards
+// to `forward` whatever lease we name, and `forward` borrows through it.
+
+/// What came back from a forged forward: the response code, the reply
+/// length and the reply (`forward`'s BORROW_INFO words, then the bytes),
+/// and the assistant's id as we sent to it.
+type ForwardAnswer = (u32, usize, [u8; 8 + 64], TaskId);
+
+/// Has the assistant forward lease `lease` of `who` ([`lender`]),
+/// `len` bytes at `offset`, read-only, with `leases` lent to it by us.
+fn forward_forged(
+    who: u32,
+    lease: u32,
+    offset: u32,
+    len: u32,
+    leases: &[Lease<'_>],
+) -> ForwardAnswer {
+    let mut msg = [0u8; 16];
+    let mut answer = [0u8; 8 + 64];
+    let assist = ASSIST.get_task_id();
+    let (rc, n) = sys_send(
+        assist,
+        AssistOp::ForwardForged as u16,
+        words(&mut msg, &[who, lease, offset, len]),
+        &mut answer,
+        leases,
+    );
+    (rc, n, answer, assist)
+}
+
+/// `forward` was refused (DEFECT), copied nothing, and blamed nobody.
+#[track_caller]
+fn refused_quietly(answer: ForwardAnswer, len: u32) {
+    let (rc, n, bytes, _) = answer;
+    expect_eq!((rc, n), (DEFECT, 8));
+    expect_eq!(word(&bytes, 0), LeaseAttributes::READ.0);
+    expect_eq!(word(&bytes, 1), len);
+    expect_eq!(&bytes[8..], &[0u8; 64][..]);
+    wait_for_state(ASSIST.index() as usize, WAITING_FOR_WORK);
+    wait_for_state(FORWARD.index() as usize, WAITING_FOR_WORK);
+}
+
+/// The forwarder's table is its own mistake: the SEND that carries the
+/// bad forward faults it, and nothing reaches `forward`.
+#[track_caller]
+fn forwarder_blamed(answer: ForwardAnswer) {
+    let (rc, n, _, assist) = answer;
+    expect_dead(rc, n, assist);
+    let fault = faulted_while_running(ASSIST.index() as usize);
+    restart_assist();
+    expect_eq!(fault, FaultInfo::SyscallUsage(UsageError::BadLeaseForward));
+    wait_for_state(FORWARD.index() as usize, WAITING_FOR_WORK);
+}
+
+/// A forward naming a task that is alive and lending, but not to the
+/// forwarder (the caller lends to us; the assistant names it anyway):
+/// every link of a chain must be waiting on the next, so `forward` gets
+/// DEFECT with nothing copied, and the caller still waits on us.
+fn test_lease_forward_from_task_not_lending() {
+    with_loans(|caller| {
+        let len = LOAN1.len() as u32;
+        refused_quietly(forward_forged(lender::CALLER, 1, 0, len, &[]), len);
+        let waiting = SchedState::InReply(my_task_id());
+        expect_eq!(
+            kipc::read_task_status(caller.index()),
+            TaskState::Healthy(waiting)
+        );
+    });
+}
+
+/// A forward naming the right lender at the wrong generation is a lease
+/// of a task that no longer (or never) lent it: DEFECT, nothing copied.
+fn test_lease_forward_wrong_generation() {
+    let data = *b"0123456789abcdef";
+    let who = lender::SENDER_WRONG_GENERATION;
+    let leases = [Lease::read_only(&data)];
+    refused_quietly(forward_forged(who, 0, 0, 16, &leases), 16);
+}
+
+/// A forward of a lease index past what its lender lent.
+fn test_lease_forward_index_past_count() {
+    let data = *b"0123456789abcdef";
+    let leases = [Lease::read_only(&data)];
+    forwarder_blamed(forward_forged(lender::SENDER, 1, 0, 4, &leases));
+}
+
+/// A forward whose window runs one byte past the lease it passes on.
+fn test_lease_forward_window_past_end() {
+    let data = *b"0123456789abcdef";
+    let leases = [Lease::read_only(&data)];
+    forwarder_blamed(forward_forged(lender::SENDER, 0, 4, 13, &leases));
+}
+
+/// A task cannot forward a lease from itself (it would lend its own
+/// memory with rights nobody checked).
+fn test_lease_forward_from_itself() {
+    let data = *b"0123456789abcdef";
+    let leases = [Lease::read_only(&data)];
+    forwarder_blamed(forward_forged(lender::ITSELF, 0, 0, 4, &leases));
+}
+
+// ---------------------------------------------------------------------
+// PERIPHERAL_IO WriteFromLease: the device reads lent memory in place,
+// within the lease and only with its READ right. The test device keeps
+// a bulk write's length in register 0 and its bytes from register 1.
+// Hosted only: the Cortex-M test device has no bulk write.
+#[cfg(target_arch = "x86_64")]
+use lease_streaming::*;
+
+#[cfg(target_arch = "x86_64")]
+mod lease_streaming {
+    use super::*;
+
+    /// What register 0 holds while no bulk write has happened.
+    const NO_BULK: u32 = 0xB1B1_B1B1;
+
+    /// Clears the test device's record of the last bulk write.
+    fn forget_bulk() {
+        sys_write_register(peripherals::TESTDEV, 0, NO_BULK);
+    }
+
+    /// The test device's record: (length, first bytes).
+    fn device_bulk() -> (u32, [u8; 60]) {
+        let mut bytes = [0u8; 60];
+        for (r, chunk) in bytes.chunks_exact_mut(4).enumerate() {
+            let word = sys_read_register(peripherals::TESTDEV, r as u32 + 1);
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        (sys_read_register(peripherals::TESTDEV, 0), bytes)
+    }
+
+    /// Has the assistant stream `len` bytes at `offset` of lease `lease` of
+    /// `who` ([`lender`]) to the test device, with `leases` lent by us:
+    /// (response code, reply length, the assistant's PERIPHERAL_IO code) and
+    /// the assistant's id as we sent to it.
+    fn stream_from_lease(
+        who: u32,
+        lease: u32,
+        offset: u32,
+        len: u32,
+        leases: &[Lease<'_>],
+    ) -> Streamed {
+        let mut msg = [0u8; 20];
+        let mut reply = [0u8; 4];
+        let args = [peripherals::TESTDEV as u32, who, lease, offset, len];
+        let assist = ASSIST.get_task_id();
+        let (rc, n) = sys_send(
+            assist,
+            AssistOp::StreamFromLease as u16,
+            words(&mut msg, &args),
+            &mut reply,
+            leases,
+        );
+        Streamed {
+            sent: (rc, n, u32::from_le_bytes(reply)),
+            assist,
+        }
+    }
+
+    /// What [`stream_from_lease`] returns.
+    struct Streamed {
+        sent: (u32, usize, u32),
+        assist: TaskId,
+    }
+
+    /// The assistant must have been faulted with `usage` before the device
+    /// saw anything.
+    #[track_caller]
+    fn streamer_faulted(streamed: Streamed, usage: UsageError) {
+        let (rc, n, _) = streamed.sent;
+        expect_dead(rc, n, streamed.assist);
+        let fault = faulted_while_running(ASSIST.index() as usize);
+        restart_assist();
+        expect_eq!(fault, FaultInfo::SyscallUsage(usage));
+        expect_eq!(device_bulk().0, NO_BULK);
+    }
+
+    /// A window that ends exactly at the lease's end reaches the device
+    /// byte for byte; an empty one at the very end is done without it.
+    pub(crate) fn test_peripheral_from_lease() {
+        let data = *b"0123456789abcdef";
+        forget_bulk();
+        let leases = [Lease::read_only(&data)];
+        let sent = stream_from_lease(lender::SENDER, 0, 4, 12, &leases);
+        expect_eq!(sent.sent, (0, 4, 0));
+        let (len, bytes) = device_bulk();
+        expect_eq!(len, 12);
+        expect_eq!(&bytes[..12], &data[4..]);
+        expect_eq!(&bytes[12..], &[0u8; 48][..]);
+        forget_bulk();
+        let leases = [Lease::read_only(&data)];
+        let sent = stream_from_lease(lender::SENDER, 0, 16, 0, &leases);
+        expect_eq!(sent.sent, (0, 4, 0));
+        expect_eq!(device_bulk().0, NO_BULK);
+    }
+
+    /// One byte past the window is the streamer's mistake: it is faulted and
+    /// the device reads nothing.
+    pub(crate) fn test_peripheral_from_lease_past_window() {
+        let data = *b"0123456789abcdef";
+        forget_bulk();
+        let leases = [Lease::read_only(&data)];
+        let sent = stream_from_lease(lender::SENDER, 0, 4, 13, &leases);
+        streamer_faulted(sent, UsageError::OffsetOutOfRange);
+    }
+
+    /// An offset past the lease, and a lease index past those lent.
+    pub(crate) fn test_peripheral_from_lease_offset_past_end() {
+        let data = *b"0123456789abcdef";
+        forget_bulk();
+        let leases = [Lease::read_only(&data)];
+        let sent = stream_from_lease(lender::SENDER, 0, 17, 0, &leases);
+        streamer_faulted(sent, UsageError::OffsetOutOfRange);
+        let leases = [Lease::read_only(&data)];
+        let sent = stream_from_lease(lender::SENDER, 1, 0, 1, &leases);
+        streamer_faulted(sent, UsageError::LeaseOutOfRange);
+    }
+
+    /// The device reads the lease, so it needs the READ right: a write-only
+    /// lease is refused with DEFECT (the lender gave no more), and the
+    /// device reads nothing.
+    pub(crate) fn test_peripheral_from_lease_without_read_right() {
+        let mut data = *b"0123456789abcdef";
+        forget_bulk();
+        let leases = [Lease::write_only(&mut data)];
+        let sent = stream_from_lease(lender::SENDER, 0, 0, 16, &leases);
+        expect_eq!(sent.sent, (0, 4, DEFECT));
+        expect_eq!(device_bulk().0, NO_BULK);
+    }
+
+    /// A lease of a task that lends, but to us and not to the streamer.
+    pub(crate) fn test_peripheral_from_lease_not_lent_to_us() {
+        forget_bulk();
+        with_loans(|_| {
+            let sent = stream_from_lease(lender::CALLER, 1, 0, 5, &[]);
+            expect_eq!(sent.sent, (0, 4, DEFECT));
+        });
+        expect_eq!(device_bulk().0, NO_BULK);
+    }
+
+    /// Through a forward (the caller's LOAN1 window "ell", forwarded by us to
+    /// the streamer): the device gets exactly the window, and a byte more
+    /// (still inside the caller's lease) is past what was forwarded.
+    pub(crate) fn test_peripheral_from_forwarded_lease() {
+        forget_bulk();
+        with_loans(|caller| {
+            let window =
+                [Lease::forwarded(caller, 1, LeaseAttributes::READ, 1, 3)];
+            let sent = stream_from_lease(lender::SENDER, 0, 0, 3, &window);
+            expect_eq!(sent.sent, (0, 4, 0));
+            let (len, bytes) = device_bulk();
+            expect_eq!(len, 3);
+            expect_eq!(&bytes[..3], &LOAN1[1..4]);
+            forget_bulk();
+            let window =
+                [Lease::forwarded(caller, 1, LeaseAttributes::READ, 1, 3)];
+            let sent = stream_from_lease(lender::SENDER, 0, 0, 4, &window);
+            streamer_faulted(sent, UsageError::OffsetOutOfRange);
+        });
+    }
 }
 
 /// An injection armed for the N-th syscall fires at exactly that one; a

@@ -136,16 +136,17 @@ impl Probe {
     }
 
     /// A connection is ready: reads and answers (`answer` turns one
-    /// request line into one answer line), or writes what waits.
+    /// request line into one answer line), or writes what waits. True if
+    /// the connection is closed now (what it held is to be let go).
     pub fn on_ready(
         &mut self,
         epoll_fd: BorrowedFd<'_>,
         token: u64,
         flags: EventFlags,
         answer: impl FnMut(&[u8]) -> String,
-    ) {
+    ) -> bool {
         let Some(conn) = self.connections.get_mut(&token) else {
-            return;
+            return false;
         };
         let had_output = conn.has_output();
         let result = if flags.contains(EventFlags::IN) {
@@ -167,10 +168,15 @@ impl Probe {
                     .is_err()
                 {
                     self.close(epoll_fd, token, &Closed::Gone);
+                    return true;
                 }
+                false
             }
-            Ok(()) => {}
-            Err(why) => self.close(epoll_fd, token, &why),
+            Ok(()) => false,
+            Err(why) => {
+                self.close(epoll_fd, token, &why);
+                true
+            }
         }
     }
 

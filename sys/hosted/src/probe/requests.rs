@@ -10,8 +10,8 @@ use crate::dump::Cause;
 use crate::memory::HostPlatform;
 use abi::{FaultInfo, InjectionAction, TaskId};
 use debug_protocol::wire::{
-    self, Done, DumpWritten, Identity, InjectAction, MAX_READ, MemoryData,
-    Request, TaskTable, TraceEntries,
+    self, Done, DumpWritten, HoldTable, Identity, InjectAction, MAX_READ,
+    MemoryData, Request, TaskTable, TraceEntries,
 };
 use debug_protocol::{HexBytes, TraceEntry};
 use kern::Kernel;
@@ -20,10 +20,12 @@ type Kern<'k, 'a> = &'k mut Kernel<'a, HostPlatform>;
 
 /// Answers one request line with one answer line; what the kernel core
 /// decided on the way (a fault) is added to `effects` for the event loop
-/// to carry out.
+/// to carry out. `owner` is the connection asking: holds and breakpoints
+/// are its own.
 pub fn answer(
     k: Kern<'_, '_>,
     effects: &mut kern::Effects,
+    owner: u64,
     line: &[u8],
 ) -> String {
     let request = match Request::parse(line) {
@@ -55,7 +57,55 @@ pub fn answer(
         Request::Fault { task } => wire::answer_line(&fault(k, effects, task)),
         Request::Trace => wire::answer_line(&Ok(trace())),
         Request::Registers { task } => wire::answer_line(&registers(k, task)),
+        Request::Halt { task } => {
+            let r = task_index(k, task).and_then(|i| {
+                k.platform.debug.halt(i, owner).map_err(|why| {
+                    format!("task {}: {why}", k.platform.manifest.tasks[i].name)
+                })
+            });
+            wire::answer_line(&r.map(|()| Done {}))
+        }
+        Request::Release { task } => {
+            let r = task_index(k, task)
+                .and_then(|i| k.platform.debug.release(i, owner));
+            wire::answer_line(&r.map(|()| Done {}))
+        }
+        Request::Step { task } => {
+            let r = task_index(k, task)
+                .and_then(|i| k.platform.debug.step(i, owner));
+            wire::answer_line(&r.map(|()| Done {}))
+        }
+        Request::Breakpoint { address, set } => {
+            wire::answer_line(&breakpoint(k, owner, address, set))
+        }
+        Request::Holds => wire::answer_line(&Ok(HoldTable {
+            holds: k.platform.debug.holds(owner),
+        })),
     }
+}
+
+/// A breakpoint goes in the text of the task whose flash has `address`
+/// (tasks' flash never overlaps).
+fn breakpoint(
+    k: Kern<'_, '_>,
+    owner: u64,
+    address: u32,
+    set: bool,
+) -> Result<Done, String> {
+    let p = &mut k.platform;
+    let found = p.manifest.tasks.iter().enumerate().find_map(|(i, t)| {
+        if !t.flash.contains(u64::from(address), 1) {
+            return None;
+        }
+        let at = usize::try_from(address.checked_sub(t.flash.base)?).ok()?;
+        Some((i, *p.memory.get(i)?.flash.get(at)?))
+    });
+    let Some((i, original)) = found else {
+        return Err(format!("{address:#x} is not in any task's flash"));
+    };
+    p.debug
+        .breakpoint(i, address, original, set, owner)
+        .map(|()| Done {})
 }
 
 fn identity(k: Kern<'_, '_>) -> Identity {

@@ -444,3 +444,20 @@ fn a_closed_receive_from_a_task_that_dies_wakes_with_the_dead_code() {
         dead_response_code(Generation::new(1))
     );
 }
+
+/// A kipc whose message holds fewer words than the operation takes is a
+/// malformed message, whatever the missing words would have been: the
+/// caller is faulted and nothing is done.
+#[test]
+fn a_kipc_message_one_word_short_is_bad_kernel_message() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let before = k.task_id(3);
+    // reinit_task takes (task, start); the supervisor sends only the task.
+    kipc_reply(&mut k, 0, Kipcnum::ReinitTask, &[3], 0);
+    assert_eq!(
+        faulted_with(&k, 0),
+        Some(FaultInfo::SyscallUsage(UsageError::BadKernelMessage))
+    );
+    assert_eq!(k.task_id(3), before, "task 3 was not restarted");
+}

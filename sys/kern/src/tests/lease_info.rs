@@ -68,6 +68,18 @@ fn descriptors_that_do_not_fit_are_not_written_at_all() {
 }
 
 #[test]
+fn descriptors_that_exactly_fill_the_buffer_are_written() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    // 4 bytes of message and exactly the two descriptors' 16.
+    recv_described(&mut k, 20);
+    lend_two(&mut k);
+    assert_eq!(k.tasks[1].save.rets[6], 2);
+    assert_eq!(word(&k, 1, 0x40C), 1 | LEASE_DESCRIPTOR_VALID);
+    assert_eq!(word(&k, 1, 0x410), 5);
+}
+
+#[test]
 fn a_malformed_entry_is_left_for_borrow_info_to_blame() {
     let (mut t, mut p, plat) = system();
     let mut k = Kernel::new(&mut t, &mut p, plat);
