@@ -396,10 +396,12 @@ pub fn fpga(root: &Path) -> Result<()> {
     let data = get(&m, "xc7_data_30mib")?;
     let ice40 = get(&m, "ice40_load_blinky")?;
     let vivado = get(&m, "xc7_load_vivado")?;
+    let ecp5 = get(&m, "ecp5_load_85f")?;
     let task_memcpy = get(&m, "memcpy_30mib_task")?;
     row("xc7 30 MiB load, end to end", whole);
     row("xc7 30 MiB data phase (one chunk)", data);
     row("xc7 real Vivado .bit load, end to end", vivado);
+    row("ecp5 real LFE5U-85F .bit load, end to end", ecp5);
     row("ice40 blinky load, end to end", ice40);
     row("memcpy 30 MiB, host", &memcpy);
     row("memcpy 30 MiB, in the task", task_memcpy);
@@ -431,6 +433,12 @@ pub fn fpga(root: &Path) -> Result<()> {
         "xc7 real Vivado .bit MB/s {real:.0}; memcpy MB/s {host:.0}; \
          ratio {:.3}",
         real / host
+    );
+    let lattice = mb_per_s(size("ecp5_85f")?, ecp5.median);
+    println!(
+        "ecp5 real LFE5U-85F .bit MB/s {lattice:.0}; memcpy MB/s {host:.0}; \
+         ratio {:.3}",
+        lattice / host
     );
 
     // Hashing while streaming, against the load it is part of.

@@ -25,8 +25,8 @@ pub mod regs;
 
 use regs::{gpio, spi};
 use userlib::{
-    TaskId, sys_read_register, sys_write_bulk, sys_write_bulk_from_lease,
-    sys_write_register,
+    TaskId, sys_read_bulk, sys_read_register, sys_write_bulk,
+    sys_write_bulk_from_lease, sys_write_register,
 };
 
 /// The most bytes one bulk-from-lease call moves. The kernel is
@@ -106,6 +106,13 @@ impl Spi {
     /// Shifts `data` out of our own memory.
     pub fn write(self, data: &[u8]) {
         sys_write_bulk(self.0, data);
+    }
+
+    /// Clocks `buf.len()` bytes (MOSI high) and fills `buf` with what
+    /// MISO carried: a device's answer to a read command sent in the same
+    /// chip-select frame (ECP5 sysCONFIG), else 0xFF.
+    pub fn read(self, buf: &mut [u8]) {
+        sys_read_bulk(self.0, buf);
     }
 
     /// Shifts bytes `offset..len` of lease `index` of `lender` (possibly a

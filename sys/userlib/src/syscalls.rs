@@ -450,6 +450,13 @@ pub fn sys_write_bulk(peripheral: u16, data: &[u8]) -> u32 {
     sys_peripheral_io(peripheral, PeripheralOp::WriteFromMemory, args).0
 }
 
+/// Fills `buf` from the device ("DMA" in): for an SPI controller, clocks
+/// `buf.len()` bytes and stores what MISO carried.
+pub fn sys_read_bulk(peripheral: u16, buf: &mut [u8]) -> u32 {
+    let args = [addr(&*buf), buf.len() as u32, 0, 0, 0];
+    sys_peripheral_io(peripheral, PeripheralOp::ReadIntoMemory, args).0
+}
+
 /// Streams `len` bytes at `offset` of lease `index` of `lender` straight to
 /// the device: `0`, `DEFECT` if the lease was revoked, or a dead code.
 pub fn sys_write_bulk_from_lease(

@@ -43,6 +43,10 @@ use images::*;
 mod vivado;
 #[cfg(feature = "real-images")]
 use vivado::*;
+#[cfg(feature = "real-images")]
+mod ecp5;
+#[cfg(feature = "real-images")]
+use ecp5::*;
 
 /// The case table: the cases every board runs, then `extra`.
 macro_rules! suite_cases {
@@ -94,6 +98,11 @@ suite_cases! {
     test_xc7_vivado_wrong_part,
     test_xc7_compressed,
     test_xc7_encrypted_refused,
+    test_ecp5_real_25f,
+    test_ecp5_real_85f,
+    test_ecp5_wrong_part,
+    test_ecp5_bad_crc,
+    test_ecp5_truncated,
 }
 #[cfg(not(feature = "real-images"))]
 suite_cases! {}
@@ -106,7 +115,7 @@ fn main() -> ! {
 /// Undoes what a failed case may have left: drivers held, bridges
 /// failing; then waits until both devices are bound.
 fn prepare() {
-    for dev in [ICE40, XC7] {
+    for dev in ALL_DEVICES {
         set_disposition(dev, Disposition::Restart);
     }
     let m = mgr();
@@ -115,7 +124,7 @@ fn prepare() {
         let _ = m.bridge_put(b);
         let _ = m.bridge_enable(b);
     }
-    for dev in [ICE40, XC7] {
+    for dev in ALL_DEVICES {
         let _ = m.release(dev);
         wait_bound(dev, None);
     }
@@ -127,6 +136,11 @@ fn prepare() {
 const ICE40: u8 = 0;
 const XC7: u8 = 1;
 const BRIDGES: u8 = 3;
+/// The LFE5U-25F and the LFE5U-85F (their cases are in `ecp5.rs`).
+const ECP5: u8 = 2;
+const ECP5_85: u8 = 3;
+/// Every device, in the manager's order.
+const ALL_DEVICES: [u8; 4] = [ICE40, XC7, ECP5, ECP5_85];
 /// region0: the iCE40 behind br0 (the KUnit region); region1: the
 /// Artix-7 behind br1 and br2.
 const REGION_ICE40: u8 = 0;
@@ -167,10 +181,11 @@ fn client(op: ClientOp, args: &[u32]) -> u32 {
 }
 
 fn driver_index(dev: u8) -> usize {
-    if dev == ICE40 {
-        tasks::ICE40
-    } else {
-        tasks::XC7
+    match dev {
+        ICE40 => tasks::ICE40,
+        XC7 => tasks::XC7,
+        ECP5 => tasks::ECP5,
+        _ => tasks::ECP5_85,
     }
 }
 
@@ -416,9 +431,12 @@ fn snapshot(dev: u8) -> (FpgaState, Result<FpgaState, FpgaError>) {
 /// manager. Here: each device is the configured one, bound to the
 /// configured driver task's live incarnation.
 fn fpga_mgr_test_get() {
-    for (dev, name, driver) in
-        [(ICE40, "ice40", "ice40-spi"), (XC7, "xc7", "xc7-spi")]
-    {
+    for (dev, name, driver) in [
+        (ICE40, "ice40", "ice40-spi"),
+        (XC7, "xc7", "xc7-spi"),
+        (ECP5, "ecp5", "ecp5-spi"),
+        (ECP5_85, "ecp5_85", "ecp5-spi"),
+    ] {
         let info = mgr().info(dev).expect("info");
         expect_eq!(info.name(), name);
         expect_eq!(info.driver_name(), driver);
@@ -1097,10 +1115,11 @@ fn test_bad_requests() {
     let m = mgr();
     let img = image(ICE40);
     let before = (snapshot(ICE40), snapshot(XC7));
-    expect_eq!(m.info(2).err(), Some(FpgaError::BadDevice));
+    let none = ALL_DEVICES.len() as u8;
+    expect_eq!(m.info(none).err(), Some(FpgaError::BadDevice));
     expect_eq!(m.state(200), Err(FpgaError::BadDevice));
-    expect_eq!(m.lock(2), Err(FpgaError::BadDevice));
-    expect_eq!(m.load(2, 0, 0, img), Err(FpgaError::BadDevice));
+    expect_eq!(m.lock(none), Err(FpgaError::BadDevice));
+    expect_eq!(m.load(none, 0, 0, img), Err(FpgaError::BadDevice));
     expect_eq!(m.bridge_state(BRIDGES), Err(FpgaError::BadBridge));
     expect_eq!(m.bridge_get(BRIDGES), Err(FpgaError::BadBridge));
     expect_eq!(

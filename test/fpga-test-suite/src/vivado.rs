@@ -52,7 +52,7 @@ fn raw_offset() -> usize {
 
 /// Streams `len` bytes from `next` (which fills a buffer and returns how
 /// many bytes it wrote, 0 at the end) into `dev` in one locked load.
-fn load_streamed(
+pub(crate) fn load_streamed(
     dev: u8,
     len: usize,
     timeout: u32,
@@ -97,7 +97,7 @@ fn load_edited(
 
 /// XORs `mask` into the byte at image offset `target` if it is in the
 /// chunk at `offset`.
-fn xor_at(offset: usize, chunk: &mut [u8], target: usize, mask: u8) {
+pub(crate) fn xor_at(offset: usize, chunk: &mut [u8], target: usize, mask: u8) {
     if let Some(b) = target.checked_sub(offset).and_then(|i| chunk.get_mut(i)) {
         *b ^= mask;
     }

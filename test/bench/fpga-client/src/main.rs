@@ -10,8 +10,9 @@
 //!    latency, the write, write_complete), and streamed with the data in
 //!    one chunk timed alone (`xc7_data_30mib`, the write path only).
 //! 3. Loads the real Vivado XC7A35T stream whole, end to end
-//!    (`xc7_load_vivado`), and the real iCE40 blinky image
-//!    (`ice40_load_blinky`).
+//!    (`xc7_load_vivado`), the real ecppack LFE5U-85F image through the
+//!    ECP5 slave-SPI driver (`ecp5_load_85f`), and the real iCE40 blinky
+//!    image (`ice40_load_blinky`).
 //! 4. Copies the 30 MiB in our own RAM (`memcpy_30mib_task`).
 //! 5. Kills the xc7 driver at its first syscall inside a streamed load's
 //!    third chunk (after write_init and 1 MiB of data) and times, from
@@ -214,8 +215,10 @@ fn main() -> ! {
     let mgr = FpgaManager::from(FPGA_MGR.get_task_id());
     let ice40 = Device::new(&mgr, 0);
     let xc7 = Device::new(&mgr, 1);
+    let ecp5 = Device::new(&mgr, 2);
     wait_bound(&ice40, None);
     wait_bound(&xc7, None);
+    wait_bound(&ecp5, None);
 
     {
         let lock = xc7.lock().unwrap_or_else(|e| fail("lock xc7", e));
@@ -248,6 +251,21 @@ fn main() -> ! {
         }
         size("xc7_vivado", image.len());
         report("xc7_load_vivado", &mut t);
+    }
+
+    {
+        // The real ecppack LFE5U-85F image (test/bitstreams), whole.
+        let image = blob!(ecp5_85f);
+        let lock = ecp5.lock().unwrap_or_else(|e| fail("lock ecp5", e));
+        let mut t = [0u64; LOADS];
+        for s in t.iter_mut() {
+            let t0 = tsc();
+            lock.load(image, 0, TIMEOUT_MS)
+                .unwrap_or_else(|e| fail("ecp5 load", e));
+            *s = clock.ns(tsc() - t0);
+        }
+        size("ecp5_85f", image.len());
+        report("ecp5_load_85f", &mut t);
     }
 
     {
