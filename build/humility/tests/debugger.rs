@@ -717,29 +717,28 @@ struct Gdb {
 
 impl Gdb {
     fn start(script: &Path) -> Self {
-        let mut child = Command::new("gdb")
+        // One pipe for both streams: GDB writes an error (stderr) before
+        // it reads the next command, so on one pipe the error always
+        // comes before the next command's mark. Two pipes read by two
+        // threads could deliver it after the mark, into the wrong answer.
+        let (out, write) = std::io::pipe().expect("pipe");
+        let child = Command::new("gdb")
             .args(["-nx", "-q", "-x"])
             .arg(script)
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(write.try_clone().expect("pipe"))
+            .stderr(write)
             .spawn()
             .expect("cannot run gdb (install it: apt-get install gdb)");
         let (tx, lines) = std::sync::mpsc::channel();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
                 }
-            });
-        }
+            }
+        });
         Self {
             child,
             lines,
