@@ -25,8 +25,8 @@ pub mod regs;
 
 use regs::{gpio, spi};
 use userlib::{
-    TaskId, sys_read_bulk, sys_read_register, sys_write_bulk,
-    sys_write_bulk_from_lease, sys_write_register,
+    TaskId, hl, sys_get_timer, sys_read_bulk, sys_read_register,
+    sys_write_bulk, sys_write_bulk_from_lease, sys_write_register,
 };
 
 /// The most bytes one bulk-from-lease call moves. The kernel is
@@ -76,6 +76,23 @@ impl Pin {
         sys_write_register(self.gpio, gpio::OUT, out);
         let dir = sys_read_register(self.gpio, gpio::DIR);
         sys_write_register(self.gpio, gpio::DIR, dir | self.bit());
+    }
+
+    /// Waits until the line reads `high`, polling every millisecond for
+    /// at most `timeout_ms` (Linux's `xilinx_core_wait_for_init_b`, and
+    /// the ECP5's INITN wait); looks at least once, however late we run.
+    /// `false` when time ran out first.
+    pub fn wait_for(self, high: bool, timeout_ms: u64) -> bool {
+        let deadline = sys_get_timer().now.saturating_add(timeout_ms);
+        loop {
+            if self.is_high() == high {
+                return true;
+            }
+            if sys_get_timer().now >= deadline {
+                return false;
+            }
+            hl::sleep_for(1);
+        }
     }
 
     /// Makes the line an input: we stop driving it, and an FPGA input pin

@@ -83,21 +83,6 @@ impl Ecp5 {
         }
     }
 
-    /// Waits until `pin` reads `high`, polling every millisecond for at
-    /// most `timeout_ms`; it always looks at least once.
-    fn wait_for(pin: Pin, high: bool, timeout_ms: u64) -> bool {
-        let deadline = sys_get_timer().now.saturating_add(timeout_ms);
-        loop {
-            if pin.is_high() == high {
-                return true;
-            }
-            if sys_get_timer().now >= deadline {
-                return false;
-            }
-            hl::sleep_for(1);
-        }
-    }
-
     /// One command frame with a zero operand.
     fn command(&self, opcode: u8) {
         self.spi.configure(true, false);
@@ -234,12 +219,12 @@ impl FpgaDevice for Ecp5 {
         self.bursting = false;
         self.spi.configure(false, false);
         self.programn.drive(false);
-        if !Self::wait_for(self.initn, false, INITN_TIMEOUT_MS) {
+        if !self.initn.wait_for(false, INITN_TIMEOUT_MS) {
             self.programn.drive(true);
             return Err(DriverError::Timeout);
         }
         self.programn.drive(true);
-        if !Self::wait_for(self.initn, true, INITN_TIMEOUT_MS) {
+        if !self.initn.wait_for(true, INITN_TIMEOUT_MS) {
             return Err(DriverError::Timeout);
         }
         if self.done.is_high() {

@@ -87,22 +87,6 @@ impl Xc7 {
         }
     }
 
-    /// Waits until `pin` reads `high`, polling every millisecond for at
-    /// most `timeout_ms` (Linux `xilinx_core_wait_for_init_b`). It always
-    /// looks at least once, however late we run.
-    fn wait_for(pin: Pin, high: bool, timeout_ms: u64) -> bool {
-        let deadline = sys_get_timer().now.saturating_add(timeout_ms);
-        loop {
-            if pin.is_high() == high {
-                return true;
-            }
-            if sys_get_timer().now >= deadline {
-                return false;
-            }
-            hl::sleep_for(1);
-        }
-    }
-
     /// Linux `xilinx_spi_write_complete`'s loop: `Some(polls)` once DONE
     /// is high, `None` when `timeout_ms` passed first. Like Linux, it
     /// decides whether time is up *before* reading DONE, so a poll always
@@ -213,12 +197,12 @@ impl FpgaDevice for Xc7 {
             .configure(false, image_flags & flags::LSB_FIRST != 0);
         self.armed = false;
         self.program_b.drive(false);
-        if !Self::wait_for(self.init_b, false, INIT_B_TIMEOUT_MS) {
+        if !self.init_b.wait_for(false, INIT_B_TIMEOUT_MS) {
             self.program_b.drive(true);
             return Err(DriverError::Timeout);
         }
         self.program_b.drive(true);
-        if !Self::wait_for(self.init_b, true, INIT_B_TIMEOUT_MS) {
+        if !self.init_b.wait_for(true, INIT_B_TIMEOUT_MS) {
             return Err(DriverError::Timeout);
         }
         if self.done.is_high() {
