@@ -5,8 +5,9 @@
 //! A runner that reported a panic, a hang or a refused request wrongly,
 //! or did not carry on with the next case after one, would pass every
 //! real image whose cases all pass; these cases fail the ways a real one
-//! can, each followed by one that must still run. Not in `test/`, since
-//! the image fails by design.
+//! can, each followed by one that must still run. Its images fail by
+//! design, so they are not in `test/` but in
+//! `build/xtask/tests/fixtures/runner-*.toml`.
 
 #![no_std]
 #![no_main]
