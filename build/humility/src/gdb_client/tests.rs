@@ -67,7 +67,8 @@ fn decodes_escapes_and_run_length() {
     assert_eq!(decode(b"ab}\x03").unwrap(), b"ab#");
     // `0* ` is `0` and 32 - 29 = 3 more: four zeros.
     assert_eq!(decode(b"0* ").unwrap(), b"0000");
-    assert_eq!(decode(b"x*\"y").unwrap(), b"xxxxxy");
+    // `"` is 34: five more.
+    assert_eq!(decode(b"x*\"y").unwrap(), b"xxxxxxy");
     for bad in [&b"}"[..], b"*!", b"ab*", b"a*\x7f", b"a*\x1f"] {
         assert!(decode(bad).is_err(), "{bad:?}");
     }
