@@ -40,7 +40,9 @@ const RETRIES: usize = 3;
 /// What can go wrong talking to a stub; each is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0} is not a loopback address (a GDB stub must be reached over 127.0.0.1 or ::1 only)")]
+    #[error(
+        "{0} is not a loopback address (a GDB stub must be reached over 127.0.0.1 or ::1 only)"
+    )]
     NotLoopback(String),
     #[error("bad address {0:?}: give IP:PORT, e.g. 127.0.0.1:1234")]
     BadAddress(String),
@@ -164,7 +166,7 @@ pub fn decode(raw: &[u8]) -> Result<Vec<u8>> {
 ///
 /// An odd length or a non-hex digit.
 pub fn unhex(text: &[u8]) -> Result<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(Error::Malformed("odd number of hex digits".into()));
     }
     text.chunks(2)
@@ -196,9 +198,9 @@ fn parse_stop(reply: &[u8]) -> Result<StopReply> {
             let sig = unhex(&reply[1..3])?;
             Ok(StopReply { signal: sig[0] })
         }
-        Some(b'W' | b'X') => Err(Error::Malformed(format!(
-            "the board has exited ({text})"
-        ))),
+        Some(b'W' | b'X') => {
+            Err(Error::Malformed(format!("the board has exited ({text})")))
+        }
         _ => Err(Error::Malformed(format!("not a stop reply: {text:.40}"))),
     }
 }
@@ -266,9 +268,7 @@ impl<S: Read + Write> Client<S> {
                 let size = std::str::from_utf8(size)
                     .ok()
                     .and_then(|s| usize::from_str_radix(s, 16).ok())
-                    .ok_or_else(|| {
-                        Error::Malformed("bad PacketSize".into())
-                    })?;
+                    .ok_or_else(|| Error::Malformed("bad PacketSize".into()))?;
                 self.packet_size = size.clamp(64, MAX_PACKET);
             }
         }
@@ -291,8 +291,7 @@ impl<S: Read + Write> Client<S> {
         match reply.as_slice() {
             b"OK" => Ok(()),
             b"" => Err(Error::Unsupported(
-                "physical memory reads (Qqemu.PhyMemMode): is it QEMU?"
-                    .into(),
+                "physical memory reads (Qqemu.PhyMemMode): is it QEMU?".into(),
             )),
             other => Err(refusal("Qqemu.PhyMemMode", other)),
         }
@@ -366,11 +365,8 @@ impl<S: Read + Write> Client<S> {
         let chunk = (self.packet_size / 2).saturating_sub(16).max(16);
         let mut at = address;
         for piece in data.chunks(chunk) {
-            let ask = format!(
-                "M{at:x},{:x}:{}",
-                piece.len(),
-                ::hex::encode(piece)
-            );
+            let ask =
+                format!("M{at:x},{:x}:{}", piece.len(), ::hex::encode(piece));
             let reply = self.request(ask.as_bytes())?;
             if reply != b"OK" {
                 return Err(refusal(&format!("M{at:x}"), &reply));

@@ -195,10 +195,7 @@ impl Board {
             .ok_or_else(|| anyhow!("no task {task} in the image"))?;
         let len = data.len() as u64;
         if !entry.ram.contains(address, len) {
-            bail!(
-                "{address:#x}+{len:#x} is outside task {}'s RAM",
-                entry.name
-            );
+            bail!("{address:#x}+{len:#x} is outside task {}'s RAM", entry.name);
         }
         self.stop()?;
         let (start, _) = range32(address, len)?;
@@ -225,9 +222,8 @@ impl Board {
         let mut rows = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
             let at = i * size as usize;
-            let value = self
-                .kernel
-                .decode(task_ty, &bytes[at..at + size as usize]);
+            let value =
+                self.kernel.decode(task_ty, &bytes[at..at + size as usize]);
             rows.push(task_row(i, entry, &value)?);
         }
         Ok(rows)
@@ -249,10 +245,9 @@ impl Board {
         let mut rams = Vec::new();
         let mut flashes = Vec::new();
         for t in &archive.manifest.tasks {
-            rams.push(self.read_kernel(
-                u64::from(t.ram.base),
-                u64::from(t.ram.size),
-            )?);
+            rams.push(
+                self.read_kernel(u64::from(t.ram.base), u64::from(t.ram.size))?,
+            );
             flashes.push(self.read_kernel(
                 u64::from(t.flash.base),
                 u64::from(t.flash.size),
@@ -296,9 +291,9 @@ impl Board {
         let bytes = self.read_kernel(var.address, kernel.size_of(var.ty))?;
         let value = kernel.decode(var.ty, &bytes);
         let board = match &value {
-            Value::Variant { variant, fields, .. } if variant == "Some" => {
-                field(&value, &fields[..], "__0")?
-            }
+            Value::Variant {
+                variant, fields, ..
+            } if variant == "Some" => field(&value, &fields[..], "__0")?,
             Value::Variant { .. } => {
                 bail!("the kernel has not built its task table yet")
             }
@@ -316,7 +311,9 @@ impl Board {
         )?;
         let task_size = kernel.size_of(task_ty);
         if task_size == 0 || task_count > 256 {
-            bail!("the kernel's task table makes no sense ({task_count} tasks of {task_size} bytes)");
+            bail!(
+                "the kernel's task table makes no sense ({task_count} tasks of {task_size} bytes)"
+            );
         }
         Ok(KernelState {
             tasks_at,

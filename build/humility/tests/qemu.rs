@@ -255,10 +255,8 @@ fn tasks_ringbuf_counters_readvar_and_a_dump_from_the_board() {
     assert!(said.contains("dump written to"), "{said}");
     let a = image.archive.display().to_string();
     let d = dump.display().to_string();
-    let from_dump = succeeded(
-        &humility(&["-a", &a, "-d", &d, "tasks"]),
-        &["-d", "tasks"],
-    );
+    let from_dump =
+        succeeded(&humility(&["-a", &a, "-d", &d, "tasks"]), &["-d", "tasks"]);
     // The same states, timers aside (they are relative to the uptime,
     // and the board ran between the two commands).
     let timeless = |s: String| {
