@@ -20,8 +20,9 @@
 //!   task's regions from the manifest, as for the hosted probe.
 //! - **Time**: SysTick's millisecond count (`Mps2::ticks`).
 //!
-//! Commands that need the board to act (jefe's requests) let it run
-//! between reads ([`Board::run_for`]).
+//! Commands that need the board to act (jefe's requests, hiffy's calls
+//! and so `humility fpga` loads) let it run between reads
+//! ([`Board::run_for`]).
 
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
@@ -46,6 +47,10 @@ pub const BOARD: &str = "mps2-an386";
 
 /// How long one packet may take to be answered.
 const STUB_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The least the board runs between two stops while a command waits
+/// for a task to act.
+const MIN_RUN: Duration = Duration::from_millis(10);
 
 /// Where the kernel keeps its state, by Rust path.
 const BOARD_STATIC: &str = "board::BOARD";
@@ -139,7 +144,10 @@ impl Board {
             self.client.resume()?;
             self.running = true;
         }
-        std::thread::sleep(time);
+        // Each stop and read costs packets, while the board's clock
+        // stands still; a task polling on a timer (hiffy, jefe) needs a
+        // few of its milliseconds of run per stop to get anywhere.
+        std::thread::sleep(time.max(MIN_RUN));
         self.stop()
     }
 

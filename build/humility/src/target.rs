@@ -138,9 +138,8 @@ impl Target {
         match self {
             Self::Live(p) => Ok(p),
             Self::Qemu(_) => bail!(
-                "{what} needs the hosted kernel's probe; on a QEMU board \
-                 humility reads memory only (tasks, ringbuf, counters, \
-                 readvar, jefe, dump)"
+                "{what} needs the hosted kernel's probe; not available on \
+                 a QEMU board"
             ),
             Self::Dump(_) => {
                 bail!("{what} needs a running system; it cannot work on a dump")

@@ -307,6 +307,33 @@ fn jefe_faults_and_restarts_a_task_on_the_board() {
     assert_eq!(generation(&tasks, "jefe"), 0, "{tasks}");
 }
 
+/// hiffy's calls work by the same writes and reads (the board runs
+/// between them), and so does `humility fpga`: the HX8K image, twice
+/// hiffy's buffer, streamed to the board's iCE40 model.
+#[test]
+fn hiffy_and_an_fpga_load_on_the_board() {
+    if qemu_missing() {
+        return;
+    }
+    let board = Board::boot();
+    let out =
+        board.ok(&["hiffy", "-c", "FpgaManager.state", "-a", "device_index=0"]);
+    assert!(out.contains("=> Ok("), "{out}");
+    let out =
+        board.ok(&["hiffy", "-c", "FpgaManager.state", "-a", "device_index=9"]);
+    assert!(out.contains("=> Err(BadDevice)"), "{out}");
+
+    let hx8k = workspace().join("test/bitstreams/ice40-hx8k-blinky.bin");
+    let out = board.ok(&["fpga", "load", "hx8k", hx8k.to_str().unwrap()]);
+    assert!(
+        out.starts_with("humility: hx8k: operating; 135100 bytes in "),
+        "{out}"
+    );
+    let status = board.ok(&["fpga", "status", "hx8k"]);
+    assert!(status.starts_with("device 2 hx8k: operating\n"), "{status}");
+    assert!(status.contains("loaded by hiffy/gen0"), "{status}");
+}
+
 /// A port nobody listens on: bound, then closed.
 fn dead_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("port");
