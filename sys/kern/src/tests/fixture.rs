@@ -10,13 +10,9 @@ pub(crate) use lending::*;
 pub(crate) use platform::*;
 
 pub(crate) const FLASH: u32 = 0x1000_0000;
-
 pub(crate) const RAM: u32 = 0x4000_0000;
-
 pub(crate) const RAM_SIZE: u32 = 0x1000;
-
 pub(crate) const FLASH_SIZE: u32 = 0x1000;
-
 pub(crate) const STRIDE: u32 = 0x10_0000;
 
 pub(crate) fn desc(i: usize, priority: u8, slots: &'static [u16]) -> TaskDesc {
