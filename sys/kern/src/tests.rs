@@ -23,6 +23,7 @@ mod grants;
 mod ipc;
 mod ipc_edges;
 mod ipc_property;
+mod irqs;
 mod kipc_replies;
 mod lease_info;
 mod peripheral_io;
