@@ -1,8 +1,8 @@
 //! Generates `indices.rs`: every task's and every peripheral's index in
 //! the image, from the app.toml xtask builds it from. The suite needs
 //! indices it has no task slot for (the drivers it faults, the SPI
-//! controller whose grant it revokes), the runner the suite's and every
-//! task's (to restart them after a hung case).
+//! controller whose grant it revokes). (The runner generates its own, in
+//! test-runner's build.rs.)
 
 use std::fmt::Write as _;
 

@@ -22,7 +22,27 @@ fn main() {
     let names = [
         "jefe", "ice40", "xc7", "fpga_mgr", "client_a", "client_b", "store",
     ];
-    let indices: Vec<usize> = names.iter().map(|n| index(n)).collect();
+    let mut indices: Vec<usize> = names.iter().map(|n| index(n)).collect();
+    // The ECP5 and its client come together or not at all (the mps2
+    // variant leaves them out; see test/injection-mps2.toml).
+    let ecp5 = ["ecp5", "client_c"].map(|n| config.task_by_name(n));
+    let has_ecp5 = match ecp5 {
+        [Some(d), Some(c)] => {
+            indices.extend([d.index, c.index]);
+            true
+        }
+        [None, None] => {
+            // Never used: every ECP5 case and client-c step is skipped.
+            indices.extend([usize::from(u16::MAX); 2]);
+            false
+        }
+        _ => {
+            println!(
+                "cargo::error=the campaign needs both tasks ecp5 and client_c, or neither"
+            );
+            return;
+        }
+    };
     if !missing.is_empty() {
         println!(
             "cargo::error=the campaign needs tasks named {}",
@@ -59,7 +79,8 @@ fn main() {
         "pub const JEFE: usize = {};\npub const ICE40: usize = {};\n\
          pub const XC7: usize = {};\npub const MGR: usize = {};\n\
          pub const CLIENT_A: usize = {};\npub const CLIENT_B: usize = {};\n\
-         pub const STORE: usize = {};\n\
+         pub const STORE: usize = {};\npub const ECP5: usize = {};\n\
+         pub const CLIENT_C: usize = {};\npub const HAS_ECP5: bool = {has_ecp5};\n\
          pub const TASKS: usize = {};\npub const SEED: u64 = {seed:#x};",
         indices[0],
         indices[1],
@@ -68,6 +89,8 @@ fn main() {
         indices[4],
         indices[5],
         indices[6],
+        indices[7],
+        indices[8],
         config.tasks().len()
     );
 }

@@ -4,8 +4,8 @@
 //! The suite needs indices it cannot get from task slots: its own (to
 //! know the `TaskId` a server sees), the caller helper's (which it may not
 //! SEND to, being less important), and the number of tasks (to name the
-//! first index past the table). The runner needs the suite's and every
-//! task's, to restart them after a failed case.
+//! first index past the table). (The runner generates its own, in
+//! test-runner's build.rs.)
 
 use std::fmt::Write as _;
 

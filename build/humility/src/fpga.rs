@@ -14,11 +14,15 @@
 //! humility: xc7: operating; 2192127 bytes in 0.41 s (5.3 MB/s)
 //! ```
 //!
-//! `status` only reads memory: the manager keeps all its state in one
-//! static, `SERVER`, which we decode with its DWARF, so it works on a dump
-//! as on a running system and never disturbs a load in progress (the
-//! status bits are those the manager last read, after every load and
-//! every `status` call; Linux reads them live, which a dump cannot).
+//! `status` reads memory: the manager keeps all its state in one static,
+//! `SERVER`, which we decode with its DWARF, so it works on a dump as on
+//! a running system. The status bits are the exception on a running
+//! system: like Linux's sysfs `status`, they are read live, with the
+//! manager's `status` op through hiffy (the manager asks the driver, which
+//! reads the device). The manager's record of them is only as fresh as
+//! its last load or `status` call, so a device whose bits changed since
+//! (a reset clears a failed load's) would show the old ones. On a dump,
+//! or if the live read fails, we show the record and say so.
 //!
 //! Everything that changes a device goes through hiffy, one manager op per
 //! call. An image of any size is streamed (`load_begin`, `load_chunk`
@@ -363,8 +367,63 @@ pub fn status(
     target: &mut Target,
     device: Option<&str>,
 ) -> Result<String> {
+    status_of(archive, target, device, true)
+}
+
+/// The status bits of every device (or `only`), read live through the
+/// manager's `status` op; `Err` (why) per device that could not be.
+fn live_status_bits(
+    archive: &Archive,
+    target: &mut Target,
+    devices: usize,
+    only: Option<u8>,
+) -> Vec<std::result::Result<u64, String>> {
+    let caller = match Caller::new(archive) {
+        Ok(c) => c,
+        Err(e) => return vec![Err(format!("{e:#}")); devices],
+    };
+    (0..devices)
+        .map(|i| {
+            let index = i as u8;
+            if only.is_some_and(|o| o != index) {
+                return Err("not asked".into());
+            }
+            let dev = [("device_index", u64::from(index))];
+            match caller.call(target, "status", &dev, &[], OP_TIMEOUT) {
+                Ok(Ok(reply)) => {
+                    let mut le = [0u8; 8];
+                    let n = reply.len().min(8);
+                    le[..n].copy_from_slice(&reply[..n]);
+                    Ok(u64::from_le_bytes(le))
+                }
+                Ok(Err(refused)) => Err(refused),
+                Err(e) => Err(format!("{e:#}")),
+            }
+        })
+        .collect()
+}
+
+/// [`status`], with the status bits read live when `live` and the target
+/// is a running system.
+fn status_of(
+    archive: &Archive,
+    target: &mut Target,
+    device: Option<&str>,
+    live: bool,
+) -> Result<String> {
     let mgr = Manager::find(archive)?;
     let only = device.map(|d| mgr.device(d)).transpose()?;
+    // Before the memory read, so that the record we print is at least as
+    // fresh as the bits.
+    let live_bits = match target {
+        Target::Live(_) if live => Some(live_status_bits(
+            archive,
+            target,
+            mgr.config.devices.len(),
+            only,
+        )),
+        _ => None,
+    };
     let server = server(archive, target, &mgr)?;
     let rows = target.tasks()?;
     let mut out = String::new();
@@ -411,9 +470,18 @@ pub fn status(
             },
         };
         let _ = writeln!(out, "  driver  {driver}");
-        let status = match d.field("status").and_then(some) {
+        let recorded = match d.field("status").and_then(some) {
             Some(s) => status_text(s.as_u64().unwrap_or(0)),
             None => "(not read yet)".into(),
+        };
+        let status = match live_bits.as_ref().and_then(|b| b.get(i)) {
+            Some(Ok(bits)) => status_text(*bits),
+            Some(Err(why)) => {
+                format!(
+                    "{recorded} (as the manager last read them; live: {why})"
+                )
+            }
+            None => format!("{recorded} (as the manager last read them)"),
         };
         let _ = writeln!(out, "  status  {status}");
         let lock = match d
@@ -706,7 +774,7 @@ pub fn load(
     match caller.call(target, "lock", &dev, &[], OP_TIMEOUT)? {
         Ok(_) => {}
         Err(e) if e == "AlreadyLocked" => {
-            let holder = status(caller.archive, target, Some(device))
+            let holder = status_of(caller.archive, target, Some(device), false)
                 .ok()
                 .and_then(|s| {
                     s.lines()

@@ -199,8 +199,13 @@ fn task_maybe_config_of<T: DeserializeOwned>(task: &Task) -> Result<Option<T>> {
         .with_context(|| format!("tasks.{}.config", task.name))
 }
 
-/// Loads app.toml and finds the task being built.
-pub(crate) fn load_config() -> Result<(Config, Task)> {
+/// Loads app.toml and finds the task being built: for a build script
+/// that needs more of the image than its own task's entry.
+///
+/// # Errors
+///
+/// If app.toml cannot be loaded or has no task of this name.
+pub fn load_config() -> Result<(Config, Task)> {
     let name = task_name();
     let path = app_toml_path();
     let config = Config::load(&path).map_err(|e| anyhow!("{e}"))?;

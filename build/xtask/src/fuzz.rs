@@ -7,8 +7,17 @@
 //! the tree. A crash leaves its input in `fuzz/artifacts/<target>/`: copy
 //! it into `fuzz/regressions/<target>/` under a name that says what broke,
 //! and the stable replay test of that target's harness keeps it fixed.
+//!
+//! A timed run explores as far as the machine's speed allows, so two
+//! machines try different inputs: right for hunting bugs, wrong for a CI
+//! verdict (a run that finds a crash only on a fast or lucky machine is a
+//! test that fails only sometimes). `--ci` therefore runs each target for
+//! the fixed number of inputs and the fixed seed in `fuzz/ci.toml`, from
+//! an empty scratch corpus: every machine tries the same inputs.
 
 use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -17,10 +26,61 @@ pub struct FuzzRequest<'a> {
     /// One target, or every target when `None`.
     pub target: Option<&'a str>,
     /// How long each target runs.
-    pub seconds: u64,
+    pub budget: Budget,
     /// Without nightly or cargo-fuzz, say so and succeed (CI on a machine
     /// that cannot fuzz) instead of failing.
     pub if_available: bool,
+}
+
+/// How long each target runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// Wall-clock seconds.
+    Seconds(u64),
+    /// The deterministic plan in `fuzz/ci.toml`.
+    Ci,
+}
+
+/// `fuzz/ci.toml`: what CI runs of each target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiPlan {
+    /// libFuzzer's `-seed`, the same for every target.
+    pub seed: u32,
+    /// Inputs each target tries (libFuzzer's `-runs`), by target name;
+    /// every target must have one, so a new target cannot be left out.
+    pub runs: BTreeMap<String, u64>,
+}
+
+/// Reads `fuzz/ci.toml` and checks that it names exactly `targets`.
+pub fn ci_plan(root: &Path, targets: &[String]) -> Result<CiPlan> {
+    let path = root.join("fuzz/ci.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let plan: CiPlan = toml::from_str(&text)
+        .with_context(|| format!("{} is not a fuzz CI plan", path.display()))?;
+    for target in targets {
+        if !plan.runs.contains_key(target) {
+            bail!(
+                "{}: no run count for fuzz target {target:?}",
+                path.display()
+            );
+        }
+    }
+    if let Some(stale) = plan.runs.keys().find(|k| !targets.contains(k)) {
+        bail!("{}: {stale:?} is not a fuzz target", path.display());
+    }
+    if let Some((name, _)) = plan.runs.iter().find(|(_, runs)| **runs == 0) {
+        bail!("{}: {name:?} would try no input (runs = 0)", path.display());
+    }
+    Ok(plan)
+}
+
+/// Where one target's run stops.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Seconds(u64),
+    Runs { runs: u64, seed: u32 },
 }
 
 /// Why fuzzing cannot run here, in one line, or `None` if it can.
@@ -61,6 +121,10 @@ pub fn targets(root: &Path) -> Result<Vec<String>> {
 
 pub fn fuzz(root: &Path, request: &FuzzRequest<'_>) -> Result<()> {
     let known = targets(root)?;
+    let plan = match request.budget {
+        Budget::Ci => Some(ci_plan(root, &known)?),
+        Budget::Seconds(_) => None,
+    };
     let chosen: Vec<String> = match request.target {
         Some(t) if known.iter().any(|k| k == t) => vec![t.to_owned()],
         Some(t) => bail!("no fuzz target {t:?}; targets: {}", known.join(", ")),
@@ -74,7 +138,15 @@ pub fn fuzz(root: &Path, request: &FuzzRequest<'_>) -> Result<()> {
         bail!("{reason}");
     }
     for target in &chosen {
-        run_target(root, target, request.seconds)?;
+        let limit = match (&plan, request.budget) {
+            (Some(plan), _) => Limit::Runs {
+                runs: plan.runs[target],
+                seed: plan.seed,
+            },
+            (None, Budget::Seconds(s)) => Limit::Seconds(s),
+            (None, Budget::Ci) => unreachable!("the plan was read above"),
+        };
+        run_target(root, target, limit)?;
     }
     Ok(())
 }
@@ -116,8 +188,22 @@ pub fn parse_stats(output: &str) -> Stats {
     stats
 }
 
-fn run_target(root: &Path, target: &str, seconds: u64) -> Result<()> {
-    let scratch: PathBuf = root.join("target/fuzz-corpus").join(target);
+fn run_target(root: &Path, target: &str, limit: Limit) -> Result<()> {
+    // A timed run keeps what it finds for the next timed run; a CI run
+    // starts from the checked-in seeds alone, or it would not be the same
+    // run on every machine.
+    let scratch: PathBuf = match limit {
+        Limit::Seconds(_) => root.join("target/fuzz-corpus").join(target),
+        Limit::Runs { .. } => {
+            let dir = root.join("target/fuzz-corpus-ci").join(target);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| {
+                    format!("cannot empty {}", dir.display())
+                })?;
+            }
+            dir
+        }
+    };
     std::fs::create_dir_all(&scratch)?;
     let mut seeds = Vec::new();
     for kind in ["corpus", "regressions"] {
@@ -126,14 +212,24 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<()> {
             seeds.push(dir);
         }
     }
-    println!("fuzzing {target} for {seconds} s");
+    let (what, flags) = match limit {
+        Limit::Seconds(s) => {
+            (format!("for {s} s"), vec![format!("-max_total_time={s}")])
+        }
+        Limit::Runs { runs, seed } => (
+            format!("for {runs} inputs from seed {seed}"),
+            vec![format!("-runs={runs}"), format!("-seed={seed}")],
+        ),
+    };
+    println!("fuzzing {target} {what}");
+    let started = std::time::Instant::now();
     let output = Command::new("cargo")
         .current_dir(root)
         .args(["+nightly", "fuzz", "run", target])
         .arg(&scratch)
         .args(&seeds)
         .arg("--")
-        .arg(format!("-max_total_time={seconds}"))
+        .args(&flags)
         .arg("-print_final_stats=1")
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
@@ -151,9 +247,13 @@ fn run_target(root: &Path, target: &str, seconds: u64) -> Result<()> {
         );
     }
     println!(
-        "fuzz {target}: {} runs in {seconds} s, {} exec/s, coverage {} \
+        "fuzz {target}: {} runs in {:.0} s, {} exec/s, coverage {} \
          points, {} features, no crash",
-        stats.runs, stats.execs_per_sec, stats.coverage, stats.features
+        stats.runs,
+        started.elapsed().as_secs_f64(),
+        stats.execs_per_sec,
+        stats.coverage,
+        stats.features
     );
     Ok(())
 }
@@ -179,6 +279,47 @@ mod tests {
                 features: 977,
             }
         );
+    }
+
+    #[test]
+    fn the_ci_plan_gives_every_target_a_run_count() {
+        let root = crate::workspace_root();
+        let names = targets(&root).unwrap();
+        let plan = ci_plan(&root, &names).unwrap();
+        assert_eq!(plan.runs.keys().cloned().collect::<Vec<_>>(), names);
+    }
+
+    #[test]
+    fn a_ci_plan_missing_or_naming_a_target_wrongly_is_refused() {
+        let dir = std::env::temp_dir()
+            .join(format!("fuzz-plan-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fuzz")).unwrap();
+        let names = ["a".to_owned(), "b".to_owned()];
+        let cases = [
+            (
+                "seed = 1\n[runs]\na = 5\n",
+                "no run count for fuzz target \"b\"",
+            ),
+            (
+                "seed = 1\n[runs]\na = 5\nb = 5\nc = 5\n",
+                "\"c\" is not a fuzz target",
+            ),
+            ("seed = 1\n[runs]\na = 5\nb = 0\n", "would try no input"),
+            ("seed = 1\nrun = 3\n", "not a fuzz CI plan"),
+        ];
+        for (text, wanted) in cases {
+            std::fs::write(dir.join("fuzz/ci.toml"), text).unwrap();
+            let err = format!("{:#}", ci_plan(&dir, &names).unwrap_err());
+            assert!(err.contains(wanted), "{text:?}: {err}");
+        }
+        std::fs::write(
+            dir.join("fuzz/ci.toml"),
+            "seed = 7\n[runs]\na = 5\nb = 9\n",
+        )
+        .unwrap();
+        let plan = ci_plan(&dir, &names).unwrap();
+        assert_eq!((plan.seed, plan.runs["b"]), (7, 9));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

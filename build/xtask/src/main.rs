@@ -91,13 +91,19 @@ enum Xtask {
     /// Runs coverage-guided fuzz targets (cargo-fuzz on nightly) for a
     /// bounded time each, seeded from `fuzz/corpus` and
     /// `fuzz/regressions`; prints executions per second and coverage.
+    /// With `--ci`, each target instead tries a fixed number of inputs
+    /// from a fixed seed (`fuzz/ci.toml`): the same inputs on every
+    /// machine, however fast, so CI's verdict does not depend on timing.
     Fuzz {
         /// The target (a file in `fuzz/fuzz_targets`); every target if
         /// absent.
         target: Option<String>,
         /// Seconds each target runs.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 60, conflicts_with = "ci")]
         seconds: u64,
+        /// The deterministic run of `fuzz/ci.toml` instead of a timed one.
+        #[arg(long)]
+        ci: bool,
         /// Without nightly Rust or cargo-fuzz, say so and succeed.
         #[arg(long)]
         if_available: bool,
@@ -142,10 +148,10 @@ enum Xtask {
         /// (CI: `HEAD^1`); nothing to do if it changed none.
         #[arg(long, conflicts_with = "files")]
         changed_since: Option<String>,
-        /// Stop after this many minutes and judge the mutants tested so
-        /// far (the ones left are counted, not failed).
+        /// Test at most this many mutants per crate: the round-robin
+        /// shard the commit's hash picks (the same on every machine).
         #[arg(long)]
-        budget_minutes: Option<u64>,
+        sample: Option<usize>,
     },
     /// Prints the client and server code generated for an `.idol` file.
     Idol {
@@ -181,12 +187,17 @@ fn main() -> ExitCode {
         Xtask::Fuzz {
             target,
             seconds,
+            ci,
             if_available,
         } => fuzz::fuzz(
             &workspace_root(),
             &fuzz::FuzzRequest {
                 target: target.as_deref(),
-                seconds,
+                budget: if ci {
+                    fuzz::Budget::Ci
+                } else {
+                    fuzz::Budget::Seconds(seconds)
+                },
                 if_available,
             },
         ),
@@ -195,7 +206,7 @@ fn main() -> ExitCode {
             files,
             timeout,
             changed_since,
-            budget_minutes,
+            sample,
         } => mutants::mutants(
             &workspace_root(),
             package.as_deref(),
@@ -203,7 +214,7 @@ fn main() -> ExitCode {
             &mutants::Limits {
                 timeout,
                 changed_since,
-                budget_minutes,
+                sample,
             },
         ),
         Xtask::Sizes { app_toml } => sizes::sizes(&app_toml),

@@ -14,15 +14,17 @@
 //! part of `cargo xtask test`. Run it after changing a file it covers,
 //! for that file: `cargo xtask mutants --file sys/kern/src/lease.rs`.
 //! CI (`.ci/run`) runs it on the covered files the commit changed
-//! (`--changed-since HEAD^1`) within a budget (`--budget-minutes`): a run
-//! out of time judges the mutants it tested and says how many.
+//! (`--changed-since HEAD^1`), on a sample of at most `--sample N`
+//! mutants. The sample is one of cargo-mutants' round-robin shards, chosen
+//! by the commit's hash: the same mutants for the same commit on every
+//! machine (a time budget would judge more mutants on a faster machine,
+//! so the verdict would depend on speed), and different ones as commits
+//! go by.
 
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// The accepted survivors, relative to the workspace root.
 const ACCEPTED: &str = "build/xtask/mutants-accepted.txt";
@@ -54,8 +56,8 @@ pub struct Limits {
     pub timeout: u64,
     /// Only the covered files changed since this git revision.
     pub changed_since: Option<String>,
-    /// Minutes for the whole run, per crate.
-    pub budget_minutes: Option<u64>,
+    /// At most this many mutants per crate: a shard picked by the commit.
+    pub sample: Option<usize>,
 }
 
 /// Runs cargo-mutants on `package` (or every target), only on `files` if
@@ -193,74 +195,98 @@ fn run(
     // cargo-mutants makes `mutants.out` but not the directories above it.
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create {}", out.display()))?;
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(root)
-        .args(["mutants", "--package", target.package])
-        // One build at a time: the machine is shared, and a mutant's
-        // build already uses every core.
-        .args(["--jobs", "1", "--timeout", &limits.timeout.to_string()])
+    let mut cmd = cargo_mutants(root, target, files);
+    // One build at a time: the machine is shared, and a mutant's build
+    // already uses every core.
+    cmd.args(["--jobs", "1", "--timeout", &limits.timeout.to_string()])
         // Unit tests only (no doctests): they are what we hold to it.
         .arg("--cargo-test-arg=--lib")
         .arg("--output")
         .arg(&out)
         // Optimised tests: the kernel's property tests run ten times
         // faster, which is most of a mutant's cost.
-        .env("CARGO_PROFILE_DEV_OPT_LEVEL", "1")
-        // Its own process group, so that running out of budget stops
-        // its builds and tests too.
-        .process_group(0);
+        .env("CARGO_PROFILE_DEV_OPT_LEVEL", "1");
+    if let Some(sample) = limits.sample {
+        let (shard, shards) = pick_shard(root, target, files, sample)?;
+        cmd.arg(format!("--shard={shard}/{shards}"))
+            .arg("--sharding=round-robin");
+    }
+    println!("mutants: {}", target.package);
+    let status = cmd.status().context("cannot run cargo mutants")?;
+    // cargo-mutants exits 2 when it found missed mutants, 3 on timeouts;
+    // we judge the missed ones ourselves. Anything else is a failure to
+    // run (a baseline that does not build or pass).
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        bail!("cargo mutants on {} failed: {status}", target.package);
+    }
+    let listed = |name: &str| {
+        std::fs::read_to_string(out.join("mutants.out").join(name))
+            .map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
+    };
+    let list = out.join("mutants.out/missed.txt");
+    listed("missed.txt")
+        .with_context(|| format!("cannot read {}", list.display()))
+}
+
+/// `cargo mutants` on `target`, limited to `files` when any are given.
+fn cargo_mutants(root: &Path, target: &Target, files: &[&PathBuf]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root)
+        .args(["mutants", "--package", target.package]);
     for file in files {
         cmd.arg("--file").arg(file);
     }
     for pattern in target.exclude {
         cmd.args(["--exclude", pattern]);
     }
-    println!("mutants: {}", target.package);
-    let mut child = cmd.spawn().context("cannot run cargo mutants")?;
-    let budget = limits
-        .budget_minutes
-        .map(|m| Instant::now() + Duration::from_secs(m * 60));
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if budget.is_some_and(|end| Instant::now() >= end) {
-            // The group's id is the child's pid (process_group(0)).
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-INT", "--", &group]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let listed = |name: &str| {
-        std::fs::read_to_string(out.join("mutants.out").join(name))
-            .map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
-    };
-    match status {
-        // cargo-mutants exits 2 when it found missed mutants, 3 on
-        // timeouts; we judge the missed ones ourselves. Anything else is
-        // a failure to run (a baseline that does not build or pass).
-        Some(status) if !matches!(status.code(), Some(0 | 2 | 3)) => {
-            bail!("cargo mutants on {} failed: {status}", target.package);
-        }
-        Some(_) => {}
-        None => {
-            let tested: usize = ["caught.txt", "missed.txt", "timeout.txt"]
-                .iter()
-                .map(|f| listed(f).map_or(0, |l| l.len()))
-                .sum();
-            println!(
-                "mutants: {}: out of budget after {tested} mutants tested; \
-                 judging those (the rest were not run)",
-                target.package
-            );
-        }
+    cmd
+}
+
+/// The shard of at most `sample` mutants to test: as many round-robin
+/// shards as that needs, and among them the one the commit's hash picks.
+fn pick_shard(
+    root: &Path,
+    target: &Target,
+    files: &[&PathBuf],
+    sample: usize,
+) -> Result<(u64, u64)> {
+    let listing = cargo_mutants(root, target, files)
+        .arg("--list")
+        .output()
+        .context("cannot run cargo mutants --list")?;
+    if !listing.status.success() {
+        bail!(
+            "cargo mutants --list on {} failed: {}",
+            target.package,
+            String::from_utf8_lossy(&listing.stderr).trim()
+        );
     }
-    // Written as mutants are tested, so a stopped run has it too.
-    let list = out.join("mutants.out/missed.txt");
-    listed("missed.txt")
-        .with_context(|| format!("cannot read {}", list.display()))
+    let count = String::from_utf8_lossy(&listing.stdout).lines().count();
+    let head = Command::new("git")
+        .current_dir(root)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .context("cannot run git rev-parse")?;
+    let hash = String::from_utf8_lossy(&head.stdout);
+    let (shard, shards) = shard_for(count, sample, hash.trim())?;
+    println!(
+        "mutants: {}: {count} mutants, testing shard {shard} of {shards} \
+         (at most {sample})",
+        target.package
+    );
+    Ok((shard, shards))
+}
+
+/// Which of `ceil(count / sample)` shards the commit `hash` picks.
+fn shard_for(count: usize, sample: usize, hash: &str) -> Result<(u64, u64)> {
+    if sample == 0 {
+        bail!("a sample of 0 mutants tests nothing");
+    }
+    let shards = count.div_ceil(sample).max(1) as u64;
+    let prefix = hash.get(..12).unwrap_or(hash);
+    let picked = u64::from_str_radix(prefix, 16)
+        .with_context(|| format!("{hash:?} is not a commit hash"))?;
+    Ok((picked % shards, shards))
 }
 
 /// A mutant without its line and column (`file:line:col: what` becomes
@@ -303,6 +329,21 @@ fn read_accepted(path: &Path) -> Result<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sample_is_a_shard_the_commit_picks() {
+        let hash = "00000000000a0123456789abcdef012345678901";
+        // 100 mutants, at most 30 a run: 4 shards; 0xa % 4 = 2.
+        assert_eq!(shard_for(100, 30, hash).unwrap(), (2, 4));
+        // Fewer mutants than the sample: one shard, all of them.
+        assert_eq!(shard_for(7, 30, hash).unwrap(), (0, 1));
+        assert_eq!(shard_for(0, 30, hash).unwrap(), (0, 1));
+        // The same commit picks the same shard; another may not.
+        let other = "00000000000b0123456789abcdef012345678901";
+        assert_eq!(shard_for(100, 30, other).unwrap(), (3, 4));
+        assert!(shard_for(100, 0, hash).is_err());
+        assert!(shard_for(100, 30, "not-hex").is_err());
+    }
 
     #[test]
     fn a_change_covers_only_target_sources_that_are_not_excluded() {

@@ -41,25 +41,18 @@ use drv_ecp5_spi::sysconfig::{self, status as sr};
 use drv_fpga_driver_server::api::{
     DriverError, DriverInfo, FpgaState, HeaderInfo, flags,
 };
-use drv_fpga_driver_server::board::{LeaseGone, Pin, Spi};
-use drv_fpga_driver_server::{FpgaDevice, LeaseData};
-use idol_runtime::{Leased, R};
-use userlib::{hl, sys_get_timer};
+use drv_fpga_driver_server::board::{LeaseGone, Spi};
+use drv_fpga_driver_server::config_pins::ConfigPins;
+use drv_fpga_driver_server::{FpgaDevice, ImageStart, LeaseData};
 
 /// Our limit on INITN following PROGRAMN (TN-02039's tINITL is tens of
 /// milliseconds at most; Linux's lattice-sysconfig waits a second too).
 const INITN_TIMEOUT_MS: u64 = 1000;
 
-/// Polls of DONE in `write_complete` before we sleep a tick between
-/// polls (as the 7-series driver: a good stream needs one or two).
-const FAST_POLLS: u32 = 16;
-
 /// An ECP5 on slave SPI, with PROGRAMN, INITN and DONE.
 struct Ecp5 {
     spi: Spi,
-    programn: Pin,
-    initn: Pin,
-    done: Pin,
+    pins: ConfigPins,
     /// The burst frame is open (chip select held): no other command may
     /// be sent until it ends.
     bursting: bool,
@@ -69,15 +62,14 @@ struct Ecp5 {
 
 impl Ecp5 {
     fn new() -> Self {
-        let pin = |line| Pin {
-            gpio: config::GPIO,
-            line,
-        };
         Ecp5 {
             spi: Spi(config::SPI),
-            programn: pin(config::PROGRAMN),
-            initn: pin(config::INITN),
-            done: pin(config::DONE),
+            pins: ConfigPins::new(
+                config::GPIO,
+                config::PROGRAMN,
+                config::INITN,
+                config::DONE,
+            ),
             bursting: false,
             load_failed: false,
         }
@@ -100,27 +92,6 @@ impl Ecp5 {
         u32::from_be_bytes(answer)
     }
 
-    /// Polls DONE: `Some(polls)` once it is high, `None` when
-    /// `timeout_ms` passed first (always looking once after the end).
-    fn poll_done(&self, timeout_ms: u32) -> Option<u32> {
-        let now = sys_get_timer().now;
-        let deadline = now.saturating_add(u64::from(timeout_ms));
-        let mut polls = 0;
-        loop {
-            let expired = sys_get_timer().now >= deadline;
-            if self.done.is_high() {
-                return Some(polls);
-            }
-            if expired {
-                return None;
-            }
-            polls += 1;
-            if polls > FAST_POLLS {
-                hl::sleep_for(1);
-            }
-        }
-    }
-
     /// From the burst's last byte to DONE.
     fn complete(&mut self, timeout_ms: u32) -> Result<(), DriverError> {
         self.spi.configure(false, false);
@@ -135,7 +106,7 @@ impl Ecp5 {
         self.spi.configure(true, false);
         self.spi.write(&[0xFF; 4]);
         self.spi.configure(false, false);
-        match self.poll_done(timeout_ms) {
+        match self.pins.poll_done(timeout_ms, || {}) {
             Some(_) => Ok(()),
             None => {
                 Err(sysconfig::failure(self.read(sysconfig::LSC_READ_STATUS)))
@@ -151,24 +122,19 @@ impl FpgaDevice for Ecp5 {
     /// commands MSB first, so `LSB_FIRST` images are refused rather than
     /// half-reversed; slave SPI here does no partial reconfiguration. 64
     /// header bytes first: ecppack's comment block and the preamble.
-    const INFO: DriverInfo = DriverInfo {
-        initial_header_size: 64,
-        skip_header: true,
-        supported_flags: flags::EXTERNAL_CONFIG | flags::COMPRESSED,
-        compat_id_h: 0,
-        compat_id_l: 0,
-        name: DriverInfo::pad_name("ecp5-spi"),
-    };
+    const INFO: DriverInfo =
+        DriverInfo::new("ecp5-spi", flags::EXTERNAL_CONFIG | flags::COMPRESSED)
+            .header(64);
 
     /// Chip select high, PROGRAMN driven high (released), INITN and DONE
     /// inputs; a device that is not configured gets `LSC_REFRESH`,
     /// clearing anything a predecessor of ours half-wrote.
     fn init_hardware(&mut self) -> bool {
         self.spi.configure(false, false);
-        self.programn.drive(true);
-        self.initn.release();
-        self.done.release();
-        let done = self.done.is_high();
+        self.pins.program.drive(true);
+        self.pins.init.release();
+        self.pins.done.release();
+        let done = self.pins.done.is_high();
         if !done {
             self.command(sysconfig::LSC_REFRESH);
         }
@@ -176,17 +142,13 @@ impl FpgaDevice for Ecp5 {
     }
 
     fn state(&self) -> FpgaState {
-        if self.done.is_high() {
-            FpgaState::Operating
-        } else {
-            FpgaState::Reset
-        }
+        self.pins.state()
     }
 
     /// The status register's verdict on the last load, as Linux's bits
     /// (none while a burst holds chip select).
     fn status(&self) -> u64 {
-        if self.done.is_high() || self.bursting {
+        if self.pins.done.is_high() || self.bursting {
             return 0;
         }
         let s = self.read(sysconfig::LSC_READ_STATUS);
@@ -199,16 +161,9 @@ impl FpgaDevice for Ecp5 {
 
     fn parse_header(
         &mut self,
-        _image_flags: u32,
-        image_len: u32,
-        lease: &Leased<R, [u8]>,
+        image: ImageStart<'_>,
     ) -> Result<HeaderInfo, DriverError> {
-        let mut buf = [0u8; MAX_HEADER];
-        let n = lease.len().min(MAX_HEADER);
-        if lease.read_range(0..n, &mut buf[..n]).is_err() {
-            return Err(DriverError::LeaseRevoked);
-        }
-        header::parse(&buf[..n], image_len as usize)
+        header::parse(image.read(&mut [0; MAX_HEADER])?, image.len as usize)
     }
 
     /// Linux `sysconfig_gpio_refresh` and `sysconfig_isc_init`, then the
@@ -218,18 +173,7 @@ impl FpgaDevice for Ecp5 {
         self.load_failed = false;
         self.bursting = false;
         self.spi.configure(false, false);
-        self.programn.drive(false);
-        if !self.initn.wait_for(false, INITN_TIMEOUT_MS) {
-            self.programn.drive(true);
-            return Err(DriverError::Timeout);
-        }
-        self.programn.drive(true);
-        if !self.initn.wait_for(true, INITN_TIMEOUT_MS) {
-            return Err(DriverError::Timeout);
-        }
-        if self.done.is_high() {
-            return Err(DriverError::DeviceNotReady);
-        }
+        self.pins.program_pulse(INITN_TIMEOUT_MS)?;
         let id = self.read(sysconfig::READ_ID);
         if id == 0 || id == u32::MAX {
             // Nobody drives MISO: no ECP5 on this port.

@@ -38,6 +38,14 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub use drv_fpga_driver_api::{FpgaState, flags, status};
 
+/// A load flag for `cargo xtask bench fpga` only: the manager forwards the
+/// image as usual but does not hash it (and so records no identity), so
+/// that the benchmark can time the same load with and without hashing in
+/// one run. Only a manager built with its `bench-skip-digest` feature
+/// (test/bench/fpga.toml) knows it; every other one refuses it as
+/// `BadFlags`, like any bit Linux does not define.
+pub const BENCH_SKIP_DIGEST: u32 = 1 << 31;
+
 /// Why a manager op failed.
 ///
 /// Codes start at 1 and fit a `u16`, so that, as a response code, they

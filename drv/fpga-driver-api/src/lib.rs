@@ -223,6 +223,31 @@ pub struct DriverInfo {
 }
 
 impl DriverInfo {
+    /// A driver called `name` that honours `supported_flags`, for images
+    /// without a header; [`DriverInfo::header`] for the others. Not
+    /// partial-reconfiguration capable (compat id 0).
+    pub const fn new(name: &str, supported_flags: u32) -> Self {
+        DriverInfo {
+            initial_header_size: 0,
+            skip_header: false,
+            supported_flags,
+            compat_id_h: 0,
+            compat_id_l: 0,
+            name: Self::pad_name(name),
+        }
+    }
+
+    /// Images begin with a header: `parse_header` first gets
+    /// `initial_header_size` bytes, and `write` is never given the
+    /// `header_size` bytes it finds (Linux's `skip_header`).
+    pub const fn header(self, initial_header_size: u32) -> Self {
+        DriverInfo {
+            initial_header_size,
+            skip_header: true,
+            ..self
+        }
+    }
+
     /// `name` as a NUL-padded array; longer names are cut at
     /// [`NAME_LEN`] bytes (on a character boundary), so a build-time
     /// constant never fails.

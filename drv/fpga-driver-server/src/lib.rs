@@ -28,11 +28,39 @@ use idol_runtime::{ClientError, Leased, R, RequestError};
 use ringbuf::{ringbuf, ringbuf_entry};
 use userlib::{Generation, RecvMessage, TaskId, sys_post, sys_refresh_task_id};
 
+pub mod config_pins;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 
 pub use drv_board_io as board;
 pub use drv_fpga_driver_api as api;
+
+/// What `parse_header` is given: the image's flags and length, and a
+/// lease on its first bytes (the lender may stop lending at any time, so
+/// reading is fallible).
+pub struct ImageStart<'a> {
+    /// The load's `FPGA_MGR_*` flags.
+    pub flags: u32,
+    /// The whole image's length in bytes.
+    pub len: u32,
+    lease: &'a Leased<R, [u8]>,
+}
+
+impl ImageStart<'_> {
+    /// The image's first bytes, as many as `buf` holds and the lease
+    /// has; [`DriverError::LeaseRevoked`] when the lender stopped lending.
+    pub fn read<'b>(
+        &self,
+        buf: &'b mut [u8],
+    ) -> Result<&'b mut [u8], DriverError> {
+        let n = self.lease.len().min(buf.len());
+        let head = &mut buf[..n];
+        self.lease
+            .read_range(0..n, head)
+            .map_err(|_| DriverError::LeaseRevoked)?;
+        Ok(head)
+    }
+}
 
 /// What a device family needs done, in Linux's `fpga_manager_ops` terms.
 ///
@@ -69,11 +97,9 @@ pub trait FpgaDevice {
     /// [`DriverError::BadHeader`] for an image the device would refuse.
     fn parse_header(
         &mut self,
-        image_flags: u32,
-        image_len: u32,
-        header: &Leased<R, [u8]>,
+        image: ImageStart<'_>,
     ) -> Result<HeaderInfo, DriverError> {
-        let _ = (image_flags, image_len, header);
+        let _ = image;
         Ok(HeaderInfo {
             header_size: 0,
             data_size: 0,
@@ -286,7 +312,12 @@ impl<D: FpgaDevice> DriverServer<D> {
         header: Leased<R, [u8]>,
     ) -> RequestResult<HeaderInfo> {
         ringbuf_entry!(Trace::ParseHeader(msg.sender, header.len() as u32));
-        match self.device.parse_header(image_flags, image_len, &header) {
+        let image = ImageStart {
+            flags: image_flags,
+            len: image_len,
+            lease: &header,
+        };
+        match self.device.parse_header(image) {
             Ok(info) => Ok(info),
             Err(e) => Self::fail(msg.sender, e),
         }

@@ -96,14 +96,8 @@ impl FpgaDevice for Ice40 {
     /// no partial reconfiguration, and icepack images are neither
     /// compressed nor encrypted. Linux's ice40-spi has no `parse_header`
     /// and `initial_header_size` 0: the image is sent whole.
-    const INFO: DriverInfo = DriverInfo {
-        initial_header_size: 0,
-        skip_header: false,
-        supported_flags: flags::LSB_FIRST | flags::EXTERNAL_CONFIG,
-        compat_id_h: 0,
-        compat_id_l: 0,
-        name: DriverInfo::pad_name("ice40-spi"),
-    };
+    const INFO: DriverInfo =
+        DriverInfo::new("ice40-spi", flags::LSB_FIRST | flags::EXTERNAL_CONFIG);
 
     /// SS released; a configured device (CDONE high) is left running, as
     /// Linux leaves a device alone until the first load; any other

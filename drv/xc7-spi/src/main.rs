@@ -37,11 +37,11 @@
 use drv_fpga_driver_server::api::{
     DriverError, DriverInfo, FpgaState, HeaderInfo, flags, status,
 };
-use drv_fpga_driver_server::board::{LeaseGone, Pin, Spi};
-use drv_fpga_driver_server::{FpgaDevice, LeaseData};
+use drv_fpga_driver_server::board::{LeaseGone, Spi};
+use drv_fpga_driver_server::config_pins::ConfigPins;
+use drv_fpga_driver_server::{FpgaDevice, ImageStart, LeaseData};
 use drv_xc7_spi::header::{self, MAX_HEADER};
-use idol_runtime::{Leased, R};
-use userlib::{hl, sys_get_timer};
+use userlib::hl;
 
 /// Linux's limit on INIT_B changing after a PROGRAM_B edge.
 const INIT_B_TIMEOUT_MS: u64 = 1000;
@@ -50,19 +50,12 @@ const INIT_B_TIMEOUT_MS: u64 = 1000;
 /// up to our millisecond tick.
 const PROGRAM_LATENCY_MS: u64 = 8;
 
-/// Polls of DONE in `write_complete` before we start sleeping a tick
-/// between polls. Linux polls in a busy loop for the whole timeout; a
-/// good stream needs one or two polls, and a task that spins for a second
-/// at driver priority would starve everything below it.
-const FAST_POLLS: u32 = 16;
-
 /// A 7-series device in slave serial mode, with PROGRAM_B, INIT_B and
 /// DONE.
 struct Xc7 {
     spi: Spi,
-    program_b: Pin,
-    init_b: Pin,
-    done: Pin,
+    /// PROGRAM_B, INIT_B and DONE.
+    pins: ConfigPins,
     /// INIT_B has been seen high since the last PROGRAM_B pulse, so INIT_B
     /// low now is the device reporting an error (UG470), not
     /// housecleaning.
@@ -73,42 +66,16 @@ struct Xc7 {
 
 impl Xc7 {
     fn new() -> Self {
-        let pin = |line| Pin {
-            gpio: config::GPIO,
-            line,
-        };
         Xc7 {
             spi: Spi(config::SPI),
-            program_b: pin(config::PROGRAM_B),
-            init_b: pin(config::INIT_B),
-            done: pin(config::DONE),
+            pins: ConfigPins::new(
+                config::GPIO,
+                config::PROGRAM_B,
+                config::INIT_B,
+                config::DONE,
+            ),
             armed: false,
             load_failed: false,
-        }
-    }
-
-    /// Linux `xilinx_spi_write_complete`'s loop: `Some(polls)` once DONE
-    /// is high, `None` when `timeout_ms` passed first. Like Linux, it
-    /// decides whether time is up *before* reading DONE, so a poll always
-    /// happens after the last clocks, and it clocks 0xFF after each read.
-    fn poll_done(&self, timeout_ms: u32) -> Option<u32> {
-        let now = sys_get_timer().now;
-        let deadline = now.saturating_add(u64::from(timeout_ms));
-        let mut polls = 0;
-        loop {
-            let expired = sys_get_timer().now >= deadline;
-            let done = self.done.is_high();
-            self.spi.write(&[0xFF]);
-            if done {
-                return Some(polls);
-            }
-            if expired {
-                return None;
-            }
-            polls += 1;
-            if polls > FAST_POLLS {
-                hl::sleep_for(1);
-            }
         }
     }
 }
@@ -121,17 +88,14 @@ impl FpgaDevice for Xc7 {
     /// do partial reconfiguration here (Linux's xilinx-spi refuses it
     /// too). 64 header bytes first: enough for a Vivado `.bit` header's
     /// magic and first fields, or a `.bin`'s sync word, in one go.
-    const INFO: DriverInfo = DriverInfo {
-        initial_header_size: 64,
-        skip_header: true,
-        supported_flags: flags::LSB_FIRST
+    const INFO: DriverInfo = DriverInfo::new(
+        "xc7-spi",
+        flags::LSB_FIRST
             | flags::EXTERNAL_CONFIG
             | flags::ENCRYPTED
             | flags::COMPRESSED,
-        compat_id_h: 0,
-        compat_id_l: 0,
-        name: DriverInfo::pad_name("xc7-spi"),
-    };
+    )
+    .header(64);
 
     /// Controller idle and MSB first, PROGRAM_B driven high (released, as
     /// Linux requests it), INIT_B and DONE inputs. A device that is not
@@ -140,31 +104,27 @@ impl FpgaDevice for Xc7 {
     /// data can never complete.
     fn init_hardware(&mut self) -> bool {
         self.spi.configure(false, false);
-        self.init_b.release();
-        self.done.release();
-        let done = self.done.is_high();
+        self.pins.init.release();
+        self.pins.done.release();
+        let done = self.pins.done.is_high();
         if !done {
-            self.program_b.drive(false);
+            self.pins.program.drive(false);
         }
-        self.program_b.drive(true);
+        self.pins.program.drive(true);
         done
     }
 
     fn state(&self) -> FpgaState {
-        if self.done.is_high() {
-            FpgaState::Operating
-        } else {
-            FpgaState::Reset
-        }
+        self.pins.state()
     }
 
     /// UG470: INIT_B pulled low after housecleaning signals a
     /// configuration error, a CRC mismatch or a wrong IDCODE; the pin
     /// cannot say which, so we report the CRC error Linux names first.
     fn status(&self) -> u64 {
-        if self.done.is_high() {
+        if self.pins.done.is_high() {
             0
-        } else if self.armed && !self.init_b.is_high() {
+        } else if self.armed && !self.pins.init.is_high() {
             status::OPERATION_ERR | status::CRC_ERR
         } else if self.load_failed {
             status::OPERATION_ERR
@@ -175,17 +135,12 @@ impl FpgaDevice for Xc7 {
 
     fn parse_header(
         &mut self,
-        image_flags: u32,
-        image_len: u32,
-        lease: &Leased<R, [u8]>,
+        image: ImageStart<'_>,
     ) -> Result<HeaderInfo, DriverError> {
         let mut buf = [0u8; MAX_HEADER];
-        let n = lease.len().min(MAX_HEADER);
-        if lease.read_range(0..n, &mut buf[..n]).is_err() {
-            return Err(DriverError::LeaseRevoked);
-        }
-        header::to_wire_order(&mut buf[..n], image_flags);
-        header::parse(&buf[..n], image_len as usize)
+        let head = image.read(&mut buf)?;
+        header::to_wire_order(head, image.flags);
+        header::parse(head, image.len as usize)
     }
 
     /// Linux `xilinx_core_write_init` from the PROGRAM_B pulse on. Like
@@ -196,18 +151,7 @@ impl FpgaDevice for Xc7 {
         self.spi
             .configure(false, image_flags & flags::LSB_FIRST != 0);
         self.armed = false;
-        self.program_b.drive(false);
-        if !self.init_b.wait_for(false, INIT_B_TIMEOUT_MS) {
-            self.program_b.drive(true);
-            return Err(DriverError::Timeout);
-        }
-        self.program_b.drive(true);
-        if !self.init_b.wait_for(true, INIT_B_TIMEOUT_MS) {
-            return Err(DriverError::Timeout);
-        }
-        if self.done.is_high() {
-            return Err(DriverError::DeviceNotReady);
-        }
+        self.pins.program_pulse(INIT_B_TIMEOUT_MS)?;
         self.armed = true;
         hl::sleep_for(PROGRAM_LATENCY_MS);
         Ok(())
@@ -222,13 +166,14 @@ impl FpgaDevice for Xc7 {
         _flags: u32,
         timeout_ms: u32,
     ) -> Result<(), DriverError> {
-        let polled = self.poll_done(timeout_ms);
+        let spi = self.spi;
+        let polled = self.pins.poll_done(timeout_ms, || spi.write(&[0xFF]));
         self.spi.configure(false, false);
         if polled.is_some() {
             return Ok(());
         }
         self.load_failed = true;
-        Err(if self.init_b.is_high() {
+        Err(if self.pins.init.is_high() {
             // Linux: "Missing sync word or incomplete bitstream".
             DriverError::Timeout
         } else {
@@ -241,8 +186,8 @@ impl FpgaDevice for Xc7 {
     /// waits for a new one.
     fn abort(&mut self) {
         self.armed = false;
-        self.program_b.drive(false);
-        self.program_b.drive(true);
+        self.pins.program.drive(false);
+        self.pins.program.drive(true);
         self.spi.configure(false, false);
     }
 }

@@ -559,7 +559,12 @@ impl Parser {
                 Event::FrequencyRange(value as u8)
             }
             0x6 => {
-                let width = u16::try_from(value + 1).map_err(|_| bad())?;
+                // The field holds width - 1; u32::MAX + 1 must be refused,
+                // not wrapped to a zero-wide bank.
+                let width = value
+                    .checked_add(1)
+                    .and_then(|w| u16::try_from(w).ok())
+                    .ok_or_else(bad)?;
                 self.width = Some(width);
                 Event::BankWidth(width)
             }

@@ -30,6 +30,9 @@
 //! that restarts comes back unheld, with its breakpoints written into the
 //! new process before it runs its first instruction of its own
 //! ([`Debugger::started`]).
+//!
+//! The ptrace requests stay on `libc`: rustix does not wrap ptrace. Each
+//! is a one-line `unsafe` call on our own tracee, with local buffers.
 
 use debug_protocol::wire::{Hold, HoldReason};
 use std::collections::BTreeMap;
@@ -287,19 +290,7 @@ impl Debugger {
             return Stop::NotOurs;
         }
         if status >> 8 == libc::PTRACE_EVENT_STOP {
-            if t.stepping {
-                // Someone stopped the task mid-step (a register read):
-                // the step has not happened yet, so step again.
-                // Safety: single-stepping our own stopped tracee.
-                unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, 0) };
-                return Stop::Handled;
-            }
-            if t.hold.is_some() {
-                t.stopped = true;
-                return Stop::Handled;
-            }
-            // Nobody holds it (any more): the event loop continues it.
-            return Stop::NotOurs;
+            return t.on_event_stop(pid);
         }
         if status & 0x7f != libc::SIGTRAP {
             return Stop::NotOurs;
@@ -339,6 +330,26 @@ impl Debugger {
         }
         t.stopped = true;
         Stop::Handled
+    }
+}
+
+impl TaskDebug {
+    /// A `PTRACE_EVENT_STOP` (an interrupt's stop): ours if the task is
+    /// held or stepping.
+    fn on_event_stop(&mut self, pid: libc::pid_t) -> Stop {
+        if self.stepping {
+            // Someone stopped the task mid-step (a register read):
+            // the step has not happened yet, so step again.
+            // Safety: single-stepping our own stopped tracee.
+            unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, 0) };
+            return Stop::Handled;
+        }
+        if self.hold.is_some() {
+            self.stopped = true;
+            return Stop::Handled;
+        }
+        // Nobody holds it (any more): the event loop continues it.
+        Stop::NotOurs
     }
 }
 

@@ -3,20 +3,31 @@
 //! Boots an image archive: every task becomes a confined child process
 //! whose only way out is a trap into this process, which runs the portable
 //! kernel core (`kern`) in one single-threaded event loop.
+//!
+//! The modules by concern: [`boot`] (from archive to running system),
+//! [`event_loop`] (what wakes the kernel), [`trap`] (a task's syscall,
+//! decoded, and its answer), [`effects`] (carrying out the core's
+//! decisions), [`process`] (spawn, kill, reap, ptrace), [`probe`] (the
+//! debugger's socket); and the platform's pieces: [`memory`],
+//! [`devices`], [`seccomp`], [`faults`], [`registers`], [`debug`],
+//! [`dump`].
 
+mod boot;
 mod debug;
 mod devices;
 mod dump;
+mod effects;
 mod event_loop;
 mod faults;
 mod image;
 mod log;
 mod memory;
 mod probe;
+mod process;
 mod registers;
 mod seccomp;
-mod spawn;
 mod trace;
+mod trap;
 
 use clap::Parser;
 use std::io::Write;
@@ -46,13 +57,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let opts = event_loop::Options {
+    let opts = boot::Options {
         one_cpu: args.one_cpu,
         verbose: args.verbose,
         probe: args.probe,
         dump_dir: args.dump_dir,
     };
-    match event_loop::run(&args.archive, opts) {
+    match boot::run(&args.archive, opts) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // One line: the chain of contexts, joined.

@@ -6,11 +6,14 @@
 //! its own address space and the task maps over its RAM range, so every
 //! message or lease copy is one bounds-checked `memcpy` between two
 //! kernel mappings, and a dead task's RAM is still there to inspect.
+//!
+//! Host calls are rustix's; `mmap` and `munmap` are `unsafe` there as
+//! anywhere, because they make and end the kernel's view of the RAM.
 
 use crate::devices::Devices;
 use crate::log::klog;
 use kern::{Location, MemoryError, PeripheralFault, Platform};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// One incarnation's RAM: a memfd and the kernel's mapping of it.
 pub struct Ram {
@@ -22,36 +25,27 @@ pub struct Ram {
 impl Ram {
     /// A fresh memfd holding `init`.
     pub fn new(name: &str, init: &[u8]) -> std::io::Result<Self> {
+        use rustix::mm::{MapFlags, ProtFlags};
         let cname = std::ffi::CString::new(name).unwrap_or_default();
-        // Safety: plain syscalls on a name we own; results are checked.
-        let fd =
-            unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // Safety: `fd` was just created and is ours.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let flags = rustix::fs::MemfdFlags::CLOEXEC;
+        let fd = rustix::fs::memfd_create(cname.as_c_str(), flags)?;
         let len = init.len();
-        // Safety: ftruncate and mmap on our own fd; checked below.
+        rustix::fs::ftruncate(&fd, len as u64)?;
+        // Safety: a new shared mapping of our own memfd, placed by the
+        // host (no address given), so it overlaps nothing of ours.
         let ptr = unsafe {
-            if libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::mmap(
+            rustix::mm::mmap(
                 std::ptr::null_mut(),
                 len.max(1),
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
                 0,
-            )
+            )?
         };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
         let ram = Self {
             fd,
-            ptr: ptr as *mut u8,
+            ptr: ptr.cast::<u8>(),
             len,
         };
         // Safety: the mapping is `len` bytes long and ours.
@@ -76,8 +70,9 @@ impl Ram {
 
 impl Drop for Ram {
     fn drop(&mut self) {
-        // Safety: unmapping our own mapping once.
-        unsafe { libc::munmap(self.ptr as *mut _, self.len.max(1)) };
+        // Safety: unmapping our own mapping once; nothing borrows it past
+        // `self`.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
     }
 }
 

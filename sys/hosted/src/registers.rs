@@ -19,8 +19,12 @@
 //!
 //! A task that faults without a signal (a bad syscall, a panic, an
 //! injected fault) is read the same way just before it is killed.
+//!
+//! `PTRACE_GETREGS` and `PTRACE_INTERRUPT` stay on `libc` (rustix does
+//! not wrap ptrace); the wait for the interrupt's stop is rustix's.
 
 use debug_protocol::registers::{Capture, RFLAGS, RIP, RSP, Registers};
+use rustix::process::{Pid, WaitId, WaitIdOptions};
 use std::time::{Duration, Instant};
 
 /// How long a task we interrupted may take to stop. It stops at its next
@@ -220,28 +224,25 @@ fn interrupt_and_read(pid: libc::pid_t) -> Result<Registers, String> {
             std::io::Error::last_os_error()
         ));
     }
+    let target = Pid::from_raw(pid).ok_or("no such task process")?;
+    // `__WALL`: our children are tracees.
+    let all = WaitIdOptions::from_bits_retain(libc::__WALL as u32);
+    let options = WaitIdOptions::STOPPED
+        | WaitIdOptions::EXITED
+        | WaitIdOptions::NOHANG
+        | WaitIdOptions::NOWAIT
+        | all;
     let deadline = Instant::now() + STOP_TIMEOUT;
     loop {
         // Look without consuming: the stop may be another one (a fault),
         // which the event loop must still see.
-        // Safety: waitid into a zeroed local siginfo.
-        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let flags = libc::WSTOPPED
-            | libc::WEXITED
-            | libc::WNOHANG
-            | libc::WNOWAIT
-            | libc::__WALL;
-        // Safety: as above.
-        let r = unsafe {
-            libc::waitid(libc::P_PID, pid as libc::id_t, &mut si, flags)
+        let event = match rustix::process::waitid(WaitId::Pid(target), options)
+        {
+            Ok(event) => event,
+            Err(_) => return Err("the task's process is gone".into()),
         };
-        // Safety: waitid filled this for a child event (or left zeros).
-        let who = unsafe { si.si_pid() };
-        if r != 0 {
-            return Err("the task's process is gone".into());
-        }
-        if who == pid {
-            if si.si_code != libc::CLD_TRAPPED {
+        if let Some(status) = event {
+            if !status.trapped() {
                 return Err("the task's process exited".into());
             }
             let Some(regs) = getregs(pid, Capture::Stopped) else {

@@ -12,6 +12,15 @@
 //! The kernel checks the routed `mmap` by its arguments (the one mapping of
 //! the task's RAM memfd) and lets it continue; it lets the first `execveat`
 //! continue and treats any later one as a forbidden syscall.
+//!
+//! The notification protocol itself ([`receive`], [`respond`],
+//! [`set_sync_wake_up`]) is three `ioctl`s on the listener. They stay on
+//! `libc`: rustix has no typed wrapper for them, only its generic
+//! `ioctl`, which is as `unsafe` as `libc::ioctl` and adds nothing for a
+//! request whose argument is a plain `#[repr(C)]` struct (its size checked
+//! by a test below).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
@@ -66,11 +75,11 @@ pub const SET_MODE_FILTER: libc::c_uint = 1;
 pub const FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
 pub const FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
 
-pub const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
-pub const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
-pub const IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
-pub const USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
-pub const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+const IOCTL_NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+const IOCTL_NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+const IOCTL_NOTIF_SET_FLAGS: libc::c_ulong = 0x4008_2104;
+const USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
 
 /// `struct seccomp_data`.
 #[repr(C)]
@@ -95,11 +104,73 @@ pub struct Notif {
 /// `struct seccomp_notif_resp`.
 #[repr(C)]
 #[derive(Copy, Clone, Default, Debug)]
-pub struct NotifResp {
+struct NotifResp {
     pub id: u64,
     pub val: i64,
     pub error: i32,
     pub flags: u32,
+}
+
+/// Takes the next trapped syscall from `listener`. Blocks unless the
+/// listener is readable (a notification waits) or hung up (it fails at
+/// once): callers wait for `EPOLLIN` or poll first.
+///
+/// # Errors
+///
+/// The process died (or was killed) since; its exit arrives as `SIGCHLD`.
+pub fn receive(listener: BorrowedFd<'_>) -> std::io::Result<Notif> {
+    let mut n = Notif::default();
+    // Safety: RECV fills a zeroed `seccomp_notif` of the kernel's size
+    // (checked by `struct_sizes_match_the_kernel`).
+    let r =
+        unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_RECV, &mut n) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n)
+}
+
+/// Answers trapped syscall `id`: resume it with result 0, or with
+/// `continue_it` let the host syscall itself run as the task asked.
+///
+/// # Errors
+///
+/// `ENOENT` when the process died meanwhile (which `SIGCHLD` reports).
+pub fn respond(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    continue_it: bool,
+) -> std::io::Result<()> {
+    let resp = NotifResp {
+        id,
+        val: 0,
+        error: 0,
+        flags: if continue_it {
+            USER_NOTIF_FLAG_CONTINUE
+        } else {
+            0
+        },
+    };
+    // Safety: SEND reads a `seccomp_notif_resp` of the kernel's size.
+    let r =
+        unsafe { libc::ioctl(listener.as_raw_fd(), IOCTL_NOTIF_SEND, &resp) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Asks the kernel to wake the trapped task on the CPU that answers it.
+/// Best effort: without it, cross-CPU wake-ups are ~12x slower.
+pub fn set_sync_wake_up(listener: BorrowedFd<'_>) {
+    // Safety: a flag-only ioctl on our listener; no memory is passed.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            IOCTL_NOTIF_SET_FLAGS,
+            USER_NOTIF_FD_SYNC_WAKE_UP,
+        )
+    };
 }
 
 #[cfg(test)]

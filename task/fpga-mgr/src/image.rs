@@ -14,7 +14,7 @@
 
 use drv_fpga_api::{DESIGN_LEN, PART_LEN};
 use fpga_bitstream::xc7::bitfile::parse_bit_header;
-use sha2::{Digest, Sha256};
+use sha256_accel::Sha256;
 
 /// A running SHA-256 over an image, fed in order.
 #[derive(Clone, Debug)]
@@ -70,7 +70,7 @@ impl ImageDigest {
     /// The finished identity.
     pub fn finish(self) -> Fingerprint {
         Fingerprint {
-            sha256: self.sha.finalize().into(),
+            sha256: self.sha.finalize(),
             length: self.length,
             design: self.design,
             part: self.part,

@@ -29,6 +29,9 @@ pub struct Request {
     pub timeout_ms: u32,
     /// The store's name for the image, when loaded by name.
     pub name: Option<ImageName>,
+    /// Hash the image (always, but for the benchmark's
+    /// `BENCH_SKIP_DIGEST` loads).
+    pub digest: bool,
 }
 
 impl Device {
@@ -48,11 +51,18 @@ impl Device {
         self.log.clear();
         let mut link =
             Link::new(b.task, source, deadline, self.record(), scratch);
+        if !request.digest {
+            link.skip_digest();
+        }
         let (flags, len) = (request.flags, source.len);
         let r =
             loader::load_image(&mut link, &b.profile(), flags, len, &deadline);
         let died = link.died();
-        let r = r.map(|f| self.loaded(&f, request));
+        let r = r.map(|f| {
+            if request.digest {
+                self.loaded(&f, request);
+            }
+        });
         ringbuf_entry_root!(Trace::Load {
             device: self.index,
             result: r

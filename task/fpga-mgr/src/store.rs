@@ -238,6 +238,7 @@ impl ServerImpl {
                 flags: 0,
                 timeout_ms: 0,
                 name: None,
+                digest: true,
             };
             let r = self.program_named(i as u8, request);
             ringbuf_entry_root!(Trace::DefaultImage {

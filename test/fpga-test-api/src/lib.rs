@@ -5,12 +5,14 @@
 //!
 //! - `jefe` (0), the drivers (1), `fpga_mgr` (2): the system under test,
 //!   as in app.toml, the iCE40 driver built with `test-hooks`.
-//! - `runner` (3): hands out case numbers, prints `test_<name> ... ok` or
-//!   `... FAILED (<why>)` and `N passed, M failed`, then shuts down. jefe
-//!   holds the suite when it faults (a failed assert is a panic) and tells
-//!   the runner, which reads the panic message and restarts the suite;
-//!   a case that hangs past [`CASE_TIMEOUT_MS`] fails, and the runner
-//!   restarts every task but jefe and itself.
+//! - `runner` (3): the same `test-runner` as every image's, configured
+//!   in fpga.toml as a runner that is not the supervisor. It hands out
+//!   case numbers, prints `test_<name> ... ok` or `... FAILED (<why>)`
+//!   and `N passed, M failed`, then shuts down. jefe holds the suite when
+//!   it faults (a failed assert is a panic) and tells the runner, which
+//!   reads the panic message and restarts the suite; a case that hangs
+//!   past the runner's `case-timeout-ms` (30 s here) fails, and the
+//!   runner restarts every task but jefe and itself.
 //! - `client` (4): a second client of the manager, for the cases where a
 //!   client other than the suite holds a lock or dies mid-load
 //!   ([`ClientOp`]).
@@ -22,38 +24,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/indices.rs"));
 
-/// A case still running after this long has hung.
-pub const CASE_TIMEOUT_MS: u64 = 30_000;
-
-/// Longest case name or failure reason the runner prints.
-pub const MAX_TEXT: usize = 160;
-
-/// What the suite asks of the runner.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
-pub enum RunnerOp {
-    /// `()` → the index of the case to run next.
-    NextCase = 1,
-    /// `(index, name bytes...)`: the case starts now.
-    Start = 2,
-    /// `(index)`: the case passed.
-    Pass = 3,
-    /// `(count)`: every case ran; print the summary and shut down. No
-    /// reply.
-    Done = 4,
-}
-
-impl RunnerOp {
-    pub fn from_u32(op: u32) -> Option<Self> {
-        match op {
-            1 => Some(Self::NextCase),
-            2 => Some(Self::Start),
-            3 => Some(Self::Pass),
-            4 => Some(Self::Done),
-            _ => None,
-        }
-    }
-}
+pub use test_harness::{SuiteRunner, word};
 
 /// What the suite asks of the client helper. The helper answers at once
 /// and then does the work, so that the suite stays free to watch (and
@@ -172,37 +143,4 @@ pub fn words<'a>(buf: &'a mut [u8], words: &[u32]) -> &'a [u8] {
         n += 4;
     }
     &buf[..n]
-}
-
-/// Word `i` of a message; 0 past its end.
-pub fn word(data: &[u8], i: usize) -> u32 {
-    data.get(i * 4..i * 4 + 4)
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// The FPGA image's runner as the suite's harness drives it; `task` names
-/// it (the suite's `RUNNER` slot).
-pub struct SuiteRunner(pub fn() -> userlib::TaskId);
-
-impl test_harness::Runner for SuiteRunner {
-    fn next_case(&self, _total: u32) -> u32 {
-        test_harness::call_word((self.0)(), RunnerOp::NextCase as u16, &[])
-    }
-
-    fn start(&self, index: u32, name: &str) {
-        test_harness::send_start(
-            (self.0)(),
-            RunnerOp::Start as u16,
-            index,
-            name,
-        );
-    }
-
-    fn passed(&self, index: u32) {
-        test_harness::call_word((self.0)(), RunnerOp::Pass as u16, &[index]);
-    }
-
-    fn complete(&self, total: u32) {
-        test_harness::call_word((self.0)(), RunnerOp::Done as u16, &[total]);
-    }
 }

@@ -1,9 +1,10 @@
 //! The restart injection campaign (`test/injection.toml`, issue 6).
 //!
-//! Two clients (`test/inject-client`) load the iCE40 and the Artix-7
-//! through the FPGA manager at the same time, case after case. In each
-//! case we fault or restart one victim (a driver, the manager or a
-//! client) at a chosen point:
+//! Three clients (`test/inject-client`) load the iCE40, the Artix-7 and
+//! the ECP5 (an LFE5U-25F through `drv/ecp5-spi`) through the FPGA
+//! manager at the same time, case after case. In each case we fault or
+//! restart one victim (a driver, the manager or a client) at a chosen
+//! point:
 //!
 //! - at its N-th syscall from the start of the case, N swept over every
 //!   syscall the victim makes in a whole load and in a streamed load
@@ -75,7 +76,7 @@ const VERIFY_MS: u32 = 1_500;
 /// Injections the campaign must make.
 const MIN_INJECTIONS: u32 = 1_000;
 /// Cases we build at most (sweeps first, then delays up to the target).
-const MAX_CASES: usize = 1_500;
+const MAX_CASES: usize = 2_000;
 /// Cases we aim for: fired injections fall a little short of cases.
 const TARGET_CASES: usize = 1_250;
 /// Delays for delayed injections, at most (an xc7 load takes ~10 ms).
@@ -170,21 +171,57 @@ const V_MGR: u8 = 2;
 const V_CLIENT_A: u8 = 3;
 const V_CLIENT_B: u8 = 4;
 const V_STORE: u8 = 5;
-const VICTIMS: [(&str, usize); 6] = [
+const V_ECP5: u8 = 6;
+const V_CLIENT_C: u8 = 7;
+const VICTIMS: [(&str, usize); 8] = [
     ("ice40 driver", ICE40),
     ("xc7 driver", XC7),
     ("manager", MGR),
     ("client a", CLIENT_A),
     ("client b", CLIENT_B),
     ("firmware store", STORE),
+    ("ecp5 driver", ECP5),
+    ("client c", CLIENT_C),
 ];
-/// Victims swept by syscall count (the store makes none mid-load).
-const SWEPT: u8 = 5;
+/// Victims swept by syscall count and hit after random delays (the
+/// store makes no syscall mid-load: it has delayed cases of its own);
+/// the last two only in an image with the ECP5.
+const SWEPT_ALL: [u8; 7] = [
+    V_ICE40, V_XC7, V_MGR, V_CLIENT_A, V_CLIENT_B, V_ECP5, V_CLIENT_C,
+];
+const SWEPT: &[u8] = SWEPT_ALL.split_at(if HAS_ECP5 { 7 } else { 5 }).0;
 /// Cases that hit the store after a delay, per action.
 const STORE_CASES: usize = 40;
 
-/// The two clients, by client number (client a loads device 0, b 1).
-const CLIENTS: [usize; 2] = [CLIENT_A, CLIENT_B];
+/// Clients, by client number: a loads device 0 and b device 1 (they
+/// swap every other verification), c always device 2, the ECP5 (only it
+/// holds that image).
+const NCLIENTS: usize = 3;
+const CLIENTS: [usize; NCLIENTS] = [CLIENT_A, CLIENT_B, CLIENT_C];
+/// Clients that take part: c only in an image with the ECP5.
+const ACTIVE: usize = if HAS_ECP5 { 3 } else { 2 };
+/// Each client's own device's driver (task index), by client number.
+const DRIVERS: [usize; NCLIENTS] = [ICE40, XC7, ECP5];
+
+/// The client whose device the driver victim `v` serves.
+fn driver_client(v: u8) -> Option<usize> {
+    match v {
+        V_ICE40 => Some(0),
+        V_XC7 => Some(1),
+        V_ECP5 => Some(2),
+        _ => None,
+    }
+}
+
+/// Client `c`'s device in a verification round: a and b swap when
+/// `swap`; c has only the ECP5 image.
+fn verify_device(c: usize, swap: bool) -> u8 {
+    if c < 2 {
+        c as u8 ^ u8::from(swap)
+    } else {
+        c as u8
+    }
+}
 
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 enum Trigger {
@@ -252,7 +289,13 @@ impl Case {
 fn chunk_len(device: usize, sel: u8) -> u32 {
     const ICE40: [u32; 3] = [2048, 4096, 12288];
     const XC7: [u32; 3] = [2048, 8192, 16384];
-    let table = if device == 0 { &ICE40 } else { &XC7 };
+    // The ECP5 image is 582 KB: 5 to 18 chunks.
+    const ECP5: [u32; 3] = [32768, 65536, 131072];
+    let table = match device {
+        0 => &ICE40,
+        1 => &XC7,
+        _ => &ECP5,
+    };
     table[usize::from(sel) % 3]
 }
 
@@ -321,18 +364,18 @@ struct StepCounts {
 
 struct Campaign {
     /// A client blocked in its report SEND, waiting for a command.
-    parked: [Option<TaskId>; 2],
+    parked: [Option<TaskId>; NCLIENTS],
     /// What each client reported in this phase.
-    report: [Option<Report>; 2],
+    report: [Option<Report>; NCLIENTS],
     /// Checkpoint bookkeeping of the calibration: (step, driver syscall
     /// count) at the client's last checkpoint.
-    last_cp: [Option<(Step, u32)>; 2],
-    steps: [StepCounts; 2],
+    last_cp: [Option<(Step, u32)>; NCLIENTS],
+    steps: [StepCounts; NCLIENTS],
     /// The case in progress, for checkpoints.
     armed_step: Option<(usize, Step, u16, InjectionAction)>,
     details: u32,
     /// The clients' reports of the last case proper (not its verify).
-    seen: [Report; 2],
+    seen: [Report; NCLIENTS],
 }
 
 /// A message or the timer.
@@ -344,13 +387,13 @@ enum Event {
 impl Campaign {
     fn new() -> Self {
         Self {
-            parked: [None; 2],
-            report: [None; 2],
-            last_cp: [None; 2],
-            steps: [StepCounts::default(); 2],
+            parked: [None; NCLIENTS],
+            report: [None; NCLIENTS],
+            last_cp: [None; NCLIENTS],
+            steps: [StepCounts::default(); NCLIENTS],
             armed_step: None,
             details: 0,
-            seen: [Report::READY; 2],
+            seen: [Report::READY; NCLIENTS],
         }
     }
 
@@ -368,7 +411,9 @@ impl Campaign {
                 sys_set_timer(Some(deadline), notifications::TIMER_MASK);
                 continue;
             }
-            let Some(c) = CLIENTS.iter().position(|&i| i == msg.sender.index())
+            let Some(c) = CLIENTS[..ACTIVE]
+                .iter()
+                .position(|&i| i == msg.sender.index())
             else {
                 sys_reply(msg.sender, 1, &[]);
                 continue;
@@ -406,8 +451,7 @@ impl Campaign {
     /// syscalls since the last checkpoint; attribute them to that step
     /// (its first occurrence).
     fn note_checkpoint(&mut self, c: usize, step: Option<Step>) {
-        let driver = if c == 0 { ICE40 } else { XC7 };
-        let count = kipc::read_syscall_count(driver);
+        let count = kipc::read_syscall_count(DRIVERS[c]);
         if let Some((s, at)) = self.last_cp[c] {
             let k = &mut self.steps[c].k[s as usize];
             if *k == 0 {
@@ -417,11 +461,11 @@ impl Campaign {
         self.last_cp[c] = step.map(|s| (s, count));
     }
 
-    /// Waits until both clients are parked and current (a restarted one
+    /// Waits until every client is parked and current (a restarted one
     /// reports READY first), or `deadline`. Returns whether they are.
     fn wait_parked(&mut self, deadline: u64) -> bool {
         loop {
-            let ready = (0..2).all(|c| {
+            let ready = (0..ACTIVE).all(|c| {
                 self.parked[c].is_some_and(|t| generation(t.index()) == t)
             });
             if ready {
@@ -437,8 +481,8 @@ impl Campaign {
     /// Hands each client its command.
     // Indexes several per-client arrays in step.
     #[allow(clippy::needless_range_loop)]
-    fn dispatch(&mut self, cmds: [Command; 2]) {
-        for c in 0..2 {
+    fn dispatch(&mut self, cmds: [Command; NCLIENTS]) {
+        for c in 0..ACTIVE {
             self.report[c] = None;
             self.last_cp[c] = None;
             if let Some(t) = self.parked[c].take() {
@@ -449,11 +493,13 @@ impl Campaign {
 
     /// Restarts everything below us after a hang.
     fn reset_system(&mut self) {
-        for t in [ICE40, XC7, MGR, CLIENT_A, CLIENT_B] {
+        let all = [ICE40, XC7, MGR, CLIENT_A, CLIENT_B, ECP5, CLIENT_C];
+        for t in &all[..all.len() - 2 * usize::from(!HAS_ECP5)] {
+            let t = *t;
             kipc::inject_at_syscall(t, 0, InjectionAction::Fault);
             kipc::reinit_task(t, true);
         }
-        self.parked = [None; 2];
+        self.parked = [None; NCLIENTS];
         let _ = self.wait_parked(now() + 2_000);
     }
 
@@ -467,9 +513,9 @@ impl Campaign {
     /// Describes case `n` and what the clients saw in it (their reports
     /// of the case proper are kept in `seen`).
     fn describe_case(&mut self, n: usize, case: &Case) {
-        let [a, b] = self.seen;
+        let [a, b, c] = self.seen;
         self.detail(format_args!(
-            "  case {n} was: {} {} {:?} {:?} chunks {}; client a saw {} at {:?} ({} ms), b saw {} at {:?} ({} ms)",
+            "  case {n} was: {} {} {:?} {:?} chunks {}; client a saw {} at {:?} ({} ms), b saw {} at {:?} ({} ms), c saw {} at {:?} ({} ms)",
             VICTIMS[usize::from(case.victim)].0,
             ACTION_NAMES[usize::from(case.restart)],
             case.trigger,
@@ -480,19 +526,29 @@ impl Campaign {
             a.elapsed_ms,
             error_name(b.code),
             b.step,
-            b.elapsed_ms
+            b.elapsed_ms,
+            error_name(c.code),
+            c.step,
+            c.elapsed_ms
         ));
     }
 
-    /// Runs both clients once without injecting; returns each victim's
+    /// Runs every client once without injecting; returns each victim's
     /// syscalls over the case.
     fn calibrate(
         &mut self,
         workload: Workload,
         checkpoints: bool,
     ) -> [u32; VICTIMS.len()] {
-        let before = VICTIMS.map(|(_, t)| kipc::read_syscall_count(t));
-        let cmds = [0, 1].map(|d| Command {
+        let count = |t: usize| {
+            if t < TASKS {
+                kipc::read_syscall_count(t)
+            } else {
+                0
+            }
+        };
+        let before = VICTIMS.map(|(_, t)| count(t));
+        let cmds = [0, 1, 2].map(|d| Command {
             workload,
             device: d as u8,
             checkpoints,
@@ -502,7 +558,7 @@ impl Campaign {
         });
         self.dispatch(cmds);
         let deadline = now() + WATCHDOG_MS;
-        while self.report.iter().any(Option::is_none) {
+        while self.report[..ACTIVE].iter().any(Option::is_none) {
             if let Event::Timer = self.event(deadline) {
                 say(format_args!("calibration hung"));
                 finish(None, 0);
@@ -510,9 +566,9 @@ impl Campaign {
         }
         let mut k = [0; VICTIMS.len()];
         for (i, (_, t)) in VICTIMS.iter().enumerate() {
-            k[i] = kipc::read_syscall_count(*t).wrapping_sub(before[i]);
+            k[i] = count(*t).wrapping_sub(before[i]);
         }
-        for c in 0..2 {
+        for c in 0..ACTIVE {
             let r = self.report[c].unwrap_or(Report::READY);
             if r.code != CODE_OK {
                 say(format_args!(
@@ -526,35 +582,35 @@ impl Campaign {
         k
     }
 
-    /// One verification round: both clients load (devices swapped if
-    /// `swap`, from the firmware store if `by_name`) and must succeed.
-    /// Returns (ok, slowest call ms, hung).
+    /// One verification round: every client loads (a's and b's devices
+    /// swapped if `swap`; a and b from the firmware store if `by_name`)
+    /// and must succeed. Returns (ok, slowest call ms, hung).
     fn verify(&mut self, swap: bool, by_name: bool) -> (bool, u32, bool) {
-        let cmds = [0u8, 1].map(|c| Command {
+        let cmds = [0usize, 1, 2].map(|c| Command {
             workload: Workload::Verify,
-            device: c ^ u8::from(swap),
+            device: verify_device(c, swap),
             checkpoints: false,
             chunk_len: 0,
             deadline_ms: VERIFY_MS,
-            by_name,
+            by_name: by_name && c < 2,
         });
         self.dispatch(cmds);
         let deadline = now() + u64::from(VERIFY_MS) + WATCHDOG_MS;
-        while self.report.iter().any(Option::is_none) {
+        while self.report[..ACTIVE].iter().any(Option::is_none) {
             if let Event::Timer = self.event(deadline) {
                 return (false, 0, true);
             }
         }
         let mut ok = true;
         let mut slowest = 0;
-        for c in 0..2 {
+        for c in 0..ACTIVE {
             let r = self.report[c].unwrap_or(Report::READY);
             slowest = slowest.max(r.elapsed_ms);
             if r.code != CODE_OK {
                 ok = false;
                 self.detail(format_args!(
                     "  verify: client {c} on device {}: {} at {:?} after {} attempts, {} ms",
-                    c as u8 ^ u8::from(swap),
+                    verify_device(c, swap),
                     error_name(r.code),
                     r.step,
                     r.attempts,
@@ -574,14 +630,15 @@ impl Campaign {
         };
         let (vname, victim) = VICTIMS[usize::from(case.victim)];
         let before: [TaskId; TASKS] = core::array::from_fn(generation);
-        let cmds = [0usize, 1].map(|d| Command {
+        let cmds = [0usize, 1, 2].map(|d| Command {
             workload: case.workload,
             device: d as u8,
             checkpoints: matches!(case.trigger, Trigger::Step(..))
-                && usize::from(case.victim) == d,
+                && driver_client(case.victim) == Some(d),
             chunk_len: chunk_len(d, case.chunk_sel),
             deadline_ms: 0,
-            by_name: case.by_name(),
+            // The store holds the iCE40 and Artix-7 images.
+            by_name: case.by_name() && d < 2,
         });
         let mut delay_at = None;
         match case.trigger {
@@ -599,7 +656,9 @@ impl Campaign {
         let mut hung = false;
         // Until both clients have reported (a killed client reports READY
         // from its next incarnation) and a delayed injection is done.
-        while self.report.iter().any(Option::is_none) || delay_at.is_some() {
+        while self.report[..ACTIVE].iter().any(Option::is_none)
+            || delay_at.is_some()
+        {
             let deadline = delay_at.map_or(watchdog, |d: u64| d.min(watchdog));
             if let Event::Timer = self.event(deadline) {
                 if let Some(d) = delay_at
@@ -627,14 +686,16 @@ impl Campaign {
         if hung {
             t.hangs = 1;
             t.injections = 1;
-            let missing = [0, 1].map(|c| self.report[c].is_none());
+            let missing =
+                [0, 1, 2].map(|c| c < ACTIVE && self.report[c].is_none());
             self.detail(format_args!(
-                "case {n}: HANG: {vname} {} {:?} {:?}: no report from client a: {}, b: {} after {WATCHDOG_MS} ms",
+                "case {n}: HANG: {vname} {} {:?} {:?}: no report from client a: {}, b: {}, c: {} after {WATCHDOG_MS} ms",
                 ACTION_NAMES[usize::from(case.restart)],
                 case.trigger,
                 case.workload,
                 missing[0],
-                missing[1]
+                missing[1],
+                missing[2]
             ));
             if self.details <= MAX_DETAILS {
                 for i in 1..TASKS {
@@ -650,10 +711,10 @@ impl Campaign {
         }
 
         // What every client saw.
-        self.seen = [0, 1].map(|c| self.report[c].unwrap_or(Report::READY));
+        self.seen = [0, 1, 2].map(|c| self.report[c].unwrap_or(Report::READY));
         let mut cut = false;
         let mut errors = false;
-        for c in 0..2 {
+        for c in 0..ACTIVE {
             let r = self.report[c].unwrap_or(Report::READY);
             t.max_call_ms = t.max_call_ms.max(r.elapsed_ms);
             let is_victim = CLIENTS[c] == victim;
@@ -753,10 +814,9 @@ impl Campaign {
     }
 }
 
-/// The client (0 or 1) whose device the driver `victim` (a task index)
-/// serves.
+/// The client whose device the driver `victim` (a task index) serves.
 fn victim_client(victim: usize) -> usize {
-    if victim == ICE40 { 0 } else { 1 }
+    DRIVERS.iter().position(|&d| d == victim).unwrap_or(0)
 }
 
 /// Whether client `c` may see `code` when `victim` was hit.
@@ -770,7 +830,7 @@ fn allowed(victim: u8, c: usize, workload: Workload, code: u16) -> bool {
         // Only the client of the hit driver's device sees anything: the
         // call in progress died with it, or a later call found it unbound
         // (a stream it was part of is gone with the binding).
-        V_ICE40 | V_XC7 if usize::from(victim) == c => {
+        V_ICE40 | V_XC7 | V_ECP5 if driver_client(victim) == Some(c) => {
             matches!(e, DriverDied | NoDriver)
                 || (streamed && e == InvalidState)
         }
@@ -780,13 +840,17 @@ fn allowed(victim: u8, c: usize, workload: Workload, code: u16) -> bool {
         // Every by-name load borrows the store's lease: the one in flight
         // dies with it, and a later one may come before its restarted
         // incarnation has offered its images again.
+        // (Client c never loads by name.)
         V_STORE => {
             workload == Workload::Load
+                && c < 2
                 && matches!(e, FirmwareStoreDied | NoFirmwareStore)
         }
         // A dead client is nobody else's business; other drivers' clients
         // see nothing either.
-        V_CLIENT_A | V_CLIENT_B | V_ICE40 | V_XC7 => false,
+        V_CLIENT_A | V_CLIENT_B | V_CLIENT_C | V_ICE40 | V_XC7 | V_ECP5 => {
+            false
+        }
         _ => false,
     }
 }
@@ -798,7 +862,7 @@ fn build_cases(
     cases: &mut [Case; MAX_CASES],
     k_load: &[u32; VICTIMS.len()],
     k_stream: &[u32; VICTIMS.len()],
-    steps: &[StepCounts; 2],
+    steps: &[StepCounts; NCLIENTS],
 ) -> usize {
     let mut n = 0;
     let mut push = |n: &mut usize, c: Case| {
@@ -808,7 +872,7 @@ fn build_cases(
         }
     };
     for restart in [false, true] {
-        for victim in 0..SWEPT {
+        for &victim in SWEPT {
             // Streamed loads take many more syscalls: every third one, from
             // a seeded offset.
             for (workload, k, stride) in [
@@ -831,8 +895,11 @@ fn build_cases(
                 }
             }
         }
-        for victim in [V_ICE40, V_XC7] {
-            let counts = &steps[usize::from(victim)];
+        for victim in [V_ICE40, V_XC7, V_ECP5] {
+            let Some(c) = driver_client(victim).filter(|&c| c < ACTIVE) else {
+                continue;
+            };
+            let counts = &steps[c];
             for step in [Step::FirstChunk, Step::Chunk, Step::End] {
                 for s in 1..=counts.k[step as usize].min(200) {
                     push(
@@ -871,7 +938,7 @@ fn build_cases(
         push(
             &mut n,
             Case {
-                victim: rng.below(5) as u8,
+                victim: SWEPT[rng.below(SWEPT.len() as u32) as usize],
                 restart: rng.below(2) == 1,
                 trigger: Trigger::Delay(rng.below(MAX_DELAY_MS + 1) as u16),
                 workload,
@@ -956,9 +1023,9 @@ fn main() -> ! {
     let _ = campaign.calibrate(Workload::Stream, true);
     let steps = campaign.steps;
     say(format_args!(
-        "calibration: syscalls per load (ice40 drv, xc7 drv, mgr, client a, client b, store): whole {k_load:?}, streamed {k_stream:?}"
+        "calibration: syscalls per load (ice40 drv, xc7 drv, mgr, client a, client b, store, ecp5 drv, client c): whole {k_load:?}, streamed {k_stream:?}"
     ));
-    for (c, name) in ["ice40", "xc7"].iter().enumerate() {
+    for (c, name) in ["ice40", "xc7", "ecp5"][..ACTIVE].iter().enumerate() {
         let k = &steps[c].k;
         say(format_args!(
             "calibration: {name} driver syscalls in parse_header+write_init+write {}, write {}, write_complete {}",

@@ -23,6 +23,8 @@
 
 use userlib::*;
 
+pub use test_harness::{RunnerOp, SuiteRunner, word};
+
 include!(concat!(env!("OUT_DIR"), "/tasks.rs"));
 
 /// Operations the assistant serves. Numbers 0..=24 are Hubris's where the
@@ -140,43 +142,6 @@ impl AssistOp {
         Self::PanicLater,
         Self::StreamFromLease,
         Self::ForwardForged,
-    ];
-
-    pub fn from_u32(op: u32) -> Option<Self> {
-        Self::ALL.into_iter().find(|&o| o as u32 == op)
-    }
-}
-
-/// Operations the runner serves. 0..=2 and the two high numbers are
-/// Hubris's; 3 and 4 are ours, for the runner-driven case loop.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
-pub enum RunnerOp {
-    /// → the fault notification bits seen since the last call.
-    ReadAndClearNotes = 0,
-    /// `(mask)`: raises the caller's IRQs behind `mask` (`software_irq`).
-    SoftIrq = 1,
-    /// `(on)`: restart any task but the suite as soon as it faults.
-    AutoRestart = 2,
-    /// `(case count)` → the index of the case to run next.
-    NextCase = 3,
-    /// `(index)` then the case's name: the case starts now.
-    TestStart = 4,
-    /// `(case count)`: every case has run; print the summary and stop.
-    TestComplete = 0xfffe,
-    /// `(index)`: the case returned, i.e. passed.
-    TestResult = 0xffff,
-}
-
-impl RunnerOp {
-    const ALL: [Self; 7] = [
-        Self::ReadAndClearNotes,
-        Self::SoftIrq,
-        Self::AutoRestart,
-        Self::NextCase,
-        Self::TestStart,
-        Self::TestComplete,
-        Self::TestResult,
     ];
 
     pub fn from_u32(op: u32) -> Option<Self> {
@@ -318,16 +283,6 @@ impl HoldReport {
     }
 }
 
-/// Word `i` of a message; missing bytes read as zero, so a short message
-/// is not a reason to fault a test task.
-pub fn word(data: &[u8], i: usize) -> u32 {
-    let mut b = [0u8; 4];
-    for (k, x) in b.iter_mut().enumerate() {
-        *x = data.get(4 * i + k).copied().unwrap_or(0);
-    }
-    u32::from_le_bytes(b)
-}
-
 /// Packs words into a message buffer; returns the used prefix.
 pub fn words<'a>(buf: &'a mut [u8], ws: &[u32]) -> &'a [u8] {
     let n = (ws.len() * 4).min(buf.len());
@@ -356,39 +311,4 @@ pub fn poll_notifications(mask: u32, poke: u32) -> u32 {
     let now = sys_get_timer().now;
     sys_set_timer(Some(now), poke);
     sys_recv_notification(mask | poke) & !poke & mask
-}
-
-/// This image's runner as the suite's harness drives it; `task` names it
-/// (a suite's `RUNNER` slot).
-pub struct SuiteRunner(pub fn() -> TaskId);
-
-impl test_harness::Runner for SuiteRunner {
-    fn next_case(&self, total: u32) -> u32 {
-        test_harness::call_word((self.0)(), RunnerOp::NextCase as u16, &[total])
-    }
-
-    fn start(&self, index: u32, name: &str) {
-        test_harness::send_start(
-            (self.0)(),
-            RunnerOp::TestStart as u16,
-            index,
-            name,
-        );
-    }
-
-    fn passed(&self, index: u32) {
-        test_harness::call_word(
-            (self.0)(),
-            RunnerOp::TestResult as u16,
-            &[index],
-        );
-    }
-
-    fn complete(&self, total: u32) {
-        test_harness::call_word(
-            (self.0)(),
-            RunnerOp::TestComplete as u16,
-            &[total],
-        );
-    }
 }

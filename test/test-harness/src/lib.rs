@@ -10,8 +10,11 @@
 //! loop over a [`Runner`], and the expect macros fail a case with both
 //! values.
 //!
-//! Each image's protocol crate (`test-api`, `fpga-test-api`) implements
-//! [`Runner`] for its runner's message numbers; the loop is written once.
+//! Every image has the same runner (`test/test-runner`, configured by
+//! its app.toml entry), so its protocol is here, once: [`RunnerOp`], and
+//! [`SuiteRunner`], the suite's side of it, which every suite hands to
+//! [`run`]. The [`Runner`] trait is the seam a suite's loop is written
+//! against.
 
 #![no_std]
 
@@ -50,6 +53,78 @@ pub fn run(runner: &impl Runner, cases: &[Case], before_each: fn()) -> ! {
         case();
         runner.passed(i);
     }
+}
+
+/// What a suite asks of the runner. 0..=2 and the two high numbers are
+/// Hubris's; 3 and 4 are ours, for the runner-driven case loop. The first
+/// three concern faults only a supervisor sees: a runner that is not its
+/// image's supervisor refuses them (faulting the sender).
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(u16)]
+pub enum RunnerOp {
+    /// → the fault notification bits seen since the last call.
+    ReadAndClearNotes = 0,
+    /// `(mask)`: raises the caller's IRQs behind `mask` (`software_irq`).
+    SoftIrq = 1,
+    /// `(on)`: restart any task but the suite as soon as it faults.
+    AutoRestart = 2,
+    /// `(case count)` → the index of the case to run next.
+    NextCase = 3,
+    /// `(index)` then the case's name: the case starts now.
+    TestStart = 4,
+    /// `(case count)`: every case has run; print the summary and stop.
+    /// No reply.
+    TestComplete = 0xfffe,
+    /// `(index)`: the case returned, i.e. passed.
+    TestResult = 0xffff,
+}
+
+impl RunnerOp {
+    const ALL: [Self; 7] = [
+        Self::ReadAndClearNotes,
+        Self::SoftIrq,
+        Self::AutoRestart,
+        Self::NextCase,
+        Self::TestStart,
+        Self::TestComplete,
+        Self::TestResult,
+    ];
+
+    pub fn from_u32(op: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|&o| o as u32 == op)
+    }
+}
+
+/// The runner as a suite's loop drives it; the function names it (the
+/// suite's `RUNNER` slot).
+pub struct SuiteRunner(pub fn() -> TaskId);
+
+impl Runner for SuiteRunner {
+    fn next_case(&self, total: u32) -> u32 {
+        call_word((self.0)(), RunnerOp::NextCase as u16, &[total])
+    }
+
+    fn start(&self, index: u32, name: &str) {
+        send_start((self.0)(), RunnerOp::TestStart as u16, index, name);
+    }
+
+    fn passed(&self, index: u32) {
+        call_word((self.0)(), RunnerOp::TestResult as u16, &[index]);
+    }
+
+    fn complete(&self, total: u32) {
+        call_word((self.0)(), RunnerOp::TestComplete as u16, &[total]);
+    }
+}
+
+/// Word `i` of a message; missing bytes read as zero, so a short message
+/// is not a reason to fault a test task.
+pub fn word(data: &[u8], i: usize) -> u32 {
+    let mut b = [0u8; 4];
+    for (k, x) in b.iter_mut().enumerate() {
+        *x = data.get(4 * i + k).copied().unwrap_or(0);
+    }
+    u32::from_le_bytes(b)
 }
 
 /// The longest case name a start message carries.

@@ -1,17 +1,34 @@
-//! The test runner: the supervisor (task 0) of the kernel conformance
-//! image, in the shape of Hubris's `test-runner`.
+//! The test runner of every system test image, in the shape of Hubris's
+//! `test-runner`: one program, configured per image by its app.toml
+//! entry (`build.rs` says how).
 //!
 //! The suite drives the run by asking us, with [`RunnerOp::NextCase`],
 //! which case to run; we keep that number, so a suite that crashed and was
 //! restarted carries on with the next case. A case passes when the suite
 //! reports it returned ([`RunnerOp::TestResult`]) and fails when the suite
-//! faults (a failed assert is a panic) or does not finish within
-//! [`CASE_TIMEOUT_MS`]. After a failure we restart every task, so the next
-//! case starts from a fresh image whatever the failed one left behind.
+//! faults (a failed assert is a panic) or does not finish within the
+//! image's `case-timeout-ms`. We print `test_<name> ... ok` or
+//! `... FAILED (<why>)` for each case and `N passed, M failed` at the
+//! end, then shut the system down with exit status 0 only if nothing
+//! failed.
 //!
-//! We print `test_<name> ... ok` or `... FAILED (<why>)` for each case and
-//! `N passed, M failed` at the end, then shut the system down with exit
-//! status 0 only if nothing failed.
+//! Where we sit in the image decides how faults reach us:
+//!
+//! - As the supervisor (task 0: the kernel, idol and attack images) we
+//!   get the kernel's fault notification for every task. A faulted suite
+//!   is a failed case, after which we restart every task, so the next
+//!   case starts from a fresh image whatever the failed one left behind;
+//!   any other task is restarted if the case asked for it
+//!   ([`RunnerOp::AutoRestart`]) and otherwise held faulted for the case
+//!   to inspect.
+//! - Under another supervisor (jefe, in the FPGA image, whose restart
+//!   policy the cases test) we hear only of the suite's faults, from jefe
+//!   (`on-task-fault`), which holds the suite faulted so that we can read
+//!   its panic message; we restart the suite alone, and leave the other
+//!   tasks to jefe's policy. The supervisor-only requests are refused.
+//!
+//! Either way, a case that hangs fails and everything but the supervisor
+//! and us restarts (what hangs may be any task).
 //!
 //! Built with the `host-cases` feature (the attack image), we do not shut
 //! down when the suite is done: xtask's host-side cases run next, against
@@ -20,33 +37,28 @@
 //! side faults the `gate` task through the debug probe: a fault the
 //! kernel injected, which no task can fake. xtask prints the one tally.
 //!
-//! As the supervisor we never SEND to anything but the kernel, and we must
-//! never fault: nothing here panics on what a task sends us.
+//! We never SEND to anything but the kernel, and we must never fault:
+//! nothing here panics on what a task sends us.
 
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
-use test_api::*;
+use test_harness::{MAX_NAME, RunnerOp, word};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
-
-/// A case still running after this long has hung.
-const CASE_TIMEOUT_MS: u64 = 10_000;
+include!(concat!(env!("OUT_DIR"), "/image.rs"));
 
 /// The suite crashing this often between cases means it cannot run at
 /// all; we give up rather than restart it forever.
 const MAX_CRASHES_OUTSIDE_CASES: u32 = 3;
 
-/// Longest case name we keep.
-const MAX_NAME: usize = 64;
-
 #[unsafe(export_name = "main")]
 fn main() -> ! {
     let mut runner = Runner::default();
     let mut buf = [0u8; 4 + MAX_NAME];
-    let mask = notifications::FAULT_MASK | notifications::TIMER_MASK;
+    let mask = image::FAULT_MASK | notifications::TIMER_MASK;
     loop {
         let m = sys_recv_open(&mut buf, mask);
         if m.sender == TaskId::KERNEL {
@@ -90,29 +102,34 @@ struct Runner {
 
 impl Runner {
     fn on_notification(&mut self, bits: u32) {
-        if bits & notifications::FAULT_MASK != 0 {
-            // Only the fault bit: our own timer is no business of a case.
-            self.notes |= bits & notifications::FAULT_MASK;
-            self.on_faults();
+        if bits & image::FAULT_MASK != 0 {
+            if image::SUPERVISOR {
+                // Only the fault bit: our own timer is no business of a
+                // case.
+                self.notes |= bits & image::FAULT_MASK;
+                self.on_faults();
+            } else if kipc::read_task_status(image::SUITE).is_faulted() {
+                self.on_suite_fault();
+            }
         }
         if bits & notifications::TIMER_MASK != 0 {
             self.on_timer();
         }
     }
 
-    /// Visits every faulted task: a faulted suite is a failed case; any
-    /// other task is restarted if the case asked for it, and otherwise
-    /// held faulted for the case to inspect.
+    /// (As the supervisor) visits every faulted task: a faulted suite is
+    /// a failed case; any other task is restarted if the case asked for
+    /// it, and otherwise held faulted for the case to inspect.
     fn on_faults(&mut self) {
         let mut start = 1;
         while let Some(f) = kipc::find_faulted_task(start) {
             #[cfg(feature = "host-cases")]
-            if f == tasks::GATE && injected_by_the_kernel(f) {
+            if f == image::GATE && injected_by_the_kernel(f) {
                 self.host_side_done();
             }
             if self.suite_done {
                 kipc::reinit_task(f, true);
-            } else if f == tasks::SUITE {
+            } else if f == image::SUITE {
                 self.on_suite_fault();
             } else if self.auto_restart {
                 kipc::reinit_task(f, true);
@@ -121,14 +138,21 @@ impl Runner {
         }
     }
 
+    /// The suite faulted: a failed case (or a crash between cases). As
+    /// the supervisor we restart everything; under another one, only the
+    /// suite it holds for us.
     fn on_suite_fault(&mut self) {
         let mut why = Line::new();
-        write_fault(&mut why, tasks::SUITE);
+        write_fault(&mut why, image::SUITE);
         match self.current.take() {
             Some(case) => self.fail(&case, why.bytes()),
             None => self.crashed_outside_case(why.bytes()),
         }
-        reset_world();
+        if image::SUPERVISOR {
+            reset_world();
+        } else {
+            kipc::reinit_task(image::SUITE, true);
+        }
     }
 
     fn crashed_outside_case(&mut self, why: &[u8]) {
@@ -162,6 +186,17 @@ impl Runner {
             return;
         };
         let arg = word(data, 0);
+        let supervisor_only = matches!(
+            op,
+            RunnerOp::ReadAndClearNotes
+                | RunnerOp::SoftIrq
+                | RunnerOp::AutoRestart
+        );
+        if supervisor_only && !image::SUPERVISOR {
+            // Faults are our supervisor's business, not ours.
+            sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
+            return;
+        }
         match op {
             RunnerOp::ReadAndClearNotes => {
                 let notes = core::mem::take(&mut self.notes);
@@ -195,7 +230,7 @@ impl Runner {
             index,
             name: [0; MAX_NAME],
             name_len: name.len().min(MAX_NAME),
-            deadline: sys_get_timer().now + CASE_TIMEOUT_MS,
+            deadline: sys_get_timer().now + image::CASE_TIMEOUT_MS,
         };
         case.name[..case.name_len].copy_from_slice(&name[..case.name_len]);
         sys_set_timer(Some(case.deadline), notifications::TIMER_MASK);
@@ -299,20 +334,22 @@ fn reply(m: &RecvMessage, data: &[u8]) {
     }
 }
 
-/// Restarts every task but us, the suite last, and undoes what a case
-/// may have changed in the kernel (auto-restart is reset at each case
-/// start; peripheral grants here).
+/// Restarts every task but the supervisor (task 0) and us, the suite
+/// last, and undoes what a case may have changed in the kernel
+/// (auto-restart is reset at each case start; peripheral grants here).
 // The counts are generated per image: an image without peripherals has
 // NUM_PERIPHERALS = 0, and its loop is rightly empty.
 #[allow(clippy::reversed_empty_ranges)]
 fn reset_world() {
-    for p in 0..tasks::NUM_PERIPHERALS {
+    for p in 0..image::NUM_PERIPHERALS {
         kipc::restore_peripheral(p as u16);
     }
-    for i in (1..tasks::NUM_TASKS).filter(|&i| i != tasks::SUITE) {
+    let others = (1..image::NUM_TASKS)
+        .filter(|&i| i != image::THIS_TASK && i != image::SUITE);
+    for i in others {
         kipc::reinit_task(i, true);
     }
-    kipc::reinit_task(tasks::SUITE, true);
+    kipc::reinit_task(image::SUITE, true);
 }
 
 /// Why task `index` is faulted: its panic message, or its fault.

@@ -57,14 +57,7 @@ pub fn answer(
         Request::Fault { task } => wire::answer_line(&fault(k, effects, task)),
         Request::Trace => wire::answer_line(&Ok(trace())),
         Request::Registers { task } => wire::answer_line(&registers(k, task)),
-        Request::Halt { task } => {
-            let r = task_index(k, task).and_then(|i| {
-                k.platform.debug.halt(i, owner).map_err(|why| {
-                    format!("task {}: {why}", k.platform.manifest.tasks[i].name)
-                })
-            });
-            wire::answer_line(&r.map(|()| Done {}))
-        }
+        Request::Halt { task } => wire::answer_line(&halt(k, owner, task)),
         Request::Release { task } => {
             let r = task_index(k, task)
                 .and_then(|i| k.platform.debug.release(i, owner));
@@ -82,6 +75,15 @@ pub fn answer(
             holds: k.platform.debug.holds(owner),
         })),
     }
+}
+
+/// Holds `task` for `owner` (stopping it where it is).
+fn halt(k: Kern<'_, '_>, owner: u64, task: usize) -> Result<Done, String> {
+    let i = task_index(k, task)?;
+    k.platform.debug.halt(i, owner).map_err(|why| {
+        format!("task {}: {why}", k.platform.manifest.tasks[i].name)
+    })?;
+    Ok(Done {})
 }
 
 /// A breakpoint goes in the text of the task whose flash has `address`

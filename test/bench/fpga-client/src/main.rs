@@ -30,9 +30,11 @@
 #![no_main]
 
 use core::cell::UnsafeCell;
-use drv_fpga_api::{Device, DeviceLock, FpgaError, FpgaManager};
+use drv_fpga_api::{
+    BENCH_SKIP_DIGEST, Device, DeviceLock, FpgaError, FpgaManager,
+};
 use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
-use sha2::{Digest, Sha256};
+use sha256_accel::Sha256;
 use userlib::*;
 
 task_slot!(FPGA_MGR, fpga_mgr);
@@ -156,6 +158,43 @@ fn streamed(lock: &DeviceLock<'_>, image: &[u8], first: usize) -> u64 {
     t1 - t0
 }
 
+/// Loads `image` whole `LOADS` times in pairs, once as every load runs
+/// (the manager hashes it on the way) and once with `BENCH_SKIP_DIGEST`
+/// (the same load, not hashed), in alternating order so that drift on a
+/// busy host falls on both. Reports under `names`: the hashed load, the
+/// load without hashing, and per pair the hashed load's extra time as a
+/// share of it, per mille.
+fn with_and_without_digest(
+    clock: &Clock,
+    lock: &DeviceLock<'_>,
+    image: &[u8],
+    names: [&str; 3],
+) {
+    let mut hashed = [0u64; LOADS];
+    let mut plain = [0u64; LOADS];
+    let mut share = [0u64; LOADS];
+    for i in 0..LOADS {
+        let time = |flags: u32| {
+            let t0 = tsc();
+            lock.load(image, flags, TIMEOUT_MS)
+                .unwrap_or_else(|e| fail("load", e));
+            clock.ns(tsc() - t0)
+        };
+        if i % 2 == 0 {
+            hashed[i] = time(0);
+            plain[i] = time(BENCH_SKIP_DIGEST);
+        } else {
+            plain[i] = time(BENCH_SKIP_DIGEST);
+            hashed[i] = time(0);
+        }
+        share[i] = hashed[i].saturating_sub(plain[i]) * 1000 / hashed[i].max(1);
+    }
+    let [h, p, s] = names;
+    report(h, &mut hashed);
+    report(p, &mut plain);
+    report(s, &mut share);
+}
+
 #[unsafe(export_name = "main")]
 fn main() -> ! {
     let clock = Clock {
@@ -197,14 +236,14 @@ fn main() -> ! {
     }
     report("memcpy_30mib_task", &mut memcpy);
 
-    // SHA-256 of the same 30 MiB, as the manager computes it while a load
-    // streams past (the same crate, in its 16 KiB pieces; without the
-    // manager's BORROW_READ into its scratch buffer).
+    // SHA-256 of the same 30 MiB with the manager's hash engine, in
+    // pieces of its scratch buffer's size (the engine alone: no
+    // BORROW_READ, no load).
     let mut hash = [0u64; LOADS];
     for s in hash.iter_mut() {
         let t0 = tsc();
         let mut h = Sha256::new();
-        for piece in stream.chunks(16 * 1024) {
+        for piece in stream.chunks(256 * 1024) {
             h.update(core::hint::black_box(piece));
         }
         core::hint::black_box(h.finalize());
@@ -222,14 +261,16 @@ fn main() -> ! {
 
     {
         let lock = xc7.lock().unwrap_or_else(|e| fail("lock xc7", e));
-        let mut whole = [0u64; LOADS];
-        for s in whole.iter_mut() {
-            let t0 = tsc();
-            lock.load(stream, 0, TIMEOUT_MS)
-                .unwrap_or_else(|e| fail("xc7 load", e));
-            *s = clock.ns(tsc() - t0);
-        }
-        report("xc7_load_30mib", &mut whole);
+        with_and_without_digest(
+            &clock,
+            &lock,
+            stream,
+            [
+                "xc7_load_30mib",
+                "xc7_load_30mib_nodigest",
+                "xc7_digest_share_30mib",
+            ],
+        );
         let mut data = [0u64; LOADS];
         for s in data.iter_mut() {
             *s = clock.ns(streamed(&lock, stream, 4096));
@@ -242,30 +283,34 @@ fn main() -> ! {
         // The real Vivado stream (test/bitstreams), whole `.bit`.
         let image = blob!(xc7_vivado);
         let lock = xc7.lock().unwrap_or_else(|e| fail("lock xc7", e));
-        let mut t = [0u64; LOADS];
-        for s in t.iter_mut() {
-            let t0 = tsc();
-            lock.load(image, 0, TIMEOUT_MS)
-                .unwrap_or_else(|e| fail("xc7 vivado load", e));
-            *s = clock.ns(tsc() - t0);
-        }
+        with_and_without_digest(
+            &clock,
+            &lock,
+            image,
+            [
+                "xc7_load_vivado",
+                "xc7_load_vivado_nodigest",
+                "xc7_digest_share_vivado",
+            ],
+        );
         size("xc7_vivado", image.len());
-        report("xc7_load_vivado", &mut t);
     }
 
     {
         // The real ecppack LFE5U-85F image (test/bitstreams), whole.
         let image = blob!(ecp5_85f);
         let lock = ecp5.lock().unwrap_or_else(|e| fail("lock ecp5", e));
-        let mut t = [0u64; LOADS];
-        for s in t.iter_mut() {
-            let t0 = tsc();
-            lock.load(image, 0, TIMEOUT_MS)
-                .unwrap_or_else(|e| fail("ecp5 load", e));
-            *s = clock.ns(tsc() - t0);
-        }
+        with_and_without_digest(
+            &clock,
+            &lock,
+            image,
+            [
+                "ecp5_load_85f",
+                "ecp5_load_85f_nodigest",
+                "ecp5_digest_share_85f",
+            ],
+        );
         size("ecp5_85f", image.len());
-        report("ecp5_load_85f", &mut t);
     }
 
     {

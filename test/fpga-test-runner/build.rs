@@ -1,3 +1,0 @@
-fn main() {
-    build_util::generate_notifications();
-}
