@@ -3,9 +3,10 @@
 //! Plain `cargo clippy` covers only host crates (the workspace's
 //! `default-members`): a task crate builds for the task target, and its
 //! build script needs the image it belongs to. This runs clippy on each
-//! task of the images (by default `app.toml`, every `test/` image and
-//! `test/debugger/app.toml`) the way `dist` builds it, once per crate and
-//! feature set, with warnings denied.
+//! task of the images (by default `app.toml`, every `test/` image,
+//! `test/debugger/app.toml` and the runner's test fixtures) the way
+//! `dist` builds it, once per crate and feature set, with warnings
+//! denied.
 
 use anyhow::{Context, Result, anyhow, bail};
 use app_config::Config;
@@ -14,8 +15,16 @@ use std::path::{Path, PathBuf};
 
 use crate::cargo::{ARMV7M_TARGET, Workspace};
 
+/// The images host-side tests boot that are not in `test/` (they fail by
+/// design, or are not test images): the runner's own test's.
+const HOST_TEST_IMAGES: [&str; 2] = [
+    "build/xtask/tests/fixtures/runner-supervisor.toml",
+    "build/xtask/tests/fixtures/runner-under-jefe.toml",
+];
+
 /// The default images: `app.toml`, `test/*.toml`, and the images
-/// host-side tests boot (`test/debugger/app.toml`, humility's).
+/// host-side tests boot (`test/debugger/app.toml`, humility's, and
+/// [`HOST_TEST_IMAGES`]).
 pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
     let mut images = vec![root.join("app.toml")];
     let debugger = root.join("test/debugger/app.toml");
@@ -29,6 +38,7 @@ pub fn default_images(root: &Path) -> Result<Vec<PathBuf>> {
     if debugger.is_file() {
         images.push(debugger);
     }
+    images.extend(HOST_TEST_IMAGES.iter().map(|i| root.join(i)));
     Ok(images)
 }
 

@@ -44,11 +44,20 @@
 #![no_main]
 
 use core::fmt::Write;
-use test_harness::{MAX_NAME, RunnerOp, word};
+use test_harness::MAX_NAME;
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
 include!(concat!(env!("OUT_DIR"), "/image.rs"));
+
+mod report;
+mod requests;
+mod world;
+
+use report::{Line, write_fault};
+#[cfg(feature = "host-cases")]
+use world::injected_by_the_kernel;
+use world::reset_world;
 
 /// The suite crashing this often between cases means it cannot run at
 /// all; we give up rather than restart it forever.
@@ -180,77 +189,6 @@ impl Runner {
         }
     }
 
-    fn on_message(&mut self, m: &RecvMessage, data: &[u8]) {
-        let Some(op) = RunnerOp::from_u32(m.operation) else {
-            sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
-            return;
-        };
-        let arg = word(data, 0);
-        let supervisor_only = matches!(
-            op,
-            RunnerOp::ReadAndClearNotes
-                | RunnerOp::SoftIrq
-                | RunnerOp::AutoRestart
-        );
-        if supervisor_only && !image::SUPERVISOR {
-            // Faults are our supervisor's business, not ours.
-            sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
-            return;
-        }
-        match op {
-            RunnerOp::ReadAndClearNotes => {
-                let notes = core::mem::take(&mut self.notes);
-                reply(m, &notes.to_le_bytes());
-            }
-            RunnerOp::SoftIrq => {
-                // The kernel faults *us* for a mask that is not the
-                // sender's IRQs; the suite only ever sends its own.
-                kipc::software_irq(m.sender.index(), arg);
-                reply(m, &[]);
-            }
-            RunnerOp::AutoRestart => {
-                self.auto_restart = arg != 0;
-                reply(m, &[]);
-            }
-            RunnerOp::NextCase => reply(m, &self.next.to_le_bytes()),
-            RunnerOp::TestStart => {
-                self.start(arg, data.get(4..).unwrap_or(&[]));
-                reply(m, &[]);
-            }
-            RunnerOp::TestResult => {
-                self.pass(arg);
-                reply(m, &[]);
-            }
-            RunnerOp::TestComplete => self.finish(),
-        }
-    }
-
-    fn start(&mut self, index: u32, name: &[u8]) {
-        let mut case = Case {
-            index,
-            name: [0; MAX_NAME],
-            name_len: name.len().min(MAX_NAME),
-            deadline: sys_get_timer().now + image::CASE_TIMEOUT_MS,
-        };
-        case.name[..case.name_len].copy_from_slice(&name[..case.name_len]);
-        sys_set_timer(Some(case.deadline), notifications::TIMER_MASK);
-        self.auto_restart = false;
-        self.current = Some(case);
-    }
-
-    fn pass(&mut self, index: u32) {
-        let Some(case) = self.current.take_if(|c| c.index == index) else {
-            return;
-        };
-        sys_set_timer(None, notifications::TIMER_MASK);
-        self.passed += 1;
-        self.next = case.index + 1;
-        let mut line = Line::new();
-        line.push(case.name());
-        line.push(b" ... ok");
-        kipc::console_write(line.bytes());
-    }
-
     fn fail(&mut self, case: &Case, why: &[u8]) {
         sys_set_timer(None, notifications::TIMER_MASK);
         self.failed += 1;
@@ -309,108 +247,5 @@ impl Runner {
         loop {
             sys_recv_notification(0);
         }
-    }
-}
-
-/// Did the kernel itself fault `task` (the debug probe's `fault`)?
-#[cfg(feature = "host-cases")]
-fn injected_by_the_kernel(task: usize) -> bool {
-    matches!(
-        kipc::read_task_status(task),
-        TaskState::Faulted {
-            fault: FaultInfo::Injected(by),
-            ..
-        } if by == TaskId::KERNEL
-    )
-}
-
-/// Replies to `m`, or faults the sender if its reply buffer is too small:
-/// a reply that does not fit would fault *us* (`ReplyTooBig`).
-fn reply(m: &RecvMessage, data: &[u8]) {
-    if (m.response_capacity as usize) < data.len() {
-        sys_reply_fault(m.sender, ReplyFaultReason::ReplyBufferTooSmall);
-    } else {
-        sys_reply(m.sender, 0, data);
-    }
-}
-
-/// Restarts every task but the supervisor (task 0) and us, the suite
-/// last, and undoes what a case may have changed in the kernel
-/// (auto-restart is reset at each case start; peripheral grants here).
-// The counts are generated per image: an image without peripherals has
-// NUM_PERIPHERALS = 0, and its loop is rightly empty.
-#[allow(clippy::reversed_empty_ranges)]
-fn reset_world() {
-    for p in 0..image::NUM_PERIPHERALS {
-        kipc::restore_peripheral(p as u16);
-    }
-    let others = (1..image::NUM_TASKS)
-        .filter(|&i| i != image::THIS_TASK && i != image::SUITE);
-    for i in others {
-        kipc::reinit_task(i, true);
-    }
-    kipc::reinit_task(image::SUITE, true);
-}
-
-/// Why task `index` is faulted: its panic message, or its fault.
-fn write_fault(line: &mut Line, index: usize) {
-    match kipc::read_task_status(index) {
-        TaskState::Faulted {
-            fault: FaultInfo::Panic,
-            ..
-        } => {
-            let mut buf = [0u8; PANIC_MESSAGE_MAX];
-            match kipc::read_panic_message(index, &mut buf) {
-                Ok([]) => line.push(b"panic"),
-                Ok(msg) => line.push(msg),
-                Err(e) => {
-                    let _ = write!(line, "panic; message unreadable: {e:?}");
-                }
-            }
-        }
-        TaskState::Faulted { fault, .. } => {
-            let _ = write!(line, "fault: {fault:?}");
-        }
-        s => {
-            let _ = write!(line, "not faulted: {s:?}");
-        }
-    }
-}
-
-/// One console line, built without allocation. Newlines become spaces
-/// (a panic message has one after its location) and what does not fit is
-/// dropped.
-struct Line {
-    buf: [u8; MAX_MESSAGE_LEN],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Self {
-        Self {
-            buf: [0; MAX_MESSAGE_LEN],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.len == self.buf.len() {
-                return;
-            }
-            self.buf[self.len] = if b == b'\n' { b' ' } else { b };
-            self.len += 1;
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.push(s.as_bytes());
-        Ok(())
     }
 }
