@@ -194,4 +194,48 @@ mod tests {
         set.insert(MAX_TASKS - 1);
         assert_eq!(set.iter().collect::<Vec<_>>(), [MAX_TASKS - 1]);
     }
+
+    /// Each set keeps exactly its own members, across words, and a stop
+    /// takes a task out of the resumed set without touching the others.
+    /// Written for issue 16 (`cargo mutants` on this file).
+    #[test]
+    fn each_set_answers_for_exactly_its_members() {
+        let index = |i: usize| crate::TaskIndex::for_tests(i);
+        let mut e = Effects::default();
+        assert!(e.is_empty());
+        let members: [&[usize]; 3] =
+            [&[5, 64], &[2, 700], &[0, 1, 63, 65, MAX_TASKS - 1]];
+        for &i in members[0] {
+            e.stop(index(i));
+        }
+        for &i in members[1] {
+            e.restart(index(i));
+        }
+        for &i in members[2] {
+            e.resume(index(i));
+        }
+        assert_eq!(e.stopped().collect::<Vec<_>>(), members[0]);
+        assert_eq!(e.restarted().collect::<Vec<_>>(), members[1]);
+        assert_eq!(e.resumed().collect::<Vec<_>>(), members[2]);
+        for i in [0, 1, 2, 5, 63, 64, 65, 128, 700, MAX_TASKS - 1] {
+            assert_eq!(e.stops(i), members[0].contains(&i), "stops {i}");
+            assert_eq!(e.restarts(i), members[1].contains(&i), "restarts {i}");
+            assert_eq!(e.resumes(i), members[2].contains(&i), "resumes {i}");
+        }
+        // Stopping a resumed task drops only its resumption.
+        e.stop(index(65));
+        e.stop(index(1));
+        assert_eq!(e.resumed().collect::<Vec<_>>(), [0, 63, MAX_TASKS - 1]);
+        assert_eq!(e.stopped().collect::<Vec<_>>(), [1, 5, 64, 65]);
+        // Any one non-empty set makes the effects non-empty.
+        for which in 0..3 {
+            let mut one = Effects::default();
+            match which {
+                0 => one.stop(index(3)),
+                1 => one.restart(index(3)),
+                _ => one.resume(index(3)),
+            }
+            assert!(!one.is_empty(), "set {which}");
+        }
+    }
 }

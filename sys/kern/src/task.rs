@@ -45,6 +45,13 @@ impl TaskIndex {
         (index < tasks.len()).then_some(Self(index))
     }
 
+    /// Any index, unchecked: for unit tests of code that only carries
+    /// indices (the effects sets), without a table that large.
+    #[cfg(test)]
+    pub(crate) fn for_tests(index: usize) -> Self {
+        Self(index)
+    }
+
     /// Every index of `tasks`, in table order.
     pub fn all(
         tasks: &TaskTable<'_>,

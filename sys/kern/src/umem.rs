@@ -26,10 +26,6 @@ impl USlice {
         Self { base, length }
     }
 
-    pub const fn is_empty(&self) -> bool {
-        self.length == 0
-    }
-
     /// The slice's first `length` bytes (no more than it has).
     pub fn prefix(&self, length: u32) -> Self {
         Self::new(self.base, self.length.min(length))

@@ -242,3 +242,71 @@ fn a_borrow_read_needs_a_writable_buffer_and_a_borrow_write_a_readable_one() {
     assert!(k.platform.refused.is_empty(), "{:?}", k.platform.refused);
     assert!(k.platform.flash[1].iter().all(|&x| x == 0xF1));
 }
+
+#[test]
+fn fault_wakes_a_sender_blocked_in_send_and_leaves_unrelated_tasks_blocked() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    // Server 1 is not receiving: client 2's SEND blocks in SEND.
+    send(&mut k, 2, 1, 0);
+    let one = k.task_id(1);
+    assert_eq!(k.tasks[2].sched(), Some(SchedState::InSend(one)));
+    // Server 3 waits in a closed receive from client 2 (alive).
+    let b = ram_base(3);
+    let closed = RECV_CLOSED | id(&k, 2);
+    call(
+        &mut k,
+        3,
+        Sysnum::Recv,
+        [b + 0x400, 64, 0, closed, 0, 0, 0, 0],
+    );
+    let waiting_for_2 = k.tasks[3].sched();
+    assert_eq!(waiting_for_2, Some(SchedState::InRecv(Some(k.task_id(2)))));
+    let effects = k.fault(1, FaultInfo::Panic);
+    // The sender is released with the server's dead code...
+    assert!(effects.resumes(2) && effects.stops(1));
+    assert_eq!(k.tasks[2].sched(), Some(SchedState::Runnable));
+    assert_eq!(
+        k.tasks[2].save.rets[0],
+        dead_response_code(Generation::new(1))
+    );
+    // ...and nobody else moved.
+    assert!(!effects.resumes(3));
+    assert_eq!(k.tasks[3].sched(), waiting_for_2);
+    assert_eq!(k.tasks[3].generation(), Generation::ZERO);
+}
+
+#[test]
+fn a_closed_receive_from_a_task_that_dies_wakes_with_the_dead_code() {
+    let (mut t, mut p, plat) = system();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    let b = ram_base(1);
+    let closed = RECV_CLOSED | id(&k, 2);
+    call(
+        &mut k,
+        1,
+        Sysnum::Recv,
+        [b + 0x400, 64, 0, closed, 0, 0, 0, 0],
+    );
+    // Client 3... is not a client; 2 restarts instead of sending.
+    let effects = k.reinit(2, true);
+    assert!(effects.resumes(1));
+    assert_eq!(
+        k.tasks[1].save.rets[0],
+        dead_response_code(Generation::new(1))
+    );
+    // A closed receive from a task already dead answers at once.
+    let stale =
+        RECV_CLOSED | (TaskId::for_index_and_gen(2, Generation::ZERO).0 as u32);
+    call(
+        &mut k,
+        1,
+        Sysnum::Recv,
+        [b + 0x400, 64, 0, stale, 0, 0, 0, 0],
+    );
+    assert_eq!(k.tasks[1].sched(), Some(SchedState::Runnable));
+    assert_eq!(
+        k.tasks[1].save.rets[0],
+        dead_response_code(Generation::new(1))
+    );
+}

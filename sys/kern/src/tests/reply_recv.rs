@@ -126,6 +126,37 @@ fn a_bad_reply_faults_the_server_before_it_receives() {
     }
 }
 
+/// The core's checks pass but the platform refuses the server's own
+/// reply message (it knows less RAM than the core): the server is
+/// faulted for it and receives nothing, as for a message the core
+/// refuses. Kills `blame` faulting its own caller and answering `Ok`,
+/// which let the faulted server go on to receive.
+#[test]
+fn a_reply_the_platform_refuses_faults_the_server_before_it_receives() {
+    let (mut t, mut p, plat) = two_clients();
+    let mut k = Kernel::new(&mut t, &mut p, plat);
+    recv(&mut k, 1);
+    client_sends(&mut k, 2, b"one!");
+    client_sends(&mut k, 3, b"two!");
+    k.platform.ram[1].truncate(0x800);
+    let b = ram_base(1);
+    let args = [id(&k, 2), 5, b + 0x900, 4, b + 0x400, 64, 0, 0];
+    call(&mut k, 1, Sysnum::ReplyRecv, args);
+    assert_eq!(
+        faulted_with(&k, 1),
+        Some(FaultInfo::MemoryAccess {
+            address: Some(b + 0x900),
+            source: FaultSource::User,
+        })
+    );
+    assert_eq!(&k.platform.ram[1][0x400..0x404], b"one!", "nothing more");
+    for c in [2, 3] {
+        let rc = k.tasks[c].save.rets[0];
+        assert!(extract_new_generation(rc).is_some(), "client {c} told");
+        assert_eq!(k.tasks[c].sched(), Some(SchedState::Runnable));
+    }
+}
+
 #[test]
 fn a_reply_too_big_for_the_client_faults_the_server_as_reply_does() {
     let (mut t, mut p, plat) = two_clients();
