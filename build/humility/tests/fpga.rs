@@ -295,7 +295,9 @@ fn fpga_status_on_a_dump() {
     // A dump cannot read the status bits live: it shows the manager's
     // record, and says so.
     const RECORDED: &str = " (as the manager last read them)";
-    assert_eq!(dumped.matches(RECORDED).count(), 3, "{dumped}");
+    let devices = live.lines().filter(|l| l.starts_with("device ")).count();
+    assert!(devices > 0, "{live}");
+    assert_eq!(dumped.matches(RECORDED).count(), devices, "{dumped}");
     assert_eq!(dumped.replace(RECORDED, ""), live);
     let bytes = std::fs::read(&hx8k).unwrap();
     assert!(dumped.contains(&sha256_hex(&bytes)), "{dumped}");

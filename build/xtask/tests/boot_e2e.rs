@@ -1,6 +1,7 @@
 //! The default image end to end: `cargo xtask dist app.toml`, the
 //! archive's entries and manifest, a boot in which every task starts and
-//! both FPGAs reach OPERATING, a stop, and no task process left behind.
+//! the FPGAs the demo reports (two regions' default images and one load by
+//! name) reach OPERATING, a stop, and no task process left behind.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -77,6 +78,7 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
         "blob/ice40_blinky".into(),
         "blob/xc7_blinky".into(),
         "blob/hx8k_blinky".into(),
+        "blob/ecp5_25f".into(),
     ];
     expected.extend(manifest.tasks.iter().map(|t| t.elf.clone()));
     for e in &expected {
@@ -84,8 +86,8 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
     }
     let mgr = manifest.task_by_name("fpga_mgr").expect("fpga_mgr task");
     assert_eq!(mgr.serves, vec!["FpgaManager".to_owned()]);
-    // jefe (for the watchdog) and the three drivers.
-    assert_eq!(mgr.task_slots.len(), 4);
+    // jefe (for the watchdog) and the four drivers.
+    assert_eq!(mgr.task_slots.len(), 5);
 
     let kernel = target_dir().join("release/leasehold-kernel");
     // The kernel refuses a probe socket in a directory others may write
@@ -115,7 +117,7 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
     let mut loaded = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = String::new();
-    while loaded < 2 || started.len() < manifest.tasks.len() {
+    while loaded < 3 || started.len() < manifest.tasks.len() {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx
             .recv_timeout(left)

@@ -1,6 +1,7 @@
 //! The demo client of the default image. At boot the FPGA manager loads
-//! region0's default image into the iCE40 from the firmware store (app.toml
-//! `default-image`); we wait for it and say what the device runs. Then we
+//! region0's default image into the iCE40 and region1's into the ECP5 from
+//! the firmware store (app.toml `default-image`); we wait for each and say
+//! what the device runs. Then we
 //! load the Artix-7 by name from the same store, as a driver in Linux
 //! calls `request_firmware("xc7_blinky")`, and print what it ends in.
 //!
@@ -52,14 +53,15 @@ fn wait_bound(dev: &Device<'_>) -> Result<(), FpgaError> {
     })
 }
 
-/// Reports region0's default image, which the manager loads at boot.
-fn report_default(mgr: &FpgaManager, index: u8, device: &str) {
+/// Reports `region`'s default image, which the manager loads at boot
+/// into device `index`.
+fn report_default(mgr: &FpgaManager, index: u8, device: &str, region: &str) {
     let dev = Device::new(mgr, index);
     let image = at_boot(&[FpgaError::NoImage], || dev.image_info());
     let state = dev.state().unwrap_or(FpgaState::Unknown);
     match image {
         Ok(info) => say(format_args!(
-            "{device}: region0's default image {}, {} bytes, state {state:?}",
+            "{device}: {region}'s default image {}, {} bytes, state {state:?}",
             info.name(),
             info.length
         )),
@@ -92,7 +94,8 @@ fn load_by_name(mgr: &FpgaManager, index: u8, device: &str, name: &str) {
 #[unsafe(export_name = "main")]
 fn main() -> ! {
     let mgr = FpgaManager::from(FPGA_MGR.get_task_id());
-    report_default(&mgr, 0, "ice40");
+    report_default(&mgr, 0, "ice40", "region0");
+    report_default(&mgr, 3, "ecp5", "region1");
     load_by_name(&mgr, 1, "xc7", "xc7_blinky");
     loop {
         sys_recv_notification(0);
