@@ -64,6 +64,8 @@ pub enum Type {
     Pointer {
         name: String,
         size: u64,
+        /// What it points to (`None` for `*const ()` and the like).
+        target: Option<TypeId>,
     },
     /// Something we do not decode (a function type, say).
     Opaque {
@@ -361,7 +363,11 @@ impl DebugInfo {
             | gimli::DW_TAG_reference_type
             | gimli::DW_TAG_rvalue_reference_type => Type::Pointer {
                 name,
-                size: size.unwrap_or(8),
+                // Rust leaves the size out: it is the target's address
+                // size (4 on the Cortex-M board).
+                size: size
+                    .unwrap_or_else(|| u64::from(unit.header.address_size())),
+                target: type_ref(unit, &entry),
             },
             gimli::DW_TAG_enumeration_type => {
                 let mut enumerators = Vec::new();

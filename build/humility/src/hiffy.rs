@@ -559,7 +559,7 @@ impl Hiffy {
                 self.name
             );
         }
-        target.live("hiffy")?;
+        target.writable("hiffy")?;
         let ready =
             u32_at(&target.read(archive, agent.task, agent.ready, 4)?, 0);
         if ready != HIFFY_VERSION {
@@ -609,7 +609,7 @@ impl Hiffy {
             if start.elapsed() > timeout {
                 return Err(stuck(archive, target, agent.task, timeout));
             }
-            std::thread::sleep(Duration::from_micros(500));
+            target.let_run(Duration::from_micros(500))?;
         };
         match u32_at(&result, 4) {
             STATUS_SENT => {}

@@ -58,7 +58,7 @@ pub fn jefe(
     if index == 0 {
         bail!("jefe does not act on itself (task 0)");
     }
-    target.live("jefe")?;
+    target.writable("jefe")?;
     let elf = archive.elf(0)?;
     let sym = |name: &str| {
         elf.symbol(name).map(|s| s.address).ok_or_else(|| {
@@ -103,7 +103,7 @@ pub fn jefe(
                 TIMEOUT.as_secs()
             );
         }
-        std::thread::sleep(Duration::from_millis(5));
+        target.let_run(Duration::from_millis(5))?;
     }
     let state = target
         .tasks()?

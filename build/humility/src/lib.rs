@@ -30,11 +30,13 @@ pub mod dwarf;
 pub mod elf;
 pub mod fpga;
 pub mod gdb;
+pub mod gdb_client;
 pub mod hiffy;
 pub mod info;
 pub mod jefe;
 pub mod memory;
 pub mod output;
+pub mod qemu;
 pub mod stack;
 pub mod target;
 pub mod tasks;
@@ -55,6 +57,8 @@ pub struct Options {
     pub archive: Option<PathBuf>,
     pub dump: Option<PathBuf>,
     pub probe: Option<PathBuf>,
+    /// A QEMU board's GDB stub (`IP:PORT`, loopback).
+    pub qemu: Option<String>,
 }
 
 /// An opened archive, and the target once a command needs one.
@@ -62,6 +66,7 @@ pub struct Session {
     pub archive: Archive,
     dump: Option<PathBuf>,
     probe: Option<PathBuf>,
+    qemu: Option<String>,
     target: Option<Target>,
 }
 
@@ -87,6 +92,7 @@ impl Session {
             archive: Archive::open(&path)?,
             dump: opts.dump.clone(),
             probe: opts.probe.clone(),
+            qemu: opts.qemu.clone(),
             target: None,
         })
     }
@@ -98,9 +104,12 @@ impl Session {
     /// Dump or probe errors (not running, another image, corrupt dump).
     pub fn parts(&mut self) -> Result<(&Archive, &mut Target)> {
         if self.target.is_none() {
-            let t = match &self.dump {
-                Some(d) => Target::Dump(Dump::open(d, &self.archive)?),
-                None => {
+            let t = match (&self.dump, &self.qemu) {
+                (Some(d), _) => Target::Dump(Dump::open(d, &self.archive)?),
+                (None, Some(addr)) => Target::Qemu(Box::new(
+                    qemu::Board::attach(addr, &self.archive)?,
+                )),
+                (None, None) => {
                     let path = self.probe.clone().unwrap_or_else(|| {
                         default_probe_path(&self.archive.manifest.name)
                     });
@@ -119,7 +128,8 @@ impl Session {
 pub use debug_protocol::default_probe_path;
 
 /// `humility dump [file]`: asks the kernel to write a dump; returns its
-/// path.
+/// path. For a QEMU board humility writes it itself, from the board's
+/// memory, in the same format.
 ///
 /// The kernel writes dumps only in its own dump directory and never over
 /// an existing file, so `file` is a file name, or a path in that
@@ -128,7 +138,24 @@ pub use debug_protocol::default_probe_path;
 /// # Errors
 ///
 /// On a dump, a path elsewhere, or if the kernel cannot write it.
-pub fn dump(target: &mut Target, path: Option<&Path>) -> Result<String> {
+pub fn dump(
+    archive: &Archive,
+    target: &mut Target,
+    path: Option<&Path>,
+) -> Result<String> {
+    if let Target::Qemu(board) = target {
+        let path = path.map_or_else(
+            || {
+                PathBuf::from(format!(
+                    "{}-qemu-{}.dump",
+                    archive.manifest.name, board.uptime_ms
+                ))
+            },
+            Path::to_path_buf,
+        );
+        board.dump(archive, &path)?;
+        return Ok(format!("humility: dump written to {}\n", path.display()));
+    }
     let probe = target.live("dump")?;
     let name = match path {
         None => None,

@@ -28,6 +28,11 @@ struct Args {
     /// /tmp/leasehold-<uid>/<image>.sock).
     #[arg(short, long, conflicts_with = "dump")]
     probe: Option<PathBuf>,
+    /// An emulated board (mps2-an386) under QEMU: its GDB stub's
+    /// loopback address, e.g. 127.0.0.1:1234 (QEMU's `-gdb
+    /// tcp:127.0.0.1:1234`).
+    #[arg(long, value_name = "IP:PORT", conflicts_with_all = ["dump", "probe"])]
+    qemu: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -192,9 +197,11 @@ enum Command {
         #[command(subcommand)]
         command: Option<FpgaCommand>,
     },
-    /// Asks the kernel to write a dump; prints its path.
+    /// Asks the kernel to write a dump (with --qemu: writes the board's
+    /// memory to a dump file); prints its path.
     Dump {
-        /// Where (default: the kernel's dump directory).
+        /// Where (default: the kernel's dump directory; with --qemu,
+        /// <image>-qemu-<uptime ms>.dump here).
         file: Option<PathBuf>,
     },
 }
@@ -361,6 +368,7 @@ fn run(args: Args) -> Result<String> {
         archive: args.archive,
         dump: args.dump,
         probe: args.probe,
+        qemu: args.qemu,
     };
     let mut session = Session::open(&opts)?;
     match args.command {
@@ -574,8 +582,8 @@ fn run(args: Args) -> Result<String> {
         }
         Command::Fpga { command } => fpga_command(&mut session, command),
         Command::Dump { file } => {
-            let (_, target) = session.parts()?;
-            humility::dump(target, file.as_deref())
+            let (archive, target) = session.parts()?;
+            humility::dump(archive, target, file.as_deref())
         }
     }
 }

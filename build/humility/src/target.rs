@@ -37,6 +37,8 @@ const WRITE_CHUNK: usize = MAX_LINE / 4;
 pub enum Target {
     Live(Probe),
     Dump(Dump),
+    /// An emulated board, through QEMU's GDB stub.
+    Qemu(Box<crate::qemu::Board>),
 }
 
 impl Target {
@@ -49,6 +51,7 @@ impl Target {
         match self {
             Self::Live(p) => p.tasks(),
             Self::Dump(d) => Ok(d.tasks.clone()),
+            Self::Qemu(b) => b.tasks(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Target {
         match self {
             Self::Live(p) => p.uptime_ms,
             Self::Dump(d) => d.uptime_ms,
+            Self::Qemu(b) => b.uptime_ms,
         }
     }
 
@@ -75,6 +79,7 @@ impl Target {
         match self {
             Self::Live(p) => p.read(task, address, len),
             Self::Dump(d) => d.read(archive, task, address, len),
+            Self::Qemu(b) => b.read(archive, task, address, len),
         }
     }
 
@@ -91,6 +96,7 @@ impl Target {
     ) -> Result<()> {
         match self {
             Self::Live(p) => p.write(task, address, data),
+            Self::Qemu(b) => b.write(task, address, data),
             Self::Dump(_) => bail!(
                 "a dump cannot be changed; attach to a running system \
                  (without -d) for this command"
@@ -108,6 +114,10 @@ impl Target {
     pub fn registers(&mut self, task: usize) -> Result<Registers> {
         match self {
             Self::Live(p) => p.call(&Request::Registers { task }),
+            Self::Qemu(_) => bail!(
+                "registers are not read from a QEMU board yet (the kernel \
+                 keeps them in its own format); use GDB on QEMU's stub"
+            ),
             Self::Dump(d) => {
                 d.registers.get(task).cloned().flatten().ok_or_else(|| {
                     anyhow!(
@@ -127,8 +137,46 @@ impl Target {
     pub fn live(&mut self, what: &str) -> Result<&mut Probe> {
         match self {
             Self::Live(p) => Ok(p),
+            Self::Qemu(_) => bail!(
+                "{what} needs the hosted kernel's probe; not available on \
+                 a QEMU board"
+            ),
             Self::Dump(_) => {
                 bail!("{what} needs a running system; it cannot work on a dump")
+            }
+        }
+    }
+}
+
+impl Target {
+    /// Checks that the target can be written (a running system, hosted
+    /// or QEMU), for commands that change task memory.
+    ///
+    /// # Errors
+    ///
+    /// For a dump.
+    pub fn writable(&self, what: &str) -> Result<()> {
+        match self {
+            Self::Live(_) | Self::Qemu(_) => Ok(()),
+            Self::Dump(_) => {
+                bail!("{what} needs a running system; it cannot work on a dump")
+            }
+        }
+    }
+
+    /// Lets the system run for `time` before the next read: a sleep for
+    /// the hosted kernel (it runs anyway), for a QEMU board the time it
+    /// may run between two stops.
+    ///
+    /// # Errors
+    ///
+    /// If the GDB stub fails.
+    pub fn let_run(&mut self, time: Duration) -> Result<()> {
+        match self {
+            Self::Qemu(b) => b.run_for(time),
+            _ => {
+                std::thread::sleep(time);
+                Ok(())
             }
         }
     }

@@ -29,10 +29,8 @@ pub const RIP: usize = 16;
 /// Index of `rflags`.
 pub const RFLAGS: usize = 17;
 
-/// The word the kernel fills each task's stack with before the task
-/// starts (Hubris's pattern), so a debugger can find the deepest the
-/// stack has ever been: the lowest word that is no longer this.
-pub const STACK_PAINT: u32 = 0xbadd_cafe;
+/// The stack paint, defined with the ABI (both boards' kernels lay it).
+pub use abi::STACK_PAINT;
 
 /// How the registers were read, which says which are there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

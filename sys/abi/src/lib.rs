@@ -119,6 +119,11 @@ pub const INTERNAL_TIMER_NOTIFICATION: u32 = 1 << 31;
 /// where the copy must not be interruptible.
 pub const MAX_MESSAGE_LEN: usize = 256;
 
+/// The word every board's kernel fills each task's stack with before the
+/// task starts (Hubris's pattern), so a debugger can find the deepest the
+/// stack has ever been: the lowest word that is no longer this.
+pub const STACK_PAINT: u32 = 0xbadd_cafe;
+
 /// Largest lease table a SEND may carry.
 pub const MAX_LEASES: usize = 255;
 

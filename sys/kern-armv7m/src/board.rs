@@ -237,16 +237,29 @@ impl Board {
     }
 
     /// Re-initialises task `i`'s RAM from the image and points its
-    /// registers at its entry point with an empty stack.
+    /// registers at its entry point with an empty stack. The stack (at
+    /// the bottom of RAM) is painted with [`abi::STACK_PAINT`] instead of
+    /// zeroed, so that a debugger sees how deep it has been
+    /// (`humility stackmargin`), as on the hosted board.
     fn restart(&mut self, i: usize) {
         let (Some(t), Some(save)) = (TASKS.get(i), self.saves.get_mut(i))
         else {
             return;
         };
+        let ram_end = t.ram.0.saturating_add(t.ram.1);
+        let stack_top = t.stack_top.clamp(t.ram.0, ram_end);
+        let words = ((stack_top - t.ram.0) / 4) as usize;
         // Safety: the task's RAM region, which no one else owns; the
-        // build checked `.data` lies inside it.
+        // build checked `.data` lies inside it, the stack is clamped to
+        // it, and RAM regions are word-aligned (the MPU's rule).
         unsafe {
-            core::ptr::write_bytes(t.ram.0 as *mut u8, 0, t.ram.1 as usize);
+            core::slice::from_raw_parts_mut(t.ram.0 as *mut u32, words)
+                .fill(abi::STACK_PAINT);
+            core::ptr::write_bytes(
+                stack_top as *mut u8,
+                0,
+                (ram_end - stack_top) as usize,
+            );
             core::ptr::copy_nonoverlapping(
                 t.data.as_ptr(),
                 t.data_at as *mut u8,

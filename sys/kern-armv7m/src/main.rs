@@ -45,6 +45,14 @@ mod mpu;
 mod platform;
 mod semihosting;
 
+/// The image id, where a debugger finds it: humility reads it through
+/// QEMU's GDB stub and refuses to decode the board's memory with an
+/// archive of another build (`humility --qemu`). The task table itself
+/// it finds as `board::BOARD`, by its DWARF, as Humility does on Hubris.
+#[used]
+#[unsafe(no_mangle)]
+pub static LEASEHOLD_IMAGE_ID: u64 = config::IMAGE_ID;
+
 /// The heap the device models allocate from (their peripheral table,
 /// interrupt lists, transfer scratch); initialised by `boot` before the
 /// board is built.

@@ -16,11 +16,12 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
 use userlib::{LeaseAttributes, TaskId, ULease};
 
 /// Operations `srv` and `far` serve.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum ServerOp {
     /// Do the [`Action`] in the message to the sender's leases; reply its
     /// two response codes.
@@ -31,16 +32,8 @@ pub enum ServerOp {
     Ping = 3,
 }
 
-impl ServerOp {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        [Self::Puppet, Self::LastResult, Self::Ping]
-            .into_iter()
-            .find(|&o| o as u32 == x)
-    }
-}
-
 /// What a puppet server does to its client's leases (first word).
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
 #[repr(u32)]
 pub enum Action {
     /// `(write index, write offset, read index, read length, read as a
@@ -60,20 +53,6 @@ pub enum Action {
     PeripheralFromLease = 5,
 }
 
-impl Action {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        [
-            Self::RewriteThenBorrow,
-            Self::BorrowAt,
-            Self::Forward,
-            Self::ReplyTooBig,
-            Self::PeripheralFromLease,
-        ]
-        .into_iter()
-        .find(|&a| a as u32 == x)
-    }
-}
-
 /// Operations of the messages mallory sends the suite.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[repr(u16)]
@@ -85,7 +64,7 @@ pub enum MalloryOp {
 }
 
 /// The attacks mallory makes, given as `(job, argument)`.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
 #[repr(u32)]
 pub enum Job {
     /// Report `(flash data address, RAM base, own TaskId)`.
@@ -123,30 +102,6 @@ pub enum Job {
     /// Lend 16 bytes to `srv`, which streams 17 of them to a device.
     PeripheralPastWindow = 15,
 }
-
-impl Job {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        ALL_JOBS.into_iter().find(|&j| j as u32 == x)
-    }
-}
-
-const ALL_JOBS: [Job; 15] = [
-    Job::Describe,
-    Job::RewriteOwnTable,
-    Job::SendBadLease,
-    Job::ForwardedRewrite,
-    Job::ForwardWider,
-    Job::Post,
-    Job::ReinitSupervisor,
-    Job::BadKipc,
-    Job::RecvIntoFlash,
-    Job::ReplyIntoFlash,
-    Job::BadSyscallNumber,
-    Job::FrameInFlash,
-    Job::HugeOffset,
-    Job::OversizedReply,
-    Job::PeripheralPastWindow,
-];
 
 /// What [`Job::RewriteOwnTable`] rewrites our lease 1 to.
 pub mod forged {

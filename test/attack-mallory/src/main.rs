@@ -62,7 +62,7 @@ fn next_job() -> Option<(Job, u32)> {
         hl::sleep_for(1);
         return None;
     }
-    Some((Job::from_u32(word(&job, 0))?, word(&job, 1)))
+    Some((Job::try_from(word(&job, 0)).ok()?, word(&job, 1)))
 }
 
 /// A raw SEND to `srv` with any lease table: `(response code, first

@@ -22,7 +22,7 @@ fn main() -> ! {
         let m = sys_recv_open(&mut buf, 0);
         let n = (m.message_len as usize).min(buf.len());
         let msg = &buf[..n];
-        match ServerOp::from_u32(m.operation) {
+        match ServerOp::try_from(m.operation).ok() {
             Some(ServerOp::Puppet) => {
                 let Some(result) = puppet(m.sender, msg, &m) else {
                     continue;
@@ -49,7 +49,7 @@ fn main() -> ! {
 /// Does the action; `None` if it already replied (or must not).
 fn puppet(client: TaskId, msg: &[u8], m: &RecvMessage) -> Option<[u32; 2]> {
     let w = |i| word(msg, i);
-    match Action::from_u32(w(0))? {
+    match Action::try_from(w(0)).ok()? {
         Action::RewriteThenBorrow => {
             let mut forged = [0u8; 12];
             words(&mut forged, &[w(6), w(7), w(8)]);

@@ -22,6 +22,8 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
+
 include!(concat!(env!("OUT_DIR"), "/indices.rs"));
 
 pub use test_harness::{SuiteRunner, word};
@@ -29,8 +31,8 @@ pub use test_harness::{SuiteRunner, word};
 /// What the suite asks of the client helper. The helper answers at once
 /// and then does the work, so that the suite stays free to watch (and
 /// kill) it while the manager serves it.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum ClientOp {
     /// `(device)` → the manager's answer to `lock` (0 or an `FpgaError`
     /// code); the lock is kept until [`ClientOp::Release`] or death.
@@ -54,23 +56,8 @@ pub enum ClientOp {
     LoadByName = 7,
 }
 
-impl ClientOp {
-    pub fn from_u32(op: u32) -> Option<Self> {
-        match op {
-            1 => Some(Self::Lock),
-            2 => Some(Self::Release),
-            3 => Some(Self::Load),
-            4 => Some(Self::Result),
-            5 => Some(Self::BridgeGet),
-            6 => Some(Self::BridgePut),
-            7 => Some(Self::LoadByName),
-            _ => None,
-        }
-    }
-}
-
 /// Images the client helper can load.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
 #[repr(u32)]
 pub enum ClientImage {
     /// The iCE40 HX1K blinky.
@@ -82,20 +69,9 @@ pub enum ClientImage {
     Ice40Slow = 2,
 }
 
-impl ClientImage {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        match x {
-            0 => Some(Self::Ice40),
-            1 => Some(Self::Xc7),
-            2 => Some(Self::Ice40Slow),
-            _ => None,
-        }
-    }
-}
-
 /// Images of the firmware store (`test/fpga.toml`'s `store` task) the
 /// client helper can load by name.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
 #[repr(u32)]
 pub enum NamedImage {
     /// `ice40_blinky`, the iCE40 HX1K blinky.
@@ -106,14 +82,6 @@ pub enum NamedImage {
 }
 
 impl NamedImage {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        match x {
-            0 => Some(Self::Ice40),
-            1 => Some(Self::Ice40Slow),
-            _ => None,
-        }
-    }
-
     /// Its name in the store (its app.toml `[blobs]` key).
     pub fn name(self) -> &'static str {
         match self {

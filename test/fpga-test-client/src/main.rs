@@ -46,7 +46,7 @@ fn main() -> ! {
     loop {
         let m = sys_recv_open(&mut buf, 0);
         let data = &buf[..(m.message_len as usize).min(buf.len())];
-        let Some(op) = ClientOp::from_u32(m.operation) else {
+        let Some(op) = ClientOp::try_from(m.operation).ok() else {
             sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
             continue;
         };
@@ -74,7 +74,7 @@ fn main() -> ! {
             }
             ClientOp::Load => {
                 sys_reply(m.sender, 0, &0u32.to_le_bytes());
-                let image = match ClientImage::from_u32(word(data, 1)) {
+                let image = match ClientImage::try_from(word(data, 1)).ok() {
                     Some(ClientImage::Ice40) => ice40,
                     Some(ClientImage::Xc7) => xc7,
                     Some(ClientImage::Ice40Slow) => slow,
@@ -89,7 +89,8 @@ fn main() -> ! {
             }
             ClientOp::LoadByName => {
                 sys_reply(m.sender, 0, &0u32.to_le_bytes());
-                let name = NamedImage::from_u32(word(data, 1))
+                let name = NamedImage::try_from(word(data, 1))
+                    .ok()
                     .map_or("", NamedImage::name);
                 if !held[slot] {
                     let r = code(mgr.lock(device));

@@ -19,6 +19,7 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
 use serde::{Deserialize, Serialize};
 
 /// Why an `IdolTest` op failed. Codes from 1, fitting a `u16`. Counted by
@@ -128,8 +129,8 @@ pub enum ScaleError {
 /// the `IdolTest` server that breaks a rule, for which the server must
 /// fault the helper; if the server answers instead, the helper replies
 /// `(response code, reply length)` of that call and the case fails.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum HelperOp {
     /// `sum_with_leases` with a 17-byte lease (`max_len` is 16).
     SumTooLong = 1,
@@ -153,23 +154,6 @@ pub enum HelperOp {
     /// Replies at once, then calls `sum` (a read op) lending its buffer
     /// write-only: likewise.
     SumWriteOnly = 8,
-}
-
-impl HelperOp {
-    pub fn from_u32(op: u32) -> Option<Self> {
-        [
-            Self::SumTooLong,
-            Self::WrongLeaseCount,
-            Self::ReplyTooSmall,
-            Self::UnknownOp,
-            Self::FaultServerMidCall,
-            Self::CallRestricted,
-            Self::FillReadOnly,
-            Self::SumWriteOnly,
-        ]
-        .into_iter()
-        .find(|&o| o as u32 == op)
-    }
 }
 
 /// An op number `IdolTest` does not define.

@@ -24,7 +24,7 @@ const MID_CALL_WAIT_MS: u32 = 5_000;
 fn main() -> ! {
     loop {
         let m = sys_recv_open(&mut [], 0);
-        let Some(op) = HelperOp::from_u32(m.operation) else {
+        let Some(op) = HelperOp::try_from(m.operation).ok() else {
             sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
             continue;
         };

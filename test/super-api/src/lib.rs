@@ -10,24 +10,16 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
+
 /// The victim's operations.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum VictimOp {
     /// Replies with the argument word plus one.
     Ping = 1,
     /// Panics with [`VICTIM_PANIC_MESSAGE`] without replying.
     Panic = 2,
-}
-
-impl VictimOp {
-    pub fn from_u32(op: u32) -> Option<Self> {
-        match op {
-            1 => Some(Self::Ping),
-            2 => Some(Self::Panic),
-            _ => None,
-        }
-    }
 }
 
 /// What the victim panics with.

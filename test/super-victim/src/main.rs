@@ -14,7 +14,7 @@ fn main() -> ! {
     let mut buf = [0u8; 4];
     loop {
         let m = sys_recv_open(&mut buf, 0);
-        match VictimOp::from_u32(m.operation) {
+        match VictimOp::try_from(m.operation).ok() {
             Some(VictimOp::Ping) => {
                 let arg = u32::from_le_bytes(buf);
                 sys_reply(m.sender, 0, &arg.wrapping_add(1).to_le_bytes());

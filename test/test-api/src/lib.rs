@@ -21,6 +21,7 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
 use userlib::*;
 
 pub use test_harness::{RunnerOp, SuiteRunner, word};
@@ -32,8 +33,8 @@ include!(concat!(env!("OUT_DIR"), "/tasks.rs"));
 /// `SendBackWithLoans` are [`CallerJob`]s (see the crate docs), and its
 /// Cortex-M-only faults (`ExecData`, `BusError`, ...) and floating point
 /// operations have no hosted equivalent. Leasehold's start at 32.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum AssistOp {
     /// `(x)` → `!x`.
     JustReply = 0,
@@ -113,45 +114,9 @@ pub mod lender {
     pub const SENDER_WRONG_GENERATION: u32 = 3;
 }
 
-impl AssistOp {
-    const ALL: [Self; 27] = [
-        Self::JustReply,
-        Self::BadMemory,
-        Self::Panic,
-        Self::Store,
-        Self::DivZero,
-        Self::StackOverflow,
-        Self::ExecData,
-        Self::IllegalInstruction,
-        Self::ReadTaskStatus,
-        Self::FaultTask,
-        Self::RestartTask,
-        Self::RefreshTaskIdOffByOne,
-        Self::RefreshTaskIdOffByMany,
-        Self::ReadNotifications,
-        Self::FastPanic,
-        Self::HostSyscall,
-        Self::HostSyscallPc,
-        Self::SendOutsideSlots,
-        Self::PeripheralRead,
-        Self::PeripheralWrite,
-        Self::ForwardRead,
-        Self::ForwardWiden,
-        Self::ForwardHold,
-        Self::CountSyscalls,
-        Self::PanicLater,
-        Self::StreamFromLease,
-        Self::ForwardForged,
-    ];
-
-    pub fn from_u32(op: u32) -> Option<Self> {
-        Self::ALL.into_iter().find(|&o| o as u32 == op)
-    }
-}
-
 /// Jobs the suite gives the caller, as the reply to its
 /// [`CallerOp::Ready`]: `(job, argument)`.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
 #[repr(u32)]
 pub enum CallerJob {
     /// SEND [`CallerOp::SendBack`] with the argument; keep the reply.
@@ -164,19 +129,6 @@ pub enum CallerJob {
     /// SEND [`AssistOp::ForwardHold`] to the assistant, lending
     /// [`CALLER_LEASE_DATA`] read-only.
     LendToAssist = 4,
-}
-
-impl CallerJob {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        [
-            Self::SendBack,
-            Self::SendBackWithLoans,
-            Self::LastReply,
-            Self::LendToAssist,
-        ]
-        .into_iter()
-        .find(|&j| j as u32 == x)
-    }
 }
 
 /// Operations of the messages the caller sends to the suite.
@@ -200,8 +152,8 @@ pub const LOAN1: &[u8; 5] = b"hello";
 pub const CALLER_LEASE_DATA: &[u8; 16] = b"lent by caller!!";
 
 /// Operations `forward` serves.
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum ForwardOp {
     /// Plus a lease: replies `(attributes, length)` from BORROW_INFO, then
     /// the lease's bytes (up to 64), with the BORROW_READ response code.
@@ -213,14 +165,6 @@ pub enum ForwardOp {
     Report = 3,
     /// `(peripheral, register)` → the register (we have no grant).
     PeripheralRead = 4,
-}
-
-impl ForwardOp {
-    pub fn from_u32(x: u32) -> Option<Self> {
-        [Self::Read, Self::Hold, Self::Report, Self::PeripheralRead]
-            .into_iter()
-            .find(|&o| o as u32 == x)
-    }
 }
 
 /// `forward`'s "go on" notification: its first in kernel.toml.

@@ -36,7 +36,7 @@ fn main() -> ! {
 }
 
 fn serve(m: &RecvMessage, data: &[u8]) {
-    let Some(op) = AssistOp::from_u32(m.operation) else {
+    let Some(op) = AssistOp::try_from(m.operation).ok() else {
         sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
         return;
     };

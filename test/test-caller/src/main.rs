@@ -44,7 +44,7 @@ fn next_job() -> Option<(CallerJob, u32)> {
         return None;
     }
     let job = &job[..n.min(job.len())];
-    Some((CallerJob::from_u32(word(job, 0))?, word(job, 1)))
+    Some((CallerJob::try_from(word(job, 0)).ok()?, word(job, 1)))
 }
 
 fn to_suite(

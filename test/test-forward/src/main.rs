@@ -23,7 +23,7 @@ fn main() -> ! {
         let m = sys_recv_open(&mut buf, 0);
         let n = (m.message_len as usize).min(buf.len());
         let data = &buf[..n];
-        match ForwardOp::from_u32(m.operation) {
+        match ForwardOp::try_from(m.operation).ok() {
             Some(ForwardOp::Read) => read(&m),
             Some(ForwardOp::Hold) => report = hold(&m),
             Some(ForwardOp::Report) => reply(&m, 0, &report.to_bytes()),

@@ -18,6 +18,7 @@
 
 #![no_std]
 
+use num_enum::TryFromPrimitive;
 use userlib::{TaskId, sys_recv_notification, sys_send};
 
 /// One case: its name as the runner prints it, and the function.
@@ -59,8 +60,8 @@ pub fn run(runner: &impl Runner, cases: &[Case], before_each: fn()) -> ! {
 /// Hubris's; 3 and 4 are ours, for the runner-driven case loop. The first
 /// three concern faults only a supervisor sees: a runner that is not its
 /// image's supervisor refuses them (faulting the sender).
-#[derive(Copy, Clone, Debug, Eq, PartialEq)]
-#[repr(u16)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, TryFromPrimitive)]
+#[repr(u32)]
 pub enum RunnerOp {
     /// → the fault notification bits seen since the last call.
     ReadAndClearNotes = 0,
@@ -77,22 +78,6 @@ pub enum RunnerOp {
     TestComplete = 0xfffe,
     /// `(index)`: the case returned, i.e. passed.
     TestResult = 0xffff,
-}
-
-impl RunnerOp {
-    const ALL: [Self; 7] = [
-        Self::ReadAndClearNotes,
-        Self::SoftIrq,
-        Self::AutoRestart,
-        Self::NextCase,
-        Self::TestStart,
-        Self::TestComplete,
-        Self::TestResult,
-    ];
-
-    pub fn from_u32(op: u32) -> Option<Self> {
-        Self::ALL.into_iter().find(|&o| o as u32 == op)
-    }
 }
 
 /// The runner as a suite's loop drives it; the function names it (the

@@ -8,7 +8,7 @@ use userlib::*;
 
 impl Runner {
     pub(crate) fn on_message(&mut self, m: &RecvMessage, data: &[u8]) {
-        let Some(op) = RunnerOp::from_u32(m.operation) else {
+        let Some(op) = RunnerOp::try_from(m.operation).ok() else {
             sys_reply_fault(m.sender, ReplyFaultReason::UndefinedOperation);
             return;
         };
