@@ -102,7 +102,12 @@ impl Board {
             .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-chardev")
-            .arg(format!("socket,id=gdb0,fd={fd},server=on,wait=off"))
+            // nodelay as `-gdb tcp:` sets it: without it each reply
+            // waits for the ack of QEMU's `+` (Nagle against delayed
+            // ACKs), some 40 ms a packet.
+            .arg(format!(
+                "socket,id=gdb0,fd={fd},server=on,wait=off,nodelay=on"
+            ))
             .args(["-gdb", "chardev:gdb0"])
             .arg("-kernel")
             .arg(&image.elf)
