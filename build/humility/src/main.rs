@@ -1,6 +1,7 @@
 //! The `humility` command line; every command is a function in the
 //! library, this only parses arguments and prints.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -352,14 +353,25 @@ fn fpga_command(
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => write_output(&text),
         Err(e) => {
             eprintln!("humility: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a command's output. A reader that went away first
+/// (`humility tasks | head`) is not our error: we stop quietly, as other
+/// Unix tools do, instead of panicking in `print!`.
+fn write_output(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("humility: error: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 
@@ -383,8 +395,9 @@ fn run(args: Args) -> Result<String> {
             let dir = gdb::ScratchDir::new()?;
             let reason =
                 gdb::run(archive, probe, focus, port, dir.path(), |line| {
-                    println!("{line}");
-                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                    // GDB's chatter; a reader that went away loses it.
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
                 })?;
             Ok(format!("humility: GDB session ended ({reason:?})\n"))
         }

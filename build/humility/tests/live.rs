@@ -495,3 +495,22 @@ fn other_image_archive(dir: &Path) -> PathBuf {
     out.finish().unwrap();
     path
 }
+
+/// `humility map | head`: a reader that closed its end before humility
+/// wrote is not an error of humility's. The pipe's read end is closed
+/// before humility starts, so every run takes the broken-pipe path.
+#[test]
+fn a_reader_that_went_away_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let archive = image().archive.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_humility"))
+        .args(["-a", &archive, "map"])
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .output()
+        .expect("cannot run humility");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask mutants`: mutation testing of the host crates whose unit
-//! tests guard the system's safety (the kernel core and idol's runtime),
-//! with cargo-mutants from crates.io.
+//! tests guard the system's safety (the kernel core, idol's runtime, the
+//! bitstream parsers and the FPGA manager's library), with cargo-mutants
+//! from crates.io.
 //!
 //! cargo-mutants plants one bug at a time (an operator flipped, a match
 //! arm deleted, a function body replaced) and runs the crate's unit
@@ -13,7 +14,8 @@
 //! seconds: 480 mutants in `kern`, 148 in idol-runtime), so it is not
 //! part of `cargo xtask test`. Run it after changing a file it covers,
 //! for that file: `cargo xtask mutants --file sys/kern/src/lease.rs`.
-//! CI (`.ci/run`) runs it on the covered files the commit changed
+//! CI (`.ci/run`) runs it on the files the commit changed in the crates
+//! whose every survivor has been judged (`judged` below)
 //! (`--changed-since HEAD^1`), on a sample of at most `--sample N`
 //! mutants. The sample is one of cargo-mutants' round-robin shards, chosen
 //! by the commit's hash: the same mutants for the same commit on every
@@ -35,6 +37,9 @@ struct Target {
     package: &'static str,
     dir: &'static str,
     exclude: &'static [&'static str],
+    /// Every mutant has been run and each survivor killed or accepted, so
+    /// `--changed-since` (CI) holds changes to it to that standard.
+    judged: bool,
 }
 
 const TARGETS: &[Target] = &[
@@ -42,11 +47,29 @@ const TARGETS: &[Target] = &[
         package: "kern",
         dir: "sys/kern",
         exclude: &["sys/kern/src/fuzz.rs", "sys/kern/src/fuzz/**"],
+        judged: true,
     },
     Target {
         package: "idol-runtime",
         dir: "lib/idol-runtime",
         exclude: &["lib/idol-runtime/src/fuzz.rs"],
+        judged: true,
+    },
+    // The FPGA path: the bitstream parsers the device models trust, and
+    // the manager's host-testable library (its load sequencing, locks,
+    // bridges and op log). Their survivors are not yet all judged (a first
+    // run of xc7/registers.rs missed 33), so CI does not gate them yet.
+    Target {
+        package: "fpga-bitstream",
+        dir: "lib/fpga-bitstream",
+        exclude: &["lib/fpga-bitstream/src/fuzz.rs"],
+        judged: false,
+    },
+    Target {
+        package: "task-fpga-mgr",
+        dir: "task/fpga-mgr",
+        exclude: &["task/fpga-mgr/src/main.rs"],
+        judged: false,
     },
 ];
 
@@ -146,7 +169,12 @@ fn changed_files(root: &Path, base: &str) -> Result<Vec<PathBuf>> {
     let out = Command::new("git")
         .current_dir(root)
         .args(["diff", "--name-only", base, "HEAD", "--"])
-        .args(TARGETS.iter().map(|t| format!("{}/src", t.dir)))
+        .args(
+            TARGETS
+                .iter()
+                .filter(|t| t.judged)
+                .map(|t| format!("{}/src", t.dir)),
+        )
         .output()
         .context("cannot run git diff")?;
     if !out.status.success() {
@@ -167,7 +195,8 @@ fn covered(listing: &str, root: &Path) -> Vec<PathBuf> {
         .filter(|f| f.ends_with(".rs"))
         .filter(|f| {
             TARGETS.iter().any(|t| {
-                f.starts_with(t.dir)
+                t.judged
+                    && f.starts_with(t.dir)
                     && !t.exclude.iter().any(|x| excluded(f, x))
             })
         })
@@ -351,7 +380,8 @@ mod tests {
                        sys/kern/src/fuzz/corpus.rs\nsys/kern/Cargo.toml\n\
                        lib/idol-runtime/src/leased.rs\n\
                        lib/idol-runtime/src/fuzz.rs\nsys/abi/src/lib.rs\n\
-                       sys/kern/src/gone.rs\n";
+                       sys/kern/src/gone.rs\n\
+                       lib/fpga-bitstream/src/xc7/registers.rs\n";
         let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
         assert_eq!(
             covered(listing, root),
