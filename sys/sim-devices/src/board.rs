@@ -467,6 +467,9 @@ impl Board {
                     s.ctrl = value;
                     self.sync_inputs(now);
                 }
+                spi::CLOCKS if value > spi::MAX_CLOCKS => {
+                    return Err(bad_value);
+                }
                 spi::CLOCKS => self.dummy_clocks(periph, value as u64, now),
                 spi::TXDATA => {
                     let byte = u8::try_from(value).map_err(|_| bad_value)?;

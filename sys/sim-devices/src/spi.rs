@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | 0x00 | CTRL | rw | bit 0 CS: chip select asserted (SS_B low); bit 1 LSB_FIRST: shift each byte LSB first; bit 2 IRQ_EN: raise `done` after each transfer. Other bits must be 0. |
 //! | 0x04 | STATUS | ro | bit 0 BUSY (always 0), bit 1 CS asserted, bit 2 a device is attached |
-//! | 0x08 | CLOCKS | wo (reads 0) | write N: clock N dummy bytes (MOSI high, 0xFF) with CS as it is |
+//! | 0x08 | CLOCKS | wo (reads 0) | write N (at most [`MAX_CLOCKS`]): clock N dummy bytes (MOSI high, 0xFF) with CS as it is |
 //! | 0x0C | TXDATA | wo (reads 0) | write a byte (0..=0xFF): shift it out |
 //! | 0x10 | COUNT | ro | bytes shifted since reset (low 32 bits) |
 //!
@@ -29,6 +29,12 @@ pub const CTRL: u32 = 0x00;
 pub const STATUS: u32 = 0x04;
 /// Dummy clock register.
 pub const CLOCKS: u32 = 0x08;
+/// The most dummy bytes one CLOCKS write may ask for: the count is a
+/// 16-bit field, as real controllers' transfer counters are. The board
+/// clocks them inside the kernel, so an unbounded count (4 GiB from one
+/// register write) would stop every task for minutes; a larger value is
+/// refused and the writer faults.
+pub const MAX_CLOCKS: u32 = 0xFFFF;
 /// Single byte transmit register.
 pub const TXDATA: u32 = 0x0C;
 /// Byte counter.

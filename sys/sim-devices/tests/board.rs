@@ -118,6 +118,30 @@ fn bad_accesses_are_io_errors() {
     );
 }
 
+/// One CLOCKS write clocks its bytes inside the kernel, so a count past
+/// the 16-bit field is refused instead of clocking 4 GiB (found by the
+/// `board` fuzz target: a driver could stop every task for minutes).
+#[test]
+fn a_clocks_count_past_its_field_is_refused() {
+    let mut b = board();
+    b.write_register(1, spi::CLOCKS, spi::MAX_CLOCKS, 0)
+        .unwrap();
+    assert_eq!(
+        b.read_register(1, spi::COUNT, 0),
+        Ok(u64::from(spi::MAX_CLOCKS) as u32)
+    );
+    for value in [spi::MAX_CLOCKS + 1, u32::MAX] {
+        assert_eq!(
+            b.write_register(1, spi::CLOCKS, value, 0),
+            Err(IoError::BadValue {
+                periph: 1,
+                reg: spi::CLOCKS,
+                value
+            })
+        );
+    }
+}
+
 #[test]
 fn read_bulk_clocks_the_device_and_returns_idle_miso() {
     let mut b = board();
