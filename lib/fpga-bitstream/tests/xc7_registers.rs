@@ -88,7 +88,13 @@ fn each_command_has_its_ug470_effect_and_no_other() {
                 ..none
             },
         ),
-        (Command::Aghigh, CommandFlags { ghigh: true, ..none }),
+        (
+            Command::Aghigh,
+            CommandFlags {
+                ghigh: true,
+                ..none
+            },
+        ),
         (
             Command::Start,
             CommandFlags {
@@ -124,8 +130,14 @@ fn each_command_has_its_ug470_effect_and_no_other() {
     // WCFG ends a multiple-frame write; LFRM deasserts the GHIGH_B that
     // AGHIGH asserted; RCFG turns FDRI writes off (readback).
     let mfw = CommandFlags { mfw: true, ..none };
-    assert_eq!(after(mfw, Command::Wcfg), CommandFlags { wcfg: true, ..none });
-    let ghigh = CommandFlags { ghigh: true, ..none };
+    assert_eq!(
+        after(mfw, Command::Wcfg),
+        CommandFlags { wcfg: true, ..none }
+    );
+    let ghigh = CommandFlags {
+        ghigh: true,
+        ..none
+    };
     let lfrm = CommandFlags {
         last_frame: true,
         ..none
