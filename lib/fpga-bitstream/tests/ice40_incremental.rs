@@ -2,7 +2,7 @@
 //! `test/bitstreams/` (yosys, nextpnr-ice40 and icepack) fed in pieces,
 //! with what it reports on the way, after the wakeup, and once failed.
 
-use fpga_bitstream::ice40::{self, Event, Ice40Device, Parser};
+use fpga_bitstream::ice40::{self, BlockKind, Event, Ice40Device, Parser};
 
 fn image(name: &str) -> Vec<u8> {
     let path = format!(
@@ -28,15 +28,17 @@ fn a_real_image_in_pieces_names_its_device_and_wakes_once() {
         assert_eq!((p.device(), p.position(), p.is_awake()), (None, 0, false));
         let mut fed = 0u64;
         let mut woke_at = None;
+        let mut blocks = [0u32; 2];
         for piece in bin.chunks(1000) {
             let mut rest = piece;
             while !rest.is_empty() {
                 let (used, event) = p.feed(rest).unwrap();
                 fed += used as u64;
                 assert_eq!(p.position(), fed, "{name}");
-                if let Some(Event::BlockStart { .. }) = event {
+                if let Some(Event::BlockStart { kind, .. }) = event {
                     // The first block's geometry names the die.
                     assert_eq!(p.device(), Some(device), "{name}");
+                    blocks[kind as usize] += 1;
                 }
                 if matches!(event, Some(Event::Wakeup)) {
                     assert!(woke_at.is_none(), "{name}: woke twice");
@@ -47,6 +49,11 @@ fn a_real_image_in_pieces_names_its_device_and_wakes_once() {
             }
         }
         assert_eq!(woke_at, Some(whole.wakeup_end), "{name}");
+        // The summary counts the blocks the stream wrote, by kind: icepack
+        // writes each of the 4 CRAM banks whole and each of the 4 BRAM
+        // banks as two 128-row halves (offsets 0 and 128).
+        assert_eq!(blocks, [4, 8], "{name}");
+        assert_eq!((whole.cram_blocks, whole.bram_blocks), (4, 8), "{name}");
         // After the wakeup the device no longer listens: anything more is
         // taken whole and silently, and changes nothing.
         let junk = [0x7E, 0xAA, 0x99, 0x7E, 0x01, 0x06, 0x55];
