@@ -2,7 +2,7 @@
 //! `test/bitstreams/` (yosys, nextpnr-ice40 and icepack) fed in pieces,
 //! with what it reports on the way, after the wakeup, and once failed.
 
-use fpga_bitstream::ice40::{self, BlockKind, Event, Ice40Device, Parser};
+use fpga_bitstream::ice40::{self, Event, Ice40Device, Parser};
 
 fn image(name: &str) -> Vec<u8> {
     let path = format!(
