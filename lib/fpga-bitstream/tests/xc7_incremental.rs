@@ -1,0 +1,71 @@
+//! The 7-series parser as a device model drives it: the real Vivado
+//! stream in `test/bitstreams/` fed in pieces, with the position, running
+//! CRC, START and DESYNC it reports on the way.
+
+use fpga_bitstream::xc7::{self, Command, bitfile, parser};
+
+fn stream() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test/bitstreams/xc7a35t-cmoda7-mandel.bit"
+    );
+    let bit = std::fs::read(path).expect("the fixture is checked in");
+    let h = bitfile::parse_bit_header(&bit).unwrap();
+    bit[h.data_offset..].to_vec()
+}
+
+/// The two CRC register writes Vivado put in the stream (after the frame
+/// data, and before DESYNC): type-1 header 0x30000001, then the value.
+const CRC_VALUES: [u32; 2] = [0x84B6_95C3, 0xE3AD_7EA5];
+
+#[test]
+fn a_real_stream_in_pieces_reports_position_crc_start_and_desync() {
+    let raw = stream();
+    // Where each CRC value word starts (the last occurrence of header and
+    // value: frame data cannot hold the pair after itself).
+    let stops: Vec<usize> = CRC_VALUES
+        .iter()
+        .map(|v| {
+            let mut pair = 0x3000_0001u32.to_be_bytes().to_vec();
+            pair.extend_from_slice(&v.to_be_bytes());
+            raw.windows(8).rposition(|w| w == pair).unwrap() + 4
+        })
+        .collect();
+    let mut p = parser::Parser::new(Some(xc7::XC7A35T), false);
+    assert_eq!((p.position(), p.crc()), (0, 0));
+    assert!(!p.started() && !p.desynced());
+    let (mut at, mut started, mut desynced, mut checks) = (0, false, false, 0);
+    let mut feed = |p: &mut parser::Parser, to: usize, at: &mut usize| {
+        while *at < to {
+            // Odd-sized pieces, so words straddle them.
+            let end = (*at + 4093).min(to);
+            let (used, event) = p.feed(&raw[*at..end]).unwrap();
+            *at += used;
+            assert_eq!(p.position(), *at as u64);
+            match event {
+                Some(parser::Event::Command(Command::Start)) => started = true,
+                Some(parser::Event::Desync) => desynced = true,
+                Some(parser::Event::CrcOk { value }) => {
+                    assert_eq!(value, CRC_VALUES[checks]);
+                    checks += 1;
+                    // A check starts the CRC again.
+                    assert_eq!(p.crc(), 0);
+                }
+                _ => {}
+            }
+            assert_eq!(p.started(), started, "at {at}");
+            assert_eq!(p.desynced(), desynced, "at {at}");
+        }
+    };
+    for (stop, value) in stops.iter().zip(CRC_VALUES) {
+        feed(&mut p, *stop, &mut at);
+        // Just before the CRC register takes its value, the running CRC
+        // is what Vivado computed over the writes since the last reset.
+        assert_eq!(p.crc(), value, "before the check at {stop}");
+    }
+    feed(&mut p, raw.len(), &mut at);
+    assert!(started && desynced);
+    let s = p.finish().unwrap();
+    assert_eq!(s.crc_checks, 2);
+    assert_eq!(s.last_crc, Some(CRC_VALUES[1]));
+}
