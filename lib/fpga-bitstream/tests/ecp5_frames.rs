@@ -147,3 +147,22 @@ fn without_a_part_frame_data_is_refused() {
     let l = layout(&image());
     assert_eq!(e.offset as usize, l.write + 3);
 }
+
+#[test]
+fn a_frame_count_other_than_the_parts_is_refused() {
+    let l = layout(&image());
+    for count in [PART.frames - 1, PART.frames + 1, 1] {
+        // Edit: the frame write's count (its operand's last two bytes).
+        let mut bad = image();
+        bad[l.write + 2..l.write + 4].copy_from_slice(&count.to_be_bytes());
+        let e = ecp5::validate(&bad, Some(PART)).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::FrameCountMismatch {
+                expected: PART.frames,
+                found: count
+            }
+        );
+        assert_eq!(e.offset as usize, l.write + 3);
+    }
+}
