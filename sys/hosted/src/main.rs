@@ -17,6 +17,7 @@ mod debug;
 mod devices;
 mod dump;
 mod effects;
+mod engine;
 mod event_loop;
 mod faults;
 mod image;

@@ -14,12 +14,48 @@ use crate::devices::Devices;
 use crate::log::klog;
 use kern::{Location, MemoryError, PeripheralFault, Platform};
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+/// The kernel's mapping of one incarnation's RAM, unmapped when the last
+/// holder lets go: the [`Ram`] of the task, and any hash engine transfer
+/// still reading it on the worker thread ([`crate::engine`]), so a task
+/// restarted mid-transfer never leaves the worker reading unmapped memory.
+pub struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// Safety: the mapping is plain shared memory, valid until `Drop`; its
+// bytes may change under any reader (the task writes them through its own
+// mapping), which every reader accepts: bytes are bytes.
+unsafe impl Send for Mapping {}
+// Safety: as for `Send`; `&Mapping` gives only its pointer and length.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// The first byte.
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // Safety: unmapping our own mapping once, when its last holder
+        // drops it; nothing borrows it past that.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
+    }
+}
 
 /// One incarnation's RAM: a memfd and the kernel's mapping of it.
 pub struct Ram {
     pub fd: OwnedFd,
-    ptr: *mut u8,
-    len: usize,
+    map: Arc<Mapping>,
 }
 
 impl Ram {
@@ -43,19 +79,23 @@ impl Ram {
                 0,
             )?
         };
-        let ram = Self {
-            fd,
+        let map = Arc::new(Mapping {
             ptr: ptr.cast::<u8>(),
             len,
-        };
+        });
         // Safety: the mapping is `len` bytes long and ours.
-        unsafe { std::ptr::copy_nonoverlapping(init.as_ptr(), ram.ptr, len) };
-        Ok(ram)
+        unsafe { std::ptr::copy_nonoverlapping(init.as_ptr(), map.ptr, len) };
+        Ok(Self { fd, map })
+    }
+
+    /// The mapping, for a reader that may outlive this incarnation.
+    pub fn mapping(&self) -> Arc<Mapping> {
+        Arc::clone(&self.map)
     }
 
     pub fn bytes(&self) -> &[u8] {
         // Safety: the mapping lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        unsafe { std::slice::from_raw_parts(self.map.ptr, self.map.len) }
     }
 
     /// The RAM, writable. The task may write it at the same time through
@@ -64,22 +104,15 @@ impl Ram {
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // Safety: the mapping lives as long as `self`, and `&mut self`
         // makes this the kernel's only view of it for the borrow.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-impl Drop for Ram {
-    fn drop(&mut self) {
-        // Safety: unmapping our own mapping once; nothing borrows it past
-        // `self`.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
+        unsafe { std::slice::from_raw_parts_mut(self.map.ptr, self.map.len) }
     }
 }
 
 /// The kernel's view of one task's memory.
 pub struct TaskMemory {
     pub flash_base: u32,
-    pub flash: Vec<u8>,
+    /// Shared, so that a hash engine transfer from flash keeps it.
+    pub flash: Arc<[u8]>,
     pub ram_base: u32,
     pub ram: Ram,
 }
@@ -125,7 +158,7 @@ impl HostPlatform {
         let rams: Vec<&[u8]> =
             self.memory.iter().map(|m| m.ram.bytes()).collect();
         let flashes: Vec<&[u8]> =
-            self.memory.iter().map(|m| m.flash.as_slice()).collect();
+            self.memory.iter().map(|m| &m.flash[..]).collect();
         // An ELF core: GDB opens it with a task's ELF, humility reads
         // its Leasehold note (debug_protocol::coredump).
         let written = self.dumps.write(cause, name, |file| {
@@ -222,7 +255,7 @@ impl HostPlatform {
         let address = at.address as usize;
         let end = address.checked_add(len).ok_or(refused)?;
         let ram_base = memory.ram_base as usize;
-        if address >= ram_base && end <= ram_base + memory.ram.len {
+        if address >= ram_base && end <= ram_base + memory.ram.map.len {
             return Ok(Place::Ram(address - ram_base));
         }
         let flash_base = memory.flash_base as usize;
@@ -262,9 +295,39 @@ impl HostPlatform {
         match self.locate(at, len)? {
             // Safety: `offset + len` is within the mapping, as `locate`
             // checked; the pointer comes from the mapping's own `*mut u8`.
-            Place::Ram(offset) => Ok(unsafe { memory.ram.ptr.add(offset) }),
+            Place::Ram(offset) => Ok(unsafe { memory.ram.map.ptr.add(offset) }),
             Place::Flash(_) => Err(refused),
         }
+    }
+}
+
+impl HostPlatform {
+    /// `len` bytes at `at` as a handle the worker thread can read after
+    /// this call returns: it keeps the RAM mapping (or the flash copy)
+    /// alive however the task fares meanwhile.
+    fn shared(
+        &self,
+        at: Location,
+        len: usize,
+    ) -> Result<crate::engine::SharedBytes, MemoryError> {
+        let refused = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        let memory = self.memory.get(at.task).ok_or(refused)?;
+        let shared = match self.locate(at, len)? {
+            Place::Ram(offset) => crate::engine::SharedBytes::ram(
+                memory.ram.mapping(),
+                offset,
+                len,
+            ),
+            Place::Flash(offset) => crate::engine::SharedBytes::flash(
+                Arc::clone(&memory.flash),
+                offset,
+                len,
+            ),
+        };
+        shared.ok_or(refused)
     }
 }
 
@@ -316,6 +379,15 @@ impl Platform for HostPlatform {
         memory: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
         let now_us = self.boot.elapsed().as_micros() as u64;
+        // A hash engine's transfer runs on the worker thread, over a
+        // handle to the memory rather than a borrow of it.
+        if let (Some((at, len)), true) =
+            (memory, self.devices.runs_elsewhere(peripheral as usize, op))
+        {
+            let bytes = self.shared(at, len).map_err(|_| PeripheralFault)?;
+            let periph = peripheral as usize;
+            return self.devices.start_elsewhere(periph, bytes).map(|()| 0);
+        }
         let bulk = match (op, memory) {
             (_, None) => None,
             (abi::PeripheralOp::ReadIntoMemory, Some((at, len))) => {

@@ -133,9 +133,10 @@ pub struct Sha256Engine {
 impl Sha256Engine {
     /// Power-on state: no hash open, IRQ off.
     pub fn new() -> Self {
-        let mut engine = Self::default();
-        engine.digest = digest_words(Sha256::new());
-        engine
+        Self {
+            digest: digest_words(Sha256::new()),
+            ..Self::default()
+        }
     }
 
     /// Whether a transfer is under way.
@@ -167,7 +168,7 @@ impl Sha256Engine {
     fn status(&self) -> u32 {
         let busy = (self.is_busy() as u32) * STATUS_BUSY;
         let ready = (self.context.is_some() || self.is_busy()) as u32;
-        busy | self.flags | ready * STATUS_READY
+        busy | self.flags | (ready * STATUS_READY)
     }
 
     /// Writes register `reg`. Returns whether a transfer under way was
