@@ -117,13 +117,14 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             name: None,
             digest: !skip,
         };
+        self.reclaim_engine();
         let d = counted(
             self.devices
                 .get_mut(usize::from(device_index))
                 .ok_or(FpgaError::BadDevice),
         )?;
         counted(d.check_holder(msg.sender))?;
-        let r = d.load_image(source, &request, &mut self.scratch[..]);
+        let r = d.load_image(source, &request, crate::hash::hasher(&mut self.scratch[..], &mut self.engine));
         finish(d, msg.sender, r)
     }
 
@@ -155,6 +156,7 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         device_index: u8,
         chunk: Leased<R, [u8]>,
     ) -> Reply<()> {
+        self.reclaim_engine();
         let d = self.devices.get_mut(usize::from(device_index));
         let d = counted(d.ok_or(FpgaError::BadDevice))?;
         counted(d.check_holder(msg.sender))?;
@@ -164,8 +166,8 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         };
         let source = Source::client(msg.sender, lease_len(&chunk));
         let deadline = stream.deadline();
-        let scratch = &mut self.scratch[..];
-        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
+        let hasher = crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.chunk(&mut link, &b.profile(), source.len);
         let died = link.died();
         // Only a refused first chunk leaves the stream open.
@@ -209,8 +211,8 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             digest: true,
         };
         let source = Source::client(msg.sender, 0);
-        let scratch = &mut self.scratch[..];
-        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
+        let hasher = crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.end(&mut link);
         let died = link.died();
         let r = r.map(|f| d.loaded(&f, &request));
