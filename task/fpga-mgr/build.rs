@@ -185,7 +185,10 @@ fn config_code(
     )?;
 
     let engine = hash_engine(app, me, config)?;
-    writeln!(out, "pub const HASH_ENGINE: Option<(u16, u32)> = {engine:?};")?;
+    writeln!(
+        out,
+        "pub const HASH_ENGINE: Option<(u16, u32)> = {engine:?};"
+    )?;
 
     let devices = device_names(config)?;
     out.push_str("pub const DEVICES: &[DeviceConfig] = &[\n");

@@ -32,8 +32,8 @@ use task_fpga_mgr::image::ImageDigest;
 use task_fpga_mgr::loader::{Deadline, DriverOps, Profile, Window};
 use task_fpga_mgr::oplog::OpLog;
 use userlib::{
-    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc,
-    sys_get_timer, sys_refresh_task_id, sys_send,
+    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc, sys_get_timer,
+    sys_refresh_task_id, sys_send,
 };
 
 /// How long past a load's deadline the watchdog waits before faulting

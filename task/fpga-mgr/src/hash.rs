@@ -123,7 +123,11 @@ impl Engine {
         // timer notification meant for that, fire it now.
         if config::TIMER_MASK != 0 {
             let now = sys_get_timer().now;
-            let deadline = if timer_seen { Some(now) } else { saved.deadline };
+            let deadline = if timer_seen {
+                Some(now)
+            } else {
+                saved.deadline
+            };
             sys_set_timer(deadline, config::TIMER_MASK);
         }
         r
@@ -254,7 +258,10 @@ impl Hasher<'_> {
     }
 
     /// Reads the engine's digest into `digest`.
-    pub fn seal(&mut self, digest: &mut ImageDigest) -> Result<(), DriverError> {
+    pub fn seal(
+        &mut self,
+        digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
         let Some(ticket) = digest.engine() else {
             return Ok(());
         };

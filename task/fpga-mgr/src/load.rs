@@ -165,7 +165,11 @@ impl ServerImpl {
             .devices
             .get_mut(usize::from(region.device))
             .ok_or(FpgaError::BadDevice)?;
-        d.load_image(source, request, crate::hash::hasher(&mut self.scratch[..], &mut self.engine))?;
+        d.load_image(
+            source,
+            request,
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
+        )?;
         self.set_region_bridges(region, true)
     }
 

@@ -124,7 +124,11 @@ impl InOrderFpgaManagerImpl for ServerImpl {
                 .ok_or(FpgaError::BadDevice),
         )?;
         counted(d.check_holder(msg.sender))?;
-        let r = d.load_image(source, &request, crate::hash::hasher(&mut self.scratch[..], &mut self.engine));
+        let r = d.load_image(
+            source,
+            &request,
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
+        );
         finish(d, msg.sender, r)
     }
 
@@ -166,7 +170,8 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         };
         let source = Source::client(msg.sender, lease_len(&chunk));
         let deadline = stream.deadline();
-        let hasher = crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let hasher =
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
         let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.chunk(&mut link, &b.profile(), source.len);
         let died = link.died();
@@ -211,7 +216,8 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             digest: true,
         };
         let source = Source::client(msg.sender, 0);
-        let hasher = crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let hasher =
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
         let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.end(&mut link);
         let died = link.died();

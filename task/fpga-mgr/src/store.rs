@@ -186,7 +186,11 @@ impl ServerImpl {
             .devices
             .get_mut(usize::from(device_index))
             .ok_or(FpgaError::BadDevice)?;
-        let r = d.load_image(source, request, crate::hash::hasher(&mut self.scratch[..], &mut self.engine));
+        let r = d.load_image(
+            source,
+            request,
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
+        );
         self.store_outcome(r, &source)
     }
 

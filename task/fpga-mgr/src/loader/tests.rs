@@ -99,7 +99,10 @@ impl Fake {
     /// Logs an engine event; whether there is an engine.
     fn engine_event(&mut self, what: &'static str) -> bool {
         let writes = self.count(Op::Write);
-        self.engine.as_mut().map(|e| e.push((what, writes))).is_some()
+        self.engine
+            .as_mut()
+            .map(|e| e.push((what, writes)))
+            .is_some()
     }
 
     fn bytes(&self, w: Window) -> &[u8] {
