@@ -70,6 +70,9 @@ impl Engine {
         }
         self.tickets = self.tickets.wrapping_add(1);
         self.owner = Some(self.tickets);
+        // A transfer our previous incarnation started may still run (it
+        // died waiting): INIT would be refused while busy.
+        self.abort();
         let init = regs::CTRL_INIT | regs::CTRL_IRQ_EN;
         sys_write_register(self.periph, regs::CTRL, init);
         self.owner
@@ -84,7 +87,9 @@ impl Engine {
         offset: u32,
         len: u32,
     ) -> Result<(), DriverError> {
-        let on = IrqControlFlags::ENABLED;
+        // An IRQ left pending by an earlier transfer (one we stopped, or
+        // our previous incarnation's) is not this one's.
+        let on = IrqControlFlags::ENABLED | IrqControlFlags::CLEAR_PENDING;
         sys_irq_control(self.mask, on);
         let rc =
             sys_write_bulk_from_lease(self.periph, lender, index, offset, len);
@@ -117,6 +122,10 @@ impl Engine {
             }
             let bits = sys_recv_notification(self.mask | config::TIMER_MASK);
             timer_seen |= bits & config::TIMER_MASK != 0;
+            // Woken but still busy (a stale notification, or the timer):
+            // the IRQ may have fired and disarmed itself; arm it again
+            // (one that came meanwhile is pending and fires at once).
+            sys_irq_control(self.mask, IrqControlFlags::ENABLED);
         };
         // Our timer also retries driver binds: give it back as it was (a
         // deadline that passed meanwhile fires at once), or, if we took a
@@ -133,9 +142,12 @@ impl Engine {
         r
     }
 
-    /// Stops a transfer under way and drops the hash context.
+    /// Stops a transfer under way and drops the hash context. While
+    /// busy the engine takes only ABORT with IRQ_EN as it is, so we keep
+    /// whatever IRQ_EN holds.
     fn abort(&self) {
-        let abort = regs::CTRL_ABORT | regs::CTRL_IRQ_EN;
+        let irq_en = sys_read_register(self.periph, regs::CTRL);
+        let abort = regs::CTRL_ABORT | (irq_en & regs::CTRL_IRQ_EN);
         sys_write_register(self.periph, regs::CTRL, abort);
     }
 

@@ -106,13 +106,17 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         image: Leased<R, [u8]>,
     ) -> Reply<()> {
         let source = Source::client(msg.sender, lease_len(&image));
-        // The benchmark's flag, known to its build only (see
-        // BENCH_SKIP_DIGEST); elsewhere it stays and is refused.
+        // The benchmark's flags, known to its build only (see
+        // BENCH_SKIP_DIGEST); elsewhere they stay and are refused.
         let skip_bit = drv_fpga_api::BENCH_SKIP_DIGEST;
-        let skip = cfg!(feature = "bench-skip-digest") && flags & skip_bit != 0;
+        let soft_bit = drv_fpga_api::BENCH_SOFTWARE_DIGEST;
+        let bench = cfg!(feature = "bench-skip-digest");
+        let skip = bench && flags & skip_bit != 0;
+        let soft = bench && flags & soft_bit != 0;
+        let bench_bits = if bench { skip_bit | soft_bit } else { 0 };
         let request = Request {
             loader: msg.sender,
-            flags: if skip { flags & !skip_bit } else { flags },
+            flags: flags & !bench_bits,
             timeout_ms,
             name: None,
             digest: !skip,
@@ -124,11 +128,12 @@ impl InOrderFpgaManagerImpl for ServerImpl {
                 .ok_or(FpgaError::BadDevice),
         )?;
         counted(d.check_holder(msg.sender))?;
-        let r = d.load_image(
-            source,
-            &request,
-            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
-        );
+        // BENCH_SOFTWARE_DIGEST: as if we had no engine.
+        let hasher = crate::hash::Hasher {
+            scratch: &mut self.scratch[..],
+            engine: self.engine.as_mut().filter(|_| !soft),
+        };
+        let r = d.load_image(source, &request, hasher);
         finish(d, msg.sender, r)
     }
 
