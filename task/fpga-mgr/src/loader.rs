@@ -456,6 +456,25 @@ pub fn load_image<D: DriverOps>(
     if image_len == 0 {
         return Err(FpgaError::InvalidState);
     }
+    // First, so that a hash engine reads the image while the driver
+    // parses the header, readies the device and writes.
+    let mut hash = ImageDigest::new();
+    digest(d, &mut hash, Window::head(image_len))?;
+    let written =
+        header_and_write(d, profile, image_flags, image_len, deadline);
+    digest_wait(d, &mut hash, written)?;
+    write_complete(d, image_flags, deadline)?;
+    identity(d, hash)
+}
+
+/// A whole image's `PARSE_HEADER`, `WRITE_INIT` and `WRITE`.
+fn header_and_write<D: DriverOps>(
+    d: &mut D,
+    profile: &Profile,
+    image_flags: u32,
+    image_len: u32,
+    deadline: &Deadline,
+) -> Result<(), FpgaError> {
     let header = match parse_header(
         d,
         profile,
@@ -478,12 +497,7 @@ pub fn load_image<D: DriverOps>(
         offset: start,
         len: end.saturating_sub(start),
     };
-    let mut hash = ImageDigest::new();
-    digest(d, &mut hash, Window::head(image_len))?;
-    let written = write(d, window, deadline);
-    digest_wait(d, &mut hash, written)?;
-    write_complete(d, image_flags, deadline)?;
-    identity(d, hash)
+    write(d, window, deadline)
 }
 
 /// A streamed load under way (Linux's sg path, one `write` per chunk).

@@ -621,6 +621,17 @@ fn a_failed_write_stops_the_engine_and_keeps_its_error() {
 }
 
 #[test]
+fn the_engine_starts_before_the_header_and_stops_if_it_is_refused() {
+    let mut fake = Fake::with_engine(kunit_image());
+    fake.fail = Some((Op::ParseHeader, DriverError::BadHeader));
+    assert_eq!(load(&mut fake, &KUNIT), Err(FpgaError::HeaderInvalid));
+    let events = fake.engine.clone().expect("engine");
+    assert_eq!(events, [("start", 0), ("stop", 0)]);
+    assert_eq!(fake.calls[0].op, Op::ParseHeader);
+    assert_eq!(fake.state, FpgaState::ParseHeaderErr);
+}
+
+#[test]
 fn a_failed_hash_fails_the_load_before_write_complete() {
     let mut fake = Fake::with_engine(kunit_image());
     fake.engine_fails = true;
