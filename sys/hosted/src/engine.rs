@@ -13,7 +13,7 @@
 //! Memory safety. The worker reads task memory after the call that
 //! started the transfer has returned, so it holds the memory, not a
 //! borrow: a [`SharedBytes`] keeps the RAM incarnation's mapping (an
-//! `Arc`, see [`crate::memory::Mapping`]) or the flash copy alive until
+//! `Arc`, see [`crate::ram::Mapping`]) or the flash copy alive until
 //! the job is done. A lender that dies or restarts meanwhile gets fresh
 //! RAM; the worker finishes reading the old mapping, which is unmapped
 //! when it lets go. An aborted transfer is cancelled between pieces and
@@ -23,7 +23,7 @@
 //! blocked the signals it reads from its signalfd, which the thread
 //! inherits) and ends when the kernel process does.
 
-use crate::memory::Mapping;
+use crate::ram::Mapping;
 use anyhow::{Context, Result};
 use rustix::event::{EventfdFlags, eventfd};
 use sim_devices::sha256_engine::Job;

@@ -25,6 +25,7 @@ mod log;
 mod memory;
 mod probe;
 mod process;
+mod ram;
 mod registers;
 mod seccomp;
 mod trace;
