@@ -242,6 +242,26 @@ fn config_object<'a>(
     Ok(Some(map))
 }
 
+/// Why a write to FPGA model register `reg` is refused: its debug
+/// registers are read-only, and it has no others.
+fn fpga_write_refused(
+    f: &mut Fpga,
+    periph: usize,
+    reg: u32,
+    now: u64,
+) -> IoError {
+    let exists = match f {
+        Fpga::Ice40(m) => m.read_debug(reg, now).is_some(),
+        Fpga::Xc7(m) => m.read_debug(reg, now).is_some(),
+        Fpga::Ecp5(m) => m.read_debug(reg, now).is_some(),
+    };
+    if exists {
+        IoError::ReadOnly { periph, reg }
+    } else {
+        IoError::NoSuchRegister { periph, reg }
+    }
+}
+
 /// Resolves and builds peripherals; see [`Board::new`].
 struct Builder<'p> {
     entries: &'p [(String, String, Value)],
@@ -521,16 +541,7 @@ impl Board {
                 self.sync_inputs(now);
             }
             Kind::Fpga(f) => {
-                let exists = match &mut **f {
-                    Fpga::Ice40(m) => m.read_debug(reg, now).is_some(),
-                    Fpga::Xc7(m) => m.read_debug(reg, now).is_some(),
-                    Fpga::Ecp5(m) => m.read_debug(reg, now).is_some(),
-                };
-                return Err(if exists {
-                    IoError::ReadOnly { periph, reg }
-                } else {
-                    IoError::NoSuchRegister { periph, reg }
-                });
+                return Err(fpga_write_refused(f, periph, reg, now));
             }
             Kind::Hash(h) => {
                 if h.write(reg, value).map_err(|r| refused(periph, reg, r))? {
