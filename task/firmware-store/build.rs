@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 /// `drv_fpga_api::IMAGE_NAME_LEN` and `CATALOG_MAX`.
 const IMAGE_NAME_LEN: usize = 32;
@@ -26,12 +26,8 @@ fn main() {
 fn generate() -> Result<()> {
     let name = build_util::task_name();
     let path = build_util::app_toml_path();
-    let app = app_config::Config::load(&path)
-        .map_err(|e| anyhow!("{e}"))
+    let (_, me) = build_util::load_config()
         .context("loading app.toml for the firmware store")?;
-    let me = app
-        .task_by_name(&name)
-        .ok_or_else(|| anyhow!("{}: no task named {name:?}", path.display()))?;
     let code = blob_code(&name, &me.blobs)
         .with_context(|| format!("{}: tasks.{name}.blobs", path.display()))?;
     let dir = std::env::var("OUT_DIR").context("OUT_DIR is not set")?;

@@ -45,13 +45,8 @@ fn main() {
 
 fn generate() -> Result<()> {
     let name = build_util::task_name();
-    let path = build_util::app_toml_path();
-    let config = app_config::Config::load(&path)
-        .map_err(|e| anyhow!("{e}"))
-        .context("loading app.toml for hiffy")?;
-    let task = config
-        .task_by_name(&name)
-        .ok_or_else(|| anyhow!("{}: no task named {name:?}", path.display()))?;
+    let (_, task) =
+        build_util::load_config().context("loading app.toml for hiffy")?;
     let own: Config = build_util::task_maybe_config()
         .context("reading hiffy's config")?
         .unwrap_or_default();

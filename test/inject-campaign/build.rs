@@ -1,16 +1,7 @@
-use std::io::Write;
-
 fn main() {
     build_util::generate_notifications();
     println!("cargo::rerun-if-env-changed=INJECTION_SEED");
-    let path = build_util::app_toml_path();
-    let config = match app_config::Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("cargo::error={e}");
-            return;
-        }
-    };
+    let config = build_util::app_config();
     let mut missing = Vec::new();
     let mut index = |name: &str| match config.task_by_name(name) {
         Some(t) => t.index,
@@ -64,18 +55,7 @@ fn main() {
             .and_then(|v| v.as_u64())
             .unwrap_or(0x1EA5_E401D),
     };
-    let out =
-        std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_default())
-            .join("tasks.rs");
-    let mut f = match std::fs::File::create(&out) {
-        Ok(f) => f,
-        Err(e) => {
-            println!("cargo::error=cannot write {}: {e}", out.display());
-            return;
-        }
-    };
-    let _ = writeln!(
-        f,
+    let consts = format!(
         "pub const JEFE: usize = {};\npub const ICE40: usize = {};\n\
          pub const XC7: usize = {};\npub const MGR: usize = {};\n\
          pub const CLIENT_A: usize = {};\npub const CLIENT_B: usize = {};\n\
@@ -93,4 +73,5 @@ fn main() {
         indices[8],
         config.tasks().len()
     );
+    build_util::write_out("tasks.rs", &(consts + "\n"));
 }

@@ -115,6 +115,18 @@ impl Archive {
         })
     }
 
+    /// Task `index`'s manifest entry.
+    ///
+    /// # Errors
+    ///
+    /// "no task N in the image" past the last task.
+    pub fn task_at(&self, index: usize) -> Result<&TaskEntry> {
+        self.manifest
+            .tasks
+            .get(index)
+            .ok_or_else(|| anyhow!("no task {index} in the image"))
+    }
+
     /// The name of task `index`, or `task<index>` if there is none.
     pub fn task_name(&self, index: usize) -> String {
         self.manifest
@@ -132,11 +144,7 @@ impl Archive {
         if let Some(elf) = self.elfs.borrow().get(&index) {
             return Ok(elf.clone());
         }
-        let entry = self
-            .manifest
-            .tasks
-            .get(index)
-            .ok_or_else(|| anyhow!("no task {index} in the image"))?;
+        let entry = self.task_at(index)?;
         let bytes = self.read(&entry.elf)?;
         let elf =
             Rc::new(Elf::parse(bytes).with_context(|| {

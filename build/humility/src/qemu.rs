@@ -170,11 +170,7 @@ impl Board {
         address: u64,
         len: u64,
     ) -> Result<Vec<u8>> {
-        let entry = archive
-            .manifest
-            .tasks
-            .get(task)
-            .ok_or_else(|| anyhow!("no task {task} in the image"))?;
+        let entry = archive.task_at(task)?;
         if !entry.ram.contains(address, len)
             && !entry.flash.contains(address, len)
         {

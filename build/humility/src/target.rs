@@ -441,11 +441,7 @@ impl Dump {
         address: u64,
         len: u64,
     ) -> Result<Vec<u8>> {
-        let entry = archive
-            .manifest
-            .tasks
-            .get(task)
-            .ok_or_else(|| anyhow!("no task {task} in the image"))?;
+        let entry = archive.task_at(task)?;
         if entry.ram.contains(address, len) {
             let ram = self.ram.get(&task).map(Vec::as_slice).unwrap_or(&[]);
             let start = (address - u64::from(entry.ram.base)) as usize;

@@ -10,169 +10,46 @@
 //! directory, waits until every task has reached its state (never a
 //! sleep standing in for that), and runs the real `humility` binary.
 
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// A limit against a hung system, far above what a loaded machine needs.
-const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 /// `test/debug-tasks`: the recursion's depth and each frame's buffer.
 const DEPTH: usize = 24;
 const FRAME_BYTES: u64 = 512;
 
-struct Image {
-    archive: PathBuf,
-    kernel: PathBuf,
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace().join(d)
-            }
-        }
-        _ => workspace().join("target"),
-    }
-}
-
-fn image() -> &'static Image {
+/// The debugger's image, built once.
+fn debugger_image() -> &'static Image {
     static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", target_dir())
-            .args(["run", "-q", "-p", "xtask", "--", "dist"])
-            .arg("test/debugger/app.toml")
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run cargo xtask dist");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "cargo xtask dist:\n{text}");
-        let archive = text
-            .lines()
-            .find_map(|l| l.strip_prefix("wrote "))
-            .map(|p| workspace().join(p.trim()))
-            .expect("xtask names the archive it wrote");
-        let kernel = target_dir().join("release/leasehold-kernel");
-        assert!(archive.is_file(), "no archive at {}", archive.display());
-        assert!(kernel.is_file(), "no kernel at {}", kernel.display());
-        Image { archive, kernel }
-    })
+    IMAGE.get_or_init(|| hosted_image("test/debugger/app.toml"))
 }
 
-/// The debugger image, booted; dropping it stops the kernel.
-struct System {
-    child: Child,
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    log: PathBuf,
+/// Boots the debugger's image and waits until every task is where the
+/// tests expect it.
+fn boot() -> System {
+    let sys = System::start(debugger_image());
+    sys.wait_for(&["tasks"], "every task in its state", |t| {
+        row(t, "nullread").contains("FAULT: mem fault")
+            && row(t, "panicker").contains("FAULT: panicked")
+            && row(t, "deep").contains("notif: bit0")
+            && row(t, "waiter").ends_with(" recv")
+    });
+    sys
 }
 
-impl System {
-    /// Boots and waits until every task is where the tests expect it.
-    fn boot() -> Self {
-        let image = image();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("probe.sock");
-        let log = dir.path().join("kernel.log");
-        let out = std::fs::File::create(&log).expect("kernel log");
-        let child = Command::new(&image.kernel)
-            .arg(&image.archive)
-            .arg("--probe")
-            .arg(&socket)
-            .arg("--dump-dir")
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log fd"))
-            .stderr(out)
-            .spawn()
-            .expect("cannot start the kernel");
-        let sys = Self {
-            child,
-            dir,
-            socket,
-            log,
-        };
-        sys.wait_log("debug probe at");
-        sys.wait_for(&["tasks"], "every task in its state", |t| {
-            row(t, "nullread").contains("FAULT: mem fault")
-                && row(t, "panicker").contains("FAULT: panicked")
-                && row(t, "deep").contains("notif: bit0")
-                && row(t, "waiter").ends_with(" recv")
-        });
-        sys
-    }
+/// What only these tests ask of a booted system.
+trait DebuggerSystem {
+    fn raw(&self, line: &str) -> String;
+    fn dump(&self, name: &str) -> PathBuf;
+}
 
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, what: &str) {
-        let t0 = Instant::now();
-        while !self.log_text().contains(what) {
-            assert!(
-                t0.elapsed() < WAIT_LIMIT,
-                "no {what:?} within {WAIT_LIMIT:?}:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn humility(&self, args: &[&str]) -> Output {
-        let mut all = vec![
-            "-a".to_owned(),
-            image().archive.display().to_string(),
-            "-p".to_owned(),
-            self.socket.display().to_string(),
-        ];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        humility(&all)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        succeeded(&self.humility(args), args)
-    }
-
-    /// Runs `humility <args>` until `f` holds for its output.
-    fn wait_for(
-        &self,
-        args: &[&str],
-        what: &str,
-        f: impl Fn(&str) -> bool,
-    ) -> String {
-        let t0 = Instant::now();
-        loop {
-            let out = self.humility(args);
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if out.status.success() && f(&text) {
-                return text;
-            }
-            assert!(
-                t0.elapsed() < WAIT_LIMIT,
-                "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n{text}\
-                 {}\nkernel log:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
+impl DebuggerSystem for System {
     /// Sends one raw probe request line; returns the answer line.
     fn raw(&self, line: &str) -> String {
         let mut s = UnixStream::connect(&self.socket).expect("probe");
@@ -192,56 +69,6 @@ impl System {
         assert!(path.is_file(), "{}", path.display());
         path
     }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn humility<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_humility"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run humility")
-}
-
-fn on_dump(dump: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "-a".to_owned(),
-        image().archive.display().to_string(),
-        "-d".to_owned(),
-        dump.display().to_string(),
-    ];
-    all.extend(args.iter().map(|a| (*a).to_owned()));
-    succeeded(&humility(&all), args)
-}
-
-fn succeeded<S: std::fmt::Debug>(out: &Output, args: &[S]) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "humility {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// A clean failure: exit status 1, one `humility: error:` line with
-/// `want` in it, no panic.
-fn failed_with(out: &Output, want: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "not a clean failure:\n{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one error line expected:\n{stderr}");
-    assert!(
-        lines[0].starts_with("humility: error: ") && lines[0].contains(want),
-        "expected an error about {want:?}:\n{stderr}"
-    );
 }
 
 /// Task `name`'s row of `tasks`.
@@ -331,7 +158,7 @@ fn check_traces(tasks_s: impl Fn(&str) -> String) {
 
 #[test]
 fn test_stack_traces_name_the_right_functions_live_and_on_dumps() {
-    let sys = System::boot();
+    let sys = boot();
     check_traces(|task| sys.ok(&["tasks", "-s", task]));
     // The inlined syscall stub is marked as such.
     let waiter = sys.ok(&["tasks", "-s", "waiter"]);
@@ -340,7 +167,9 @@ fn test_stack_traces_name_the_right_functions_live_and_on_dumps() {
         "{waiter}"
     );
     let dump = sys.dump("traces.dump");
-    check_traces(|task| on_dump(&dump, &["tasks", "-s", task]));
+    check_traces(|task| {
+        on_dump(debugger_image(), &dump, &["tasks", "-s", task])
+    });
     // Every task in one listing, too.
     let all = sys.ok(&["tasks", "-s"]);
     for name in ["jefe", "deep", "nullread", "panicker", "waiter", "idle"] {
@@ -351,7 +180,7 @@ fn test_stack_traces_name_the_right_functions_live_and_on_dumps() {
 
 #[test]
 fn test_registers_show_the_fault() {
-    let sys = System::boot();
+    let sys = boot();
     let regs = sys.ok(&["registers", "nullread"]);
     assert!(regs.contains("registers at the fault"), "{regs}");
     assert!(regs.contains("fault address: 0x0\n"), "{regs}");
@@ -361,7 +190,10 @@ fn test_registers_show_the_fault() {
     assert_eq!(register(&regs, "rip"), Some(trace[0].1), "{regs}");
     // The same registers from a dump.
     let dump = sys.dump("regs.dump");
-    assert_eq!(on_dump(&dump, &["registers", "nullread"]), regs);
+    assert_eq!(
+        on_dump(debugger_image(), &dump, &["registers", "nullread"]),
+        regs
+    );
     // A waiting task: what the kernel can see of it, the rest marked.
     let waiter = sys.ok(&["registers", "waiter"]);
     assert!(waiter.contains("waiting in a kernel call"), "{waiter}");
@@ -377,7 +209,7 @@ fn test_registers_show_the_fault() {
 
 #[test]
 fn test_stackmargin_matches_the_deep_frames() {
-    let sys = System::boot();
+    let sys = boot();
     let margins = sys.ok(&["stackmargin"]);
     let deep = row(&margins, "deep");
     let cols: Vec<u64> = deep
@@ -415,7 +247,7 @@ fn test_stackmargin_matches_the_deep_frames() {
     // faults it holds), and a painted stack only ever gets used deeper, so
     // its deepest use in the later dump is at least what was seen live.
     let dump = sys.dump("margins.dump");
-    let dumped = on_dump(&dump, &["stackmargin"]);
+    let dumped = on_dump(debugger_image(), &dump, &["stackmargin"]);
     for task in ["deep", "nullread", "panicker", "waiter", "idle"] {
         assert_eq!(row(&dumped, task), row(&margins, task), "{dumped}");
     }
@@ -432,7 +264,7 @@ fn test_stackmargin_matches_the_deep_frames() {
 
 #[test]
 fn test_readmem_and_writeword() {
-    let sys = System::boot();
+    let sys = boot();
     let known = sys.ok(&["readmem", "KNOWN"]);
     assert!(known.contains("|leasehold-debug!|"), "{known}");
     assert!(known.contains(" 6c 65 61 73 "), "{known}");
@@ -453,10 +285,13 @@ fn test_readmem_and_writeword() {
 
     // A dump reads, and refuses writes.
     let dump = sys.dump("mem.dump");
-    assert_eq!(on_dump(&dump, &["readmem", "KNOWN"]), known);
+    assert_eq!(
+        on_dump(debugger_image(), &dump, &["readmem", "KNOWN"]),
+        known
+    );
     let mut args = vec![
         "-a".to_owned(),
-        image().archive.display().to_string(),
+        debugger_image().archive.display().to_string(),
         "-d".to_owned(),
         dump.display().to_string(),
     ];
@@ -466,7 +301,7 @@ fn test_readmem_and_writeword() {
 
 #[test]
 fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
-    let sys = System::boot();
+    let sys = boot();
     failed_with(&sys.humility(&["registers", "nosuch"]), "unknown task");
     failed_with(&sys.humility(&["tasks", "-s", "nosuch"]), "unknown task");
     failed_with(
@@ -531,7 +366,7 @@ fn test_bad_inputs_are_clear_errors_and_the_kernel_is_unharmed() {
 
 /// Task `name`'s linked ELF, out of the archive, in `dir`.
 fn task_elf(dir: &Path, name: &str) -> PathBuf {
-    let file = std::fs::File::open(&image().archive).expect("archive");
+    let file = std::fs::File::open(&debugger_image().archive).expect("archive");
     let mut zip = zip::ZipArchive::new(file).expect("archive zip");
     let mut entry = zip
         .by_name(&format!("elf/task/{name}"))
@@ -579,7 +414,7 @@ fn bt_frames<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(u64, String)> {
 
 #[test]
 fn test_gdb_opens_core_dumps_and_sees_the_frames_tasks_s_sees() {
-    let sys = System::boot();
+    let sys = boot();
     let dump = sys.dump("gdb.dump");
     for (name, index) in
         [("nullread", 2), ("panicker", 3), ("waiter", 4), ("deep", 1)]
@@ -601,7 +436,8 @@ fn test_gdb_opens_core_dumps_and_sees_the_frames_tasks_s_sees() {
         }
         let gdb = gdb_frames(&bt, index + 1);
         // humility's frames from #1 up to main (where GDB stops).
-        let trace = frames(&on_dump(&dump, &["tasks", "-s", name]));
+        let trace =
+            frames(&on_dump(debugger_image(), &dump, &["tasks", "-s", name]));
         let mut ours = Vec::new();
         for n in 1.. {
             let f = functions_of(&trace, n);
@@ -646,7 +482,7 @@ impl GdbServer {
     fn start(sys: &System, task: Option<&str>) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_humility"))
             .arg("-a")
-            .arg(&image().archive)
+            .arg(&debugger_image().archive)
             .arg("-p")
             .arg(&sys.socket)
             .arg("gdb")
@@ -816,7 +652,7 @@ fn ticks_pass(sys: &System, task: &str, than: u32) -> u32 {
 
 #[test]
 fn test_live_gdb_threads_frames_memory_and_a_breakpoint_that_holds_one_task() {
-    let sys = System::boot();
+    let sys = boot();
     let server = GdbServer::start(&sys, Some("ticker"));
     let mut gdb = Gdb::start(&server.script);
     gdb.run(&[]);
@@ -948,7 +784,7 @@ fn has_reply(text: &str) -> bool {
 
 #[test]
 fn test_gdb_server_refuses_bad_packets_and_a_dead_debugger_holds_nothing() {
-    let sys = System::boot();
+    let sys = boot();
     let dir = tempfile::tempdir().unwrap();
     // Where `tick` is in ticker, as GDB reads it from the ELF.
     let elf = task_elf(dir.path(), "ticker");
@@ -1022,10 +858,10 @@ fn test_gdb_server_refuses_bad_packets_and_a_dead_debugger_holds_nothing() {
 
 #[test]
 fn test_truncated_and_foreign_dumps_are_clear_errors() {
-    let sys = System::boot();
+    let sys = boot();
     let dump = sys.dump("whole.dump");
     let bytes = std::fs::read(&dump).unwrap();
-    let archive = image().archive.display().to_string();
+    let archive = debugger_image().archive.display().to_string();
     for (what, data) in [
         ("truncated", bytes[..bytes.len() / 3].to_vec()),
         ("header only", bytes[..64].to_vec()),
@@ -1066,7 +902,7 @@ fn json(text: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn test_tasks_counters_and_ringbuf_as_json_and_csv() {
-    let sys = System::boot();
+    let sys = boot();
     // jefe's counted ring buffer has seen both faults it holds (it
     // records them after the kernel shows them), and records nothing
     // more in this image.
@@ -1124,7 +960,7 @@ fn test_tasks_counters_and_ringbuf_as_json_and_csv() {
     assert_eq!(rows.len(), counters.len());
 
     // counters list: every counter by name, from the archive alone.
-    let archive = image().archive.display().to_string();
+    let archive = debugger_image().archive.display().to_string();
     let list = succeeded(
         &humility(&["-a", &archive, "counters", "list", "jefe"]),
         &["counters", "list"],
@@ -1181,9 +1017,17 @@ fn test_tasks_counters_and_ringbuf_as_json_and_csv() {
     // The same from a dump.
     let dump = sys.dump("out.dump");
     assert_eq!(
-        json(&on_dump(&dump, &["ringbuf", "-o", "json", "jefe"])),
+        json(&on_dump(
+            debugger_image(),
+            &dump,
+            &["ringbuf", "-o", "json", "jefe"]
+        )),
         ring
     );
-    let on = json(&on_dump(&dump, &["counters", "-o", "json", "jefe"]));
+    let on = json(&on_dump(
+        debugger_image(),
+        &dump,
+        &["counters", "-o", "json", "jefe"],
+    ));
     assert_eq!(on, counters);
 }

@@ -66,7 +66,7 @@ fn live_tasks_ringbuf_counters_and_hiffy() {
     // to its fault and timer notifications, but a timer can make it
     // runnable at the instant of any one snapshot: wait for the state
     // rather than assert a snapshot.
-    let tasks = wait_for(&sys, &["tasks"], "jefe in recv", |t| {
+    let tasks = sys.wait_for(&["tasks"], "jefe in recv", |t| {
         task_row(t, "jefe").contains("recv, notif: bit0(fault) bit1(timer")
     });
     for name in ["ice40", "xc7", "fpga_mgr", "demo", "hiffy", "idle"] {
@@ -184,7 +184,7 @@ fn test_jefe_external_control() {
     // Held: once jefe records that it holds this incarnation, nothing
     // restarts it, so the task row must still show the fault.
     let held = format!("Held(TaskId(2/gen{}))", gen0 + 1);
-    wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7", |r| {
+    sys.wait_for(&["ringbuf", "jefe"], "jefe holds xc7", |r| {
         r.contains(&held)
     });
     let tasks = sys.ok(&["tasks"]);
@@ -263,9 +263,7 @@ fn test_jefe_external_control() {
     // -r: released, so restarted, and the manager binds the new driver.
     let out = sys.ok(&["jefe", "-r", "xc7"]);
     assert!(out.contains("released xc7"), "{out}");
-    wait_tasks(&sys, "xc7 restarted", |t| {
-        !task_row(t, "xc7").contains("FAULT")
-    });
+    sys.wait_tasks("xc7 restarted", |t| !task_row(t, "xc7").contains("FAULT"));
     let ring = sys.ok(&["ringbuf", "xc7"]);
     assert!(
         ring.contains("Announced"),
@@ -276,12 +274,12 @@ fn test_jefe_external_control() {
     let out = sys.ok(&["jefe", "-H", "xc7"]);
     assert!(out.contains("xc7"), "{out}");
     probe_request(&sys.socket, r#"{"op":"fault","task":2}"#);
-    let tasks = wait_tasks(&sys, "xc7 faulted by the kernel", |t| {
+    let tasks = sys.wait_tasks("xc7 faulted by the kernel", |t| {
         task_row(t, "xc7").contains("FAULT: killed by kernel")
     });
     let g = generation(&tasks, "xc7");
     let held = format!("Held(TaskId(2/gen{g}))");
-    wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7", |r| {
+    sys.wait_for(&["ringbuf", "jefe"], "jefe holds xc7", |r| {
         r.contains(&held)
     });
     let tasks = sys.ok(&["tasks"]);
@@ -296,7 +294,7 @@ fn test_jefe_external_control() {
     // kernel's injected fault is gone.)
     let out = sys.ok(&["jefe", "-s", "xc7"]);
     assert!(out.contains("xc7"), "{out}");
-    let tasks = wait_tasks(&sys, "xc7 started", |t| {
+    let tasks = sys.wait_tasks("xc7 started", |t| {
         !task_row(t, "xc7").contains("killed by kernel")
     });
     assert!(generation(&tasks, "xc7") >= g, "{tasks}");
@@ -311,7 +309,7 @@ fn test_jefe_external_control() {
     if task_row(&later, "xc7").contains("FAULT") {
         let h = generation(&later, "xc7");
         let held = format!("Held(TaskId(2/gen{h}))");
-        wait_for(&sys, &["ringbuf", "jefe"], "jefe holds xc7 again", |r| {
+        sys.wait_for(&["ringbuf", "jefe"], "jefe holds xc7 again", |r| {
             r.contains(&held)
         });
         let again = sys.ok(&["tasks"]);

@@ -18,12 +18,12 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
 /// The default image built for the board, once for all tests.
-struct Image {
+struct BoardImage {
     archive: PathBuf,
     elf: PathBuf,
     tasks: Vec<String>,
@@ -43,29 +43,17 @@ fn qemu_missing() -> bool {
     !found
 }
 
-fn image() -> &'static Image {
-    static IMAGE: OnceLock<Image> = OnceLock::new();
+fn image() -> &'static BoardImage {
+    static IMAGE: OnceLock<BoardImage> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", target_dir())
-            .args(["run", "-q", "-p", "xtask", "--", "dist", "app-mps2.toml"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run cargo xtask dist");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "xtask dist app-mps2.toml:\n{text}");
-        let dist = target_dir().join("leasehold-demo-mps2/dist");
-        let archive = dist.join("build-leasehold-demo-mps2.zip");
-        let elf = dist.join("leasehold-demo-mps2.elf");
-        assert!(archive.is_file() && elf.is_file(), "{text}");
+        let archive = dist("app-mps2.toml");
+        let elf = archive.with_file_name("leasehold-demo-mps2.elf");
+        assert!(elf.is_file(), "no board ELF at {}", elf.display());
         let manifest = humility::archive::Archive::open(&archive)
             .expect("archive opens")
             .manifest;
         let tasks = manifest.tasks.iter().map(|t| t.name.clone()).collect();
-        Image {
+        BoardImage {
             archive,
             elf,
             tasks,
@@ -134,27 +122,21 @@ impl Board {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until the console shows `f` (a limit against a hang only).
+    /// Waits until the console shows `f` (a limit against a hang only);
+    /// a task's fault on the way fails at once.
     fn wait_console(&self, f: impl Fn(&str) -> bool) {
-        let t0 = Instant::now();
-        loop {
-            let log = self.console();
-            if f(&log) {
-                return;
-            }
+        wait_file(&self.log, "the board's console", |log| {
             assert!(!log.contains("faulted"), "a task faulted:\n{log}");
-            assert!(
-                t0.elapsed() < BOOT_TIMEOUT,
-                "the board did not get there within {BOOT_TIMEOUT:?}:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            f(log)
+        });
     }
 
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+}
 
+impl Target for Board {
     fn humility(&self, args: &[&str]) -> Output {
         let mut all = vec![
             "-a".to_owned(),
@@ -166,29 +148,8 @@ impl Board {
         humility(&all)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        succeeded(&self.humility(args), args)
-    }
-
-    /// Runs `humility <args>` until `f` holds for its output.
-    fn wait_for(
-        &self,
-        args: &[&str],
-        what: &str,
-        f: impl Fn(&str) -> bool,
-    ) -> String {
-        let t0 = Instant::now();
-        loop {
-            let out = self.ok(args);
-            if f(&out) {
-                return out;
-            }
-            assert!(
-                t0.elapsed() < WAIT_LIMIT,
-                "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n{out}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn context(&self) -> String {
+        format!("console:\n{}", self.console())
     }
 }
 

@@ -218,8 +218,33 @@ pub fn load_config() -> Result<(Config, Task)> {
     Ok((config, task))
 }
 
+/// The image's app.toml, or the build fails with its error (a build
+/// script has no one else to tell).
+pub fn app_config() -> Config {
+    let path = app_toml_path();
+    Config::load(&path).unwrap_or_else(|e| fail(&anyhow!("{e}")))
+}
+
 fn this_task() -> Result<Task> {
     load_config().map(|(_, task)| task)
+}
+
+/// One `pub const <TASK>: usize = <index>;` line per task of `config`
+/// (names as [`upper_snake`] makes them), then `NUM_TASKS`: for test
+/// tasks that must name tasks they have no slot for.
+pub fn task_index_consts(config: &Config) -> String {
+    let mut out = String::new();
+    for t in config.tasks() {
+        out += &format!(
+            "    pub const {}: usize = {};\n",
+            upper_snake(&t.name),
+            t.index
+        );
+    }
+    out + &format!(
+        "    pub const NUM_TASKS: usize = {};\n",
+        config.tasks().len()
+    )
 }
 
 /// `ping-pong.fault` → `PING_PONG_FAULT`.
@@ -270,7 +295,8 @@ fn peripherals_code(config: &Config, task: &Task) -> String {
     out
 }
 
-fn write_out(file: &str, code: &str) {
+/// Writes `code` to `$OUT_DIR/file`, or fails the build saying why.
+pub fn write_out(file: &str, code: &str) {
     let dir = required_env("OUT_DIR");
     let path = Path::new(&dir).join(file);
     if let Err(e) = std::fs::write(&path, code) {

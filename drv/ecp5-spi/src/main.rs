@@ -41,9 +41,9 @@ use drv_ecp5_spi::sysconfig::{self, status as sr};
 use drv_fpga_driver_server::api::{
     DriverError, DriverInfo, FpgaState, HeaderInfo, flags,
 };
-use drv_fpga_driver_server::board::{LeaseGone, Spi};
+use drv_fpga_driver_server::board::Spi;
 use drv_fpga_driver_server::config_pins::ConfigPins;
-use drv_fpga_driver_server::{FpgaDevice, ImageStart, LeaseData};
+use drv_fpga_driver_server::{FpgaDevice, ImageStart};
 
 /// Our limit on INITN following PROGRAMN (TN-02039's tINITL is tens of
 /// milliseconds at most; Linux's lattice-sysconfig waits a second too).
@@ -56,14 +56,12 @@ struct Ecp5 {
     /// The burst frame is open (chip select held): no other command may
     /// be sent until it ends.
     bursting: bool,
-    /// The last load did not end with DONE high.
-    load_failed: bool,
 }
 
 impl Ecp5 {
     fn new() -> Self {
         Ecp5 {
-            spi: Spi(config::SPI),
+            spi: Self::CONFIG_PORT,
             pins: ConfigPins::new(
                 config::GPIO,
                 config::PROGRAMN,
@@ -71,7 +69,6 @@ impl Ecp5 {
                 config::DONE,
             ),
             bursting: false,
-            load_failed: false,
         }
     }
 
@@ -125,6 +122,7 @@ impl FpgaDevice for Ecp5 {
     const INFO: DriverInfo =
         DriverInfo::new("ecp5-spi", flags::EXTERNAL_CONFIG | flags::COMPRESSED)
             .header(64);
+    const CONFIG_PORT: Spi = Spi(config::SPI);
 
     /// Chip select high, PROGRAMN driven high (released), INITN and DONE
     /// inputs; a device that is not configured gets `LSC_REFRESH`,
@@ -147,12 +145,12 @@ impl FpgaDevice for Ecp5 {
 
     /// The status register's verdict on the last load, as Linux's bits
     /// (none while a burst holds chip select).
-    fn status(&self) -> u64 {
+    fn status(&self, load_failed: bool) -> u64 {
         if self.pins.done.is_high() || self.bursting {
             return 0;
         }
         let s = self.read(sysconfig::LSC_READ_STATUS);
-        if s & sr::FAIL != 0 || self.load_failed {
+        if s & sr::FAIL != 0 || load_failed {
             sysconfig::linux_status(s)
         } else {
             0
@@ -170,7 +168,6 @@ impl FpgaDevice for Ecp5 {
     /// burst: from the PROGRAMN pulse to the open `LSC_BITSTREAM_BURST`
     /// frame.
     fn enter_config(&mut self, _image_flags: u32) -> Result<(), DriverError> {
-        self.load_failed = false;
         self.bursting = false;
         self.spi.configure(false, false);
         self.pins.program_pulse(INITN_TIMEOUT_MS)?;
@@ -190,18 +187,8 @@ impl FpgaDevice for Ecp5 {
         Ok(())
     }
 
-    fn write(&mut self, data: LeaseData) -> Result<(), LeaseGone> {
-        data.stream_to(self.spi)
-    }
-
-    fn finish(
-        &mut self,
-        _flags: u32,
-        timeout_ms: u32,
-    ) -> Result<(), DriverError> {
-        let r = self.complete(timeout_ms);
-        self.load_failed = r.is_err();
-        r
+    fn finish(&mut self, timeout_ms: u32) -> Result<(), DriverError> {
+        self.complete(timeout_ms)
     }
 
     /// Ends the burst and clears the configuration (`LSC_REFRESH`, what a

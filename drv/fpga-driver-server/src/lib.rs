@@ -85,8 +85,11 @@ pub trait FpgaDevice {
     fn state(&self) -> FpgaState;
 
     /// Linux's `status` op: `FPGA_MGR_STATUS_*` bits, from the pins and
-    /// what the device remembers of its last load.
-    fn status(&self) -> u64;
+    /// the device's registers. `load_failed` says whether the last load's
+    /// [`FpgaDevice::finish`] failed (cleared when the next load enters
+    /// configuration mode): every device reports that, so the server
+    /// remembers it for them.
+    fn status(&self, load_failed: bool) -> u64;
 
     /// Linux's `parse_header`: reads the first bytes of the image. The
     /// default is a device whose images have no header (Linux's
@@ -115,25 +118,31 @@ pub trait FpgaDevice {
     /// The device did not enter configuration mode.
     fn enter_config(&mut self, image_flags: u32) -> Result<(), DriverError>;
 
-    /// Linux's `write`: shifts the configuration data to the device.
+    /// The SPI port the configuration data is shifted out on (fixed by
+    /// the driver's app.toml config).
+    const CONFIG_PORT: Spi;
+
+    /// Linux's `write`: shifts the configuration data to the device. The
+    /// default streams it to [`FpgaDevice::CONFIG_PORT`] as it is; a
+    /// device that frames the data (a chip select, a command) overrides
+    /// it.
     ///
     /// # Errors
     ///
     /// [`LeaseGone`] when the lender went away; the server then calls
     /// [`FpgaDevice::abort`].
-    fn write(&mut self, data: LeaseData) -> Result<(), LeaseGone>;
+    fn write(&mut self, data: LeaseData) -> Result<(), LeaseGone> {
+        data.stream_to(Self::CONFIG_PORT)
+    }
 
     /// Linux's `write_complete`: waits (at most `timeout_ms`) for the
-    /// device to start the design.
+    /// device to start the design. (Linux also passes the image's flags;
+    /// no device here finishes differently for any of them.)
     ///
     /// # Errors
     ///
     /// What the device's pins say went wrong.
-    fn finish(
-        &mut self,
-        image_flags: u32,
-        timeout_ms: u32,
-    ) -> Result<(), DriverError>;
+    fn finish(&mut self, timeout_ms: u32) -> Result<(), DriverError>;
 
     /// Abandons a load: the device is put back into a defined reset state
     /// so nothing half-sent can complete later.
@@ -218,6 +227,8 @@ pub struct DriverServer<D> {
     /// Whether [`FpgaDevice::init_hardware`] has run.
     initialized: bool,
     phase: Phase,
+    /// Whether the last load's `finish` failed, for `status`.
+    load_failed: bool,
     #[cfg(feature = "test-hooks")]
     hook: Option<test_hooks::Hook>,
 }
@@ -230,6 +241,7 @@ impl<D: FpgaDevice> DriverServer<D> {
             manager,
             initialized: false,
             phase: Phase::Idle,
+            load_failed: false,
             #[cfg(feature = "test-hooks")]
             hook: None,
         }
@@ -300,7 +312,7 @@ impl<D: FpgaDevice> DriverServer<D> {
     /// `status`.
     pub fn status(&mut self) -> u64 {
         self.init_hardware();
-        self.device.status()
+        self.device.status(self.load_failed)
     }
 
     /// `parse_header`: touches no hardware.
@@ -345,6 +357,7 @@ impl<D: FpgaDevice> DriverServer<D> {
         {
             self.hook = None;
         }
+        self.load_failed = false;
         if let Err(e) = self.device.enter_config(image_flags) {
             return Self::fail(msg.sender, e);
         }
@@ -385,11 +398,13 @@ impl<D: FpgaDevice> DriverServer<D> {
         Ok(())
     }
 
-    /// `write_complete`: the load ends here, started or failed.
+    /// `write_complete`: the load ends here, started or failed. The op
+    /// carries the image's flags as Linux's does; no device here finishes
+    /// differently for any of them.
     pub fn write_complete(
         &mut self,
         msg: &RecvMessage,
-        image_flags: u32,
+        _image_flags: u32,
         timeout_ms: u32,
     ) -> RequestResult<()> {
         self.init_hardware();
@@ -398,12 +413,15 @@ impl<D: FpgaDevice> DriverServer<D> {
         self.phase = Phase::Idle;
         #[cfg(feature = "test-hooks")]
         test_hooks::Hook::before_complete(self.hook);
-        match self.device.finish(image_flags, timeout_ms) {
+        match self.device.finish(timeout_ms) {
             Ok(()) => {
                 ringbuf_entry!(Trace::Operating(msg.sender));
                 Ok(())
             }
-            Err(e) => Self::fail(msg.sender, e),
+            Err(e) => {
+                self.load_failed = true;
+                Self::fail(msg.sender, e)
+            }
         }
     }
 

@@ -59,9 +59,6 @@ struct Ice40 {
     ss_b: Option<Pin>,
     /// The image asked for LSB-first shifting.
     lsb_first: bool,
-    /// The last load ended with CDONE low; reported by `status` while
-    /// CDONE stays low.
-    load_failed: bool,
 }
 
 impl Ice40 {
@@ -71,12 +68,11 @@ impl Ice40 {
             line,
         };
         Ice40 {
-            spi: Spi(config::SPI),
+            spi: Self::CONFIG_PORT,
             creset_b: pin(config::CRESET_B),
             cdone: pin(config::CDONE),
             ss_b: config::SS_B.map(pin),
             lsb_first: false,
-            load_failed: false,
         }
     }
 
@@ -98,6 +94,7 @@ impl FpgaDevice for Ice40 {
     /// and `initial_header_size` 0: the image is sent whole.
     const INFO: DriverInfo =
         DriverInfo::new("ice40-spi", flags::LSB_FIRST | flags::EXTERNAL_CONFIG);
+    const CONFIG_PORT: Spi = Spi(config::SPI);
 
     /// SS released; a configured device (CDONE high) is left running, as
     /// Linux leaves a device alone until the first load; any other
@@ -121,8 +118,9 @@ impl FpgaDevice for Ice40 {
 
     /// CDONE low after a full transfer is all an iCE40 says; it cannot
     /// tell a CRC error from a wrong device, so we claim neither.
-    fn status(&self) -> u64 {
-        if self.load_failed && !self.cdone.is_high() {
+    /// A failed load is reported while CDONE stays low.
+    fn status(&self, load_failed: bool) -> u64 {
+        if load_failed && !self.cdone.is_high() {
             status::OPERATION_ERR
         } else {
             0
@@ -132,7 +130,6 @@ impl FpgaDevice for Ice40 {
     /// Linux `ice40_fpga_ops_write_init` steps 2 to 6 (see the crate
     /// docs).
     fn enter_config(&mut self, image_flags: u32) -> Result<(), DriverError> {
-        self.load_failed = false;
         self.lsb_first = image_flags & flags::LSB_FIRST != 0;
         self.creset_b.drive(false);
         self.set_ss(true);
@@ -157,13 +154,8 @@ impl FpgaDevice for Ice40 {
 
     /// Linux ignores `config_complete_timeout` for iCE40: CDONE is checked
     /// once, right after the transfer.
-    fn finish(
-        &mut self,
-        _flags: u32,
-        _timeout_ms: u32,
-    ) -> Result<(), DriverError> {
+    fn finish(&mut self, _timeout_ms: u32) -> Result<(), DriverError> {
         if !self.cdone.is_high() {
-            self.load_failed = true;
             return Err(DriverError::ConfigFailed);
         }
         self.set_ss(true);

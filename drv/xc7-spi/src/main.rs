@@ -37,9 +37,9 @@
 use drv_fpga_driver_server::api::{
     DriverError, DriverInfo, FpgaState, HeaderInfo, flags, status,
 };
-use drv_fpga_driver_server::board::{LeaseGone, Spi};
+use drv_fpga_driver_server::board::Spi;
 use drv_fpga_driver_server::config_pins::ConfigPins;
-use drv_fpga_driver_server::{FpgaDevice, ImageStart, LeaseData};
+use drv_fpga_driver_server::{FpgaDevice, ImageStart};
 use drv_xc7_spi::header::{self, MAX_HEADER};
 use userlib::hl;
 
@@ -60,14 +60,12 @@ struct Xc7 {
     /// low now is the device reporting an error (UG470), not
     /// housecleaning.
     armed: bool,
-    /// The last load did not end with DONE high.
-    load_failed: bool,
 }
 
 impl Xc7 {
     fn new() -> Self {
         Xc7 {
-            spi: Spi(config::SPI),
+            spi: Self::CONFIG_PORT,
             pins: ConfigPins::new(
                 config::GPIO,
                 config::PROGRAM_B,
@@ -75,7 +73,6 @@ impl Xc7 {
                 config::DONE,
             ),
             armed: false,
-            load_failed: false,
         }
     }
 }
@@ -96,6 +93,7 @@ impl FpgaDevice for Xc7 {
             | flags::COMPRESSED,
     )
     .header(64);
+    const CONFIG_PORT: Spi = Spi(config::SPI);
 
     /// Controller idle and MSB first, PROGRAM_B driven high (released, as
     /// Linux requests it), INIT_B and DONE inputs. A device that is not
@@ -121,12 +119,12 @@ impl FpgaDevice for Xc7 {
     /// UG470: INIT_B pulled low after housecleaning signals a
     /// configuration error, a CRC mismatch or a wrong IDCODE; the pin
     /// cannot say which, so we report the CRC error Linux names first.
-    fn status(&self) -> u64 {
+    fn status(&self, load_failed: bool) -> u64 {
         if self.pins.done.is_high() {
             0
         } else if self.armed && !self.pins.init.is_high() {
             status::OPERATION_ERR | status::CRC_ERR
-        } else if self.load_failed {
+        } else if load_failed {
             status::OPERATION_ERR
         } else {
             0
@@ -147,7 +145,6 @@ impl FpgaDevice for Xc7 {
     /// Linux, it does not look at the header: the pulse is the same for
     /// every image, and `parse_header` has vetted it.
     fn enter_config(&mut self, image_flags: u32) -> Result<(), DriverError> {
-        self.load_failed = false;
         self.spi
             .configure(false, image_flags & flags::LSB_FIRST != 0);
         self.armed = false;
@@ -157,22 +154,13 @@ impl FpgaDevice for Xc7 {
         Ok(())
     }
 
-    fn write(&mut self, data: LeaseData) -> Result<(), LeaseGone> {
-        data.stream_to(self.spi)
-    }
-
-    fn finish(
-        &mut self,
-        _flags: u32,
-        timeout_ms: u32,
-    ) -> Result<(), DriverError> {
+    fn finish(&mut self, timeout_ms: u32) -> Result<(), DriverError> {
         let spi = self.spi;
         let polled = self.pins.poll_done(timeout_ms, || spi.write(&[0xFF]));
         self.spi.configure(false, false);
         if polled.is_some() {
             return Ok(());
         }
-        self.load_failed = true;
         Err(if self.pins.init.is_high() {
             // Linux: "Missing sync word or incomplete bitstream".
             DriverError::Timeout

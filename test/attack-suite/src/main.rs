@@ -15,7 +15,9 @@
 use attack_api::*;
 use drv_board_io::regs::sha256_engine as regs;
 use test_api::{SuiteRunner, tasks};
-use test_harness::{expect_eq, test_cases};
+use test_harness::{
+    WAITING_FOR_WORK, expect_eq, restart_server, test_cases, wait_for_state,
+};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
@@ -70,24 +72,6 @@ fn main() -> ! {
 fn task_id(index: usize) -> TaskId {
     sys_refresh_task_id(TaskId::for_index_and_gen(index, Generation::ZERO))
 }
-
-/// How long (ms, polling every 1 ms) we wait for a task to reach a state.
-const STATE_WAIT_MS: u32 = 5_000;
-
-#[track_caller]
-fn wait_for_state(index: usize, want: TaskState) {
-    let mut s = kipc::read_task_status(index);
-    for _ in 0..STATE_WAIT_MS {
-        if s == want {
-            return;
-        }
-        hl::sleep_for(1);
-        s = kipc::read_task_status(index);
-    }
-    panic!("task {index}: expected {want:?}, found {s:?}");
-}
-
-const SERVING: TaskState = TaskState::Healthy(SchedState::InRecv(None));
 
 /// How an attack ended for mallory.
 #[derive(Debug, PartialEq)]
@@ -178,8 +162,7 @@ fn srv_faulted_with(expected: FaultInfo) {
         TaskState::Faulted { fault, .. } => expect_eq!(fault, expected),
         s => panic!("expected srv faulted with {expected:?}, found {s:?}"),
     }
-    kipc::reinit_task(index, true);
-    wait_for_state(index, SERVING);
+    restart_server(index);
     bystanders_fine();
 }
 
@@ -495,9 +478,9 @@ fn test_hash_engine_lender_dies_mid_read() {
 fn test_everyone_still_running() {
     let me = task_id(tasks::THIS_TASK);
     wait_for_state(tasks::MALLORY, TaskState::Healthy(SchedState::InSend(me)));
-    wait_for_state(SRV.index() as usize, SERVING);
-    wait_for_state(FAR.index() as usize, SERVING);
-    wait_for_state(RUNNER.index() as usize, SERVING);
+    wait_for_state(SRV.index() as usize, WAITING_FOR_WORK);
+    wait_for_state(FAR.index() as usize, WAITING_FOR_WORK);
+    wait_for_state(RUNNER.index() as usize, WAITING_FOR_WORK);
     for index in 0..tasks::NUM_TASKS {
         let s = kipc::read_task_status(index);
         if s.is_faulted() {

@@ -290,7 +290,7 @@ pub fn test_store_dies_mid_load() {
         tasks::STORE,
         Generation::ZERO,
     ));
-    wait_for_state(tasks::CLIENT, IDLE);
+    wait_for_state(tasks::CLIENT, WAITING_FOR_WORK);
     let slow = NamedImage::Ice40Slow as u32;
     let args = [ICE40 as u32, slow, 0, TIMEOUT_MS];
     expect_eq!(client(ClientOp::LoadByName, &args), 0);

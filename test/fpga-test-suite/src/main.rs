@@ -27,7 +27,10 @@ use drv_fpga_api::{
 };
 use fpga_test_api::*;
 use task_jefe_api::{Disposition, Jefe};
-use test_harness::{expect, expect_eq, test_cases};
+use test_harness::{
+    WAITING_FOR_WORK, expect, expect_eq, test_cases, wait_for_state,
+    wait_until_faulted,
+};
 use userlib::*;
 use zerocopy::FromBytes;
 
@@ -150,7 +153,6 @@ const TIMEOUT_MS: u32 = 5_000;
 /// How long (ms) we poll for a state before failing.
 const WAIT_MS: u32 = 5_000;
 
-const IDLE: TaskState = TaskState::Healthy(SchedState::InRecv(None));
 const SLEEPING: TaskState =
     TaskState::Healthy(SchedState::InRecv(Some(TaskId::KERNEL)));
 
@@ -225,15 +227,10 @@ impl Held {
     #[track_caller]
     fn fault(&self) -> FaultInfo {
         let index = driver_index(self.0);
-        for _ in 0..WAIT_MS {
-            if let TaskState::Faulted { fault, .. } =
-                kipc::read_task_status(index)
-            {
-                return fault;
-            }
-            hl::sleep_for(1);
+        match wait_until_faulted(index) {
+            TaskState::Faulted { fault, .. } => fault,
+            s => panic!("driver {index}: faulted, then {s:?}"),
         }
-        panic!("driver {index} never faulted");
     }
 }
 
@@ -241,20 +238,6 @@ impl Drop for Held {
     fn drop(&mut self) {
         set_disposition(self.0, Disposition::Restart);
     }
-}
-
-/// Polls task `index` until it is in state `want`.
-#[track_caller]
-fn wait_for_state(index: usize, want: TaskState) {
-    let mut s = kipc::read_task_status(index);
-    for _ in 0..WAIT_MS {
-        if s == want {
-            return;
-        }
-        hl::sleep_for(1);
-        s = kipc::read_task_status(index);
-    }
-    panic!("task {index}: expected {want:?}, found {s:?}");
 }
 
 /// Waits until `dev` is bound to its driver's live incarnation (other
@@ -814,7 +797,7 @@ fn test_bridge_failure() {
 /// waits for work.
 fn inject(dev: u8, nth: u32) {
     let index = driver_index(dev);
-    wait_for_state(index, IDLE);
+    wait_for_state(index, WAITING_FOR_WORK);
     kipc::inject_at_syscall(index, nth, InjectionAction::Fault);
 }
 
@@ -848,10 +831,10 @@ fn driver_dies_in_write_init() {
     let per_parse = {
         let mut load =
             lock.stream(0, img.len() as u32, TIMEOUT_MS).expect("begin");
-        wait_for_state(index, IDLE);
+        wait_for_state(index, WAITING_FOR_WORK);
         let before = kipc::read_syscall_count(index);
         expect_eq!(load.chunk(&img[..64]), Err(FpgaError::FirstChunkTooShort));
-        wait_for_state(index, IDLE);
+        wait_for_state(index, WAITING_FOR_WORK);
         kipc::read_syscall_count(index) - before
     };
     inject(XC7, parses * per_parse + 1);
@@ -943,7 +926,7 @@ fn test_driver_revoked_mid_load() {
 fn test_client_dies_mid_load() {
     let m = mgr();
     let drv = wait_bound(ICE40, None);
-    wait_for_state(tasks::CLIENT, IDLE);
+    wait_for_state(tasks::CLIENT, WAITING_FOR_WORK);
     let args = [ICE40 as u32, ClientImage::Ice40Slow as u32, 0, TIMEOUT_MS];
     expect_eq!(client(ClientOp::Load, &args), 0);
     // Wait for the slow write's sleep: the manager waits on the driver,
@@ -982,7 +965,7 @@ fn test_client_dies_mid_load() {
     // The dead client's lock is gone.
     drop(Device::new(&m, ICE40).lock().expect("lock"));
     // A fresh load of the same image, by the restarted client.
-    wait_for_state(tasks::CLIENT, IDLE);
+    wait_for_state(tasks::CLIENT, WAITING_FOR_WORK);
     expect_eq!(client(ClientOp::Load, &args), 0);
     let mut result = NO_RESULT;
     for _ in 0..WAIT_MS {
@@ -1002,12 +985,12 @@ fn test_client_dies_mid_load() {
 fn test_lock_holder_dies() {
     let m = mgr();
     let dev = Device::new(&m, ICE40);
-    wait_for_state(tasks::CLIENT, IDLE);
+    wait_for_state(tasks::CLIENT, WAITING_FOR_WORK);
     expect_eq!(client(ClientOp::Lock, &[ICE40 as u32]), 0);
     expect_eq!(dev.lock().err(), Some(FpgaError::AlreadyLocked));
     kipc::fault_task(tasks::CLIENT);
     let lock = dev.lock().expect("lock after the holder died");
-    wait_for_state(tasks::CLIENT, IDLE);
+    wait_for_state(tasks::CLIENT, WAITING_FOR_WORK);
     let busy = FpgaError::AlreadyLocked as u32;
     expect_eq!(client(ClientOp::Lock, &[ICE40 as u32]), busy);
     expect_eq!(lock.load(image(ICE40), 0, TIMEOUT_MS), Ok(()));

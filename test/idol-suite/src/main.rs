@@ -13,7 +13,10 @@
 #![no_main]
 
 use test_api::{SuiteRunner, word};
-use test_harness::{expect_eq, test_cases};
+use test_harness::{
+    WAITING_FOR_WORK, expect_eq, restart_server, test_cases, wait_for_state,
+    wait_for_state_within,
+};
 use test_idol_api::*;
 use userlib::*;
 
@@ -55,9 +58,6 @@ fn main() -> ! {
 // ---------------------------------------------------------------------
 // Helpers
 
-/// How long (ms, polling every 1 ms) we wait for a task to reach a state.
-const STATE_WAIT_MS: u32 = 5_000;
-
 /// A fresh client of the server, at its current generation.
 fn idol_handle() -> IdolTest {
     IdolTest::from(IDOL.get_task_id())
@@ -67,41 +67,9 @@ fn idol_handle() -> IdolTest {
 /// never reach: long against a hang, not a speed requirement.
 const LONG_WAIT_MS: u32 = 30_000;
 
-/// Polls task `index` until it is in state `want`.
-#[track_caller]
-fn wait_for_state(index: usize, want: TaskState) {
-    wait_for_state_within(index, want, STATE_WAIT_MS);
-}
-
-/// Polls task `index` (every 1 ms, at most `ms` times) until it is in
-/// state `want`.
-#[track_caller]
-fn wait_for_state_within(index: usize, want: TaskState, ms: u32) {
-    let mut s = kipc::read_task_status(index);
-    for _ in 0..ms {
-        if s == want {
-            return;
-        }
-        hl::sleep_for(1);
-        s = kipc::read_task_status(index);
-    }
-    panic!("task {index}: expected {want:?}, found {s:?}");
-}
-
-const WAITING_FOR_WORK: TaskState =
-    TaskState::Healthy(SchedState::InRecv(None));
-
-/// Restarts task `index` (the server or the helper) and waits until it is
-/// back in its receive loop.
-#[track_caller]
-fn restart(index: usize) {
-    kipc::reinit_task(index, true);
-    wait_for_state(index, WAITING_FOR_WORK);
-}
-
 #[track_caller]
 fn restart_idol() {
-    restart(IDOL.index() as usize);
+    restart_server(IDOL.index() as usize);
 }
 
 /// Has the helper make the bad call `op`, which must get it faulted
@@ -121,7 +89,7 @@ fn helper_fault(op: HelperOp) -> TaskState {
         );
     }
     let state = kipc::read_task_status(helper.index());
-    restart(helper.index());
+    restart_server(helper.index());
     state
 }
 
@@ -297,7 +265,7 @@ fn test_idol_lease_wrong_rights() {
             faulted_by_server(ReplyFaultReason::BadLeases),
             LONG_WAIT_MS,
         );
-        restart(helper.index());
+        restart_server(helper.index());
         // The server carried on, and the ops work with the right leases.
         let idol = idol_handle();
         expect_eq!(idol.sum(&[2; 4]), Ok(8));

@@ -19,7 +19,9 @@
 #![no_std]
 
 use num_enum::TryFromPrimitive;
-use userlib::{TaskId, sys_recv_notification, sys_send};
+use userlib::{
+    SchedState, TaskId, TaskState, hl, kipc, sys_recv_notification, sys_send,
+};
 
 /// One case: its name as the runner prints it, and the function.
 pub type Case = (&'static str, fn());
@@ -143,6 +145,60 @@ pub fn call_word(to: TaskId, op: u16, args: &[u32]) -> u32 {
         panic!("op {op}: response code {rc:#x}");
     }
     u32::from_le_bytes(r)
+}
+
+/// How many times (1 ms apart) a suite polls a task before it gives up
+/// waiting for a state: long enough for a restart on a loaded machine,
+/// short enough that a hang is a failure, not a stalled run. Each poll
+/// sleeps on the kernel's timer, so a slow host waits longer, not less.
+pub const STATE_WAIT_MS: u32 = 5_000;
+
+/// A server in its open receive loop: restarted and ready for work.
+pub const WAITING_FOR_WORK: TaskState =
+    TaskState::Healthy(SchedState::InRecv(None));
+
+/// Polls task `index` until it is in state `want`, for at most
+/// [`STATE_WAIT_MS`] polls. Suites wait for the state they check rather
+/// than assume it: a task seen a moment early is still starting.
+#[track_caller]
+pub fn wait_for_state(index: usize, want: TaskState) {
+    wait_for_state_within(index, want, STATE_WAIT_MS);
+}
+
+/// [`wait_for_state`] with its own bound (`polls`, 1 ms apart), for
+/// states that take longer to reach than a restart.
+#[track_caller]
+pub fn wait_for_state_within(index: usize, want: TaskState, polls: u32) {
+    let mut s = kipc::read_task_status(index);
+    for _ in 0..polls {
+        if s == want {
+            return;
+        }
+        hl::sleep_for(1);
+        s = kipc::read_task_status(index);
+    }
+    panic!("task {index}: expected {want:?}, found {s:?}");
+}
+
+/// Restarts server task `index` and waits until it is back in its open
+/// receive loop, so the next case's first message finds it ready.
+#[track_caller]
+pub fn restart_server(index: usize) {
+    kipc::reinit_task(index, true);
+    wait_for_state(index, WAITING_FOR_WORK);
+}
+
+/// Polls task `index` until it is faulted; returns its state then.
+#[track_caller]
+pub fn wait_until_faulted(index: usize) -> TaskState {
+    for _ in 0..STATE_WAIT_MS {
+        let s = kipc::read_task_status(index);
+        if s.is_faulted() {
+            return s;
+        }
+        hl::sleep_for(1);
+    }
+    panic!("task {index} never faulted");
 }
 
 /// Fails the case unless `found == expected`, saying both.

@@ -19,7 +19,10 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use test_api::*;
-use test_harness::{expect_eq, test_cases};
+use test_harness::{
+    WAITING_FOR_WORK, expect_eq, restart_server, test_cases, wait_for_state,
+    wait_until_faulted,
+};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/notifications.rs"));
@@ -159,10 +162,6 @@ fn main() -> ! {
 // ---------------------------------------------------------------------
 // Helpers
 
-/// How long (ms, polling every 1 ms) we wait for a task to reach a state
-/// before failing the case.
-const STATE_WAIT_MS: u32 = 5_000;
-
 /// Sends `op(args)` to `to`: `(response code, reply length)`.
 fn call(to: TaskId, op: u16, args: &[u32], reply: &mut [u8]) -> (u32, usize) {
     let mut msg = [0u8; 16];
@@ -222,44 +221,6 @@ fn assist_fault(op: AssistOp, args: &[u32]) -> FaultInfo {
     let (rc, len) = call(assist, op as u16, args, &mut [0; 4]);
     expect_dead(rc, len, assist);
     faulted_while_running(assist.index())
-}
-
-/// Polls task `index` until it is in state `want`.
-#[track_caller]
-fn wait_for_state(index: usize, want: TaskState) {
-    let mut s = kipc::read_task_status(index);
-    for _ in 0..STATE_WAIT_MS {
-        if s == want {
-            return;
-        }
-        hl::sleep_for(1);
-        s = kipc::read_task_status(index);
-    }
-    panic!("task {index}: expected {want:?}, found {s:?}");
-}
-
-/// Polls task `index` until it is faulted.
-#[track_caller]
-fn wait_until_faulted(index: usize) -> TaskState {
-    for _ in 0..STATE_WAIT_MS {
-        let s = kipc::read_task_status(index);
-        if s.is_faulted() {
-            return s;
-        }
-        hl::sleep_for(1);
-    }
-    panic!("task {index} never faulted");
-}
-
-const WAITING_FOR_WORK: TaskState =
-    TaskState::Healthy(SchedState::InRecv(None));
-
-/// Restarts a server (the assistant or `forward`) and waits until it is
-/// back in its receive loop.
-#[track_caller]
-fn restart_server(index: usize) {
-    kipc::reinit_task(index, true);
-    wait_for_state(index, WAITING_FOR_WORK);
 }
 
 #[track_caller]

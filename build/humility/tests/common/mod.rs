@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 pub const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
-/// The default image, built once for all tests.
+/// A hosted image: its archive and the kernel that runs it.
 pub struct Image {
     pub archive: PathBuf,
     pub kernel: PathBuf,
@@ -38,38 +38,77 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-pub fn image() -> &'static Image {
-    static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", target_dir())
-            .args(["run", "-q", "-p", "xtask", "--", "dist", "app.toml"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run cargo xtask dist");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "cargo xtask dist app.toml:\n{text}");
-        let archive = text
-            .lines()
-            .find_map(|l| l.strip_prefix("wrote "))
-            // xtask names it relative to the workspace root.
-            .map(|p| workspace().join(p.trim()))
-            .unwrap_or_else(|| {
-                target_dir()
-                    .join("leasehold-demo/dist/build-leasehold-demo.zip")
-            });
-        let kernel = target_dir().join("release/leasehold-kernel");
-        assert!(archive.is_file(), "no archive at {}", archive.display());
-        assert!(kernel.is_file(), "no kernel at {}", kernel.display());
-        Image { archive, kernel }
-    })
+/// Builds `app` (an app.toml, relative to the workspace) with
+/// `cargo xtask dist`; returns the archive it wrote.
+pub fn dist(app: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .args(["run", "-q", "-p", "xtask", "--", "dist", app])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run cargo xtask dist");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo xtask dist {app}:\n{text}");
+    let archive = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wrote "))
+        // xtask names it relative to the workspace root.
+        .map(|p| workspace().join(p.trim()))
+        .unwrap_or_else(|| panic!("xtask named no archive:\n{text}"));
+    assert!(archive.is_file(), "no archive at {}", archive.display());
+    archive
 }
 
-/// A booted default image; dropping it stops the kernel.
+/// The hosted image built from `app`, with the kernel that runs it.
+pub fn hosted_image(app: &str) -> Image {
+    let archive = dist(app);
+    let kernel = target_dir().join("release/leasehold-kernel");
+    assert!(kernel.is_file(), "no kernel at {}", kernel.display());
+    Image { archive, kernel }
+}
+
+/// The default image, built once for all tests.
+pub fn image() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| hosted_image("app.toml"))
+}
+
+/// Polls the text file at `path` until `f` holds for it, then returns
+/// it; `what` names the condition if it never does (the limit is against
+/// a hang, not a speed requirement).
+pub fn wait_file(path: &Path, what: &str, f: impl Fn(&str) -> bool) -> String {
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if f(&text) {
+            return text;
+        }
+        assert!(
+            t0.elapsed() < BOOT_TIMEOUT,
+            "{what}: not within {BOOT_TIMEOUT:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `humility <args>` on a dump of `image` and insists it succeeds.
+pub fn on_dump(image: &Image, dump: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "-a".to_owned(),
+        image.archive.display().to_string(),
+        "-d".to_owned(),
+        dump.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    succeeded(&humility(&all), args)
+}
+
+/// A booted hosted image; dropping it stops the kernel.
 pub struct System {
+    pub image: &'static Image,
     pub child: Child,
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
@@ -80,7 +119,14 @@ impl System {
     /// Boots the default image and waits until the demo has loaded both
     /// FPGAs, so that every test starts from the same state.
     pub fn boot() -> Self {
-        let image = image();
+        let system = Self::start(image());
+        system.wait_log("the demo loading its FPGAs", "xc7: loaded");
+        system
+    }
+
+    /// Starts `image`'s kernel with its probe and dumps in a directory of
+    /// its own, and waits for the probe.
+    pub fn start(image: &'static Image) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("probe.sock");
         let log = dir.path().join("kernel.log");
@@ -97,42 +143,23 @@ impl System {
             .spawn()
             .expect("cannot start the kernel");
         let system = Self {
+            image,
             child,
             dir,
             socket,
             log,
         };
-        let t0 = Instant::now();
-        while !system.log_text().contains("xc7: loaded") {
-            assert!(
-                t0.elapsed() < BOOT_TIMEOUT,
-                "the demo did not load within {BOOT_TIMEOUT:?}:\n{}",
-                system.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        system.wait_log("the debug probe", "debug probe at");
         system
+    }
+
+    /// Waits until the kernel's log contains `line`.
+    pub fn wait_log(&self, what: &str, line: &str) {
+        wait_file(&self.log, what, |log| log.contains(line));
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Runs humility against this system.
-    pub fn humility(&self, args: &[&str]) -> Output {
-        let mut all = vec![
-            "-a".to_owned(),
-            image().archive.display().to_string(),
-            "-p".to_owned(),
-            self.socket.display().to_string(),
-        ];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        humility(&all)
-    }
-
-    /// Runs humility and insists it succeeds; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        succeeded(&self.humility(args), args)
     }
 
     /// Stops the kernel with SIGTERM (it kills its tasks), then SIGKILL.
@@ -155,9 +182,74 @@ impl System {
     }
 }
 
+impl Target for System {
+    fn humility(&self, args: &[&str]) -> Output {
+        let mut all = vec![
+            "-a".to_owned(),
+            self.image.archive.display().to_string(),
+            "-p".to_owned(),
+            self.socket.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        humility(&all)
+    }
+
+    fn context(&self) -> String {
+        format!("kernel log:\n{}", self.log_text())
+    }
+}
+
 impl Drop for System {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// What humility runs against in a test: a hosted kernel's probe or a
+/// board's GDB stub. The rest is written once over it.
+pub trait Target {
+    /// Runs `humility <args>` against this target.
+    fn humility(&self, args: &[&str]) -> Output;
+
+    /// Said when a wait fails: the target's own log.
+    fn context(&self) -> String;
+
+    /// Runs humility and insists it succeeds; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        succeeded(&self.humility(args), args)
+    }
+
+    /// Runs `humility <args>` until it succeeds with output for which `f`
+    /// holds. The limit only keeps a broken system from hanging the test;
+    /// nothing here depends on how fast the system is.
+    fn wait_for(
+        &self,
+        args: &[&str],
+        what: &str,
+        f: impl Fn(&str) -> bool,
+    ) -> String {
+        let t0 = Instant::now();
+        loop {
+            let out = self.humility(args);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() && f(&text) {
+                return text;
+            }
+            assert!(
+                t0.elapsed() < WAIT_LIMIT,
+                "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n\
+                 {text}{}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.context()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Polls `humility tasks` until `f` holds for it (jefe acts on the
+    /// debugger's requests at its next timer tick).
+    fn wait_tasks(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        self.wait_for(&["tasks"], what, f)
     }
 }
 
@@ -212,37 +304,4 @@ pub fn task_row(tasks: &str, name: &str) -> String {
 pub fn generation(tasks: &str, name: &str) -> u32 {
     let row = task_row(tasks, name);
     row.split_whitespace().nth(2).unwrap().parse().unwrap()
-}
-
-/// Polls `humility tasks` until `f` holds for it (jefe acts on the
-/// debugger's requests at its next timer tick).
-pub fn wait_tasks(
-    sys: &System,
-    what: &str,
-    f: impl Fn(&str) -> bool,
-) -> String {
-    wait_for(sys, &["tasks"], what, f)
-}
-
-/// Runs `humility <args>` until `f` holds for its output. The limit only
-/// keeps a broken system from hanging the test; nothing here depends on
-/// how fast the system is.
-pub fn wait_for(
-    sys: &System,
-    args: &[&str],
-    what: &str,
-    f: impl Fn(&str) -> bool,
-) -> String {
-    let t0 = Instant::now();
-    loop {
-        let out = sys.ok(args);
-        if f(&out) {
-            return out;
-        }
-        assert!(
-            t0.elapsed() < WAIT_LIMIT,
-            "{what}: not within {WAIT_LIMIT:?}; humility {args:?}:\n{out}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

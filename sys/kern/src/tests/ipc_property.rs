@@ -175,54 +175,62 @@ fn apply(k: &mut Kernel<'_, FakePlatform>, op: &Op, cov: &mut Coverage) {
                 [peer, 0, b + 0x500, len, 0, 0, 0, 0],
             );
         }
-        Op::Borrow {
-            task,
-            fallback,
-            index,
-            offset,
-            len,
-            write,
-        } => {
-            // A lender waiting on us is asked about a lease it lent (at
-            // an offset inside it, mostly); anyone else, as generated.
-            let (lender, index, offset) = match waiting_on(k, task) {
-                Some(lender) => {
-                    let (_, count) = k.tasks[lender].save.lease_table();
-                    (lender, index % count.max(1), offset % 0x31)
-                }
-                None => (fallback, index, offset),
-            };
-            let nr = if write {
-                Sysnum::BorrowWrite
-            } else {
-                Sysnum::BorrowRead
-            };
-            k.platform.copies.clear();
-            let b = ram_base(task);
-            let lender_id = id(k, lender);
-            let args = [lender_id, index, offset, b + 0x700, len, 0, 0, 0];
-            call(k, task, nr, args);
-            let rets = k.tasks[task].save.rets;
-            if k.tasks[task].is_faulted() {
-                return;
-            }
-            if rets[0] == DEFECT {
-                cov.defects += 1;
-            }
-            for (src, dst) in &k.platform.copies {
-                let other = if src.task == task { dst.task } else { src.task };
-                if other == lender {
-                    cov.direct_borrows += 1;
-                } else {
-                    cov.forwarded_borrows += 1;
-                }
-            }
-        }
+        Op::Borrow { .. } => apply_borrow(k, op, cov),
         Op::Fault { task } => {
             k.fault(task, FaultInfo::Panic);
         }
         Op::Reinit { task, start } => {
             k.reinit(task, start);
+        }
+    }
+}
+
+/// A BORROW by `op`'s task, counting direct and forwarded borrows and
+/// DEFECTs for the coverage floors.
+fn apply_borrow(k: &mut Kernel<'_, FakePlatform>, op: &Op, cov: &mut Coverage) {
+    let Op::Borrow {
+        task,
+        fallback,
+        index,
+        offset,
+        len,
+        write,
+    } = *op
+    else {
+        return;
+    };
+    // A lender waiting on us is asked about a lease it lent (at
+    // an offset inside it, mostly); anyone else, as generated.
+    let (lender, index, offset) = match waiting_on(k, task) {
+        Some(lender) => {
+            let (_, count) = k.tasks[lender].save.lease_table();
+            (lender, index % count.max(1), offset % 0x31)
+        }
+        None => (fallback, index, offset),
+    };
+    let nr = if write {
+        Sysnum::BorrowWrite
+    } else {
+        Sysnum::BorrowRead
+    };
+    k.platform.copies.clear();
+    let b = ram_base(task);
+    let lender_id = id(k, lender);
+    let args = [lender_id, index, offset, b + 0x700, len, 0, 0, 0];
+    call(k, task, nr, args);
+    let rets = k.tasks[task].save.rets;
+    if k.tasks[task].is_faulted() {
+        return;
+    }
+    if rets[0] == DEFECT {
+        cov.defects += 1;
+    }
+    for (src, dst) in &k.platform.copies {
+        let other = if src.task == task { dst.task } else { src.task };
+        if other == lender {
+            cov.direct_borrows += 1;
+        } else {
+            cov.forwarded_borrows += 1;
         }
     }
 }
@@ -245,28 +253,39 @@ fn well_formed_ipc_reaches_every_blocked_state_and_keeps_the_invariants() {
             let mut k = Kernel::new(&mut t, &mut p, plat);
             k.boot();
             for op in &ops {
-                let before: Vec<_> =
-                    (0..4).map(|t| k.tasks[t].sched()).collect();
-                let before_gen: Vec<_> =
-                    (0..4).map(|t| k.tasks[t].generation()).collect();
-                // Only a running task makes syscalls: the op goes to the
-                // first running task (from the one named on) that may
-                // make it, and is skipped if there is none.
-                let Some(op) = runnable(&k, op) else {
-                    continue;
-                };
-                let op = &op;
-                let borrower = match *op {
-                    Op::Borrow { task, .. } => Some(task),
-                    _ => None,
-                };
-                apply(&mut k, op, &mut cov);
-                check(&k, op, &before, &before_gen, borrower, &mut cov)?;
+                step(&mut k, op, &mut cov)?;
             }
             Ok(())
         })
         .unwrap();
-    let cov = coverage.into_inner();
+    assert_coverage_floors(&coverage.into_inner());
+}
+
+/// Runs one generated op and checks the invariants after it. Only a
+/// running task makes syscalls: the op goes to the first running task
+/// (from the one named on) that may make it, and is skipped if there is
+/// none.
+fn step(
+    k: &mut Kernel<'_, FakePlatform>,
+    op: &Op,
+    cov: &mut Coverage,
+) -> Result<(), TestCaseError> {
+    let before: Vec<_> = (0..4).map(|t| k.tasks[t].sched()).collect();
+    let before_gen: Vec<_> = (0..4).map(|t| k.tasks[t].generation()).collect();
+    let Some(op) = runnable(k, op) else {
+        return Ok(());
+    };
+    let borrower = match op {
+        Op::Borrow { task, .. } => Some(task),
+        _ => None,
+    };
+    apply(k, &op, cov);
+    check(k, &op, &before, &before_gen, borrower, cov)
+}
+
+/// Fails unless the run reached every state the invariants are about
+/// often enough, so that they cannot hold vacuously.
+fn assert_coverage_floors(cov: &Coverage) {
     eprintln!("{cov:#?}");
     // Floors about half what the seeded run reaches (steps 16,746: in
     // SEND 3,006, in REPLY 2,597, closed RECV 1,272, forwards sent 61,

@@ -124,43 +124,8 @@ pub(crate) fn check(
             }
         }
     }
-    // A death releases exactly the tasks blocked on the victim, each with
-    // the dead code, and no one else.
     if let Op::Fault { task: victim } | Op::Reinit { task: victim, .. } = *op {
-        for t in 1..4 {
-            if t == victim {
-                continue;
-            }
-            let was = before[t];
-            let named = match was {
-                Some(SchedState::InSend(p)) => Some((p, 0)),
-                Some(SchedState::InReply(p)) => Some((p, 1)),
-                Some(SchedState::InRecv(Some(p))) => Some((p, 2)),
-                _ => None,
-            };
-            match named {
-                Some((p, kind)) if p.index() == victim => {
-                    prop_assert_eq!(
-                        k.tasks[t].sched(),
-                        Some(SchedState::Runnable)
-                    );
-                    let dead = dead_response_code(k.tasks[victim].generation());
-                    prop_assert_eq!(k.tasks[t].save.rets[0], dead);
-                    match kind {
-                        0 => cov.released_senders += 1,
-                        1 => cov.released_reply_waiters += 1,
-                        _ => cov.released_closed_recvs += 1,
-                    }
-                }
-                _ => prop_assert_eq!(
-                    k.tasks[t].sched(),
-                    was,
-                    "task {} not blocked on victim {} moved",
-                    t,
-                    victim
-                ),
-            }
-        }
+        check_death(k, victim, before, cov)?;
     }
     cov.steps += 1;
     let any = |f: &dyn Fn(&Task) -> bool| k.tasks.iter().any(f);
@@ -171,5 +136,48 @@ pub(crate) fn check(
     cov.blocked_in_reply += u64::from(any(&blocked("reply")));
     cov.closed_recv += u64::from(any(&blocked("closed recv")));
     cov.live_forwards += u64::from((1..4).any(|t| live_forward(k, t)));
+    Ok(())
+}
+
+/// A death releases exactly the tasks blocked on the victim, each with
+/// the dead code, and no one else.
+#[allow(clippy::needless_range_loop)] // tasks are indexed by number in the kernel too
+fn check_death(
+    k: &Kernel<'_, FakePlatform>,
+    victim: usize,
+    before: &[Option<SchedState>],
+    cov: &mut Coverage,
+) -> Result<(), TestCaseError> {
+    for t in 1..4 {
+        if t == victim {
+            continue;
+        }
+        let was = before[t];
+        let named = match was {
+            Some(SchedState::InSend(p)) => Some((p, 0)),
+            Some(SchedState::InReply(p)) => Some((p, 1)),
+            Some(SchedState::InRecv(Some(p))) => Some((p, 2)),
+            _ => None,
+        };
+        match named {
+            Some((p, kind)) if p.index() == victim => {
+                prop_assert_eq!(k.tasks[t].sched(), Some(SchedState::Runnable));
+                let dead = dead_response_code(k.tasks[victim].generation());
+                prop_assert_eq!(k.tasks[t].save.rets[0], dead);
+                match kind {
+                    0 => cov.released_senders += 1,
+                    1 => cov.released_reply_waiters += 1,
+                    _ => cov.released_closed_recvs += 1,
+                }
+            }
+            _ => prop_assert_eq!(
+                k.tasks[t].sched(),
+                was,
+                "task {} not blocked on victim {} moved",
+                t,
+                victim
+            ),
+        }
+    }
     Ok(())
 }
