@@ -212,7 +212,7 @@ impl DriverOps for Fake {
         }
         let bytes = self.bytes(window).to_vec();
         if self.engine_event("start") {
-            digest.hand_to_engine(1, &bytes);
+            digest.hand_to_engine(7, &bytes);
             digest.engine_fed(window.len);
             self.engine_sha.update(&bytes);
         } else {
@@ -548,6 +548,16 @@ fn write_complete_gets_what_is_left_of_the_deadline() {
 }
 
 #[test]
+fn a_deadline_is_the_start_plus_the_timeout_in_the_same_clock() {
+    // The hash engine's wait arms the task timer with it.
+    assert_eq!(Deadline::new(5, 10).at_ms(), 15);
+    assert_eq!(
+        Deadline::new(7, 0).at_ms(),
+        7 + u64::from(DEFAULT_TIMEOUT_MS)
+    );
+}
+
+#[test]
 fn a_zero_timeout_means_the_default() {
     assert_eq!(Deadline::new(5, 0).remaining(5), Some(DEFAULT_TIMEOUT_MS));
     assert_eq!(Deadline::new(5, 10).remaining(15), None);
@@ -650,7 +660,7 @@ fn a_stream_waits_for_the_engine_on_every_chunk_before_replying() {
     for len in [1500, 1000, 1596] {
         fake.lease = image[at..at + len].to_vec();
         assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
-        assert_eq!(stream.engine(), Some(1));
+        assert_eq!(stream.engine(), Some(7));
         at += len;
     }
     let f = stream.end(&mut fake).expect("operating");
@@ -694,6 +704,7 @@ fn a_stream_hashes_each_accepted_chunk_but_not_a_refused_one() {
         assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
         at += len;
     }
+    assert_eq!(stream.engine(), None, "hashed by us");
     let f = stream.end(&mut fake).expect("operating");
     assert_eq!(fake.digested.len(), 4);
     assert_eq!((f.sha256, f.length), (sha256(&image), IMAGE_SIZE));
