@@ -87,6 +87,8 @@ struct Work {
     job: Job,
     bytes: SharedBytes,
     cancel: Arc<AtomicBool>,
+    /// The CPU the event loop was on when it started the transfer.
+    kernel_cpu: Option<usize>,
 }
 
 /// A finished (or cancelled) transfer: the engine and its job.
@@ -138,6 +140,7 @@ impl Worker {
             job,
             bytes,
             cancel,
+            kernel_cpu: current_cpu(),
         };
         // The thread only ends with the process: a send cannot fail.
         let _ = self.work.send(work);
@@ -171,7 +174,12 @@ fn run(
     wake: &OwnedFd,
 ) {
     block_signals();
+    // The CPUs we may use, as the kernel process was given them.
+    let allowed = rustix::thread::sched_getaffinity(None).ok();
     while let Ok(mut w) = inbox.recv() {
+        if let Some(allowed) = &allowed {
+            avoid_cpu(allowed, w.kernel_cpu);
+        }
         for piece in w.bytes.bytes().chunks(PIECE) {
             if w.cancel.load(Ordering::Relaxed) {
                 break;
@@ -201,4 +209,32 @@ fn block_signals() {
         libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+}
+
+/// The CPU this thread runs on, if the host says.
+fn current_cpu() -> Option<usize> {
+    // Safety: no arguments; a negative answer is an error.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// Keeps this thread off `cpu` (the event loop's, which is busy running
+/// the device models while we hash) when there is another to go to: the
+/// engine is the board's second core, not a share of the first. Linux
+/// wakes a thread on its waker's CPU and would leave us competing with
+/// the event loop there until it balances. Best effort: an affinity the
+/// host refuses leaves us where we are.
+fn avoid_cpu(allowed: &rustix::thread::CpuSet, cpu: Option<usize>) {
+    let mut others = rustix::thread::CpuSet::new();
+    let mut any = false;
+    for c in 0..rustix::thread::CpuSet::MAX_CPU {
+        if allowed.is_set(c) && Some(c) != cpu {
+            others.set(c);
+            any = true;
+        }
+    }
+    let _ = rustix::thread::sched_setaffinity(
+        None,
+        if any { &others } else { allowed },
+    );
 }
