@@ -50,8 +50,13 @@ fn after_sync(packets: &[u32]) -> (Vec<u32>, usize) {
 fn type_0_words_and_empty_writes_are_skipped() {
     let base = validate(&words()).unwrap();
     // Type 0 (top bits 000) carries nothing; a type-1 write of 0 words to
-    // CMD runs no command. Neither is covered by the CRC.
-    for packets in [&[0x0000_0000, 0x0ABC_DEF0][..], &[t1(CMD, 0)][..]] {
+    // CMD runs no command, and one to MFWR copies no frame. None of them
+    // is covered by the CRC.
+    for packets in [
+        &[0x0000_0000, 0x0ABC_DEF0][..],
+        &[t1(CMD, 0)][..],
+        &[t1(0x0A, 0)][..],
+    ] {
         let (w, _) = after_sync(packets);
         assert_eq!(validate(&w), Ok(base), "{packets:08x?}");
     }
