@@ -130,12 +130,15 @@ enum Xtask {
         /// The image's app.toml.
         app_toml: PathBuf,
     },
-    /// Mutation testing (cargo-mutants) of the kernel core and idol's
-    /// runtime against their unit tests; fails on a missed mutant that
+    /// Mutation testing (cargo-mutants) of the kernel core, idol's
+    /// runtime, the bitstream parsers and the FPGA manager's library
+    /// against their host tests; fails on a missed mutant that
     /// build/xtask/mutants-accepted.txt does not list with a reason.
-    /// Slow (minutes per file): not part of `test` or CI.
+    /// Slow (minutes per file): not part of `test`; CI samples the files
+    /// a commit changed.
     Mutants {
-        /// Only this crate (`kern` or `idol-runtime`).
+        /// Only this crate (`kern`, `idol-runtime`, `fpga-bitstream` or
+        /// `task-fpga-mgr`).
         #[arg(long)]
         package: Option<String>,
         /// Only these files (repeatable), e.g. sys/kern/src/lease.rs.

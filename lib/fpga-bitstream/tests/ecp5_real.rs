@@ -138,7 +138,28 @@ fn scan_header_refuses_what_is_not_an_ecp5_image() {
         ("binary in the comment", &[0xFF, 0x00, b'a', 0x80, 0xFF][..]),
         ("junk after padding", &[0xFF, 0xFF, 0xFF, 0x3B, 0, 0][..]),
         ("half a preamble", &[0xFF, 0xFF, 0xBD, 0xB4][..]),
+        // A comment closed by one 0xFF, then the preamble's second half:
+        // the preamble needs both of its 0xFF bytes after the comment.
+        (
+            "comment, one pad byte",
+            &[0xFF, 0x00, b'a', 0xFF, 0xBD, 0xB3][..],
+        ),
+        // Padding, then a byte that cannot start the preamble's tail.
+        ("padding then junk", &[0xFF, 0xFF, 0x00][..]),
     ] {
         assert_eq!(ecp5::scan_header(data), Header::Invalid, "{what}");
     }
+}
+
+#[test]
+fn each_real_image_names_its_part_by_idcode() {
+    for (name, part) in IMAGES {
+        let bit = image(name);
+        let s = ecp5::validate(&bit, Some(part)).unwrap();
+        let idcode = s.idcode.expect("VERIFY_ID");
+        assert_eq!(ecp5::part_by_idcode(idcode), Some(part), "{name}");
+    }
+    // The 12F's and 45F's IDCODEs: no real image here yet, so no part.
+    assert_eq!(ecp5::part_by_idcode(0x2111_1043), None);
+    assert_eq!(ecp5::part_by_idcode(0x4111_2043), None);
 }

@@ -174,6 +174,11 @@ mod tests {
         // Enabling an enabled bridge is not a cycle.
         b.set(true).unwrap();
         assert_eq!(b.cycles(), 1);
+        // A fresh bridge has cycled none; each round trip counts once.
+        assert_eq!(Bridge::default().cycles(), 0);
+        b.set(false).unwrap();
+        b.set(true).unwrap();
+        assert_eq!(b.cycles(), 2);
     }
 
     /// fpga_bridge_test_get_put_list, the list part.

@@ -116,8 +116,11 @@ mod tests {
         let mut whole = ImageDigest::new();
         whole.update(&image);
         let mut pieces = ImageDigest::new();
-        for piece in image.chunks(4093) {
+        assert_eq!(pieces.length(), 0);
+        for (n, piece) in image.chunks(4093).enumerate() {
             pieces.update(piece);
+            // Bytes fed so far, after each piece.
+            assert_eq!(pieces.length() as usize, (4093 * (n + 1)).min(100_000));
         }
         assert_eq!(whole.clone().finish(), pieces.finish());
         assert_eq!(whole.finish().length, 100_000);

@@ -117,4 +117,16 @@ mod tests {
         assert_eq!(lock.acquire(task(3, 1)), Ok(()));
         assert_eq!(lock.reap(alive), None);
     }
+
+    /// A region program holds the lock for the call only, in the name of
+    /// its caller, and then clears it: nobody holds it after.
+    #[test]
+    fn clearing_drops_the_lock_whoever_holds_it() {
+        let mut lock = Lock::default();
+        lock.acquire(task(3, 0)).unwrap();
+        lock.clear();
+        assert_eq!(lock.holder(), None);
+        assert_eq!(lock.check(task(3, 0)), Err(FpgaError::NotLocked));
+        assert_eq!(lock.acquire(task(4, 0)), Ok(()));
+    }
 }

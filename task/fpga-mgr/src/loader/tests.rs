@@ -583,3 +583,5 @@ fn a_lease_revoked_while_hashing_fails_the_write_before_it_starts() {
     assert_eq!(fake.state, FpgaState::WriteErr);
     assert_eq!(fake.count(Op::Write), 0);
 }
+
+mod edges;
