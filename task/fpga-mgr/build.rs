@@ -14,6 +14,9 @@
 //! # a region's image to load at boot (one of that task's blobs).
 //! firmware-store = "store"
 //! # regions = [{ name = "r0", device = "ice40", default-image = "blinky" }]
+//! # Optional: a `sha256-engine` peripheral in this task's `uses`, its
+//! # `done` IRQ routed to one of our notifications, to hash images with.
+//! hash-engine = "hash"
 //! ```
 //!
 //! Names are resolved here, once: a driver to its task index and the
@@ -64,6 +67,12 @@ struct Config {
     /// and have us in its `task-slots`. Without it, no load by name.
     #[serde(default)]
     firmware_store: Option<String>,
+    /// The board's SHA-256 engine (a `sha256-engine` peripheral in our
+    /// `uses`, with `irqs = ["done"]` routed to one of our notifications
+    /// in `interrupts`), which hashes an image while its driver writes
+    /// it. Without it we hash in software, between the driver's writes.
+    #[serde(default)]
+    hash_engine: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -170,6 +179,12 @@ fn config_code(
         out,
         "pub const FIRMWARE_STORE: Option<u16> = {:?};",
         store.map(|s| s.index)
+    )?;
+
+    let engine = hash_engine(app, me, config)?;
+    writeln!(
+        out,
+        "pub const HASH_ENGINE: Option<(u16, u32)> = {engine:?};"
     )?;
 
     let devices = device_names(config)?;
@@ -286,6 +301,47 @@ fn default_image(
         bail!("{key}.default-image: at most {IMAGE_NAME_LEN} bytes");
     }
     Ok(Some(image.clone()))
+}
+
+/// Resolves `hash-engine`: (peripheral index, the notification mask its
+/// `done` IRQ posts to us).
+fn hash_engine(
+    app: &app_config::Config,
+    me: &app_config::Task,
+    config: &Config,
+) -> Result<Option<(u16, u32)>> {
+    let Some(name) = &config.hash_engine else {
+        return Ok(None);
+    };
+    let p = app
+        .peripheral_by_name(name)
+        .ok_or_else(|| anyhow!("hash-engine: no peripheral named {name:?}"))?;
+    if p.model != "sha256-engine" {
+        bail!(
+            "hash-engine: peripheral {name:?} is a {:?}, not a \
+             \"sha256-engine\"",
+            p.model
+        );
+    }
+    if !me.uses.contains(&p.index) {
+        bail!(
+            "hash-engine: {name:?} must be in this task's `uses`, or the \
+             kernel refuses our access to it"
+        );
+    }
+    let irq = me
+        .interrupts
+        .iter()
+        .find(|i| i.peripheral == p.index && i.line == "done")
+        .ok_or_else(|| {
+            anyhow!(
+                "hash-engine: route its IRQ to us: `interrupts = \
+                 {{\"{name}.done\" = \"hash-done\"}}` (and \"hash-done\" \
+                 in `notifications`, `irqs = [\"done\"]` on the peripheral)"
+            )
+        })?;
+    let index = u16::try_from(p.index).context("peripheral index")?;
+    Ok(Some((index, irq.mask())))
 }
 
 /// Checks the `watchdog` slot: called `jefe` (the name the code uses),

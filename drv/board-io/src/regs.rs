@@ -1,5 +1,6 @@
-//! Register maps of the board's `spi-controller` and `gpio`
-//! peripherals, as the FPGA drivers program them.
+//! Register maps of the board's `spi-controller`, `gpio` and
+//! `sha256-engine` peripherals, as the FPGA drivers and the manager
+//! program them.
 //!
 //! The models live in `sys/sim-devices` (a host crate, which a task cannot
 //! depend on); these are the numbers from their documentation, kept in one
@@ -47,8 +48,57 @@ pub mod gpio {
     pub const LINES: u8 = 32;
 }
 
+/// `sha256-engine`: SHA-256 over DMA transfers (the module doc of
+/// `sim_devices::sha256_engine` has the whole map and its refusals).
+pub mod sha256_engine {
+    /// CTRL (rw): [`CTRL_INIT`], [`CTRL_ABORT`], [`CTRL_IRQ_EN`].
+    pub const CTRL: u32 = 0x00;
+    /// STATUS (r, w1c): [`STATUS_BUSY`], [`STATUS_DONE`],
+    /// [`STATUS_ERROR`], [`STATUS_READY`].
+    pub const STATUS: u32 = 0x04;
+    /// COUNT (ro): bytes hashed since INIT, low 32 bits.
+    pub const COUNT: u32 = 0x08;
+    /// DATA: the DMA port (bulk writes only).
+    pub const DATA: u32 = 0x0C;
+    /// DIGEST0 (ro); DIGEST`i` is at `DIGEST0 + 4 * i`, big-endian words.
+    pub const DIGEST0: u32 = 0x10;
+
+    /// CTRL: start a new hash.
+    pub const CTRL_INIT: u32 = 1 << 0;
+    /// CTRL: cancel the transfer under way (the hash is lost).
+    pub const CTRL_ABORT: u32 = 1 << 1;
+    /// CTRL: raise `done` when a transfer ends.
+    pub const CTRL_IRQ_EN: u32 = 1 << 2;
+    /// STATUS: a transfer is under way.
+    pub const STATUS_BUSY: u32 = 1 << 0;
+    /// STATUS: a transfer ended (write 1 to clear before the next).
+    pub const STATUS_DONE: u32 = 1 << 1;
+    /// STATUS: a transfer was aborted.
+    pub const STATUS_ERROR: u32 = 1 << 2;
+    /// STATUS: a hash is open.
+    pub const STATUS_READY: u32 = 1 << 3;
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sha256_engine_map_matches_the_model() {
+        use super::sha256_engine as ours;
+        use sim_devices::sha256_engine as model;
+        assert_eq!(ours::CTRL, model::CTRL);
+        assert_eq!(ours::STATUS, model::STATUS);
+        assert_eq!(ours::COUNT, model::COUNT);
+        assert_eq!(ours::DATA, model::DATA);
+        assert_eq!(ours::DIGEST0, model::DIGEST0);
+        assert_eq!(ours::CTRL_INIT, model::CTRL_INIT);
+        assert_eq!(ours::CTRL_ABORT, model::CTRL_ABORT);
+        assert_eq!(ours::CTRL_IRQ_EN, model::CTRL_IRQ_EN);
+        assert_eq!(ours::STATUS_BUSY, model::STATUS_BUSY);
+        assert_eq!(ours::STATUS_DONE, model::STATUS_DONE);
+        assert_eq!(ours::STATUS_ERROR, model::STATUS_ERROR);
+        assert_eq!(ours::STATUS_READY, model::STATUS_READY);
+    }
+
     #[test]
     fn spi_map_matches_the_model() {
         use sim_devices::spi as model;

@@ -46,6 +46,13 @@ pub use drv_fpga_driver_api::{FpgaState, flags, status};
 /// `BadFlags`, like any bit Linux does not define.
 pub const BENCH_SKIP_DIGEST: u32 = 1 << 31;
 
+/// A load flag for `cargo xtask bench fpga` only, like
+/// [`BENCH_SKIP_DIGEST`]: the manager hashes the image itself, in
+/// software, even if it has a hash engine, so that the benchmark can
+/// show what the engine saves. Refused as `BadFlags` by every manager
+/// not built with `bench-skip-digest`.
+pub const BENCH_SOFTWARE_DIGEST: u32 = 1 << 30;
+
 /// Why a manager op failed.
 ///
 /// Codes start at 1 and fit a `u16`, so that, as a response code, they

@@ -63,6 +63,9 @@ pub fn run(archive: &Path, opts: Options) -> Result<u8> {
     let location = probe_location(&opts, &manifest.name);
     let mut hosted = Hosted::new(manifest, img.tasks, elf_fds, opts.verbose)?;
     hosted.open_probe(&location)?;
+    if let Some(fd) = kernel.platform.devices.engine_wake_fd() {
+        hosted.watch(fd, crate::event_loop::TOKEN_ENGINE)?;
+    }
     klog!(
         "booting image {} ({:016x}), {} tasks",
         hosted.manifest.name,
@@ -162,7 +165,7 @@ fn host_platform(
     for (t, ti) in manifest.tasks.iter().zip(images) {
         memory.push(TaskMemory {
             flash_base: t.flash.base,
-            flash: ti.flash.clone(),
+            flash: ti.flash.clone().into(),
             ram_base: t.ram.base,
             ram: Ram::new(&t.name, &ti.ram_init)?,
         });

@@ -7,6 +7,7 @@
 //! model, a plain register file that also records the last bulk write,
 //! exists for the kernel conformance suite.
 
+use crate::engine::{SharedBytes, Worker};
 use abi::PeripheralOp;
 use anyhow::{Result, anyhow};
 use kern::PeripheralFault;
@@ -33,6 +34,9 @@ pub struct Devices {
     board: Board,
     /// Board index → manifest index.
     board_to_manifest: Vec<usize>,
+    /// The thread running hash engine transfers, if the board has an
+    /// engine ([`crate::engine`]).
+    worker: Option<Worker>,
 }
 
 impl Devices {
@@ -55,11 +59,75 @@ impl Devices {
         }
         let board =
             Board::new(&board_entries).map_err(|e| anyhow!("board: {e}"))?;
+        let engines = (0..board_entries.len()).any(|b| board.is_hash_engine(b));
+        let worker = if engines {
+            Some(Worker::start()?)
+        } else {
+            None
+        };
         Ok(Self {
             devices,
             board,
             board_to_manifest,
+            worker,
         })
+    }
+
+    /// The board index of manifest peripheral `index`, if on the board.
+    fn board_index(&self, index: usize) -> Option<usize> {
+        match self.devices.get(index)? {
+            Device::Board(b) => Some(*b),
+            Device::Test(_) => None,
+        }
+    }
+
+    /// Whether `op` on peripheral `index` is a hash engine transfer, which
+    /// runs on the worker thread ([`Devices::start_elsewhere`]).
+    pub fn runs_elsewhere(&self, index: usize, op: PeripheralOp) -> bool {
+        let bulk_out = matches!(
+            op,
+            PeripheralOp::WriteFromLease | PeripheralOp::WriteFromMemory
+        );
+        let engine = self
+            .board_index(index)
+            .is_some_and(|b| self.board.is_hash_engine(b));
+        bulk_out && engine && self.worker.is_some()
+    }
+
+    /// Starts a hash engine transfer over `bytes` and returns at once;
+    /// the engine reads BUSY until the worker is through.
+    ///
+    /// # Errors
+    ///
+    /// The engine's refusal (busy, DONE not cleared, no hash open): the
+    /// caller faults.
+    pub fn start_elsewhere(
+        &mut self,
+        index: usize,
+        bytes: SharedBytes,
+    ) -> Result<(), PeripheralFault> {
+        let b = self.board_index(index).ok_or(PeripheralFault)?;
+        let worker = self.worker.as_mut().ok_or(PeripheralFault)?;
+        let len = bytes.bytes().len() as u64;
+        let job = self.board.start_hash(b, len).map_err(|_| PeripheralFault)?;
+        worker.submit(b, job, bytes);
+        Ok(())
+    }
+
+    /// Gives the worker's finished jobs back to their engines (which
+    /// raise `done`); called when its eventfd wakes the event loop.
+    pub fn collect_finished(&mut self) {
+        let Some(worker) = self.worker.as_mut() else {
+            return;
+        };
+        for f in worker.take_finished() {
+            self.board.finish_hash(f.engine, f.job);
+        }
+    }
+
+    /// The eventfd the hash engine's worker wakes the event loop with.
+    pub fn engine_wake_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.worker.as_ref().map(Worker::wake_fd)
     }
 
     pub fn io(
@@ -83,7 +151,14 @@ impl Devices {
                 board.read_register(b, register, now_us)
             }
             (PeripheralOp::WriteRegister, _) => {
-                board.write_register(b, register, value, now_us).map(|()| 0)
+                let r = board.write_register(b, register, value, now_us);
+                // An engine's transfer aborted: stop its worker early.
+                for engine in board.take_aborted() {
+                    if let Some(worker) = self.worker.as_mut() {
+                        worker.cancel(engine);
+                    }
+                }
+                r.map(|()| 0)
             }
             (
                 PeripheralOp::WriteFromMemory | PeripheralOp::WriteFromLease,

@@ -31,6 +31,8 @@ use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 const TOKEN_SIGNAL: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
+/// The hash engine's worker finished a transfer ([`crate::engine`]).
+pub const TOKEN_ENGINE: u64 = u64::MAX - 3;
 // Probe connections are `probe::CONNECTION_TOKEN_BASE + id`; a task
 // incarnation is `spawn number << 16 | task index`, always below it.
 
@@ -196,6 +198,9 @@ impl Hosted {
             self.armed_us = None;
             // Draining the expiry count; the deadline is recomputed anyway.
             let _ = rustix::io::read(&self.timer, &mut [0u8; 8]);
+        } else if token == TOKEN_ENGINE {
+            // The IRQs it raises are routed by `apply`, next.
+            k.platform.devices.collect_finished();
         } else if Probe::owns(token) {
             self.on_probe(k, token, flags);
         } else if flags.contains(EventFlags::IN) {

@@ -13,73 +13,15 @@
 use crate::devices::Devices;
 use crate::log::klog;
 use kern::{Location, MemoryError, PeripheralFault, Platform};
-use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
-/// One incarnation's RAM: a memfd and the kernel's mapping of it.
-pub struct Ram {
-    pub fd: OwnedFd,
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl Ram {
-    /// A fresh memfd holding `init`.
-    pub fn new(name: &str, init: &[u8]) -> std::io::Result<Self> {
-        use rustix::mm::{MapFlags, ProtFlags};
-        let cname = std::ffi::CString::new(name).unwrap_or_default();
-        let flags = rustix::fs::MemfdFlags::CLOEXEC;
-        let fd = rustix::fs::memfd_create(cname.as_c_str(), flags)?;
-        let len = init.len();
-        rustix::fs::ftruncate(&fd, len as u64)?;
-        // Safety: a new shared mapping of our own memfd, placed by the
-        // host (no address given), so it overlaps nothing of ours.
-        let ptr = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                len.max(1),
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::SHARED,
-                &fd,
-                0,
-            )?
-        };
-        let ram = Self {
-            fd,
-            ptr: ptr.cast::<u8>(),
-            len,
-        };
-        // Safety: the mapping is `len` bytes long and ours.
-        unsafe { std::ptr::copy_nonoverlapping(init.as_ptr(), ram.ptr, len) };
-        Ok(ram)
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        // Safety: the mapping lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-
-    /// The RAM, writable. The task may write it at the same time through
-    /// its own mapping: for the debugger's writes that is the point, and
-    /// bytes are bytes (no invariant of ours lives in task RAM).
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // Safety: the mapping lives as long as `self`, and `&mut self`
-        // makes this the kernel's only view of it for the borrow.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-impl Drop for Ram {
-    fn drop(&mut self) {
-        // Safety: unmapping our own mapping once; nothing borrows it past
-        // `self`.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
-    }
-}
+pub use crate::ram::Ram;
 
 /// The kernel's view of one task's memory.
 pub struct TaskMemory {
     pub flash_base: u32,
-    pub flash: Vec<u8>,
+    /// Shared, so that a hash engine transfer from flash keeps it.
+    pub flash: Arc<[u8]>,
     pub ram_base: u32,
     pub ram: Ram,
 }
@@ -125,7 +67,7 @@ impl HostPlatform {
         let rams: Vec<&[u8]> =
             self.memory.iter().map(|m| m.ram.bytes()).collect();
         let flashes: Vec<&[u8]> =
-            self.memory.iter().map(|m| m.flash.as_slice()).collect();
+            self.memory.iter().map(|m| &m.flash[..]).collect();
         // An ELF core: GDB opens it with a task's ELF, humility reads
         // its Leasehold note (debug_protocol::coredump).
         let written = self.dumps.write(cause, name, |file| {
@@ -222,7 +164,7 @@ impl HostPlatform {
         let address = at.address as usize;
         let end = address.checked_add(len).ok_or(refused)?;
         let ram_base = memory.ram_base as usize;
-        if address >= ram_base && end <= ram_base + memory.ram.len {
+        if address >= ram_base && end <= ram_base + memory.ram.len() {
             return Ok(Place::Ram(address - ram_base));
         }
         let flash_base = memory.flash_base as usize;
@@ -262,9 +204,39 @@ impl HostPlatform {
         match self.locate(at, len)? {
             // Safety: `offset + len` is within the mapping, as `locate`
             // checked; the pointer comes from the mapping's own `*mut u8`.
-            Place::Ram(offset) => Ok(unsafe { memory.ram.ptr.add(offset) }),
+            Place::Ram(offset) => Ok(unsafe { memory.ram.ptr().add(offset) }),
             Place::Flash(_) => Err(refused),
         }
+    }
+}
+
+impl HostPlatform {
+    /// `len` bytes at `at` as a handle the worker thread can read after
+    /// this call returns: it keeps the RAM mapping (or the flash copy)
+    /// alive however the task fares meanwhile.
+    fn shared(
+        &self,
+        at: Location,
+        len: usize,
+    ) -> Result<crate::engine::SharedBytes, MemoryError> {
+        let refused = MemoryError {
+            task: at.task,
+            address: at.address,
+        };
+        let memory = self.memory.get(at.task).ok_or(refused)?;
+        let shared = match self.locate(at, len)? {
+            Place::Ram(offset) => crate::engine::SharedBytes::ram(
+                memory.ram.mapping(),
+                offset,
+                len,
+            ),
+            Place::Flash(offset) => crate::engine::SharedBytes::flash(
+                Arc::clone(&memory.flash),
+                offset,
+                len,
+            ),
+        };
+        shared.ok_or(refused)
     }
 }
 
@@ -316,6 +288,15 @@ impl Platform for HostPlatform {
         memory: Option<(Location, usize)>,
     ) -> Result<u32, PeripheralFault> {
         let now_us = self.boot.elapsed().as_micros() as u64;
+        // A hash engine's transfer runs on the worker thread, over a
+        // handle to the memory rather than a borrow of it.
+        if let (Some((at, len)), true) =
+            (memory, self.devices.runs_elsewhere(peripheral as usize, op))
+        {
+            let bytes = self.shared(at, len).map_err(|_| PeripheralFault)?;
+            let periph = peripheral as usize;
+            return self.devices.start_elsewhere(periph, bytes).map(|()| 0);
+        }
         let bulk = match (op, memory) {
             (_, None) => None,
             (abi::PeripheralOp::ReadIntoMemory, Some((at, len))) => {

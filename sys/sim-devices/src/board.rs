@@ -10,6 +10,10 @@ use crate::Pin;
 use crate::ecp5::Ecp5Model;
 use crate::gpio::{self, Gpio};
 use crate::ice40::Ice40Model;
+use crate::sha256_engine::{self, Sha256Engine};
+use hash::refused;
+
+mod hash;
 use crate::spi::{self, Spi};
 use crate::xc7::Xc7Model;
 use fpga_bitstream::ice40::Ice40Device;
@@ -110,14 +114,26 @@ pub enum IoError {
         /// The peripheral.
         periph: usize,
     },
+    /// An access the device refuses in its present state (a hash
+    /// engine's register written or a transfer started while busy: see
+    /// [`sha256_engine`]).
+    #[error("peripheral {periph} is busy (register {reg:#x})")]
+    Busy {
+        /// The peripheral.
+        periph: usize,
+        /// The offset (DATA for a transfer).
+        reg: u32,
+    },
 }
 
-/// Every model name [`Board::new`] accepts: the controllers, the iCE40s,
+/// Every model name [`Board::new`] accepts: the controllers, the hash
+/// engine, the iCE40s,
 /// then each 7-series part under its own name ([`xc7::PARTS`]), then each
 /// ECP5 ([`ecp5::PARTS`]).
-pub const MODELS: [&str; 15] = [
+pub const MODELS: [&str; 16] = [
     "spi-controller",
     "gpio",
+    "sha256-engine",
     "ice40-hx1k",
     "ice40-hx8k",
     "ice40-up5k",
@@ -143,6 +159,7 @@ enum Kind {
     Spi(Spi),
     Gpio(Box<Gpio>),
     Fpga(Box<Fpga>),
+    Hash(Box<Sha256Engine>),
 }
 
 struct Peripheral {
@@ -158,6 +175,9 @@ pub struct Board {
     now: u64,
     /// Reused buffer for bit-reversed (LSB-first) transfers.
     scratch: Vec<u8>,
+    /// Hash engines whose transfer under way was aborted (or reset) since
+    /// the last [`Board::take_aborted`].
+    aborted: Vec<usize>,
 }
 
 fn fpga_for(model: &str) -> Option<Fpga> {
@@ -220,6 +240,26 @@ fn config_object<'a>(
         )));
     }
     Ok(Some(map))
+}
+
+/// Why a write to FPGA model register `reg` is refused: its debug
+/// registers are read-only, and it has no others.
+fn fpga_write_refused(
+    f: &mut Fpga,
+    periph: usize,
+    reg: u32,
+    now: u64,
+) -> IoError {
+    let exists = match f {
+        Fpga::Ice40(m) => m.read_debug(reg, now).is_some(),
+        Fpga::Xc7(m) => m.read_debug(reg, now).is_some(),
+        Fpga::Ecp5(m) => m.read_debug(reg, now).is_some(),
+    };
+    if exists {
+        IoError::ReadOnly { periph, reg }
+    } else {
+        IoError::NoSuchRegister { periph, reg }
+    }
 }
 
 /// Resolves and builds peripherals; see [`Board::new`].
@@ -315,6 +355,10 @@ impl Builder<'_> {
         Ok(match model.as_str() {
             "spi-controller" => Kind::Spi(self.spi(name, config)?),
             "gpio" => Kind::Gpio(Box::new(self.gpio(name, config)?)),
+            "sha256-engine" => {
+                config_object(name, config, &[])?;
+                Kind::Hash(Box::new(Sha256Engine::new()))
+            }
             _ => {
                 let fpga = fpga_for(model).ok_or_else(|| {
                     BoardError::UnknownModel {
@@ -365,6 +409,7 @@ impl Board {
             irqs: Vec::new(),
             now: 0,
             scratch: Vec::new(),
+            aborted: Vec::new(),
         };
         board.sync_inputs(0);
         board.latch_levels(0);
@@ -436,6 +481,9 @@ impl Board {
                 Fpga::Ecp5(m) => m.read_debug(reg, now),
             }
             .ok_or(missing)?,
+            Kind::Hash(h) => {
+                h.read(reg).map_err(|r| refused(periph, reg, r))?
+            }
         };
         self.update_edges(now);
         Ok(value)
@@ -493,16 +541,12 @@ impl Board {
                 self.sync_inputs(now);
             }
             Kind::Fpga(f) => {
-                let exists = match &mut **f {
-                    Fpga::Ice40(m) => m.read_debug(reg, now).is_some(),
-                    Fpga::Xc7(m) => m.read_debug(reg, now).is_some(),
-                    Fpga::Ecp5(m) => m.read_debug(reg, now).is_some(),
-                };
-                return Err(if exists {
-                    IoError::ReadOnly { periph, reg }
-                } else {
-                    IoError::NoSuchRegister { periph, reg }
-                });
+                return Err(fpga_write_refused(f, periph, reg, now));
+            }
+            Kind::Hash(h) => {
+                if h.write(reg, value).map_err(|r| refused(periph, reg, r))? {
+                    self.aborted.push(periph);
+                }
             }
         }
         self.update_edges(now);
@@ -522,6 +566,15 @@ impl Board {
     ) -> Result<(), IoError> {
         self.check(periph)?;
         let now = self.clock(now_us);
+        if let Kind::Hash(h) = &mut self.periphs[periph].kind {
+            let raise = h
+                .transfer(data)
+                .map_err(|r| refused(periph, sha256_engine::DATA, r))?;
+            if raise {
+                self.irqs.push((periph, sha256_engine::IRQ_DONE));
+            }
+            return Ok(());
+        }
         if !matches!(self.periphs[periph].kind, Kind::Spi(_)) {
             return Err(IoError::NoBulk { periph });
         }
@@ -617,6 +670,12 @@ impl Board {
                 if let Some(fresh) = fpga_for(&p.model) {
                     **f = fresh;
                 }
+            }
+            Kind::Hash(h) => {
+                if h.is_busy() {
+                    self.aborted.push(periph);
+                }
+                **h = Sha256Engine::new();
             }
         }
         let now = self.now;

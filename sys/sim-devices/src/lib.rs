@@ -14,6 +14,8 @@
 //!   `xc7k325t`, `xc7s25`, `xc7s50` ([`xc7`]), and the ECP5s `lfe5u-25f`,
 //!   `lfe5u-85f` ([`ecp5`]): configuration engines that parse and check
 //!   the bitstream with `fpga-bitstream`, as the silicon does.
+//! - `sha256-engine` ([`sha256_engine`]): a SHA-256 unit fed by DMA, so
+//!   the FPGA manager can hash an image while its driver writes it.
 //!
 //! Two kinds of failure are kept strictly apart. An [`IoError`] is a bad
 //! *access* (no such register, a write to a read-only one, a reserved bit):
@@ -41,6 +43,7 @@ pub mod fuzz;
 pub mod fuzz_models;
 pub mod gpio;
 pub mod ice40;
+pub mod sha256_engine;
 pub mod spi;
 pub mod xc7;
 

@@ -23,6 +23,7 @@
 
 use crate::Trace;
 use crate::config::DeviceConfig;
+use crate::hash::Hasher;
 use drv_fpga_api::{FpgaState, ImageInfo, op};
 use drv_fpga_driver_api::idl::FpgaDriverOperation;
 use drv_fpga_driver_api::{DriverError, DriverInfo, FpgaDriver, HeaderInfo};
@@ -31,8 +32,8 @@ use task_fpga_mgr::image::ImageDigest;
 use task_fpga_mgr::loader::{Deadline, DriverOps, Profile, Window};
 use task_fpga_mgr::oplog::OpLog;
 use userlib::{
-    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc,
-    sys_borrow_read, sys_get_timer, sys_refresh_task_id, sys_send,
+    Lease, LeaseAttributes, SchedState, TaskId, TaskState, kipc, sys_get_timer,
+    sys_refresh_task_id, sys_send,
 };
 
 /// How long past a load's deadline the watchdog waits before faulting
@@ -251,16 +252,16 @@ impl Source {
 }
 
 /// A load's link to the bound driver: every [`Window`] becomes a lease
-/// forwarded from the image's [`Source`], and is hashed on the way
-/// through `scratch`.
+/// forwarded from the image's [`Source`], and is hashed on the way (by
+/// us or the hash engine, see [`crate::hash`]).
 pub struct Link<'a> {
     driver: FpgaDriver,
     source: Source,
-    /// The load's deadline, for the watchdog.
+    /// The load's deadline, for the watchdog and the hash engine.
     deadline: Deadline,
     record: Record<'a>,
-    /// Where we read the bytes we hash.
-    scratch: &'a mut [u8],
+    /// How we hash.
+    hasher: Hasher<'a>,
     /// A call returned a dead code: the driver must be unbound.
     died: bool,
     /// Whether `digest` reads and hashes (see [`Link::skip_digest`]).
@@ -269,20 +270,20 @@ pub struct Link<'a> {
 
 impl<'a> Link<'a> {
     /// A link to `driver` for an image at `source`, for a load due by
-    /// `deadline`, recording into `record`, hashing through `scratch`.
+    /// `deadline`, recording into `record`, hashing with `hasher`.
     pub fn new(
         driver: TaskId,
         source: Source,
         deadline: Deadline,
         record: Record<'a>,
-        scratch: &'a mut [u8],
+        hasher: Hasher<'a>,
     ) -> Self {
         Self {
             driver: FpgaDriver::from(driver),
             source,
             deadline,
             record,
-            scratch,
+            hasher,
             died: false,
             hash: true,
         }
@@ -395,32 +396,35 @@ impl DriverOps for Link<'_> {
         })
     }
 
-    /// Reads the window piece by piece into the scratch buffer (one
-    /// BORROW_READ each) and hashes it. A lender that stopped waiting
-    /// answers DEFECT or a dead code: the lease is gone.
+    /// Hashes the window, or starts the hash engine on it.
     fn digest(
         &mut self,
         window: Window,
         digest: &mut ImageDigest,
     ) -> Result<(), DriverError> {
-        let start = self.offset_of(window)? as usize;
+        let start = self.offset_of(window)?;
         if !self.hash {
             return Ok(());
         }
-        let s = self.source;
-        let mut done = 0;
-        while done < window.len as usize {
-            let n = self.scratch.len().min(window.len as usize - done);
-            let buf = &mut self.scratch[..n];
-            let index = usize::from(s.index);
-            let (rc, got) = sys_borrow_read(s.lender, index, start + done, buf);
-            if rc != 0 || got != n {
-                return Err(DriverError::LeaseRevoked);
-            }
-            digest.update(buf);
-            done += n;
-        }
-        Ok(())
+        let (lender, index) = (self.source.lender, self.source.index);
+        let index = usize::from(index);
+        self.hasher.digest(lender, index, start, window.len, digest)
+    }
+
+    fn digest_wait(
+        &mut self,
+        digest: &mut ImageDigest,
+        stop: bool,
+    ) -> Result<(), DriverError> {
+        let deadline = self.deadline.at_ms();
+        self.hasher.wait(digest, stop, deadline)
+    }
+
+    fn digest_seal(
+        &mut self,
+        digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
+        self.hasher.seal(digest)
     }
 
     fn set_state(&mut self, state: FpgaState) {

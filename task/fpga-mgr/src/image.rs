@@ -16,13 +16,25 @@ use drv_fpga_api::{DESIGN_LEN, PART_LEN};
 use fpga_bitstream::xc7::bitfile::parse_bit_header;
 use sha256_accel::Sha256;
 
-/// A running SHA-256 over an image, fed in order.
+/// A running SHA-256 over an image, fed in order: by us ([`update`]), or
+/// by a hash engine that reads the image itself ([`hand_to_engine`]), in
+/// which case we only count and, at the end, take the engine's answer
+/// ([`seal`]).
+///
+/// [`update`]: ImageDigest::update
+/// [`hand_to_engine`]: ImageDigest::hand_to_engine
+/// [`seal`]: ImageDigest::seal
 #[derive(Clone, Debug)]
 pub struct ImageDigest {
     sha: Sha256,
     length: u32,
     design: [u8; DESIGN_LEN],
     part: [u8; PART_LEN],
+    /// The engine context holding the hash (its owner's ticket), if an
+    /// engine hashes this image.
+    engine: Option<u32>,
+    /// The engine's digest, once read.
+    sealed: Option<[u8; 32]>,
 }
 
 impl Default for ImageDigest {
@@ -39,7 +51,34 @@ impl ImageDigest {
             length: 0,
             design: [0; DESIGN_LEN],
             part: [0; PART_LEN],
+            engine: None,
+            sealed: None,
         }
+    }
+
+    /// The ticket of the engine context hashing this image, if any.
+    pub fn engine(&self) -> Option<u32> {
+        self.engine
+    }
+
+    /// From now on an engine hashes the image (context `ticket`); `head`
+    /// is the image's first bytes, looked at for a `.bit` header. Only
+    /// before anything was fed: a hash cannot move halfway.
+    pub fn hand_to_engine(&mut self, ticket: u32, head: &[u8]) {
+        if self.length == 0 {
+            self.sniff_bit_header(head);
+            self.engine = Some(ticket);
+        }
+    }
+
+    /// Counts `len` bytes the engine hashed.
+    pub fn engine_fed(&mut self, len: u32) {
+        self.length = self.length.saturating_add(len);
+    }
+
+    /// Takes the engine's digest of everything it was fed.
+    pub fn seal(&mut self, sha256: [u8; 32]) {
+        self.sealed = Some(sha256);
     }
 
     /// Bytes fed so far.
@@ -67,14 +106,19 @@ impl ImageDigest {
         }
     }
 
-    /// The finished identity.
-    pub fn finish(self) -> Fingerprint {
-        Fingerprint {
-            sha256: self.sha.finalize(),
+    /// The finished identity; `None` if an engine hashed the image and
+    /// its digest was never [`sealed`](ImageDigest::seal) in.
+    pub fn finish(self) -> Option<Fingerprint> {
+        let sha256 = match self.engine {
+            None => self.sha.finalize(),
+            Some(_) => self.sealed?,
+        };
+        Some(Fingerprint {
+            sha256,
             length: self.length,
             design: self.design,
             part: self.part,
-        }
+        })
     }
 }
 
@@ -123,7 +167,8 @@ mod tests {
             assert_eq!(pieces.length() as usize, (4093 * (n + 1)).min(100_000));
         }
         assert_eq!(whole.clone().finish(), pieces.finish());
-        assert_eq!(whole.finish().length, 100_000);
+        let whole = whole.finish().expect("hashed by us");
+        assert_eq!(whole.length, 100_000);
     }
 
     #[test]
@@ -131,7 +176,7 @@ mod tests {
         let mut d = ImageDigest::new();
         d.update(b"ab");
         d.update(b"c");
-        let f = d.finish();
+        let f = d.finish().expect("hashed by us");
         assert_eq!(f.sha256, ABC);
         assert_eq!((f.design, f.part), ([0; DESIGN_LEN], [0; PART_LEN]));
     }
@@ -155,7 +200,7 @@ mod tests {
     fn a_bit_header_gives_design_and_part() {
         let mut d = ImageDigest::new();
         d.update(&bit_file("top;UserID=0XFFFFFFFF;Version=2025.2"));
-        let f = d.finish();
+        let f = d.finish().expect("hashed by us");
         assert_eq!(&f.design[..36], b"top;UserID=0XFFFFFFFF;Version=2025.2");
         assert_eq!(f.design[36], 0);
         assert_eq!(&f.part[..12], b"7a35tcpg236\0");
@@ -166,10 +211,35 @@ mod tests {
         let long = "d".repeat(200);
         let mut d = ImageDigest::new();
         d.update(&bit_file(&long));
-        assert_eq!(d.finish().design, [b'd'; DESIGN_LEN]);
+        assert_eq!(d.finish().expect("ours").design, [b'd'; DESIGN_LEN]);
         let mut raw = ImageDigest::new();
         raw.update(&[0xFF; 64]);
         raw.update(&bit_file("late"));
-        assert_eq!(raw.finish().design, [0; DESIGN_LEN]);
+        assert_eq!(raw.finish().expect("ours").design, [0; DESIGN_LEN]);
+    }
+
+    #[test]
+    fn an_engine_hash_is_counted_here_and_needs_the_engines_answer() {
+        let bit = bit_file("top");
+        let mut d = ImageDigest::new();
+        d.hand_to_engine(7, &bit);
+        d.engine_fed(1000);
+        d.engine_fed(24);
+        assert_eq!(d.engine(), Some(7));
+        assert_eq!(d.clone().finish(), None, "no digest sealed in");
+        d.seal(ABC);
+        let f = d.finish().expect("sealed");
+        assert_eq!((f.sha256, f.length), (ABC, 1024));
+        assert_eq!(&f.design[..4], b"top\0");
+    }
+
+    #[test]
+    fn a_hash_begun_by_us_stays_ours() {
+        let mut d = ImageDigest::new();
+        d.update(b"ab");
+        d.hand_to_engine(1, b"c");
+        assert_eq!(d.engine(), None);
+        d.update(b"c");
+        assert_eq!(d.finish().expect("ours").sha256, ABC);
     }
 }

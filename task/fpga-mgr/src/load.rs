@@ -4,6 +4,7 @@
 
 use crate::device::Device;
 use crate::driver::{self, Link, Record, Source};
+use crate::hash::Hasher;
 use crate::store::ImageName;
 use crate::{ServerImpl, Trace, counted};
 use drv_fpga_api::{FpgaError, ImageInfo};
@@ -41,7 +42,7 @@ impl Device {
         &mut self,
         source: Source,
         request: &Request,
-        scratch: &mut [u8],
+        hasher: Hasher<'_>,
     ) -> Result<(), FpgaError> {
         if self.stream.is_some() {
             return Err(FpgaError::InvalidState);
@@ -50,7 +51,7 @@ impl Device {
         let deadline = Deadline::new(now(), request.timeout_ms);
         self.log.clear();
         let mut link =
-            Link::new(b.task, source, deadline, self.record(), scratch);
+            Link::new(b.task, source, deadline, self.record(), hasher);
         if !request.digest {
             link.skip_digest();
         }
@@ -159,11 +160,16 @@ impl ServerImpl {
             self.bridge(b)?.check_user(request.loader, crate::alive)?;
         }
         self.set_region_bridges(region, false)?;
+        self.reclaim_engine();
         let d = self
             .devices
             .get_mut(usize::from(region.device))
             .ok_or(FpgaError::BadDevice)?;
-        d.load_image(source, request, &mut self.scratch[..])?;
+        d.load_image(
+            source,
+            request,
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
+        )?;
         self.set_region_bridges(region, true)
     }
 

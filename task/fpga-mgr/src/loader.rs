@@ -27,7 +27,13 @@
 //! Both paths also feed every image byte, once and in order, to an
 //! [`ImageDigest`] just before the bytes go to the driver ([`DriverOps::
 //! digest`]), so that a load that reaches `OPERATING` returns the image's
-//! [`Fingerprint`]: what is loaded.
+//! [`Fingerprint`]: what is loaded. With a hash engine, `digest` only
+//! starts the engine on the window, which it reads while the driver
+//! writes; [`DriverOps::digest_wait`] then waits for it (or, after a
+//! failed write, stops it) before the load goes on, and
+//! [`DriverOps::digest_seal`] takes the engine's answer at the end. A
+//! hash that fails fails the load (`WRITE_ERR`), which then records no
+//! identity.
 
 use crate::image::{Fingerprint, ImageDigest};
 use drv_fpga_api::{FpgaError, FpgaState};
@@ -113,6 +119,34 @@ pub trait DriverOps {
         digest: &mut ImageDigest,
     ) -> Result<(), DriverError>;
 
+    /// Waits until the hashing [`DriverOps::digest`] started is through
+    /// (a hash engine's transfer), or, when `stop` (the load failed),
+    /// stops it. Hashing done on the spot has nothing to wait for.
+    ///
+    /// # Errors
+    ///
+    /// The engine failed or overran the deadline (not when stopping).
+    fn digest_wait(
+        &mut self,
+        _digest: &mut ImageDigest,
+        _stop: bool,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Puts the finished hash into `digest` (an engine's digest
+    /// registers); hashing done on the spot is in it already.
+    ///
+    /// # Errors
+    ///
+    /// The engine could not give it.
+    fn digest_seal(
+        &mut self,
+        _digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+
     /// Records the device's new state (and traces it).
     fn set_state(&mut self, state: FpgaState);
 
@@ -174,6 +208,11 @@ impl Deadline {
         Self {
             end_ms: now_ms.saturating_add(u64::from(timeout)),
         }
+    }
+
+    /// The deadline itself, in `now_ms` time.
+    pub fn at_ms(&self) -> u64 {
+        self.end_ms
     }
 
     /// Milliseconds left, or `None` once the deadline has passed.
@@ -340,6 +379,34 @@ fn digest<D: DriverOps>(
         .map_err(|e| fail(d, FpgaState::WriteErr, FpgaError::WriteFailed, e))
 }
 
+/// Waits for the hashing of the windows [`digest`] started, once the
+/// driver has had them: `written` is how that went. A failed write stops
+/// the hash and keeps its own error; a failed hash fails the load.
+fn digest_wait<D: DriverOps>(
+    d: &mut D,
+    digest: &mut ImageDigest,
+    written: Result<(), FpgaError>,
+) -> Result<(), FpgaError> {
+    let hashed = d.digest_wait(digest, written.is_err());
+    written?;
+    hashed.map_err(|e| fail(d, FpgaState::WriteErr, FpgaError::WriteFailed, e))
+}
+
+/// The identity of a load that reached `OPERATING`: the hash sealed in.
+fn identity<D: DriverOps>(
+    d: &mut D,
+    mut digest: ImageDigest,
+) -> Result<Fingerprint, FpgaError> {
+    let sealed = d.digest_seal(&mut digest);
+    let f = sealed.ok().and_then(|()| digest.finish());
+    // Operating, but we cannot say with what: a failed load, so that
+    // nothing is recorded.
+    f.ok_or_else(|| {
+        d.set_state(FpgaState::WriteCompleteErr);
+        FpgaError::WriteCompleteFailed
+    })
+}
+
 /// `WRITE` of one window.
 fn write<D: DriverOps>(
     d: &mut D,
@@ -389,6 +456,25 @@ pub fn load_image<D: DriverOps>(
     if image_len == 0 {
         return Err(FpgaError::InvalidState);
     }
+    // First, so that a hash engine reads the image while the driver
+    // parses the header, readies the device and writes.
+    let mut hash = ImageDigest::new();
+    digest(d, &mut hash, Window::head(image_len))?;
+    let written =
+        header_and_write(d, profile, image_flags, image_len, deadline);
+    digest_wait(d, &mut hash, written)?;
+    write_complete(d, image_flags, deadline)?;
+    identity(d, hash)
+}
+
+/// A whole image's `PARSE_HEADER`, `WRITE_INIT` and `WRITE`.
+fn header_and_write<D: DriverOps>(
+    d: &mut D,
+    profile: &Profile,
+    image_flags: u32,
+    image_len: u32,
+    deadline: &Deadline,
+) -> Result<(), FpgaError> {
     let header = match parse_header(
         d,
         profile,
@@ -411,11 +497,7 @@ pub fn load_image<D: DriverOps>(
         offset: start,
         len: end.saturating_sub(start),
     };
-    let mut hash = ImageDigest::new();
-    digest(d, &mut hash, Window::head(image_len))?;
-    write(d, window, deadline)?;
-    write_complete(d, image_flags, deadline)?;
-    Ok(hash.finish())
+    write(d, window, deadline)
 }
 
 /// A streamed load under way (Linux's sg path, one `write` per chunk).
@@ -511,15 +593,17 @@ impl Stream {
         // The part of [start, start + chunk_len) that is data.
         let from = data_start.max(start);
         let to = data_end.min(start + chunk_len);
-        if from < to {
+        let written = if from < to {
             let window = Window {
                 offset: from - start,
                 len: to - from,
             };
-            write(d, window, &self.deadline)?;
+            write(d, window, &self.deadline)
         } else {
-            check_deadline(d, &self.deadline, FpgaState::WriteErr)?;
-        }
+            check_deadline(d, &self.deadline, FpgaState::WriteErr)
+        };
+        // Before we reply: the lease ends with our answer.
+        digest_wait(d, &mut self.digest, written)?;
         self.received = start + chunk_len;
         Ok(())
     }
@@ -570,7 +654,12 @@ impl Stream {
             return Err(FpgaError::ImageIncomplete);
         }
         write_complete(d, self.image_flags, &self.deadline)?;
-        Ok(self.digest.finish())
+        identity(d, self.digest)
+    }
+
+    /// The engine context hashing this stream, if an engine does.
+    pub fn engine(&self) -> Option<u32> {
+        self.digest.engine()
     }
 }
 

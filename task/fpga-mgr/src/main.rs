@@ -37,6 +37,7 @@
 
 mod device;
 mod driver;
+mod hash;
 mod load;
 mod ops;
 mod store;
@@ -138,6 +139,8 @@ pub struct ServerImpl {
     defaults_tried: [bool; config::REGIONS.len()],
     /// Where we read the images we hash.
     scratch: ringbuf::StaticRef<'static, [u8; SCRATCH_LEN]>,
+    /// The board's SHA-256 engine, if app.toml grants us one.
+    engine: Option<hash::Engine>,
 }
 
 /// Where the server lives: a static so that the debugger finds it by
@@ -183,6 +186,7 @@ impl ServerImpl {
             store: None,
             defaults_tried: [false; config::REGIONS.len()],
             scratch,
+            engine: hash::Engine::configured(),
         }
     }
 

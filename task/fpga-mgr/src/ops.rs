@@ -106,24 +106,34 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         image: Leased<R, [u8]>,
     ) -> Reply<()> {
         let source = Source::client(msg.sender, lease_len(&image));
-        // The benchmark's flag, known to its build only (see
-        // BENCH_SKIP_DIGEST); elsewhere it stays and is refused.
+        // The benchmark's flags, known to its build only (see
+        // BENCH_SKIP_DIGEST); elsewhere they stay and are refused.
         let skip_bit = drv_fpga_api::BENCH_SKIP_DIGEST;
-        let skip = cfg!(feature = "bench-skip-digest") && flags & skip_bit != 0;
+        let soft_bit = drv_fpga_api::BENCH_SOFTWARE_DIGEST;
+        let bench = cfg!(feature = "bench-skip-digest");
+        let skip = bench && flags & skip_bit != 0;
+        let soft = bench && flags & soft_bit != 0;
+        let bench_bits = if bench { skip_bit | soft_bit } else { 0 };
         let request = Request {
             loader: msg.sender,
-            flags: if skip { flags & !skip_bit } else { flags },
+            flags: flags & !bench_bits,
             timeout_ms,
             name: None,
             digest: !skip,
         };
+        self.reclaim_engine();
         let d = counted(
             self.devices
                 .get_mut(usize::from(device_index))
                 .ok_or(FpgaError::BadDevice),
         )?;
         counted(d.check_holder(msg.sender))?;
-        let r = d.load_image(source, &request, &mut self.scratch[..]);
+        // BENCH_SOFTWARE_DIGEST: as if we had no engine.
+        let hasher = crate::hash::Hasher {
+            scratch: &mut self.scratch[..],
+            engine: self.engine.as_mut().filter(|_| !soft),
+        };
+        let r = d.load_image(source, &request, hasher);
         finish(d, msg.sender, r)
     }
 
@@ -155,6 +165,7 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         device_index: u8,
         chunk: Leased<R, [u8]>,
     ) -> Reply<()> {
+        self.reclaim_engine();
         let d = self.devices.get_mut(usize::from(device_index));
         let d = counted(d.ok_or(FpgaError::BadDevice))?;
         counted(d.check_holder(msg.sender))?;
@@ -164,8 +175,9 @@ impl InOrderFpgaManagerImpl for ServerImpl {
         };
         let source = Source::client(msg.sender, lease_len(&chunk));
         let deadline = stream.deadline();
-        let scratch = &mut self.scratch[..];
-        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
+        let hasher =
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.chunk(&mut link, &b.profile(), source.len);
         let died = link.died();
         // Only a refused first chunk leaves the stream open.
@@ -209,8 +221,9 @@ impl InOrderFpgaManagerImpl for ServerImpl {
             digest: true,
         };
         let source = Source::client(msg.sender, 0);
-        let scratch = &mut self.scratch[..];
-        let mut link = Link::new(b.task, source, deadline, d.record(), scratch);
+        let hasher =
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine);
+        let mut link = Link::new(b.task, source, deadline, d.record(), hasher);
         let r = stream.end(&mut link);
         let died = link.died();
         let r = r.map(|f| d.loaded(&f, &request));

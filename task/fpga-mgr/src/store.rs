@@ -181,11 +181,16 @@ impl ServerImpl {
         d.check_holder(request.loader)?;
         let name = request.name.ok_or(FpgaError::UnknownImage)?;
         let source = self.find_image(&name)?;
+        self.reclaim_engine();
         let d = self
             .devices
             .get_mut(usize::from(device_index))
             .ok_or(FpgaError::BadDevice)?;
-        let r = d.load_image(source, request, &mut self.scratch[..]);
+        let r = d.load_image(
+            source,
+            request,
+            crate::hash::hasher(&mut self.scratch[..], &mut self.engine),
+        );
         self.store_outcome(r, &source)
     }
 

@@ -51,7 +51,25 @@ pub enum Action {
     ReplyTooBig = 4,
     /// `(length)`: stream `length` bytes of lease 0 to the test device.
     PeripheralFromLease = 5,
+    /// `(offset, length)`: INIT the hash engine, stream `length` bytes
+    /// at `offset` of lease 0 to it, wait for DONE; reply the digest's
+    /// first two words (or the stream's response code and `u32::MAX`).
+    HashFromLease = 6,
+    /// INIT the engine, then stream lease 0 to it twice without clearing
+    /// DONE in between: the second start is refused.
+    HashTwice = 7,
+    /// INIT the engine and start it on the whole of lease 0; reply at
+    /// once `(response code, STATUS)`, the transfer still running.
+    HashStart = 8,
+    /// Wait until the engine is not busy; reply `(STATUS, COUNT)`.
+    HashReport = 9,
 }
+
+/// The hash engine's peripheral index (app.toml order: after testdev).
+pub const HASH_DEVICE: u16 = 1;
+
+/// Bytes mallory lends the engine in [`Job::HashLenderDies`].
+pub const BIG_LEASE: u32 = 1 << 20;
 
 /// Operations of the messages mallory sends the suite.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -101,6 +119,20 @@ pub enum Job {
     OversizedReply = 14,
     /// Lend 16 bytes to `srv`, which streams 17 of them to a device.
     PeripheralPastWindow = 15,
+    /// Lend 16 bytes to `srv`, which streams 17 of them to the hash
+    /// engine.
+    HashPastWindow = 16,
+    /// Read the hash engine's STATUS, which we have no grant for.
+    HashNoGrant = 17,
+    /// Lend 16 bytes to `srv`, which starts the engine on them twice.
+    HashTwice = 18,
+    /// Lend [`BIG_LEASE`] bytes of our RAM to `srv`, which starts the
+    /// engine on them and replies at once; then die (panic) while the
+    /// engine may still be reading them.
+    HashLenderDies = 19,
+    /// Lend our 16 bytes of 0x5A to `srv`, which hashes them with the
+    /// engine; report the digest's first two words.
+    HashData = 20,
 }
 
 /// What [`Job::RewriteOwnTable`] rewrites our lease 1 to.

@@ -244,8 +244,37 @@ fn attack(job: Job, arg: u32) -> [u32; 4] {
         Job::PeripheralPastWindow => {
             lend_read(&[Action::PeripheralFromLease as u32, 17], &data)
         }
+        Job::HashPastWindow => {
+            lend_read(&[Action::HashFromLease as u32, 0, 17], &data)
+        }
+        Job::HashNoGrant => {
+            let status = sys_read_register(HASH_DEVICE, 0x04);
+            [status, 0, 0, 0]
+        }
+        Job::HashTwice => lend_read(&[Action::HashTwice as u32], &data),
+        Job::HashLenderDies => {
+            let big = address(BIG.as_ptr().cast::<u8>());
+            let table =
+                entry_words(ULease::new(LeaseAttributes::READ, big, BIG_LEASE));
+            let mut reply = [0u8; 8];
+            let reply_to = (address(reply.as_mut_ptr()), 8);
+            let message = [Action::HashStart as u32];
+            send_srv(&message, reply_to, (address(table.as_ptr()), 1));
+            core::hint::black_box(&table);
+            // The engine may still be reading our RAM: die now, so the
+            // kernel restarts us (fresh RAM) under its feet.
+            sys_panic(b"lender dies while the hash engine reads");
+        }
+        Job::HashData => {
+            lend_read(&[Action::HashFromLease as u32, 0, 16], &data)
+        }
     }
 }
+
+/// RAM we lend the hash engine in [`Job::HashLenderDies`]: atomics, so
+/// that it is writable memory (`.bss`), not flash.
+static BIG: [core::sync::atomic::AtomicU32; BIG_LEASE as usize / 4] =
+    [const { core::sync::atomic::AtomicU32::new(0) }; BIG_LEASE as usize / 4];
 
 /// Lends `srv` our own lease table, writable, as lease 0, and `data` as
 /// lease 1; `srv` rewrites entry 1 to the forged entry and borrows

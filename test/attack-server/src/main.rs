@@ -88,7 +88,61 @@ fn puppet(client: TaskId, msg: &[u8], m: &RecvMessage) -> Option<[u32; 2]> {
             let rc = sys_write_bulk_from_lease(DEVICE, client, 0, 0, w(1));
             Some([rc, 0])
         }
+        Action::HashFromLease => {
+            sys_write_register(HASH_DEVICE, hash::CTRL, hash::CTRL_INIT);
+            let rc =
+                sys_write_bulk_from_lease(HASH_DEVICE, client, 0, w(1), w(2));
+            if rc != 0 {
+                return Some([rc, u32::MAX]);
+            }
+            hash_idle();
+            let d0 = sys_read_register(HASH_DEVICE, hash::DIGEST0);
+            let d1 = sys_read_register(HASH_DEVICE, hash::DIGEST0 + 4);
+            Some([d0, d1])
+        }
+        Action::HashTwice => {
+            sys_write_register(HASH_DEVICE, hash::CTRL, hash::CTRL_INIT);
+            let len = lease_len(client);
+            sys_write_bulk_from_lease(HASH_DEVICE, client, 0, 0, len);
+            // DONE (or BUSY) is still set: the engine refuses, we fault.
+            let rc = sys_write_bulk_from_lease(HASH_DEVICE, client, 0, 0, len);
+            Some([rc, 0])
+        }
+        Action::HashStart => {
+            sys_write_register(HASH_DEVICE, hash::CTRL, hash::CTRL_INIT);
+            let len = lease_len(client);
+            let rc = sys_write_bulk_from_lease(HASH_DEVICE, client, 0, 0, len);
+            Some([rc, sys_read_register(HASH_DEVICE, hash::STATUS)])
+        }
+        Action::HashReport => {
+            let status = hash_idle();
+            Some([status, sys_read_register(HASH_DEVICE, hash::COUNT)])
+        }
     }
+}
+
+/// The hash engine's registers (`drv_board_io::regs::sha256_engine`).
+mod hash {
+    pub use drv_board_io::regs::sha256_engine::*;
+}
+
+/// Lease 0's length, or 0 if there is none.
+fn lease_len(client: TaskId) -> u32 {
+    sys_borrow_info(client, 0).map_or(0, |i| i.len as u32)
+}
+
+/// Waits (polling every millisecond, at most 10 s) until the hash engine
+/// is not busy; returns its STATUS.
+fn hash_idle() -> u32 {
+    let mut status = sys_read_register(HASH_DEVICE, hash::STATUS);
+    for _ in 0..10_000 {
+        if status & hash::STATUS_BUSY == 0 {
+            break;
+        }
+        hl::sleep_for(1);
+        status = sys_read_register(HASH_DEVICE, hash::STATUS);
+    }
+    status
 }
 
 /// Forwards part of the client's lease 0 to `far` with the inner action;

@@ -13,6 +13,7 @@
 #![no_main]
 
 use attack_api::*;
+use drv_board_io::regs::sha256_engine as regs;
 use test_api::{SuiteRunner, tasks};
 use test_harness::{
     WAITING_FOR_WORK, expect_eq, restart_server, test_cases, wait_for_state,
@@ -53,6 +54,10 @@ test_cases! {
     test_huge_lease_offset,
     test_oversized_reply,
     test_peripheral_past_lease_window,
+    test_hash_engine_window_past_lease,
+    test_hash_engine_without_grant,
+    test_hash_engine_start_while_busy,
+    test_hash_engine_lender_dies_mid_read,
     test_everyone_still_running,
 }
 
@@ -400,6 +405,71 @@ fn test_peripheral_past_lease_window() {
     let dead = dead_response_code(srv.generation().next());
     expect_eq!(outcome, Outcome::Reported([dead, 0, 0, 0]));
     srv_faulted_with(usage(UsageError::OffsetOutOfRange));
+}
+
+// ---------------------------------------------------------------------
+// The SHA-256 engine: a DMA reader of leases
+
+/// The engine's `(STATUS, COUNT)` once it is not busy, from `srv`.
+fn hash_report() -> [u32; 2] {
+    let mut msg = [0u8; 4];
+    let mut reply = [0u8; 8];
+    let (rc, _) = sys_send(
+        SRV.get_task_id(),
+        ServerOp::Puppet as u16,
+        words(&mut msg, &[Action::HashReport as u32]),
+        &mut reply,
+        &[],
+    );
+    expect_eq!(rc, 0);
+    [word(&reply, 0), word(&reply, 1)]
+}
+
+const DONE_READY: u32 = regs::STATUS_DONE | regs::STATUS_READY;
+
+/// `srv` starts the engine on 17 bytes of a 16-byte lease: the kernel
+/// faults `srv` before the engine sees the transfer, which hashed nothing.
+fn test_hash_engine_window_past_lease() {
+    let srv = SRV.get_task_id();
+    let outcome = attack(Job::HashPastWindow, 0);
+    let dead = dead_response_code(srv.generation().next());
+    expect_eq!(outcome, Outcome::Reported([dead, 0, 0, 0]));
+    srv_faulted_with(usage(UsageError::OffsetOutOfRange));
+    expect_eq!(hash_report(), [regs::STATUS_READY, 0]);
+}
+
+/// A task without the engine in its `uses` touches it: faulted.
+fn test_hash_engine_without_grant() {
+    let outcome = attack(Job::HashNoGrant, 0);
+    expect_eq!(
+        outcome,
+        Outcome::Faulted(usage(UsageError::NoPeripheralGrant))
+    );
+}
+
+/// A second transfer before the first one's DONE is cleared (while it
+/// may still run) is refused: `srv` faults, the first transfer ends as
+/// it would have.
+fn test_hash_engine_start_while_busy() {
+    let srv = SRV.get_task_id();
+    let outcome = attack(Job::HashTwice, 0);
+    let dead = dead_response_code(srv.generation().next());
+    expect_eq!(outcome, Outcome::Reported([dead, 0, 0, 0]));
+    srv_faulted_with(usage(UsageError::BadPeripheralRequest));
+    expect_eq!(hash_report(), [DONE_READY, 16]);
+}
+
+/// mallory lends 1 MiB of its RAM to the engine and dies (and is
+/// restarted with fresh RAM) while the engine may still read it: the
+/// kernel keeps the old memory until the engine is through, the transfer
+/// ends whole, and the next hash is right (SHA-256 of sixteen 0x5A
+/// bytes, from Python's hashlib).
+fn test_hash_engine_lender_dies_mid_read() {
+    let outcome = attack(Job::HashLenderDies, 0);
+    expect_eq!(outcome, Outcome::Faulted(FaultInfo::Panic));
+    expect_eq!(hash_report(), [DONE_READY, BIG_LEASE]);
+    let outcome = attack(Job::HashData, 0);
+    expect_eq!(outcome, Outcome::Reported([0, 0x1c71_2ecc, 0x21e2_7e37, 0]));
 }
 
 /// After every attack: nobody but the attackers was ever faulted (the

@@ -100,6 +100,40 @@ pub fn test_image_identity_sha256() {
     expect_eq!((info.design(), info.part()), ("", ""));
 }
 
+/// The manager hashes with the board's SHA-256 engine (app.toml's
+/// `hash-engine`): after a whole load and after a streamed one, the
+/// engine counted exactly the image's bytes since the load's INIT, holds
+/// its SHA-256 (computed here by `sha2`), and its DONE was consumed.
+pub fn test_hash_engine_hashed_the_load() {
+    let ice40 = image(ICE40);
+    expect_good_load(ICE40, ice40);
+    expect_engine_hashed(ice40);
+    {
+        let m = mgr();
+        let lock = Device::new(&m, ICE40).lock().expect("lock");
+        expect_eq!(lock.load_in_chunks(ice40, 3001, 0, TIMEOUT_MS), Ok(()));
+    }
+    expect_engine_hashed(ice40);
+    let xc7 = image(XC7);
+    expect_good_load(XC7, xc7);
+    expect_engine_hashed(xc7);
+}
+
+fn expect_engine_hashed(img: &[u8]) {
+    use drv_board_io::regs::sha256_engine as regs;
+    let engine = peripherals::HASH;
+    let status = sys_read_register(engine, regs::STATUS);
+    expect_eq!(status, regs::STATUS_READY);
+    let count = sys_read_register(engine, regs::COUNT);
+    expect_eq!(count as usize, img.len());
+    let mut digest = [0u8; 32];
+    for (i, d) in (0u32..).zip(digest.chunks_exact_mut(4)) {
+        let word = sys_read_register(engine, regs::DIGEST0 + 4 * i);
+        d.copy_from_slice(&word.to_be_bytes());
+    }
+    expect_eq!(digest, sha256(img));
+}
+
 /// A device that leaves OPERATING forgets its image: a load that fails
 /// (the device rejects a corrupt image), a reset, and a new load while it
 /// is under way; the other device keeps its own.

@@ -82,6 +82,7 @@ macro_rules! suite_cases {
             test_xc7_bad_crc,
             test_bad_requests,
             test_image_identity_sha256,
+            test_hash_engine_hashed_the_load,
             test_image_identity_cleared_on_failure,
             test_load_by_name,
             test_load_by_unknown_name,

@@ -57,6 +57,13 @@ struct Fake {
     digested: Vec<Window>,
     /// Make hashing find the lease revoked.
     digest_fails: bool,
+    /// A hash engine instead of hashing on the spot: what it was told,
+    /// with the number of writes the driver had had by then.
+    engine: Option<Vec<(&'static str, usize)>>,
+    /// The engine's own hash of what it was started on.
+    engine_sha: ImageDigest,
+    /// Make the engine fail its transfers.
+    engine_fails: bool,
 }
 
 impl Fake {
@@ -76,7 +83,26 @@ impl Fake {
             complete_timeout: None,
             digested: Vec::new(),
             digest_fails: false,
+            engine: None,
+            engine_sha: ImageDigest::new(),
+            engine_fails: false,
         }
+    }
+
+    fn with_engine(lease: Vec<u8>) -> Self {
+        Self {
+            engine: Some(Vec::new()),
+            ..Self::new(lease)
+        }
+    }
+
+    /// Logs an engine event; whether there is an engine.
+    fn engine_event(&mut self, what: &'static str) -> bool {
+        let writes = self.count(Op::Write);
+        self.engine
+            .as_mut()
+            .map(|e| e.push((what, writes)))
+            .is_some()
     }
 
     fn bytes(&self, w: Window) -> &[u8] {
@@ -184,7 +210,37 @@ impl DriverOps for Fake {
         if self.digest_fails {
             return Err(DriverError::LeaseRevoked);
         }
-        digest.update(self.bytes(window));
+        let bytes = self.bytes(window).to_vec();
+        if self.engine_event("start") {
+            digest.hand_to_engine(7, &bytes);
+            digest.engine_fed(window.len);
+            self.engine_sha.update(&bytes);
+        } else {
+            digest.update(&bytes);
+        }
+        Ok(())
+    }
+
+    fn digest_wait(
+        &mut self,
+        _digest: &mut ImageDigest,
+        stop: bool,
+    ) -> Result<(), DriverError> {
+        let engine = self.engine_event(if stop { "stop" } else { "wait" });
+        if engine && self.engine_fails && !stop {
+            return Err(DriverError::DeviceNotReady);
+        }
+        Ok(())
+    }
+
+    fn digest_seal(
+        &mut self,
+        digest: &mut ImageDigest,
+    ) -> Result<(), DriverError> {
+        if self.engine_event("seal") {
+            let f = self.engine_sha.clone().finish().expect("ours");
+            digest.seal(f.sha256);
+        }
         Ok(())
     }
 
@@ -492,6 +548,16 @@ fn write_complete_gets_what_is_left_of_the_deadline() {
 }
 
 #[test]
+fn a_deadline_is_the_start_plus_the_timeout_in_the_same_clock() {
+    // The hash engine's wait arms the task timer with it.
+    assert_eq!(Deadline::new(5, 10).at_ms(), 15);
+    assert_eq!(
+        Deadline::new(7, 0).at_ms(),
+        7 + u64::from(DEFAULT_TIMEOUT_MS)
+    );
+}
+
+#[test]
 fn a_zero_timeout_means_the_default() {
     assert_eq!(Deadline::new(5, 0).remaining(5), Some(DEFAULT_TIMEOUT_MS));
     assert_eq!(Deadline::new(5, 10).remaining(15), None);
@@ -541,7 +607,75 @@ fn abandoned_steps_map_to_their_error_states() {
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut d = ImageDigest::new();
     d.update(bytes);
-    d.finish().sha256
+    d.finish().expect("hashed on the spot").sha256
+}
+
+#[test]
+fn an_engine_hashes_while_the_driver_writes_and_is_waited_for_after() {
+    let mut fake = Fake::with_engine(kunit_image());
+    let f = load_image(&mut fake, &KUNIT, 0, IMAGE_SIZE, &deadline())
+        .expect("loads");
+    let events = fake.engine.clone().expect("engine");
+    assert_eq!(events, [("start", 0), ("wait", 1), ("seal", 1)]);
+    assert_eq!((f.sha256, f.length), (sha256(&kunit_image()), IMAGE_SIZE));
+}
+
+#[test]
+fn a_failed_write_stops_the_engine_and_keeps_its_error() {
+    let mut fake = Fake::with_engine(kunit_image());
+    fake.fail = Some((Op::Write, DriverError::ConfigFailed));
+    assert_eq!(load(&mut fake, &KUNIT), Err(FpgaError::WriteFailed));
+    let events = fake.engine.clone().expect("engine");
+    assert_eq!(events, [("start", 0), ("stop", 1)]);
+    assert_eq!(fake.state, FpgaState::WriteErr);
+}
+
+#[test]
+fn the_engine_starts_before_the_header_and_stops_if_it_is_refused() {
+    let mut fake = Fake::with_engine(kunit_image());
+    fake.fail = Some((Op::ParseHeader, DriverError::BadHeader));
+    assert_eq!(load(&mut fake, &KUNIT), Err(FpgaError::HeaderInvalid));
+    let events = fake.engine.clone().expect("engine");
+    assert_eq!(events, [("start", 0), ("stop", 0)]);
+    assert_eq!(fake.calls[0].op, Op::ParseHeader);
+    assert_eq!(fake.state, FpgaState::ParseHeaderErr);
+}
+
+#[test]
+fn a_failed_hash_fails_the_load_before_write_complete() {
+    let mut fake = Fake::with_engine(kunit_image());
+    fake.engine_fails = true;
+    assert_eq!(load(&mut fake, &KUNIT), Err(FpgaError::WriteFailed));
+    assert_eq!(fake.state, FpgaState::WriteErr);
+    assert_eq!(fake.count(Op::WriteComplete), 0);
+}
+
+#[test]
+fn a_stream_waits_for_the_engine_on_every_chunk_before_replying() {
+    let image = kunit_image();
+    let mut fake = Fake::with_engine(Vec::new());
+    let (mut stream, _) =
+        Stream::begin(&KUNIT, 0, IMAGE_SIZE, deadline()).unwrap();
+    let mut at = 0;
+    for len in [1500, 1000, 1596] {
+        fake.lease = image[at..at + len].to_vec();
+        assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
+        assert_eq!(stream.engine(), Some(7));
+        at += len;
+    }
+    let f = stream.end(&mut fake).expect("operating");
+    let events = fake.engine.clone().expect("engine");
+    let expected = [
+        ("start", 0),
+        ("wait", 1),
+        ("start", 1),
+        ("wait", 2),
+        ("start", 2),
+        ("wait", 3),
+        ("seal", 3),
+    ];
+    assert_eq!(events, expected);
+    assert_eq!((f.sha256, f.length), (sha256(&image), IMAGE_SIZE));
 }
 
 #[test]
@@ -570,6 +704,7 @@ fn a_stream_hashes_each_accepted_chunk_but_not_a_refused_one() {
         assert_eq!(stream.chunk(&mut fake, &KUNIT, len as u32), Ok(()));
         at += len;
     }
+    assert_eq!(stream.engine(), None, "hashed by us");
     let f = stream.end(&mut fake).expect("operating");
     assert_eq!(fake.digested.len(), 4);
     assert_eq!((f.sha256, f.length), (sha256(&image), IMAGE_SIZE));

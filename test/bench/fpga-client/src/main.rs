@@ -31,7 +31,8 @@
 
 use core::cell::UnsafeCell;
 use drv_fpga_api::{
-    BENCH_SKIP_DIGEST, Device, DeviceLock, FpgaError, FpgaManager,
+    BENCH_SKIP_DIGEST, BENCH_SOFTWARE_DIGEST, Device, DeviceLock, FpgaError,
+    FpgaManager,
 };
 use fpga_bitstream::xc7::{FRAME_WORDS, StreamBuilder, XC7A35T};
 use sha256_accel::Sha256;
@@ -161,43 +162,48 @@ fn streamed(lock: &DeviceLock<'_>, image: &[u8], first: usize) -> u64 {
     t1 - t0
 }
 
-/// Loads `image` whole `LOADS` times in pairs, once as every load runs
-/// (the manager hashes it on the way) and once with `BENCH_SKIP_DIGEST`
-/// (the same load, not hashed), in alternating order so that drift on a
-/// busy host falls on both. Reports under `names`: the hashed load, the
-/// load without hashing, and per pair the hashed load's extra time as a
-/// share of it, per mille.
+/// Loads `image` whole `LOADS` times in triples: as every load runs (the
+/// manager hashes it on the way, with the hash engine), with
+/// `BENCH_SKIP_DIGEST` (the same load, not hashed) and with
+/// `BENCH_SOFTWARE_DIGEST` (hashed by the manager itself, as without an
+/// engine), in rotating order so that drift on a busy host falls on
+/// all. Reports under `names`: the hashed load, the load without
+/// hashing, per triple the hashed load's extra time as a share of it
+/// (per mille), the software-hashed load and its share likewise.
 fn with_and_without_digest(
     clock: &Clock,
     lock: &DeviceLock<'_>,
     image: &[u8],
     pairs: usize,
-    names: [&str; 3],
+    names: [&str; 5],
 ) {
     let pairs = pairs.clamp(1, MAX_PAIRS);
     let mut hashed = [0u64; MAX_PAIRS];
     let mut plain = [0u64; MAX_PAIRS];
+    let mut soft = [0u64; MAX_PAIRS];
     let mut share = [0u64; MAX_PAIRS];
+    let mut soft_share = [0u64; MAX_PAIRS];
+    let flags = [0, BENCH_SKIP_DIGEST, BENCH_SOFTWARE_DIGEST];
     for i in 0..pairs {
-        let time = |flags: u32| {
+        let mut t = [0u64; 3];
+        for k in 0..3 {
+            let which = (i + k) % 3;
             let t0 = tsc();
-            lock.load(image, flags, TIMEOUT_MS)
+            lock.load(image, flags[which], TIMEOUT_MS)
                 .unwrap_or_else(|e| fail("load", e));
-            clock.ns(tsc() - t0)
-        };
-        if i % 2 == 0 {
-            hashed[i] = time(0);
-            plain[i] = time(BENCH_SKIP_DIGEST);
-        } else {
-            plain[i] = time(BENCH_SKIP_DIGEST);
-            hashed[i] = time(0);
+            t[which] = clock.ns(tsc() - t0);
         }
-        share[i] = hashed[i].saturating_sub(plain[i]) * 1000 / hashed[i].max(1);
+        [hashed[i], plain[i], soft[i]] = t;
+        let extra = |with: u64| with.saturating_sub(t[1]) * 1000 / with.max(1);
+        share[i] = extra(t[0]);
+        soft_share[i] = extra(t[2]);
     }
-    let [h, p, s] = names;
+    let [h, p, s, sw, sws] = names;
     report(h, &mut hashed[..pairs]);
     report(p, &mut plain[..pairs]);
     report(s, &mut share[..pairs]);
+    report(sw, &mut soft[..pairs]);
+    report(sws, &mut soft_share[..pairs]);
 }
 
 #[unsafe(export_name = "main")]
@@ -275,6 +281,8 @@ fn main() -> ! {
                 "xc7_load_30mib",
                 "xc7_load_30mib_nodigest",
                 "xc7_digest_share_30mib",
+                "xc7_load_30mib_software",
+                "xc7_digest_share_30mib_software",
             ],
         );
         let mut data = [0u64; LOADS];
@@ -298,6 +306,8 @@ fn main() -> ! {
                 "xc7_load_vivado",
                 "xc7_load_vivado_nodigest",
                 "xc7_digest_share_vivado",
+                "xc7_load_vivado_software",
+                "xc7_digest_share_vivado_software",
             ],
         );
         size("xc7_vivado", image.len());
@@ -316,6 +326,8 @@ fn main() -> ! {
                 "ecp5_load_85f",
                 "ecp5_load_85f_nodigest",
                 "ecp5_digest_share_85f",
+                "ecp5_load_85f_software",
+                "ecp5_digest_share_85f_software",
             ],
         );
         size("ecp5_85f", image.len());

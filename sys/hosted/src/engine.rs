@@ -1,0 +1,327 @@
+//! The hosted board's second core: SHA-256 engine transfers
+//! (`sim_devices::sha256_engine`) run on a worker thread while the kernel
+//! goes on serving tasks.
+//!
+//! A bulk write to an engine's DATA returns at once with the engine BUSY;
+//! the worker hashes the bytes and sends the job back, then wakes the
+//! event loop through an eventfd in its epoll set. The loop gives the job
+//! back to the board ([`crate::devices::Devices::collect_finished`]),
+//! which sets DONE and raises `done` through the usual
+//! `take_irqs`/`raise_irq` path. Nothing else crosses threads: the worker
+//! never touches the board or the task table.
+//!
+//! Memory safety. The worker reads task memory after the call that
+//! started the transfer has returned, so it holds the memory, not a
+//! borrow: a [`SharedBytes`] keeps the RAM incarnation's mapping (an
+//! `Arc`, see [`crate::ram::Mapping`]) or the flash copy alive until
+//! the job is done. A lender that dies or restarts meanwhile gets fresh
+//! RAM; the worker finishes reading the old mapping, which is unmapped
+//! when it lets go. An aborted transfer is cancelled between pieces and
+//! its job dropped by the board (its id is stale).
+//!
+//! The thread starts with the first transfer (after the event loop has
+//! blocked the signals it reads from its signalfd, which the thread
+//! inherits) and ends when the kernel process does.
+
+use crate::ram::Mapping;
+use anyhow::{Context, Result};
+use rustix::event::{EventfdFlags, eventfd};
+use sim_devices::sha256_engine::Job;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+
+/// How many bytes the worker hashes between looks at its cancel flag:
+/// an abort waits at most this long (well under a millisecond).
+const PIECE: usize = 1 << 20;
+
+/// What keeps a [`SharedBytes`]'s memory alive.
+enum Keep {
+    Ram(Arc<Mapping>),
+    Flash(Arc<[u8]>),
+}
+
+/// A checked range of task memory that outlives the call it came from.
+pub struct SharedBytes {
+    keep: Keep,
+    offset: usize,
+    len: usize,
+}
+
+impl SharedBytes {
+    /// `len` bytes at `offset` of a RAM mapping; `None` if outside it.
+    pub fn ram(map: Arc<Mapping>, offset: usize, len: usize) -> Option<Self> {
+        (offset.checked_add(len)? <= map.len()).then_some(Self {
+            keep: Keep::Ram(map),
+            offset,
+            len,
+        })
+    }
+
+    /// `len` bytes at `offset` of a task's flash; `None` if outside it.
+    pub fn flash(flash: Arc<[u8]>, offset: usize, len: usize) -> Option<Self> {
+        (offset.checked_add(len)? <= flash.len()).then_some(Self {
+            keep: Keep::Flash(flash),
+            offset,
+            len,
+        })
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.keep {
+            // Safety: `offset + len` is within the mapping (checked when
+            // made), which lives as long as `self` holds its `Arc`.
+            Keep::Ram(map) => unsafe {
+                std::slice::from_raw_parts(map.ptr().add(self.offset), self.len)
+            },
+            Keep::Flash(flash) => &flash[self.offset..self.offset + self.len],
+        }
+    }
+}
+
+/// One transfer for the worker.
+struct Work {
+    /// The board index of the engine.
+    engine: usize,
+    job: Job,
+    bytes: SharedBytes,
+    cancel: Arc<AtomicBool>,
+    /// The CPU the event loop was on when it started the transfer.
+    kernel_cpu: Option<usize>,
+}
+
+/// A finished (or cancelled) transfer: the engine and its job.
+pub struct Finished {
+    pub engine: usize,
+    pub job: Job,
+}
+
+/// The worker thread and its channels.
+pub struct Worker {
+    work: mpsc::Sender<Work>,
+    finished: mpsc::Receiver<Finished>,
+    wake: Arc<OwnedFd>,
+    /// The cancel flag of each transfer under way: (engine, job id).
+    under_way: Vec<(usize, u64, Arc<AtomicBool>)>,
+}
+
+impl Worker {
+    /// Starts the thread.
+    pub fn start() -> Result<Self> {
+        let flags = EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK;
+        let wake = Arc::new(eventfd(0, flags).context("eventfd")?);
+        let (work, inbox) = mpsc::channel::<Work>();
+        let (outbox, finished) = mpsc::channel();
+        let waker = Arc::clone(&wake);
+        std::thread::Builder::new()
+            .name("sha256-engine".into())
+            .spawn(move || run(&inbox, &outbox, &waker))
+            .context("starting the hash engine's thread")?;
+        Ok(Self {
+            work,
+            finished,
+            wake,
+            under_way: Vec::new(),
+        })
+    }
+
+    /// The eventfd the worker writes when a job is finished.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Hands `job` over `bytes` to the thread.
+    pub fn submit(&mut self, engine: usize, job: Job, bytes: SharedBytes) {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.under_way.push((engine, job.id(), Arc::clone(&cancel)));
+        let work = Work {
+            engine,
+            job,
+            bytes,
+            cancel,
+            kernel_cpu: current_cpu(),
+        };
+        // The thread only ends with the process: a send cannot fail.
+        let _ = self.work.send(work);
+    }
+
+    /// Stops `engine`'s transfers under way, if any, at their next
+    /// piece (the board has already dropped them).
+    pub fn cancel(&mut self, engine: usize) {
+        for (_, _, flag) in self.under_way.iter().filter(|w| w.0 == engine) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Jobs finished since the last call (the eventfd drained).
+    pub fn take_finished(&mut self) -> Vec<Finished> {
+        let _ = rustix::io::read(&*self.wake, &mut [0u8; 8]);
+        let done: Vec<Finished> = self.finished.try_iter().collect();
+        for f in &done {
+            let id = f.job.id();
+            self.under_way.retain(|w| (w.0, w.1) != (f.engine, id));
+        }
+        done
+    }
+}
+
+/// The thread: hash each job's bytes in pieces, stopping early when
+/// cancelled, and send it back.
+fn run(
+    inbox: &mpsc::Receiver<Work>,
+    outbox: &mpsc::Sender<Finished>,
+    wake: &OwnedFd,
+) {
+    block_signals();
+    // The CPUs we may use, as the kernel process was given them.
+    let allowed = rustix::thread::sched_getaffinity(None).ok();
+    while let Ok(mut w) = inbox.recv() {
+        if let Some(allowed) = &allowed {
+            avoid_cpu(allowed, w.kernel_cpu);
+        }
+        for piece in w.bytes.bytes().chunks(PIECE) {
+            if w.cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            w.job.run(piece);
+        }
+        drop(w.bytes);
+        let finished = Finished {
+            engine: w.engine,
+            job: w.job,
+        };
+        if outbox.send(finished).is_err() {
+            return;
+        }
+        let _ = rustix::io::write(wake, &1u64.to_ne_bytes());
+    }
+}
+
+/// Blocks every signal on this thread: the event loop reads the ones the
+/// kernel handles from its signalfd, and a signal delivered here instead
+/// would be lost to it.
+fn block_signals() {
+    // Safety: a signal set on our stack, filled and then only read by
+    // pthread_sigmask, for this thread alone.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// The CPU this thread runs on, if the host says.
+fn current_cpu() -> Option<usize> {
+    // Safety: no arguments; a negative answer is an error.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// Keeps this thread off `cpu` (the event loop's, which is busy running
+/// the device models while we hash) when there is another to go to: the
+/// engine is the board's second core, not a share of the first. Linux
+/// wakes a thread on its waker's CPU and would leave us competing with
+/// the event loop there until it balances. Best effort: an affinity the
+/// host refuses leaves us where we are.
+fn avoid_cpu(allowed: &rustix::thread::CpuSet, cpu: Option<usize>) {
+    let mut others = rustix::thread::CpuSet::new();
+    let mut any = false;
+    for c in 0..rustix::thread::CpuSet::MAX_CPU {
+        if allowed.is_set(c) && Some(c) != cpu {
+            others.set(c);
+            any = true;
+        }
+    }
+    let _ = rustix::thread::sched_setaffinity(
+        None,
+        if any { &others } else { allowed },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use sim_devices::Board;
+    use sim_devices::sha256_engine::{CTRL, CTRL_ABORT, CTRL_INIT, DIGEST0};
+
+    fn board() -> Board {
+        let entries = [("hash".into(), "sha256-engine".into(), Value::Null)];
+        Board::new(&entries).expect("board")
+    }
+
+    fn digest(b: &mut Board) -> Vec<u32> {
+        (0..8)
+            .map(|i| b.read_register(0, DIGEST0 + 4 * i, 0).expect("word"))
+            .collect()
+    }
+
+    /// Waits (at most 120 s, against a hang) until the worker has
+    /// something for us.
+    fn finished(worker: &mut Worker) -> Vec<Finished> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&*worker.wake, PollFlags::IN)];
+        let limit = Timespec {
+            tv_sec: 120,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&limit)).expect("poll");
+        worker.take_finished()
+    }
+
+    #[test]
+    fn a_transfer_on_the_worker_hashes_as_one_on_the_spot() {
+        let data: Arc<[u8]> = (0..300_000u32).map(|i| i as u8).collect();
+        let mut worker = Worker::start().expect("worker");
+        let mut there = board();
+        there.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        let job = there.start_hash(0, 299_990).expect("start");
+        let bytes = SharedBytes::flash(Arc::clone(&data), 10, 299_990);
+        worker.submit(0, job, bytes.expect("inside"));
+        let done = finished(&mut worker);
+        assert_eq!(done.len(), 1);
+        for f in done {
+            there.finish_hash(f.engine, f.job);
+        }
+        let mut here = board();
+        here.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        here.write_bulk(0, &data[10..], 0).unwrap();
+        assert_eq!(digest(&mut there), digest(&mut here));
+    }
+
+    #[test]
+    fn an_aborted_transfer_comes_back_and_is_dropped() {
+        let data: Arc<[u8]> = vec![7u8; 8 << 20].into();
+        let mut worker = Worker::start().expect("worker");
+        let mut b = board();
+        b.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        let job = b.start_hash(0, data.len() as u64).expect("start");
+        let bytes = SharedBytes::flash(Arc::clone(&data), 0, data.len());
+        worker.submit(0, job, bytes.expect("inside"));
+        b.write_register(0, CTRL, CTRL_ABORT, 0).unwrap();
+        for engine in b.take_aborted() {
+            worker.cancel(engine);
+        }
+        let mut done = finished(&mut worker);
+        while done.is_empty() {
+            done = finished(&mut worker);
+        }
+        for f in done {
+            b.finish_hash(f.engine, f.job);
+        }
+        assert_eq!(b.take_irqs(), vec![]);
+        assert_eq!(
+            b.read_register(0, sim_devices::sha256_engine::COUNT, 0),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn a_range_outside_the_memory_is_no_handle() {
+        let data: Arc<[u8]> = vec![0u8; 16].into();
+        assert!(SharedBytes::flash(Arc::clone(&data), 8, 8).is_some());
+        assert!(SharedBytes::flash(Arc::clone(&data), 8, 9).is_none());
+        assert!(SharedBytes::flash(data, usize::MAX, 2).is_none());
+    }
+}
