@@ -17,10 +17,7 @@ const IMAGE_NAME_LEN: usize = 32;
 const CATALOG_MAX: usize = 16;
 
 fn main() {
-    if let Err(e) = generate() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(generate());
 }
 
 fn generate() -> Result<()> {

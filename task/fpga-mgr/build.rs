@@ -116,10 +116,7 @@ fn main() {
     if target_os != "none" {
         return;
     }
-    if let Err(e) = generate() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(generate());
 }
 
 fn generate() -> Result<()> {

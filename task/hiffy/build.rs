@@ -37,10 +37,7 @@ fn default_data_size() -> u32 {
 }
 
 fn main() {
-    if let Err(e) = generate() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(generate());
 }
 
 fn generate() -> Result<()> {

@@ -83,10 +83,7 @@ struct Watch {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(run());
 }
 
 fn run() -> Result<()> {

@@ -2,11 +2,8 @@
 //! restricted as the image's app.toml `allowed-callers` says.
 
 fn main() {
-    if let Err(e) = build_util::build_server_support(
+    build_util::or_fail(build_util::build_server_support(
         "../../idl/test-idol.idol",
         "server_stub.rs",
-    ) {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    ));
 }

@@ -8,10 +8,7 @@ use anyhow::{Context, Result, anyhow};
 
 fn main() {
     build_util::generate_notifications();
-    if let Err(e) = task_indices() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(task_indices());
 }
 
 fn task_indices() -> Result<()> {

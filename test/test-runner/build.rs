@@ -29,10 +29,7 @@ struct RunnerConfig {
 }
 
 fn main() {
-    if let Err(e) = generate() {
-        println!("cargo::error={e:#}");
-        std::process::exit(1);
-    }
+    build_util::or_fail(generate());
 }
 
 fn generate() -> Result<()> {

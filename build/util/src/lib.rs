@@ -295,6 +295,12 @@ fn peripherals_code(config: &Config, task: &Task) -> String {
     out
 }
 
+/// The value of `r`, or the build fails with its error and causes (a
+/// build script's `main` is `build_util::or_fail(generate())`).
+pub fn or_fail<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| fail(&e))
+}
+
 /// Writes `code` to `$OUT_DIR/file`, or fails the build saying why.
 pub fn write_out(file: &str, code: &str) {
     let dir = required_env("OUT_DIR");

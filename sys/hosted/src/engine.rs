@@ -238,3 +238,90 @@ fn avoid_cpu(allowed: &rustix::thread::CpuSet, cpu: Option<usize>) {
         if any { &others } else { allowed },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use sim_devices::Board;
+    use sim_devices::sha256_engine::{CTRL, CTRL_ABORT, CTRL_INIT, DIGEST0};
+
+    fn board() -> Board {
+        let entries = [("hash".into(), "sha256-engine".into(), Value::Null)];
+        Board::new(&entries).expect("board")
+    }
+
+    fn digest(b: &mut Board) -> Vec<u32> {
+        (0..8)
+            .map(|i| b.read_register(0, DIGEST0 + 4 * i, 0).expect("word"))
+            .collect()
+    }
+
+    /// Waits (at most 120 s, against a hang) until the worker has
+    /// something for us.
+    fn finished(worker: &mut Worker) -> Vec<Finished> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&*worker.wake, PollFlags::IN)];
+        let limit = Timespec {
+            tv_sec: 120,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&limit)).expect("poll");
+        worker.take_finished()
+    }
+
+    #[test]
+    fn a_transfer_on_the_worker_hashes_as_one_on_the_spot() {
+        let data: Arc<[u8]> = (0..300_000u32).map(|i| i as u8).collect();
+        let mut worker = Worker::start().expect("worker");
+        let mut there = board();
+        there.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        let job = there.start_hash(0, 299_990).expect("start");
+        let bytes = SharedBytes::flash(Arc::clone(&data), 10, 299_990);
+        worker.submit(0, job, bytes.expect("inside"));
+        let done = finished(&mut worker);
+        assert_eq!(done.len(), 1);
+        for f in done {
+            there.finish_hash(f.engine, f.job);
+        }
+        let mut here = board();
+        here.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        here.write_bulk(0, &data[10..], 0).unwrap();
+        assert_eq!(digest(&mut there), digest(&mut here));
+    }
+
+    #[test]
+    fn an_aborted_transfer_comes_back_and_is_dropped() {
+        let data: Arc<[u8]> = vec![7u8; 8 << 20].into();
+        let mut worker = Worker::start().expect("worker");
+        let mut b = board();
+        b.write_register(0, CTRL, CTRL_INIT, 0).unwrap();
+        let job = b.start_hash(0, data.len() as u64).expect("start");
+        let bytes = SharedBytes::flash(Arc::clone(&data), 0, data.len());
+        worker.submit(0, job, bytes.expect("inside"));
+        b.write_register(0, CTRL, CTRL_ABORT, 0).unwrap();
+        for engine in b.take_aborted() {
+            worker.cancel(engine);
+        }
+        let mut done = finished(&mut worker);
+        while done.is_empty() {
+            done = finished(&mut worker);
+        }
+        for f in done {
+            b.finish_hash(f.engine, f.job);
+        }
+        assert_eq!(b.take_irqs(), vec![]);
+        assert_eq!(
+            b.read_register(0, sim_devices::sha256_engine::COUNT, 0),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn a_range_outside_the_memory_is_no_handle() {
+        let data: Arc<[u8]> = vec![0u8; 16].into();
+        assert!(SharedBytes::flash(Arc::clone(&data), 8, 8).is_some());
+        assert!(SharedBytes::flash(Arc::clone(&data), 8, 9).is_none());
+        assert!(SharedBytes::flash(data, usize::MAX, 2).is_none());
+    }
+}
