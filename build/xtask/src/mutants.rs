@@ -85,7 +85,8 @@ const TARGETS: &[Target] = &[
             "task/fpga-mgr/src/main.rs",
             // The idol ops: caller and device checks around the library
             // (every op runs in fpga-test-suite; test_bad_requests sends
-            // each a bad device, region and bridge).
+            // bad devices, regions, bridges and flags, calls without the
+            // lock and calls out of order).
             "task/fpga-mgr/src/ops.rs",
             // SENDs to the driver, forwarded leases, BORROW_READ for the
             // hash, kipc grants (test_driver_dies_*, test_driver_revoked_
