@@ -1,25 +1,42 @@
 //! The kernel's single-threaded event loop: what wakes the kernel, and
 //! the state it keeps between wake-ups.
 //!
-//! One `epoll` set watches every task's seccomp listener (a trapped
-//! syscall: [`crate::trap`]), a `signalfd` (child exits and ptrace stops:
-//! [`crate::process`]; and the signals that stop the system), a `timerfd`
-//! (the next task or device deadline) and the debug probe
-//! ([`crate::probe`]). Each event runs the portable core to completion,
-//! then [`Hosted::apply`] ([`crate::effects`]) carries out what the core
+//! The kernel waits in one place: RECV on the seccomp listener every task
+//! reports to ([`crate::seccomp`]). A trapped syscall is the common event
+//! ([`crate::trap`]), and waiting for it directly, rather than in
+//! `epoll_wait` over one listener per task, saves a host syscall on every
+//! trap, which is most of what separates an IPC round trip from a pipe's.
+//!
+//! Everything else that wakes the kernel is a descriptor in one `epoll`
+//! set: a `signalfd` (child exits and ptrace stops: [`crate::process`];
+//! and the signals that stop the system), a `timerfd` (the next task or
+//! device deadline), the hash engine's eventfd and the debug probe
+//! ([`crate::probe`]). A *doorbell* thread waits on that set and, when
+//! something is ready, makes a syscall in the kernel's private range,
+//! which arrives on the listener like a task's trap (told apart by its
+//! thread id, which no task can have). The loop handles what is ready
+//! and only then answers the doorbell, which goes back to waiting. The
+//! doorbell thread touches no kernel state: it only rings.
+//!
+//! Each event runs the portable core to completion, then
+//! [`Hosted::apply`] ([`crate::effects`]) carries out what the core
 //! decided before the next event is looked at. Like Hubris's kernel,
 //! nothing here is reentrant and nothing runs concurrently.
 //!
-//! Host calls are rustix's (epoll, timerfd, reads) except two that rustix
-//! does not offer: `signalfd` (listed as not implemented by rustix) and
+//! Host calls are rustix's (epoll, timerfd, reads) except those rustix
+//! does not offer: `signalfd` (listed as not implemented by rustix),
 //! `sigprocmask` (only in rustix's unstable `runtime` module, itself
-//! `unsafe`). Those stay on `libc`, in [`signal_fd`].
+//! `unsafe`), both in [`block_signals`] and [`signal_fd`], and the
+//! doorbell's raw `syscall`.
 
 use crate::image::TaskImage;
 use crate::log::klog;
 use crate::memory::HostPlatform;
 use crate::probe::{Probe, socket::Location};
 use crate::process::Process;
+use crate::process::zygote::{self, Zygote};
+use crate::seccomp;
+use crate::trap::Handled;
 use anyhow::{Context, Result};
 use image_manifest::ImageManifest;
 use kern::{Effects, Kernel};
@@ -33,8 +50,12 @@ const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
 /// The hash engine's worker finished a transfer ([`crate::engine`]).
 pub const TOKEN_ENGINE: u64 = u64::MAX - 3;
-// Probe connections are `probe::CONNECTION_TOKEN_BASE + id`; a task
-// incarnation is `spawn number << 16 | task index`, always below it.
+// Probe connections are `probe::CONNECTION_TOKEN_BASE + id`.
+
+/// The doorbell's syscall: the last of the kernel's private range. A task
+/// that makes it is only a task making an unknown syscall (traps are told
+/// apart by thread id, not number).
+const DOORBELL_SYSCALL: u64 = abi::HOSTED_SYSCALL_BASE + 0xFF;
 
 /// Kernel log lines about one task printed in full before rate limiting.
 const LOG_BURST: u64 = 20;
@@ -46,9 +67,9 @@ pub struct Slot {
     pub pending: Option<u64>,
     /// Where that syscall's frame is.
     pub frame: u32,
+    /// Its first `execveat` has been let through; any other is forbidden.
+    pub exec_admitted: bool,
     pub ram_mapped: bool,
-    /// The epoll token of this incarnation's listener.
-    pub token: u64,
 }
 
 /// The platform's state: the image, each task's process, the loop's
@@ -60,13 +81,17 @@ pub struct Hosted {
     pub slots: Vec<Option<Slot>>,
     /// Processes we killed and have not reaped yet.
     pub zombies: Vec<Process>,
+    /// The seccomp listener every task (and the doorbell) reports to.
+    pub listener: OwnedFd,
+    /// The thread that forks tasks ([`crate::process::zygote`]).
+    pub zygote: Zygote,
+    /// The doorbell thread's id, as the listener reports it.
+    doorbell: libc::pid_t,
     pub epoll: OwnedFd,
     signals: OwnedFd,
     timer: OwnedFd,
     pub verbose: bool,
     probe: Option<Probe>,
-    /// Processes spawned so far; numbers each incarnation's epoll token.
-    pub spawns: u64,
     /// The deadline (µs since boot) the timerfd is armed for.
     pub armed_us: Option<u64>,
     /// Kernel log lines printed per task, to rate-limit a crash loop.
@@ -75,19 +100,38 @@ pub struct Hosted {
     pub effects: Effects,
 }
 
-/// Blocks the signals we handle and returns a `signalfd` that reads them:
-/// `SIGCHLD` (a task exited or stopped) and the three that stop the
-/// system. Blocked, they wait for the loop instead of interrupting it.
-fn signal_fd() -> Result<OwnedFd> {
-    // Safety: a signal set on our stack; sigprocmask and signalfd only
-    // read it, and the new fd is checked before we own it.
+/// The signals the loop reads from its `signalfd`: `SIGCHLD` (a task
+/// exited or stopped) and the three that stop the system.
+fn handled_signals() -> libc::sigset_t {
+    // Safety: a signal set on our stack, initialised before use.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for s in [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             libc::sigaddset(&mut set, s);
         }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Blocks the signals the loop handles, in this thread and every thread
+/// started after (which inherit the mask): blocked, they wait for the
+/// loop's `signalfd` instead of interrupting it or, delivered to a worker
+/// thread, stopping the process with their default action. Call before
+/// starting any thread.
+pub fn block_signals() {
+    let set = handled_signals();
+    // Safety: sigprocmask only reads the set.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// A `signalfd` that reads the signals [`block_signals`] blocked.
+fn signal_fd() -> Result<OwnedFd> {
+    block_signals();
+    let set = handled_signals();
+    // Safety: signalfd only reads the set, and the new fd is checked
+    // before we own it.
+    unsafe {
         let flags = libc::SFD_CLOEXEC | libc::SFD_NONBLOCK;
         let fd = libc::signalfd(-1, &set, flags);
         if fd < 0 {
@@ -98,6 +142,8 @@ fn signal_fd() -> Result<OwnedFd> {
 }
 
 impl Hosted {
+    /// The loop's state, with the zygote and the doorbell started and
+    /// the listener they report to as the one place the loop waits.
     pub fn new(
         manifest: ImageManifest,
         images: Vec<TaskImage>,
@@ -113,6 +159,12 @@ impl Hosted {
             TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
         )
         .context("timerfd")?;
+        let epoll_dup = epoll.try_clone().context("dup of the epoll set")?;
+        let zygote::Started {
+            zygote,
+            listener,
+            doorbell,
+        } = Zygote::start(epoll_dup)?;
         let n = manifest.tasks.len();
         let h = Self {
             manifest,
@@ -120,8 +172,10 @@ impl Hosted {
             elf_fds,
             slots: (0..n).map(|_| None).collect(),
             zombies: Vec::new(),
+            listener,
+            zygote,
+            doorbell,
             probe: None,
-            spawns: 0,
             armed_us: None,
             logged: vec![0; n],
             effects: Effects::default(),
@@ -154,33 +208,73 @@ impl Hosted {
 
     /// Runs until a task asks for shutdown or we are told to stop.
     pub fn serve(&mut self, k: &mut Kernel<'_, HostPlatform>) -> u8 {
-        let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
         loop {
             if let Some(code) = k.platform.shutdown {
                 let code = code.min(255) as u8;
                 crate::trace::record(crate::trace::Trace::Shutdown { code });
                 return code;
             }
-            events.clear();
-            // Fills the vector's spare capacity: up to 16 events a wait.
-            let ready = spare_capacity(&mut events);
-            if epoll::wait(&self.epoll, ready, None).is_err() {
-                continue; // EINTR
-            }
-            for ev in &events {
-                if let Some(code) = self.on_event(k, ev.data.u64(), ev.flags) {
+            let n = match seccomp::receive(self.listener.as_fd()) {
+                Ok(n) => n,
+                // The process that trapped died before we took it (its
+                // exit arrives as SIGCHLD), or a signal interrupted us.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT | libc::EINTR)
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    klog!("cannot receive from the seccomp listener: {e}");
+                    return 1;
+                }
+            };
+            if n.pid as libc::pid_t == self.doorbell {
+                if let Some(code) = self.on_doorbell(k, n.id) {
                     return code;
                 }
-                // Carry out each event's consequences before looking at the
-                // next: a later event in the same batch may be a trap from
-                // a process this one condemned (a task just restarted or
-                // faulted), and it must meet that process already gone.
+            } else if self.on_trap(k, &n) == Handled::PlainIpc {
+                self.apply_after_ipc(k);
+            } else {
                 self.apply(k);
             }
         }
     }
 
-    /// One epoll event: signals, the probe, the timer, or a task's trap.
+    /// The doorbell rang: handle every descriptor that is ready, then let
+    /// the doorbell wait again. `Some(code)` when the kernel must stop.
+    fn on_doorbell(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+        doorbell: u64,
+    ) -> Option<u8> {
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
+        // What rang is still ready (level-triggered): take it without
+        // waiting, up to 16 events; any left ring again at once.
+        let now = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let ready = spare_capacity(&mut events);
+        if epoll::wait(&self.epoll, ready, Some(&now)).is_err() {
+            events.clear(); // EINTR: the doorbell rings again
+        }
+        for ev in &events {
+            if let Some(code) = self.on_event(k, ev.data.u64(), ev.flags) {
+                return Some(code);
+            }
+            // Carry out each event's consequences before looking at the
+            // next, as for a trap.
+            self.apply(k);
+        }
+        // Only now, so it does not ring again for what we just handled.
+        let _ = seccomp::respond(self.listener.as_fd(), doorbell, false);
+        None
+    }
+
+    /// One epoll event: signals, the probe, the timer or the hash engine.
     /// `Some(code)` when the kernel must stop.
     fn on_event(
         &mut self,
@@ -203,8 +297,6 @@ impl Hosted {
             k.platform.devices.collect_finished();
         } else if Probe::owns(token) {
             self.on_probe(k, token, flags);
-        } else if flags.contains(EventFlags::IN) {
-            self.on_trap(k, token);
         }
         None
     }
@@ -275,6 +367,43 @@ impl Hosted {
             klog!("{line}");
         } else if n.is_multiple_of(1000) {
             klog!("{line} (event {n} for this task; others not shown)");
+        }
+    }
+}
+
+/// Starts the doorbell thread over `epoll` and returns its thread id. It
+/// must start after [`block_signals`] and under the kernel's seccomp
+/// filter, both of which it inherits: the zygote starts it.
+pub fn start_doorbell(epoll: &OwnedFd) -> Result<libc::pid_t> {
+    let epoll = epoll.try_clone().context("dup of the epoll set")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("doorbell".into())
+        .spawn(move || {
+            let _ = tx.send(rustix::thread::gettid().as_raw_nonzero().get());
+            ring_when_ready(&epoll);
+        })
+        .context("starting the doorbell thread")?;
+    rx.recv().context("the doorbell thread did not start")
+}
+
+/// The doorbell: waits until something in `epoll` is ready, then traps
+/// to the kernel's listener and waits there until the loop has handled
+/// it. Returns when the listener is gone (the kernel is stopping).
+fn ring_when_ready(epoll: &OwnedFd) {
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(1);
+    loop {
+        events.clear();
+        // Only to wait: the event stays ready (level-triggered) for the
+        // loop to take.
+        if epoll::wait(epoll, spare_capacity(&mut events), None).is_err() {
+            continue; // EINTR
+        }
+        // Safety: a syscall in the kernel's private range, with no
+        // arguments and no memory: F1 routes it to the listener.
+        let r = unsafe { libc::syscall(DOORBELL_SYSCALL as libc::c_long) };
+        if r != 0 {
+            return; // ENOSYS: the listener is closed
         }
     }
 }
