@@ -11,12 +11,14 @@
 //! set: a `signalfd` (child exits and ptrace stops: [`crate::process`];
 //! and the signals that stop the system), a `timerfd` (the next task or
 //! device deadline), the hash engine's eventfd and the debug probe
-//! ([`crate::probe`]). A *doorbell* thread waits on that set and, when
-//! something is ready, makes a syscall in the kernel's private range,
-//! which arrives on the listener like a task's trap (told apart by its
-//! thread id, which no task can have). The loop handles what is ready
-//! and only then answers the doorbell, which goes back to waiting. The
-//! doorbell thread touches no kernel state: it only rings.
+//! ([`crate::probe`]). A *doorbell* thread ([`crate::doorbell`]) waits
+//! on that set and, when something is ready, makes a syscall in the
+//! kernel's private range, which arrives on the listener like a task's
+//! trap (told apart by its thread id, which no task can have). The loop
+//! handles what is ready and only then answers the doorbell, which goes
+//! back to waiting. A timer expiry or a finished hash while the loop is
+//! busy rings nothing: the loop looks for them before it waits. The
+//! doorbell thread touches no kernel state.
 //!
 //! Each event runs the portable core to completion, then
 //! [`Hosted::apply`] ([`crate::effects`]) carries out what the core
@@ -26,9 +28,9 @@
 //! Host calls are rustix's (epoll, timerfd, reads) except those rustix
 //! does not offer: `signalfd` (listed as not implemented by rustix),
 //! `sigprocmask` (only in rustix's unstable `runtime` module, itself
-//! `unsafe`), both in [`block_signals`] and [`signal_fd`], and the
-//! doorbell's raw `syscall`.
+//! `unsafe`), both in [`block_signals`] and [`signal_fd`].
 
+use crate::doorbell::{self, TOKEN_TIMER};
 use crate::image::TaskImage;
 use crate::log::klog;
 use crate::memory::HostPlatform;
@@ -46,16 +48,10 @@ use rustix::time::{Itimerspec, Timespec};
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const TOKEN_SIGNAL: u64 = u64::MAX;
-const TOKEN_TIMER: u64 = u64::MAX - 1;
 const TOKEN_PROBE: u64 = u64::MAX - 2;
 /// The hash engine's worker finished a transfer ([`crate::engine`]).
 pub const TOKEN_ENGINE: u64 = u64::MAX - 3;
 // Probe connections are `probe::CONNECTION_TOKEN_BASE + id`.
-
-/// The doorbell's syscall: the last of the kernel's private range. A task
-/// that makes it is only a task making an unknown syscall (traps are told
-/// apart by thread id, not number).
-const DOORBELL_SYSCALL: u64 = abi::HOSTED_SYSCALL_BASE + 0xFF;
 
 /// Kernel log lines about one task printed in full before rate limiting.
 const LOG_BURST: u64 = 20;
@@ -87,6 +83,9 @@ pub struct Hosted {
     pub zygote: Zygote,
     /// The doorbell thread's id, as the listener reports it.
     doorbell: libc::pid_t,
+    /// The CPU the doorbell is kept on: the loop's, when it last looked
+    /// ([`Hosted::keep_the_doorbell_here`]).
+    doorbell_cpu: Option<i32>,
     pub epoll: OwnedFd,
     signals: OwnedFd,
     timer: OwnedFd,
@@ -159,12 +158,11 @@ impl Hosted {
             TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
         )
         .context("timerfd")?;
-        let epoll_dup = epoll.try_clone().context("dup of the epoll set")?;
         let zygote::Started {
             zygote,
             listener,
             doorbell,
-        } = Zygote::start(epoll_dup)?;
+        } = Zygote::start(&epoll, &timer)?;
         let n = manifest.tasks.len();
         let h = Self {
             manifest,
@@ -175,6 +173,7 @@ impl Hosted {
             listener,
             zygote,
             doorbell,
+            doorbell_cpu: None,
             probe: None,
             armed_us: None,
             logged: vec![0; n],
@@ -214,7 +213,14 @@ impl Hosted {
                 crate::trace::record(crate::trace::Trace::Shutdown { code });
                 return code;
             }
-            let n = match seccomp::receive(self.listener.as_fd()) {
+            doorbell::keep_on(self.doorbell, &mut self.doorbell_cpu);
+            if self.take_what_did_not_ring(k) {
+                self.apply(k);
+                continue;
+            }
+            let received = self.wait_for_a_trap();
+            self.loop_runs(k);
+            let n = match received {
                 Ok(n) => n,
                 // The process that trapped died before we took it (its
                 // exit arrives as SIGCHLD), or a signal interrupted us.
@@ -243,6 +249,39 @@ impl Hosted {
         }
     }
 
+    /// Says the loop is about to wait; `true` if the timer expired or the
+    /// hash engine finished meanwhile without ringing the doorbell (see
+    /// [`crate::doorbell`]), which the loop takes now instead of waiting.
+    fn take_what_did_not_ring(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+    ) -> bool {
+        let timer = doorbell::loop_will_wait();
+        let engine = k.platform.devices.loop_will_wait();
+        if !timer && !engine {
+            return false;
+        }
+        self.loop_runs(k);
+        if timer {
+            self.armed_us = None;
+        }
+        if engine {
+            k.platform.devices.collect_finished();
+        }
+        true
+    }
+
+    /// Waits in RECV for the next trap and takes it.
+    fn wait_for_a_trap(&self) -> std::io::Result<seccomp::Notif> {
+        seccomp::receive(self.listener.as_fd())
+    }
+
+    /// The loop is running again: no one need ring.
+    fn loop_runs(&self, k: &Kernel<'_, HostPlatform>) {
+        doorbell::loop_runs();
+        k.platform.devices.loop_runs();
+    }
+
     /// The doorbell rang: handle every descriptor that is ready, then let
     /// the doorbell wait again. `Some(code)` when the kernel must stop.
     fn on_doorbell(
@@ -250,6 +289,11 @@ impl Hosted {
         k: &mut Kernel<'_, HostPlatform>,
         doorbell: u64,
     ) -> Option<u8> {
+        if doorbell::timer_fired() {
+            // Taken by the doorbell, so not among the events below.
+            self.armed_us = None;
+            self.apply(k);
+        }
         let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
         // What rang is still ready (level-triggered): take it without
         // waiting, up to 16 events; any left ring again at once.
@@ -367,43 +411,6 @@ impl Hosted {
             klog!("{line}");
         } else if n.is_multiple_of(1000) {
             klog!("{line} (event {n} for this task; others not shown)");
-        }
-    }
-}
-
-/// Starts the doorbell thread over `epoll` and returns its thread id. It
-/// must start after [`block_signals`] and under the kernel's seccomp
-/// filter, both of which it inherits: the zygote starts it.
-pub fn start_doorbell(epoll: &OwnedFd) -> Result<libc::pid_t> {
-    let epoll = epoll.try_clone().context("dup of the epoll set")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("doorbell".into())
-        .spawn(move || {
-            let _ = tx.send(rustix::thread::gettid().as_raw_nonzero().get());
-            ring_when_ready(&epoll);
-        })
-        .context("starting the doorbell thread")?;
-    rx.recv().context("the doorbell thread did not start")
-}
-
-/// The doorbell: waits until something in `epoll` is ready, then traps
-/// to the kernel's listener and waits there until the loop has handled
-/// it. Returns when the listener is gone (the kernel is stopping).
-fn ring_when_ready(epoll: &OwnedFd) {
-    let mut events: Vec<epoll::Event> = Vec::with_capacity(1);
-    loop {
-        events.clear();
-        // Only to wait: the event stays ready (level-triggered) for the
-        // loop to take.
-        if epoll::wait(epoll, spare_capacity(&mut events), None).is_err() {
-            continue; // EINTR
-        }
-        // Safety: a syscall in the kernel's private range, with no
-        // arguments and no memory: F1 routes it to the listener.
-        let r = unsafe { libc::syscall(DOORBELL_SYSCALL as libc::c_long) };
-        if r != 0 {
-            return; // ENOSYS: the listener is closed
         }
     }
 }

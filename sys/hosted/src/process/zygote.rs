@@ -40,13 +40,16 @@ pub struct Started {
 
 impl Zygote {
     /// Starts the zygote, which puts itself under the kernel's filter and
-    /// starts the doorbell over `epoll`. Call after the signals the loop
-    /// handles are blocked: both threads inherit the mask.
+    /// starts the doorbell over `epoll` and `timer`. Call after the
+    /// signals the loop handles are blocked: both threads inherit the
+    /// mask.
     ///
     /// # Errors
     ///
     /// A host without seccomp user notification, or no thread.
-    pub fn start(epoll: OwnedFd) -> Result<Started> {
+    pub fn start(epoll: &OwnedFd, timer: &OwnedFd) -> Result<Started> {
+        let epoll = epoll.try_clone().context("dup of the epoll set")?;
+        let timer = timer.try_clone().context("dup of the timerfd")?;
         let (requests, inbox) = mpsc::channel::<(RawFd, RawFd)>();
         let (outbox, forked) = mpsc::channel();
         let (ready_tx, ready) = mpsc::channel();
@@ -56,7 +59,7 @@ impl Zygote {
                 let set_up = seccomp::install_kernel_filter()
                     .context("cannot install the seccomp filter tasks report through")
                     .and_then(|listener| {
-                        let doorbell = crate::event_loop::start_doorbell(&epoll)?;
+                        let doorbell = crate::doorbell::start(epoll, timer)?;
                         Ok((listener, doorbell))
                     });
                 let ok = set_up.is_ok();
