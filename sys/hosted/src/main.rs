@@ -15,7 +15,6 @@
 mod boot;
 mod debug;
 mod devices;
-mod doorbell;
 mod dump;
 mod effects;
 mod engine;
