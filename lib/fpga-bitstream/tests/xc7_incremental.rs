@@ -2,17 +2,10 @@
 //! stream in `test/bitstreams/` fed in pieces, with the position, running
 //! CRC, START and DESYNC it reports on the way.
 
-use fpga_bitstream::xc7::{self, Command, bitfile, parser};
+mod common;
 
-fn stream() -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../test/bitstreams/xc7a35t-cmoda7-mandel.bit"
-    );
-    let bit = std::fs::read(path).expect("the fixture is checked in");
-    let h = bitfile::parse_bit_header(&bit).unwrap();
-    bit[h.data_offset..].to_vec()
-}
+use common::vivado_stream as stream;
+use fpga_bitstream::xc7::{self, Command, parser};
 
 /// The two CRC register writes Vivado put in the stream (after the frame
 /// data, and before DESYNC): type-1 header 0x30000001, then the value.

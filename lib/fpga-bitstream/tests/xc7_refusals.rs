@@ -4,20 +4,10 @@
 //! table 5-20 rather than taken from the crate.
 
 use fpga_bitstream::xc7::parser::{self, ErrorKind};
-use fpga_bitstream::xc7::{self, Command, Register, bitfile};
+mod common;
 
-fn words() -> Vec<u32> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../test/bitstreams/xc7a35t-cmoda7-mandel.bit"
-    );
-    let bit = std::fs::read(path).expect("the fixture is checked in");
-    let h = bitfile::parse_bit_header(&bit).unwrap();
-    bit[h.data_offset..]
-        .chunks_exact(4)
-        .map(|w| u32::from_be_bytes(w.try_into().unwrap()))
-        .collect()
-}
+use common::vivado_words as words;
+use fpga_bitstream::xc7::{self, Command, Register};
 
 fn validate(words: &[u32]) -> Result<parser::Summary, parser::Error> {
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();

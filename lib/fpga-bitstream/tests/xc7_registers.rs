@@ -5,19 +5,10 @@
 //! fail here.
 
 use fpga_bitstream::xc7::registers::{CommandFlags, ConfigRegisters};
-use fpga_bitstream::xc7::{self, Command, Register, bitfile, parser};
+mod common;
 
-/// The configuration stream of `xc7a35t-cmoda7-mandel.bit` (its sha256 is
-/// checked by `vivado_fixture.rs`).
-fn vivado_stream() -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../test/bitstreams/xc7a35t-cmoda7-mandel.bit"
-    );
-    let bit = std::fs::read(path).expect("the fixture is checked in");
-    let h = bitfile::parse_bit_header(&bit).unwrap();
-    bit[h.data_offset..].to_vec()
-}
+use common::vivado_stream;
+use fpga_bitstream::xc7::{self, Command, Register, parser};
 
 #[test]
 fn the_vivado_stream_leaves_what_its_writes_and_commands_say() {
