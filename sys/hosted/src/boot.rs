@@ -8,6 +8,9 @@
 //! life of the image is decided here, once; nothing later allocates a
 //! task slot or a device.
 //!
+//! The first thing it does is block the signals the event loop handles,
+//! so that every thread started afterwards inherits the mask.
+//!
 //! No `unsafe` and no `libc` here: pinning to one CPU is rustix's
 //! `sched_setaffinity`.
 
@@ -40,11 +43,11 @@ pub struct Options {
 /// # Errors
 ///
 /// One chain of contexts when the image cannot boot: a bad archive, no
-/// memory for a task, or a probe socket that is not private.
+/// memory for a task, a probe socket that is not private, or a host
+/// without seccomp user notification.
 pub fn run(archive: &Path, opts: Options) -> Result<u8> {
     let started = std::time::Instant::now();
     let img = image::load(archive)?;
-    // Before any thread starts (the hash engine's worker does, below).
     crate::event_loop::block_signals();
     if opts.one_cpu {
         pin_to_one_cpu();

@@ -125,6 +125,22 @@ impl Devices {
         }
     }
 
+    /// The loop is about to wait for a trap: `true` if the hash engine's
+    /// worker finished a job meanwhile, which the loop collects instead
+    /// ([`crate::engine::Handoff`]).
+    pub fn loop_will_wait(&self) -> bool {
+        self.worker
+            .as_ref()
+            .is_some_and(|w| w.handoff().loop_will_wait())
+    }
+
+    /// The loop is running again.
+    pub fn loop_runs(&self) {
+        if let Some(w) = &self.worker {
+            w.handoff().loop_runs();
+        }
+    }
+
     /// The eventfd the hash engine's worker wakes the event loop with.
     pub fn engine_wake_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         self.worker.as_ref().map(Worker::wake_fd)

@@ -15,6 +15,7 @@
 mod boot;
 mod debug;
 mod devices;
+mod doorbell;
 mod dump;
 mod effects;
 mod engine;

@@ -1,4 +1,4 @@
-//! Traps: what a task's seccomp listener reports, decoded, and the
+//! Traps: what the seccomp listener reports of a task, decoded, and the
 //! answer that resumes the task.
 //!
 //! A task reaches the kernel by executing `syscall` with a number in the
@@ -9,9 +9,16 @@
 //! us: a bad one faults the task). The results go back into the same
 //! frame before the task is let go ([`Hosted::answer`]).
 //!
-//! Two other things reach the listener: the task's one `mmap` of its RAM
-//! memfd at start, let through by [`is_ram_mmap`], and anything else the
-//! first seccomp filter routes here, which faults the task.
+//! Three other things reach the listener: a new process's `execveat` of
+//! its task image, let through once; the task's one `mmap` of its RAM
+//! memfd at start, let through by [`is_ram_mmap`]; and anything else the
+//! first seccomp filter routes here (a second `execveat`, or any trap
+//! before the first), which faults the task.
+//!
+//! One listener serves every task, so a trap names its process only by
+//! pid: it belongs to the task whose *current* process has that pid, or
+//! to nobody (a process already killed, whose pid cannot be reused until
+//! we reap it), and is then ignored.
 //!
 //! The listener's `ioctl`s are in [`crate::seccomp`]; nothing here is
 //! `unsafe`.
@@ -32,37 +39,41 @@ const KERNEL_CALLS: std::ops::Range<u32> = {
 };
 
 impl Hosted {
-    /// A task trapped: one of the kernel's syscalls, or the one `mmap` of
-    /// its RAM, or something forbidden.
+    /// A task trapped: one of the kernel's syscalls, its first
+    /// `execveat`, the one `mmap` of its RAM, or something forbidden.
     ///
-    /// `token` names the incarnation as well as the task: a killed
-    /// process's listener can still report (a hang-up, or a syscall it made
-    /// just before dying), and a blocking RECV on the *new* incarnation's
-    /// listener for it would stop the kernel.
-    pub fn on_trap(&mut self, k: &mut Kernel<'_, HostPlatform>, token: u64) {
-        let i = (token & 0xFFFF) as usize;
-        let Some(slot) = self.slots.get(i).and_then(|s| s.as_ref()) else {
-            return;
-        };
-        if slot.token != token {
-            return;
-        }
-        let Ok(n) = seccomp::receive(slot.process.listener.as_fd()) else {
-            return; // the task died meanwhile; its exit arrives as SIGCHLD
+    /// Returns [`Handled::PlainIpc`] for a call that cannot have set or
+    /// moved a deadline, after which the loop may skip the timer and
+    /// device pass ([`Hosted::apply_after_ipc`]).
+    pub fn on_trap(
+        &mut self,
+        k: &mut Kernel<'_, HostPlatform>,
+        n: &Notif,
+    ) -> Handled {
+        let Some(i) = self.task_of_pid(n.pid as libc::pid_t) else {
+            return Handled::Other; // killed: its successor starts afresh
         };
         if self.effects.stops(i) || self.effects.restarts(i) {
             // The core has already faulted or restarted this incarnation;
             // what its process asked for since is void (it is about to be
             // killed, and its successor starts from scratch).
-            return;
+            return Handled::Other;
         }
+        let Some(slot) = self.slots[i].as_mut() else {
+            return Handled::Other;
+        };
         let nr = n.data.nr as u32;
-        let ram_mapped = slot.ram_mapped;
-        if KERNEL_CALLS.contains(&nr) {
-            self.on_kernel_call(k, i, &n);
-        } else if nr == seccomp::NR_MMAP
-            && !ram_mapped
-            && is_ram_mmap(&self.manifest.tasks[i], &n)
+        if !slot.exec_admitted && nr == seccomp::NR_EXECVEAT {
+            // The spawn's own `execveat` of the task image (F2 is in
+            // place and we trace it: see `process::spawn`).
+            slot.exec_admitted = true;
+            let _ = seccomp::respond(self.listener.as_fd(), n.id, true);
+        } else if slot.exec_admitted && KERNEL_CALLS.contains(&nr) {
+            return self.on_kernel_call(k, i, n);
+        } else if slot.exec_admitted
+            && nr == seccomp::NR_MMAP
+            && !slot.ram_mapped
+            && is_ram_mmap(&self.manifest.tasks[i], n)
         {
             self.on_ram_mmap(k, i, n.id);
         } else {
@@ -74,6 +85,7 @@ impl Hosted {
             self.effects
                 .merge(k.fault(i, FaultInfo::HostSyscall { number: nr, pc }));
         }
+        Handled::Other
     }
 
     /// One of the kernel's syscalls: its frame's arguments go to the core,
@@ -83,7 +95,7 @@ impl Hosted {
         k: &mut Kernel<'_, HostPlatform>,
         i: usize,
         n: &Notif,
-    ) {
+    ) -> Handled {
         let frame = n.data.args[0];
         let ram = &self.manifest.tasks[i].ram;
         let Some(read) =
@@ -94,7 +106,7 @@ impl Hosted {
                 source: FaultSource::User,
             };
             self.effects.merge(k.fault(i, f));
-            return;
+            return Handled::Other;
         };
         if let Some(slot) = self.slots[i].as_mut() {
             slot.pending = Some(n.id);
@@ -104,6 +116,11 @@ impl Hosted {
         k.tasks.as_mut_slice()[i].save.args = read.args;
         let number = n.data.nr as u32 - KERNEL_CALLS.start;
         self.effects.merge(k.handle_syscall(i, number));
+        if is_plain_ipc(number, &read.args) {
+            Handled::PlainIpc
+        } else {
+            Handled::Other
+        }
     }
 
     /// The task maps its RAM: it has not run its own code yet, so its
@@ -120,7 +137,7 @@ impl Hosted {
         slot.ram_mapped = true;
         k.platform.debug.started(i, slot.process.pid);
         // Fails only if the task died meanwhile (SIGCHLD says so).
-        let _ = seccomp::respond(slot.process.listener.as_fd(), id, true);
+        let _ = seccomp::respond(self.listener.as_fd(), id, true);
     }
 
     /// Answers task `i`'s pending syscall: its `save.rets` go into the
@@ -149,7 +166,45 @@ impl Hosted {
         }
         // ENOENT means the task died meanwhile, which SIGCHLD will tell
         // us about.
-        let _ = seccomp::respond(slot.process.listener.as_fd(), id, false);
+        let _ = seccomp::respond(self.listener.as_fd(), id, false);
+    }
+}
+
+/// What a trap was, as far as the loop's next step is concerned.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// A kernel call that moves messages, leases or notifications between
+    /// tasks and nothing else: it sets no timer, touches no device and
+    /// changes no task's life (IPC's hot path).
+    PlainIpc,
+    /// Anything else.
+    Other,
+}
+
+/// Whether kernel call `number` with `args` is [`Handled::PlainIpc`].
+/// Every other call may set or move a task's or a device's deadline
+/// (SET_TIMER, PERIPHERAL_IO, IRQ calls, any kipc), so the loop follows
+/// it with the full timer and device pass. A plain IPC call that faults
+/// its caller only clears a deadline, which at worst wakes the timer
+/// once for nothing.
+pub fn is_plain_ipc(number: u32, args: &[u32; 8]) -> bool {
+    use abi::Sysnum;
+    match Sysnum::try_from(number) {
+        // SEND's target is the top half of its first word; SENDs to the
+        // kernel are kipc.
+        Ok(Sysnum::Send) => args[0] >> 16 != u32::from(abi::TaskId::KERNEL.0),
+        Ok(
+            Sysnum::Recv
+            | Sysnum::Reply
+            | Sysnum::ReplyRecv
+            | Sysnum::BorrowRead
+            | Sysnum::BorrowWrite
+            | Sysnum::BorrowInfo
+            | Sysnum::GetTimer
+            | Sysnum::RefreshTaskId
+            | Sysnum::Post,
+        ) => true,
+        _ => false,
     }
 }
 
@@ -226,6 +281,29 @@ mod tests {
         ] {
             assert!(read_frame(&RAM, &bytes, frame).is_none(), "{frame:#x}");
         }
+    }
+
+    #[test]
+    fn only_calls_that_cannot_move_a_deadline_are_plain_ipc() {
+        use abi::Sysnum;
+        let to_task = [3 << 16 | 1, 0, 0, 0, 0, 0, 0, 0];
+        let to_kernel = [0xFFFF << 16 | 1, 0, 0, 0, 0, 0, 0, 0];
+        assert!(is_plain_ipc(Sysnum::Send as u32, &to_task));
+        assert!(!is_plain_ipc(Sysnum::Send as u32, &to_kernel));
+        for plain in [Sysnum::ReplyRecv, Sysnum::Recv, Sysnum::BorrowRead] {
+            assert!(is_plain_ipc(plain as u32, &to_task), "{plain:?}");
+        }
+        for timed in [
+            Sysnum::SetTimer,
+            Sysnum::PeripheralIo,
+            Sysnum::IrqControl,
+            Sysnum::IrqStatus,
+            Sysnum::Panic,
+            Sysnum::ReplyFault,
+        ] {
+            assert!(!is_plain_ipc(timed as u32, &to_task), "{timed:?}");
+        }
+        assert!(!is_plain_ipc(0xFF, &to_task)); // no such call
     }
 
     #[test]

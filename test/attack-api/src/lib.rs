@@ -109,7 +109,7 @@ pub enum Job {
     RecvIntoFlash = 9,
     /// SEND to `srv` with the reply buffer in our flash.
     ReplyIntoFlash = 10,
-    /// Syscall number 99.
+    /// Syscall number 99, or the argument if it is not 0.
     BadSyscallNumber = 11,
     /// A syscall whose frame is in our flash.
     FrameInFlash = 12,

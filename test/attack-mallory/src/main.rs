@@ -221,7 +221,8 @@ fn attack(job: Job, arg: u32) -> [u32; 4] {
             [rets[0], 0, 0, 0]
         }
         Job::BadSyscallNumber => {
-            let rets = raw::syscall(99, [0; 8]);
+            let number = if arg == 0 { 99 } else { arg };
+            let rets = raw::syscall(number, [0; 8]);
             [rets[0], 0, 0, 0]
         }
         Job::FrameInFlash => {

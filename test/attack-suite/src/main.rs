@@ -50,6 +50,7 @@ test_cases! {
     test_recv_buffer_in_flash,
     test_reply_buffer_in_flash,
     test_bad_syscall_number,
+    test_the_doorbell_number_from_a_task,
     test_syscall_frame_in_flash,
     test_huge_lease_offset,
     test_oversized_reply,
@@ -370,6 +371,20 @@ fn test_bad_syscall_number() {
         outcome,
         Outcome::Faulted(usage(UsageError::BadSyscallNumber))
     );
+}
+
+/// The hosted kernel's doorbell thread traps with the last private
+/// number (`0x10FF`) to say "something is ready". A task making the same
+/// call is only a task making an unknown call: traps are told apart by
+/// thread id, so it neither wakes the loop's event handling nor passes
+/// for the doorbell, and everyone else carries on.
+fn test_the_doorbell_number_from_a_task() {
+    let outcome = attack(Job::BadSyscallNumber, 0xFF);
+    expect_eq!(
+        outcome,
+        Outcome::Faulted(usage(UsageError::BadSyscallNumber))
+    );
+    bystanders_fine();
 }
 
 fn test_syscall_frame_in_flash() {

@@ -9,11 +9,14 @@
 //! - `dup2` onto descriptors 0-2 and 3 and `fcntl(F_SETFD)` on 3: rustix
 //!   takes these targets only as `OwnedFd`s, which we cannot own here
 //!   (0-2 are the kernel's stdio, inherited);
-//! - `close_range`, `seccomp(SET_MODE_FILTER)` with its `sock_fprog`,
-//!   `sendmsg` of the listener (a raw descriptor `seccomp` returned),
-//!   `execveat` and `_exit`: rustix has no wrapper for the first two, and
-//!   only `unsafe` unstable ones (`runtime`) or ones that need owned or
-//!   borrowed descriptors we do not have for the rest.
+//! - `close_range`, `seccomp(SET_MODE_FILTER)` (in
+//!   [`seccomp::install`]), `execveat` and `_exit`: rustix has no wrapper
+//!   for the first two, and only `unsafe` unstable ones (`runtime`) or
+//!   ones that need borrowed descriptors we do not have for the rest.
+//!
+//! The child needs no listener of its own: it inherited the kernel's F1
+//! at `fork`, so its `execveat` and everything after it already report to
+//! the kernel's one listener.
 
 use crate::seccomp;
 use rustix::process::{Resource, Rlimit, Signal};
@@ -24,25 +27,25 @@ use std::os::fd::{AsRawFd, RawFd};
 pub struct Fds {
     pub elf: RawFd,
     pub ram: RawFd,
-    pub sock: RawFd,
 }
 
 /// The child between `fork` and `execveat`. Only async-signal-safe calls.
 ///
 /// # Safety
 ///
-/// Call only in the child of a `fork`, with `fds` open and `f1`, `f2`
+/// Call only in the child of a `fork`, with `fds` open and `f2`
 /// prepared before it. Never returns.
 pub unsafe fn run(
     kernel: libc::pid_t,
     fds: Fds,
-    f1: &[libc::sock_filter],
     f2: &[libc::sock_filter],
 ) -> ! {
     // Safety: the function's contract; every call below is a plain
     // syscall wrapper on values prepared before fork.
     unsafe {
-        if !detach(kernel) || !place_fds(fds.ram) || !confine(fds.sock, f1, f2)
+        if !detach(kernel)
+            || !place_fds(fds.ram)
+            || seccomp::install(f2, false).is_err()
         {
             libc::_exit(127);
         }
@@ -96,7 +99,7 @@ unsafe fn detach(kernel: libc::pid_t) -> bool {
 }
 
 /// Puts the task's RAM at the descriptor the ABI names and marks every
-/// other descriptor (including the ELF and the socket) close-on-exec.
+/// other descriptor (including the ELF) close-on-exec.
 ///
 /// # Safety
 ///
@@ -118,75 +121,5 @@ unsafe fn place_fds(ram: RawFd) -> bool {
             libc::CLOSE_RANGE_CLOEXEC,
         );
         true
-    }
-}
-
-/// Installs the two seccomp filters: `f1` with a user-notify listener,
-/// which goes back to the kernel over `sock`, then the confinement `f2`.
-///
-/// # Safety
-///
-/// As [`run`].
-unsafe fn confine(
-    sock: RawFd,
-    f1: &[libc::sock_filter],
-    f2: &[libc::sock_filter],
-) -> bool {
-    if rustix::thread::set_no_new_privs(true).is_err() {
-        return false;
-    }
-    let install = |f: &[libc::sock_filter], flags: libc::c_uint| {
-        let prog = libc::sock_fprog {
-            len: f.len() as u16,
-            filter: f.as_ptr() as *mut _,
-        };
-        // Safety: the program points at a filter prepared before fork,
-        // alive for the call.
-        unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                seccomp::SET_MODE_FILTER,
-                flags,
-                &prog,
-            ) as RawFd
-        }
-    };
-    let listener = install(
-        f1,
-        seccomp::FLAG_NEW_LISTENER | seccomp::FLAG_WAIT_KILLABLE_RECV,
-    );
-    if listener < 0 {
-        return false;
-    }
-    // Safety: `sock` is open (the caller's contract), `listener` fresh.
-    unsafe { send_fd(sock, listener) };
-    install(f2, 0) >= 0
-}
-
-/// Sends `fd` over `sock` as `SCM_RIGHTS`, with one byte of data.
-///
-/// # Safety
-///
-/// `sock` is an open socket.
-unsafe fn send_fd(sock: RawFd, fd: RawFd) {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr() as *mut _,
-        iov_len: 1,
-    };
-    let mut cbuf = [0u64; 8];
-    // Safety: a msghdr over local buffers carrying one fd.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut _;
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-        libc::sendmsg(sock, &msg, 0);
     }
 }

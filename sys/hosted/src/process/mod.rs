@@ -1,21 +1,23 @@
 //! The process lifecycle: each task incarnation is one Linux process,
 //! which the kernel spawns ([`spawn`]), traces ([`ptrace`]), kills and
-//! reaps here.
+//! reaps here; the [`zygote`] thread forks them.
 //!
 //! The core decides *that* a task stops or restarts (see
 //! [`crate::effects`]); this module is *how*: a killed process leaves
-//! its slot at once (its listener out of the epoll set, so nothing it
-//! did last can be mistaken for its successor's) and waits among the
-//! zombies until `SIGCHLD` lets us reap it. A process that ends on its
+//! its slot at once (traps are matched to slots by pid, so nothing it did
+//! last, such as a trap already on the listener, can be mistaken for its
+//! successor's) and waits among the zombies until `SIGCHLD` lets us reap
+//! it; until then its pid cannot be reused. A process that ends on its
 //! own, or stops at a fault, is found the same way, through `SIGCHLD`.
 //!
-//! Host calls are rustix's (epoll, `pidfd_send_signal`, `waitpid`)
+//! Host calls are rustix's (`pidfd_send_signal`, `waitpid`)
 //! except ptrace, which rustix does not offer ([`ptrace`]), and the
 //! child's set-up between `fork` and `execveat` ([`spawn`] says why).
 
 mod child;
 pub mod ptrace;
 mod spawn;
+pub mod zygote;
 
 pub use spawn::{CHILD_TIMEOUT, Process, elf_memfd, kill_and_reap};
 
@@ -26,15 +28,14 @@ use crate::{faults, trace};
 use abi::FaultInfo;
 use kern::Kernel;
 use rustix::process::{Signal, WaitOptions, WaitStatus};
-use std::os::fd::AsFd;
 
 impl Hosted {
-    /// Starts a process for task `i`, whose fresh RAM is in place, and
-    /// watches its listener; a spawn that fails faults the task.
+    /// Starts a process for task `i`, whose fresh RAM is in place; a
+    /// spawn that fails faults the task.
     pub fn start(&mut self, k: &mut Kernel<'_, HostPlatform>, i: usize) {
         let name = self.manifest.tasks[i].name.clone();
         let ram = &k.platform.memory[i].ram.fd;
-        let process = match spawn::spawn(&self.elf_fds[i], ram) {
+        let process = match spawn::spawn(&self.zygote, &self.elf_fds[i], ram) {
             Ok(p) => p,
             Err(e) => {
                 klog!("task {name}: cannot start: {e:#}");
@@ -55,30 +56,21 @@ impl Hosted {
             pid: process.pid,
         });
         k.platform.registers.started(i, process.pid);
-        self.spawns += 1;
-        let token = (self.spawns << 16) | i as u64;
-        if let Err(e) = self.watch(process.listener.as_fd(), token) {
-            klog!("task {name}: {e:#}");
-        }
         self.slots[i] = Some(Slot {
             process,
             pending: None,
             frame: 0,
+            exec_admitted: false,
             ram_mapped: false,
-            token,
         });
     }
 
-    /// Ends task `i`'s process, if it has one: out of its slot and the
-    /// epoll set now, reaped when `SIGCHLD` says it has died.
+    /// Ends task `i`'s process, if it has one: out of its slot now,
+    /// reaped when `SIGCHLD` says it has died.
     pub fn kill(&mut self, i: usize) {
         let Some(slot) = self.slots[i].take() else {
             return;
         };
-        // The zombie keeps the listener open until it is reaped, so it
-        // must leave the epoll set now.
-        let _ =
-            rustix::event::epoll::delete(&self.epoll, &slot.process.listener);
         // Through the pidfd, so the signal cannot reach a recycled pid.
         let _ = rustix::process::pidfd_send_signal(
             &slot.process.pidfd,
@@ -91,7 +83,8 @@ impl Hosted {
         self.zombies.push(slot.process);
     }
 
-    fn task_of_pid(&self, pid: libc::pid_t) -> Option<usize> {
+    /// The task whose current process is `pid`.
+    pub fn task_of_pid(&self, pid: libc::pid_t) -> Option<usize> {
         self.slots
             .iter()
             .position(|s| s.as_ref().is_some_and(|s| s.process.pid == pid))

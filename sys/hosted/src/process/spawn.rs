@@ -1,27 +1,29 @@
 //! Spawning a task: a child process confined by seccomp, traced by us,
 //! executing its ELF from a memfd, with its RAM memfd on fd 3.
 //!
-//! The parent's side is rustix throughout (memfd, socket pair, pidfd,
-//! `recvmsg` of the listener, poll, `waitpid`) but for two calls rustix
-//! has no safe form of: `fork` (rustix offers only an unstable, `unsafe`
-//! raw fork) and `ptrace` ([`super::ptrace`]). The child's side, between
-//! `fork` and `execveat`, is in [`super::child`].
+//! The parent's side is rustix throughout (memfd, pidfd, poll, `waitpid`)
+//! but for two calls rustix has no safe form of: `fork` (rustix offers
+//! only an unstable, `unsafe` raw fork) and `ptrace` ([`super::ptrace`]).
+//! The child's side, between `fork` and `execveat`, is in
+//! [`super::child`].
+//!
+//! A spawn does not wait for the child: its `execveat` reaches the
+//! kernel's listener like any trap and is let through there
+//! ([`crate::trap`]), so a child that never gets that far (stopped, or
+//! killed by the host) holds up nothing but itself.
 
-use super::{child, ptrace};
+use super::{child, ptrace, zygote::Zygote};
 use crate::seccomp;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rustix::event::{PollFd, PollFlags, Timespec};
-use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-use std::io::{IoSliceMut, Write};
-use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// How long a new task may take to hand over its listener and reach its
-/// `execveat`, and a killed process to die. Far beyond what either takes
-/// on a loaded machine (a spawn is well under a millisecond); what it
-/// bounds is a child stopped or killed at the wrong moment, which would
-/// otherwise hang the whole kernel in a blocking wait.
+/// How long a killed process may take to die when we must wait for it
+/// (at shutdown). Far beyond what it takes on a loaded machine; what it
+/// bounds is a process the host will not let die, which would otherwise
+/// hang the kernel's exit.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Waits until `fd` is ready for `events` or `timeout` passes; `false`
@@ -46,12 +48,11 @@ fn wait_ready(fd: impl AsFd, events: PollFlags, timeout: Duration) -> bool {
     }
 }
 
-/// A running task process.
+/// A running task process. Its trapped syscalls reach the kernel's one
+/// listener, which tells them apart by `pid`.
 pub struct Process {
     pub pid: libc::pid_t,
     pub pidfd: OwnedFd,
-    /// The seccomp listener for this process's trapped syscalls.
-    pub listener: OwnedFd,
 }
 
 /// An ELF image in a memfd, executed with `execveat`: the task runs from
@@ -66,59 +67,40 @@ pub fn elf_memfd(name: &str, elf: &[u8]) -> Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// Spawns a task process. On return it has passed `execveat` and will
-/// next trap at its `mmap` of RAM.
-pub fn spawn(elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
-    let (ours, theirs) = socket_pair()?;
-    let f1 = seccomp::listener_filter();
+/// Spawns a task process, traced by us: forked by the `zygote` (see
+/// there why), then seized here, by the thread that will trace it. It is
+/// stopped at its `execveat`, a trap the event loop lets through only
+/// after this returns; it next traps at its `mmap` of RAM.
+pub fn spawn(zygote: &Zygote, elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
+    let pid = zygote.fork(elf, ram)?;
+    let pidfd = pidfd_open(pid)?;
+    // Before its `execveat` is let through, so it runs none of its own
+    // code untraced.
+    if let Err(e) = ptrace::seize(pid) {
+        kill_and_reap(pid, &pidfd);
+        return Err(e);
+    }
+    Ok(Process { pid, pidfd })
+}
+
+/// Forks a child that confines itself and executes `elf` with `ram` as
+/// its RAM: its pid. Runs on the zygote thread; the descriptors are the
+/// process's, open for the call.
+pub fn fork_task(elf: RawFd, ram: RawFd) -> std::io::Result<libc::pid_t> {
     let f2 = seccomp::confinement_filter();
     let kernel_pid = std::process::id() as libc::pid_t;
     // Safety: between fork and execveat the child calls only
     // async-signal-safe functions on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(std::io::Error::last_os_error()).context("fork");
+        return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
-        let fds = child::Fds {
-            elf: elf.as_raw_fd(),
-            ram: ram.as_raw_fd(),
-            sock: theirs.as_raw_fd(),
-        };
+        let fds = child::Fds { elf, ram };
         // Safety: see above; `child::run` never returns.
-        unsafe { child::run(kernel_pid, fds, &f1, &f2) }
+        unsafe { child::run(kernel_pid, fds, &f2) }
     }
-    drop(theirs);
-    let pidfd = pidfd_open(pid)?;
-    let listener = match receive_fd(&ours, CHILD_TIMEOUT) {
-        Ok(l) => l,
-        Err(e) => {
-            kill_and_reap(pid, &pidfd);
-            return Err(e);
-        }
-    };
-    let p = Process {
-        pid,
-        pidfd,
-        listener,
-    };
-    if let Err(e) = admit_exec(&p, CHILD_TIMEOUT) {
-        kill_and_reap(pid, &p.pidfd);
-        return Err(e);
-    }
-    Ok(p)
-}
-
-/// The socket pair the child sends its seccomp listener back over.
-fn socket_pair() -> Result<(OwnedFd, OwnedFd)> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType};
-    rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .context("socketpair")
+    Ok(pid)
 }
 
 /// A pidfd for our child `pid`: its exit wakes a wait, and signals
@@ -127,56 +109,6 @@ fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
     let pid = rustix::process::Pid::from_raw(pid).context("pidfd_open")?;
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .context("pidfd_open")
-}
-
-/// Traces the child (so faults arrive with their address) and lets its
-/// first `execveat` through.
-fn admit_exec(p: &Process, timeout: Duration) -> Result<()> {
-    ptrace::seize(p.pid)?;
-    seccomp::set_sync_wake_up(p.listener.as_fd());
-    // RECV blocks while the child lives and has not trapped: a child
-    // stopped before its `execveat` would hold us forever.
-    if !wait_ready(&p.listener, PollFlags::IN, timeout) {
-        bail!("the task did not reach its execveat within {timeout:?}");
-    }
-    // The listener is readable (a notification waits) or hung up (RECV
-    // fails at once).
-    let n = seccomp::receive(p.listener.as_fd())
-        .context("waiting for the task's execveat")?;
-    if n.data.nr as u32 != seccomp::NR_EXECVEAT {
-        bail!("task made syscall {} before execveat", n.data.nr);
-    }
-    seccomp::respond(p.listener.as_fd(), n.id, true)
-        .context("admitting execveat")
-}
-
-/// The child's seccomp listener, sent over `sock` as `SCM_RIGHTS`.
-fn receive_fd(sock: &OwnedFd, timeout: Duration) -> Result<OwnedFd> {
-    if !wait_ready(sock, PollFlags::IN, timeout) {
-        bail!(
-            "the task did not hand over its seccomp listener within {timeout:?}"
-        );
-    }
-    let mut byte = [0u8; 1];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = rustix::net::recvmsg(
-        sock,
-        &mut [IoSliceMut::new(&mut byte)],
-        &mut control,
-        RecvFlags::CMSG_CLOEXEC,
-    );
-    if !got.is_ok_and(|m| m.bytes > 0) {
-        bail!("task died before handing over its seccomp listener");
-    }
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = message
-            && let Some(fd) = fds.next()
-        {
-            return Ok(fd);
-        }
-    }
-    bail!("task sent no seccomp listener")
 }
 
 /// Kills our child and reaps it, waiting at most [`CHILD_TIMEOUT`] for it
@@ -200,51 +132,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_child_that_never_hands_over_its_listener_times_out() {
-        // Our end of a socket pair whose other end is alive but silent,
-        // as with a child stopped before it could send.
-        let (ours, _silent) = rustix::net::socketpair(
-            rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::SEQPACKET,
-            rustix::net::SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap();
-        let e = receive_fd(&ours, Duration::from_millis(20)).unwrap_err();
-        assert!(e.to_string().contains("did not hand over"), "{e}");
-    }
-
-    #[test]
-    fn a_child_that_dies_before_handing_over_is_an_error_at_once() {
-        let (ours, theirs) = rustix::net::socketpair(
-            rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::SEQPACKET,
-            rustix::net::SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap();
-        drop(theirs);
-        // Hung up: no wait for the (long) timeout.
-        let e = receive_fd(&ours, CHILD_TIMEOUT).unwrap_err();
-        assert!(e.to_string().contains("died before"), "{e}");
-    }
-
-    #[test]
-    fn a_listener_that_never_reports_an_exec_times_out() {
+    fn a_descriptor_that_never_becomes_ready_times_out() {
         // A pipe with its writer open never becomes readable, as a
-        // listener whose child never traps.
+        // pidfd whose process will not die.
         let (read, _write) = rustix::pipe::pipe().unwrap();
-        let p = Process {
-            pid: 0,
-            pidfd: read.try_clone().unwrap(),
-            listener: read,
-        };
-        // SEIZE of pid 0 fails first; what matters is that nothing blocks.
-        assert!(admit_exec(&p, Duration::from_millis(20)).is_err());
-        assert!(!wait_ready(
-            &p.listener,
-            PollFlags::IN,
-            Duration::from_millis(20)
-        ));
+        assert!(!wait_ready(&read, PollFlags::IN, Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn a_hung_up_descriptor_is_ready_at_once() {
+        let (read, write) = rustix::pipe::pipe().unwrap();
+        drop(write);
+        assert!(wait_ready(&read, PollFlags::IN, CHILD_TIMEOUT));
     }
 }
