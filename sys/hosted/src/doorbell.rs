@@ -53,12 +53,16 @@ pub static LOOP_CPU: AtomicI32 = AtomicI32::new(-1);
 /// waiting.
 pub fn loop_will_wait() -> bool {
     LOOP_WAITING.store(true, Ordering::SeqCst);
-    TIMER_FIRED.swap(false, Ordering::SeqCst)
+    // A plain load first: the swap is a locked instruction, paid only
+    // when there is something to take.
+    TIMER_FIRED.load(Ordering::SeqCst)
+        && TIMER_FIRED.swap(false, Ordering::SeqCst)
 }
 
-/// The loop is running again.
+/// The loop is running again. Relaxed: a doorbell that still sees the
+/// loop waiting only rings once for nothing.
 pub fn loop_runs() {
-    LOOP_WAITING.store(false, Ordering::SeqCst);
+    LOOP_WAITING.store(false, Ordering::Relaxed);
 }
 
 /// Whether the timer expired since the loop last asked (after a ring).

@@ -119,9 +119,10 @@ impl Handoff {
         self.finished.load(Ordering::SeqCst)
     }
 
-    /// The loop is running again.
+    /// The loop is running again. Relaxed: a worker that still sees the
+    /// loop waiting only wakes it once for nothing.
     pub fn loop_runs(&self) {
-        self.loop_waiting.store(false, Ordering::SeqCst);
+        self.loop_waiting.store(false, Ordering::Relaxed);
     }
 
     /// The worker queued a job: whether the loop must be woken.
