@@ -125,6 +125,14 @@ impl Devices {
         }
     }
 
+    /// Whether a hash engine transfer is under way, and the thread running
+    /// it ([`crate::placement`]).
+    pub fn hashing(&self) -> (bool, Option<rustix::process::Pid>) {
+        self.worker
+            .as_ref()
+            .map_or((false, None), |w| (w.busy(), Some(w.thread())))
+    }
+
     /// The loop is about to wait for a trap: `true` if the hash engine's
     /// worker finished a job meanwhile, which the loop collects instead
     /// ([`crate::engine::Handoff`]).

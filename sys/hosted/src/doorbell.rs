@@ -30,7 +30,7 @@ use anyhow::{Context, Result};
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The doorbell's syscall: the last of the kernel's private range. A task
 /// that makes it is only a task making an unknown syscall (traps are told
@@ -44,9 +44,6 @@ pub const TOKEN_TIMER: u64 = u64::MAX - 1;
 static LOOP_WAITING: AtomicBool = AtomicBool::new(false);
 /// The timerfd expired and the doorbell took it; the loop has not yet.
 static TIMER_FIRED: AtomicBool = AtomicBool::new(false);
-/// The CPU the loop last waited on (-1 before it first has), for the
-/// hash engine's worker to keep off ([`crate::engine`]).
-pub static LOOP_CPU: AtomicI32 = AtomicI32::new(-1);
 
 /// The loop is about to wait for a trap: `true` if the timer expired
 /// meanwhile without a ring, which the loop must handle instead of
@@ -116,13 +113,12 @@ fn ring_when_ready(epoll: &OwnedFd, timer: &OwnedFd) {
 }
 
 /// Keeps the doorbell (thread `doorbell`) on the CPU the calling loop is
-/// on, and publishes that CPU; `pinned` is where it was last kept. A
+/// on; `pinned` is where it was last kept. A
 /// host call only when the loop has moved, which is rare (it wakes tasks
 /// onto its own CPU); `sched_getcpu` reads rseq, no syscall.
 pub fn keep_on(doorbell: libc::pid_t, pinned: &mut Option<i32>) {
     // Safety: no arguments.
     let cpu = unsafe { libc::sched_getcpu() };
-    LOOP_CPU.store(cpu, Ordering::Relaxed);
     if cpu < 0 || *pinned == Some(cpu) {
         return;
     }

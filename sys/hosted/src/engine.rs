@@ -23,9 +23,12 @@
 //! blocked the signals it reads from its signalfd, which the thread
 //! inherits) and ends when the kernel process does.
 
+use crate::placement;
 use crate::ram::Mapping;
 use anyhow::{Context, Result};
 use rustix::event::{EventfdFlags, eventfd};
+use rustix::process::Pid;
+use rustix::thread::CpuSet;
 use sim_devices::sha256_engine::Job;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,8 +90,6 @@ struct Work {
     job: Job,
     bytes: SharedBytes,
     cancel: Arc<AtomicBool>,
-    /// The CPU the event loop was on when it started the transfer.
-    kernel_cpu: Option<usize>,
 }
 
 /// A finished (or cancelled) transfer: the engine and its job.
@@ -140,6 +141,10 @@ pub struct Worker {
     handoff: Arc<Handoff>,
     /// The cancel flag of each transfer under way: (engine, job id).
     under_way: Vec<(usize, u64, Arc<AtomicBool>)>,
+    /// The thread, for [`crate::placement`].
+    thread: Pid,
+    /// The CPUs the kernel may use, if more than one.
+    allowed: Option<CpuSet>,
 }
 
 impl Worker {
@@ -152,16 +157,26 @@ impl Worker {
         let waker = Arc::clone(&wake);
         let handoff = Arc::new(Handoff::default());
         let theirs = Arc::clone(&handoff);
+        let (tell_tid, tid) = mpsc::channel();
         std::thread::Builder::new()
             .name("sha256-engine".into())
-            .spawn(move || run(&inbox, &outbox, &waker, &theirs))
+            .spawn(move || {
+                let _ = tell_tid.send(rustix::thread::gettid());
+                run(&inbox, &outbox, &waker, &theirs);
+            })
             .context("starting the hash engine's thread")?;
+        let thread = tid.recv().context("the hash engine's thread died")?;
+        let allowed = rustix::thread::sched_getaffinity(None)
+            .ok()
+            .filter(|set| set.count() >= 2);
         Ok(Self {
             work,
             finished,
             wake,
             handoff,
             under_way: Vec::new(),
+            thread,
+            allowed,
         })
     }
 
@@ -176,8 +191,28 @@ impl Worker {
         &self.handoff
     }
 
-    /// Hands `job` over `bytes` to the thread.
+    /// The thread's id.
+    pub fn thread(&self) -> Pid {
+        self.thread
+    }
+
+    /// Whether a transfer is under way.
+    pub fn busy(&self) -> bool {
+        !self.under_way.is_empty()
+    }
+
+    /// Hands `job` over `bytes` to the thread. The first transfer after
+    /// a rest moves the thread off our CPU before it wakes it: woken
+    /// here, it would start behind the loop ([`crate::placement`] holds
+    /// the loop and the tasks on this CPU at the loop's next turn).
     pub fn submit(&mut self, engine: usize, job: Job, bytes: SharedBytes) {
+        if let (false, Some(allowed), Some(cpu)) =
+            (self.busy(), &self.allowed, placement::current_cpu())
+        {
+            let (_, others) = placement::split(allowed, cpu);
+            let _ =
+                rustix::thread::sched_setaffinity(Some(self.thread), &others);
+        }
         let cancel = Arc::new(AtomicBool::new(false));
         self.under_way.push((engine, job.id(), Arc::clone(&cancel)));
         let work = Work {
@@ -185,7 +220,6 @@ impl Worker {
             job,
             bytes,
             cancel,
-            kernel_cpu: current_cpu(),
         };
         // The thread only ends with the process: a send cannot fail.
         let _ = self.work.send(work);
@@ -223,18 +257,10 @@ fn run(
     handoff: &Handoff,
 ) {
     block_signals();
-    // The CPUs we may use, as the kernel process was given them.
-    let allowed = rustix::thread::sched_getaffinity(None).ok();
     while let Ok(mut w) = inbox.recv() {
-        if let Some(allowed) = &allowed {
-            avoid_cpu(allowed, w.kernel_cpu);
-        }
         for piece in w.bytes.bytes().chunks(PIECE) {
             if w.cancel.load(Ordering::Relaxed) {
                 break;
-            }
-            if let Some(allowed) = &allowed {
-                keep_off_the_loop(allowed);
             }
             w.job.run(piece);
         }
@@ -263,49 +289,6 @@ fn block_signals() {
         libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
-}
-
-/// The CPU this thread runs on, if the host says.
-fn current_cpu() -> Option<usize> {
-    // Safety: no arguments; a negative answer is an error.
-    let cpu = unsafe { libc::sched_getcpu() };
-    usize::try_from(cpu).ok()
-}
-
-/// Moves this thread off the event loop's CPU if the loop has come to it
-/// since the transfer started: the loop follows whichever task or thread
-/// last woke it, and would otherwise share one CPU with us while the
-/// other idles (measured: a 30 MiB hash took 20-26 ms instead of 15).
-/// Checked between pieces; a move is one host call, made only then.
-fn keep_off_the_loop(allowed: &rustix::thread::CpuSet) {
-    let the_loop = crate::doorbell::LOOP_CPU.load(Ordering::Relaxed);
-    let Ok(the_loop) = usize::try_from(the_loop) else {
-        return;
-    };
-    if current_cpu() == Some(the_loop) {
-        avoid_cpu(allowed, Some(the_loop));
-    }
-}
-
-/// Keeps this thread off `cpu` (the event loop's, which is busy running
-/// the device models while we hash) when there is another to go to: the
-/// engine is the board's second core, not a share of the first. Linux
-/// wakes a thread on its waker's CPU and would leave us competing with
-/// the event loop there until it balances. Best effort: an affinity the
-/// host refuses leaves us where we are.
-fn avoid_cpu(allowed: &rustix::thread::CpuSet, cpu: Option<usize>) {
-    let mut others = rustix::thread::CpuSet::new();
-    let mut any = false;
-    for c in 0..rustix::thread::CpuSet::MAX_CPU {
-        if allowed.is_set(c) && Some(c) != cpu {
-            others.set(c);
-            any = true;
-        }
-    }
-    let _ = rustix::thread::sched_setaffinity(
-        None,
-        if any { &others } else { allowed },
-    );
 }
 
 #[cfg(test)]

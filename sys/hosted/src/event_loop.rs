@@ -34,6 +34,7 @@ use crate::doorbell::{self, TOKEN_TIMER};
 use crate::image::TaskImage;
 use crate::log::klog;
 use crate::memory::HostPlatform;
+use crate::placement::Placement;
 use crate::probe::{Probe, socket::Location};
 use crate::process::Process;
 use crate::process::zygote::{self, Zygote};
@@ -86,6 +87,9 @@ pub struct Hosted {
     /// The CPU the doorbell is kept on: the loop's, when it last looked
     /// ([`Hosted::keep_the_doorbell_here`]).
     doorbell_cpu: Option<i32>,
+    /// Where the loop, the tasks and the engine's worker run while the
+    /// engine hashes.
+    placement: Placement,
     pub epoll: OwnedFd,
     signals: OwnedFd,
     timer: OwnedFd,
@@ -174,6 +178,7 @@ impl Hosted {
             zygote,
             doorbell,
             doorbell_cpu: None,
+            placement: Placement::new(),
             probe: None,
             armed_us: None,
             logged: vec![0; n],
@@ -213,6 +218,7 @@ impl Hosted {
                 crate::trace::record(crate::trace::Trace::Shutdown { code });
                 return code;
             }
+            self.place(k);
             doorbell::keep_on(self.doorbell, &mut self.doorbell_cpu);
             if self.take_what_did_not_ring(k) {
                 self.apply(k);
@@ -247,6 +253,18 @@ impl Hosted {
                 self.apply(k);
             }
         }
+    }
+
+    /// Holds the tasks and the loop on this CPU while the hash engine
+    /// hashes, and lets them go when it is done ([`crate::placement`]).
+    fn place(&mut self, k: &Kernel<'_, HostPlatform>) {
+        let (hashing, worker) = k.platform.devices.hashing();
+        let chain = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|slot| rustix::process::Pid::from_raw(slot.process.pid));
+        self.placement.update(hashing, worker, chain.flatten());
     }
 
     /// Says the loop is about to wait; `true` if the timer expired or the

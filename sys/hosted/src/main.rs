@@ -24,6 +24,7 @@ mod faults;
 mod image;
 mod log;
 mod memory;
+mod placement;
 mod probe;
 mod process;
 mod ram;
