@@ -115,16 +115,17 @@ fn ring_when_ready(epoll: &OwnedFd, timer: &OwnedFd) {
 /// Keeps the doorbell (thread `doorbell`) on the CPU the calling loop is
 /// on; `pinned` is where it was last kept. A
 /// host call only when the loop has moved, which is rare (it wakes tasks
-/// onto its own CPU); `sched_getcpu` reads rseq, no syscall.
-pub fn keep_on(doorbell: libc::pid_t, pinned: &mut Option<i32>) {
-    // Safety: no arguments.
-    let cpu = unsafe { libc::sched_getcpu() };
-    if cpu < 0 || *pinned == Some(cpu) {
+/// onto its own CPU).
+pub fn keep_on(doorbell: libc::pid_t, pinned: &mut Option<usize>) {
+    let Some(cpu) = crate::placement::current_cpu() else {
+        return;
+    };
+    if *pinned == Some(cpu) {
         return;
     }
     *pinned = Some(cpu);
     let mut only = rustix::thread::CpuSet::new();
-    only.set(cpu as usize);
+    only.set(cpu);
     let doorbell = rustix::process::Pid::from_raw(doorbell);
     // Best effort: refused, the doorbell rings from where it is.
     let _ = rustix::thread::sched_setaffinity(doorbell, &only);

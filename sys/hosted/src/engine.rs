@@ -166,9 +166,7 @@ impl Worker {
             })
             .context("starting the hash engine's thread")?;
         let thread = tid.recv().context("the hash engine's thread died")?;
-        let allowed = rustix::thread::sched_getaffinity(None)
-            .ok()
-            .filter(|set| set.count() >= 2);
+        let allowed = crate::placement::kernel_cpus();
         Ok(Self {
             work,
             finished,

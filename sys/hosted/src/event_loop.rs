@@ -86,7 +86,7 @@ pub struct Hosted {
     doorbell: libc::pid_t,
     /// The CPU the doorbell is kept on: the loop's, when it last looked
     /// ([`Hosted::keep_the_doorbell_here`]).
-    doorbell_cpu: Option<i32>,
+    doorbell_cpu: Option<usize>,
     /// Where the loop, the tasks and the engine's worker run while the
     /// engine hashes.
     placement: Placement,

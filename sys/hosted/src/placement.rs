@@ -37,11 +37,8 @@ impl Placement {
     /// Reads the CPUs the kernel was given (after `--one-cpu` pinned it,
     /// if asked).
     pub fn new() -> Self {
-        let allowed = rustix::thread::sched_getaffinity(None)
-            .ok()
-            .filter(|set| set.count() >= 2);
         Self {
-            allowed,
+            allowed: kernel_cpus(),
             held: None,
         }
     }
@@ -103,11 +100,21 @@ fn set(pid: Option<Pid>, cpus: &CpuSet) {
     let _ = rustix::thread::sched_setaffinity(pid, cpus);
 }
 
-/// The CPU this thread runs on, if the host says.
+/// The CPU this thread runs on, if the host says. No host syscall: glibc
+/// asks the vDSO (or reads its `rseq` area where it has one).
 pub fn current_cpu() -> Option<usize> {
     // Safety: no arguments; a negative answer is an error.
     let cpu = unsafe { libc::sched_getcpu() };
     usize::try_from(cpu).ok()
+}
+
+/// The CPUs the calling thread may run on (the kernel's, read at boot
+/// after `--one-cpu` pinned it, if asked); `None` if fewer than two,
+/// where there is nothing to place.
+pub fn kernel_cpus() -> Option<CpuSet> {
+    rustix::thread::sched_getaffinity(None)
+        .ok()
+        .filter(|set| set.count() >= 2)
 }
 
 #[cfg(test)]
