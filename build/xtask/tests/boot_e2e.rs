@@ -98,6 +98,7 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
         .arg(&archive)
         .arg("--probe")
         .arg(&probe)
+        .env_remove("GLIBC_TUNABLES") // checked below
         .stdout(Stdio::piped())
         .spawn()
         .expect("kernel starts");
@@ -148,8 +149,28 @@ fn default_image_builds_boots_loads_both_fpgas_and_stops_cleanly() {
         "tasks are processes"
     );
 
-    // Ctrl-C: the kernel stops every task and exits.
+    // The kernel started itself again without glibc's rseq (see
+    // `sys/hosted/src/rseq.rs`), under its own name, with its arguments.
     let pid = guard.0.id() as i32;
+    let environ =
+        std::fs::read(format!("/proc/{pid}/environ")).expect("kernel environ");
+    assert!(
+        environ
+            .split(|&b| b == 0)
+            .any(|v| v == b"GLIBC_TUNABLES=glibc.pthread.rseq=0"),
+        "the kernel runs without rseq"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .expect("kernel comm");
+    assert_eq!(comm.trim_end(), "leasehold-kerne", "the kernel's name");
+    let cmdline =
+        std::fs::read(format!("/proc/{pid}/cmdline")).expect("kernel cmdline");
+    assert!(
+        cmdline.ends_with(format!("{}\0", probe.display()).as_bytes()),
+        "the kernel's arguments survive"
+    );
+
+    // Ctrl-C: the kernel stops every task and exits.
     Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()

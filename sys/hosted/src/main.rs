@@ -10,7 +10,7 @@
 //! decisions), [`process`] (spawn, kill, reap, ptrace), [`probe`] (the
 //! debugger's socket); and the platform's pieces: [`memory`],
 //! [`devices`], [`seccomp`], [`faults`], [`registers`], [`debug`],
-//! [`dump`].
+//! [`dump`]; and [`rseq`], why it starts itself again.
 
 mod boot;
 mod debug;
@@ -29,6 +29,7 @@ mod probe;
 mod process;
 mod ram;
 mod registers;
+mod rseq;
 mod seccomp;
 mod trace;
 mod trap;
@@ -61,6 +62,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before anything else starts: see the module.
+    rseq::exec_without_rseq();
     let opts = boot::Options {
         one_cpu: args.one_cpu,
         verbose: args.verbose,
