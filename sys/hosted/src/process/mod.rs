@@ -1,6 +1,7 @@
 //! The process lifecycle: each task incarnation is one Linux process,
 //! which the kernel spawns ([`spawn`]), traces ([`ptrace`]), kills and
-//! reaps here; the [`zygote`] thread forks them.
+//! reaps here; the [`zygote`] thread forks them. Each asks the host for
+//! a short time slice ([`slice`] says why).
 //!
 //! The core decides *that* a task stops or restarts (see
 //! [`crate::effects`]); this module is *how*: a killed process leaves
@@ -11,11 +12,13 @@
 //! own, or stops at a fault, is found the same way, through `SIGCHLD`.
 //!
 //! Host calls are rustix's (`pidfd_send_signal`, `waitpid`)
-//! except ptrace, which rustix does not offer ([`ptrace`]), and the
+//! except ptrace and `sched_setattr`, which rustix does not offer
+//! ([`ptrace`], [`slice`]), and the
 //! child's set-up between `fork` and `execveat` ([`spawn`] says why).
 
 mod child;
 pub mod ptrace;
+mod slice;
 mod spawn;
 pub mod zygote;
 

@@ -80,6 +80,7 @@ pub fn spawn(zygote: &Zygote, elf: &OwnedFd, ram: &OwnedFd) -> Result<Process> {
         kill_and_reap(pid, &pidfd);
         return Err(e);
     }
+    super::slice::ask_for_a_short_slice(pid);
     Ok(Process { pid, pidfd })
 }
 
